@@ -1,0 +1,70 @@
+# smart-support: `make dev` runs the local stack, `make test` runs every test. Both install what they need.
+SHELL := /bin/bash
+PY313 := /root/.pyenv/versions/3.13.0/bin/python3
+PYTHON ?= $(shell if [ -x $(PY313) ]; then echo $(PY313); else command -v python3.13 || command -v python3; fi)
+VENV := .venv
+TOOLS := .venv-tools
+PY := $(VENV)/bin/python
+PORT ?= 3000
+export SAM_CLI_TELEMETRY := 0
+export PYTHONPATH := $(CURDIR)/layers/common/python:$(CURDIR)
+
+.PHONY: install tools browser-deps dev test lint typecheck validate unit integration e2e browser load build bench seed token clean
+
+install: $(VENV)/.installed
+$(VENV)/.installed: requirements-dev.txt layers/deps/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q -r requirements-dev.txt
+	touch $@
+
+tools: $(TOOLS)/.installed
+$(TOOLS)/.installed: requirements-tools.txt
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install -q -r requirements-tools.txt
+	touch $@
+
+browser-deps:
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+
+dev: install ## start the local stack (offline model) on 127.0.0.1:$(PORT)
+	$(PY) -m local
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+validate: tools
+	$(TOOLS)/bin/cfn-lint template.yaml
+	$(TOOLS)/bin/sam validate --lint
+
+unit: install
+	$(PY) -m pytest tests/unit -q
+
+integration: install
+	$(PY) -m pytest tests/integration -q
+
+e2e: install
+	$(PY) -m pytest tests/e2e -q
+
+browser: install browser-deps
+	$(PY) -m pytest tests/browser -q
+
+build: tools ## sam build for python3.13/arm64
+	PATH=$(dir $(PY313)):$$PATH $(TOOLS)/bin/sam build
+
+test: install tools browser-deps lint validate ## everything CI runs
+	$(PY) -m pytest tests -q
+	$(MAKE) build
+
+bench: install
+	$(PY) -m bench
+
+seed: install ## seed the demo orders into an AWS stage: make seed ORDERS_TABLE=...
+	$(PY) -m smart_support.demo_data
+
+token: install ## mint a dev token: make token SUB=c-2001 ROLE=operator
+	@$(PY) -m local.token --sub "$(or $(SUB),demo-customer)" --role "$(or $(ROLE),customer)"
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,40 @@
+"""The agent task: run (or resume) one LangGraph turn and stream its events to the client."""
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from langgraph_checkpoint_aws import DynamoDBSaver
+
+from smart_support import services
+from smart_support.agent.graph import build_graph
+from smart_support.agent.models import build_model
+from smart_support.agent.runner import TurnRunner
+from smart_support.orders import OrderStore
+from smart_support.settings import get_settings
+from smart_support.tickets import TicketStore
+from smart_support.workflow import AgentTask
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+settings = get_settings()
+graph = build_graph(
+    model=build_model(settings),
+    orders=OrderStore(settings.orders_table),
+    tickets=TicketStore(settings.conversations_table),
+    checkpointer=DynamoDBSaver(table_name=settings.checkpoints_table, ttl_seconds=settings.session_ttl_seconds),
+)
+runner = TurnRunner(graph, services.sessions(), services.approvals(), services.sender(),
+                    settings.conversations_table, flush_ms=settings.stream_flush_ms)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    """Returns {"outcome": "complete"|"interrupted", "interrupt": {...}|None} to the state machine."""
+    task = AgentTask.model_validate(event)
+    logger.append_keys(thread_id=task.turn.thread_id, turn=task.turn.turn, task=task.task)
+    result = runner.handle(task)
+    metrics.add_metric(name="AgentRuns", unit=MetricUnit.Count, value=1)
+    return result

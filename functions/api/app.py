@@ -1,0 +1,20 @@
+"""HTTP API: health, OpenAPI, sessions and replay, approvals (operator callback), analytics."""
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from smart_support.api.app import build_resolver
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+app = build_resolver()
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    """Route the request."""
+    return app.resolve(event, context)

@@ -1,0 +1,27 @@
+"""WebSocket $connect: the authorizer already admitted the principal; record the connection."""
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from smart_support import services
+from smart_support.auth import principal_from_context
+from smart_support.events import WebSocketConnectEvent
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    """Store who is on this connection."""
+    request = WebSocketConnectEvent.model_validate(event).request_context
+    principal = principal_from_context(request.authorizer)
+    services.connections().put(request.connection_id, principal.sub, principal.role)
+    logger.append_keys(connection_id=request.connection_id, principal=principal.sub)
+    logger.info("connected")
+    metrics.add_metric(name="Connections", unit=MetricUnit.Count, value=1)
+    return {"statusCode": 200}

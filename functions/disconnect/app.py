@@ -1,0 +1,20 @@
+"""WebSocket $disconnect: forget the connection (a running turn keeps going; its answer stays replayable)."""
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from smart_support import services
+from smart_support.events import WebSocketDisconnectEvent
+
+logger = Logger()
+tracer = Tracer()
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    """Delete the connection record."""
+    request = WebSocketDisconnectEvent.model_validate(event).request_context
+    services.connections().delete(request.connection_id)
+    logger.info("disconnected", extra={"connection_id": request.connection_id})
+    return {"statusCode": 200}

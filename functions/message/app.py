@@ -1,0 +1,36 @@
+"""WebSocket message, interrupt_response, ping, resume and $default routes: one frame, one optional reply."""
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from smart_support import services
+from smart_support.auth import principal_from_context
+from smart_support.chat import ChatService, FrameContext
+from smart_support.events import WebSocketMessageEvent
+from smart_support.protocol import dumps
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+chat = ChatService(services.sessions(), services.workflow(), services.approvals(), services.approval_store(),
+                   services.sender())
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    """Handle the frame; the route response carries the reply (pong, status or error)."""
+    parsed = WebSocketMessageEvent.model_validate(event)
+    request = parsed.request_context
+    principal = principal_from_context(request.authorizer)
+    logger.append_keys(connection_id=request.connection_id, principal=principal.sub, route=request.route_key)
+    body = parsed.body if isinstance(parsed.body, str) else None
+    reply = chat.handle(body, FrameContext(request.connection_id, principal, request.request_id))
+    metrics.add_metric(name="Frames", unit=MetricUnit.Count, value=1)
+    if reply is None:
+        return {"statusCode": 200}
+    if reply["type"] == "error":
+        metrics.add_metric(name="FrameErrors", unit=MetricUnit.Count, value=1)
+    return {"statusCode": 200, "body": dumps(reply)}

@@ -1,0 +1,31 @@
+"""State machine tasks: AwaitApproval (register the pending approval) and ReportFailure."""
+
+from typing import Annotated
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import Field, TypeAdapter
+
+from smart_support import services
+from smart_support.orchestration import WorkflowTasks
+from smart_support.settings import get_settings
+from smart_support.workflow import AwaitApprovalTask, ReportFailureTask
+
+logger = Logger()
+tracer = Tracer()
+tasks = WorkflowTasks(services.approval_store(), services.sessions(), services.sender(), services.analytics(),
+                      get_settings().approval_timeout_seconds)
+Task = TypeAdapter(Annotated[AwaitApprovalTask | ReportFailureTask, Field(discriminator="task")])
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    """Dispatch on the payload's `task`."""
+    task = Task.validate_python(event)
+    logger.append_keys(thread_id=task.turn.thread_id, turn=task.turn.turn, task=task.task)
+    if isinstance(task, AwaitApprovalTask):
+        pending = tasks.await_approval(task)
+        return {"interrupt_id": pending.interrupt_id}
+    tasks.report_failure(task)
+    return {"reported": True}

@@ -1,0 +1,1 @@
+"""smart-support domain package: protocol, settings, data access, approvals, agent."""

@@ -1,0 +1,192 @@
+"""Runs one agent task (a turn or its resumption): streams events, stores the transcript, finishes the turn."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from botocore.exceptions import ClientError
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
+from langgraph.types import Command
+
+from smart_support import analytics, aws
+from smart_support.approvals import ApprovalService
+from smart_support.connections import EventSender, ThreadChannel, TokenCoalescer
+from smart_support.protocol import event, message_complete_event, tool_call_event
+from smart_support.sessions import SessionStore, iso, thread_key
+from smart_support.transcript import segment_item
+from smart_support.workflow import AgentTask, InterruptInfo
+
+logger = Logger(child=True)
+
+AGENTS = ("supervisor", "order_status", "order_actions", "knowledge", "escalation")
+SPEAKERS = AGENTS[1:]
+
+
+class ThrottlingError(Exception):
+    """The model provider throttled us past the client's own retries (the state machine retries it)."""
+
+
+def _text(message: BaseMessage) -> str:
+    content = message.content
+    if isinstance(content, str):
+        return content
+    return "".join(part.get("text", "") for part in content if isinstance(part, dict) and part.get("type") == "text")
+
+
+class TurnRunner:
+    """Drives the compiled graph for one task and reports the outcome to the state machine."""
+
+    def __init__(self, graph: Any, sessions: SessionStore, approvals: ApprovalService, sender: EventSender,
+                 table_name: str, dynamodb: Any = None, flush_ms: int = 50) -> None:
+        self.graph = graph
+        self.sessions = sessions
+        self.approvals = approvals
+        self.sender = sender
+        self.table_name = table_name
+        self.flush_ms = flush_ms
+        self._dynamodb = dynamodb or aws.client("dynamodb")
+
+    def handle(self, task: AgentTask) -> dict[str, Any]:
+        """Run or resume the graph; returns {"outcome": "complete"|"interrupted", "interrupt": ...}."""
+        turn = task.turn
+        now = time.time()
+        channel = ThreadChannel(self.sender, self.sessions, turn.thread_id, turn.connection_id)
+        entries: list[dict[str, Any]] = []
+        graph_input: Any
+        if task.task == "run":
+            graph_input = {"messages": [HumanMessage(turn.content)], "customer_id": turn.owner,
+                           "thread_id": turn.thread_id}
+            entries.append({"role": "user", "content": turn.content, "at": iso(turn.started_at)})
+        else:
+            graph_input = self._resume_input(task, channel, entries, now)
+
+        try:
+            outcome = self._stream(graph_input, turn.thread_id, channel, entries)
+        except ClientError as exc:
+            if aws.error_code(exc) in ("ThrottlingException", "TooManyRequestsException"):
+                raise ThrottlingError(str(exc)) from exc
+            raise
+        return self._finish(task, outcome, channel, entries)
+
+    def _resume_input(self, task: AgentTask, channel: ThreadChannel, entries: list[dict[str, Any]],
+                      now: float) -> Command:
+        decision, info, turn = task.decision, task.interrupt, task.turn
+        if decision is None or info is None:
+            raise ValueError("a resume task needs the interrupt and the decision")
+        if decision.decided_by == "timeout":
+            self.approvals.expire(info.interrupt_id, now=now)
+            session = self.sessions.mark_running(turn.thread_id, turn.turn, info.interrupt_id, now=now)
+            if session:
+                channel.follow(session.connection_id)
+        channel.send(event("interrupt_resolved", turn.thread_id, interrupt_id=info.interrupt_id,
+                           approved=decision.approved, decided_by=decision.decided_by))
+        entries.append({"role": "decision", "interrupt_id": info.interrupt_id, "action": info.action,
+                        "args": info.args, "approved": decision.approved, "decided_by": decision.decided_by,
+                        "comment": decision.comment, "at": iso(now)})
+        return Command(resume={"approved": decision.approved, "decided_by": decision.decided_by,
+                               "comment": decision.comment})
+
+    def _stream(self, graph_input: Any, thread_id: str, channel: ThreadChannel,
+                entries: list[dict[str, Any]]) -> dict[str, Any]:
+        coalescer = TokenCoalescer(channel, flush_ms=self.flush_ms)
+        config = {"configurable": {"thread_id": thread_id}, "recursion_limit": 40}
+        interrupts: list[Any] = []
+        tools_used: list[str] = []
+        current: dict[str, Any] | None = None
+
+        def entry_for(agent: str) -> dict[str, Any]:
+            nonlocal current
+            if current is None or current["agent"] != agent:
+                current = {"role": "assistant", "agent": agent, "content": "", "tool_calls": [],
+                           "at": iso(time.time())}
+                entries.append(current)
+            return current
+
+        for mode, chunk in self.graph.stream(graph_input, config, stream_mode=["messages", "updates"],
+                                             durability="exit"):
+            if mode == "messages":
+                message, metadata = chunk
+                node = metadata.get("langgraph_node")
+                if node in SPEAKERS and isinstance(message, AIMessageChunk | AIMessage):
+                    text = _text(message)
+                    if text:
+                        coalescer.add(node, text)
+                        entry_for(node)["content"] += text
+                continue
+            for node, update in (chunk or {}).items():
+                if node == "__interrupt__":
+                    interrupts.extend(update)
+                    continue
+                if node not in AGENTS or not isinstance(update, dict):
+                    continue
+                for message in update.get("messages", []) or []:
+                    if isinstance(message, AIMessage) and message.tool_calls:
+                        coalescer.flush()
+                        for call in message.tool_calls:
+                            channel.send(tool_call_event(thread_id, call["name"], call["args"], node))
+                            entry_for(node)["tool_calls"].append({"tool": call["name"], "args": call["args"]})
+                            tools_used.append(call["name"])
+        coalescer.flush()
+        for entry in entries:
+            if entry.get("role") == "assistant" and not entry["tool_calls"]:
+                entry.pop("tool_calls")
+        return {"interrupts": interrupts, "tools": tools_used}
+
+    def _finish(self, task: AgentTask, outcome: dict[str, Any], channel: ThreadChannel,
+                entries: list[dict[str, Any]]) -> dict[str, Any]:
+        turn = task.turn
+        now = time.time()
+        counters: dict[str, int] = {f"tool_{name}": 0 for name in outcome["tools"]}
+        for name in outcome["tools"]:
+            counters[f"tool_{name}"] += 1
+        segment = segment_item(turn.thread_id, turn.turn, int(now * 1000) % 10**13, entries, now)
+        if outcome["interrupts"]:
+            raw = outcome["interrupts"][0]
+            value = dict(raw.value)
+            info = InterruptInfo(interrupt_id=raw.id, action=value["action"], args=value["args"],
+                                 description=value["description"], approver=value["approver"],
+                                 amount=value.get("amount"))
+            counters["interrupts_requested"] = 1
+            self._transact(segment, counters, None)
+            logger.info("turn interrupted", extra={"thread_id": turn.thread_id, "action": info.action})
+            return {"outcome": "interrupted", "interrupt": info.model_dump()}
+
+        counters["turns"] = 1
+        if task.task == "run":
+            counters[analytics.latency_bucket((now - turn.started_at) * 1000)] = 1
+            if turn.turn == 1:
+                counters["sessions"] = 1
+        finish = {
+            "TableName": self.table_name,
+            "Key": thread_key(turn.thread_id),
+            "UpdateExpression": "SET #status = :idle, updated_at = :stamp, expires_at = :exp, GSI1SK = :stamp"
+                                " REMOVE pending_interrupt_id",
+            "ConditionExpression": "turn = :turn",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": aws.to_values({":idle": "idle", ":stamp": iso(now), ":turn": turn.turn,
+                                                        ":exp": int(now) + self.sessions.ttl_seconds}),
+        }
+        self._transact(segment, counters, finish)
+        channel.send(message_complete_event(turn.thread_id, turn.turn))
+        logger.info("turn complete", extra={"thread_id": turn.thread_id, "turn": turn.turn,
+                                            "latency_ms": round((now - turn.started_at) * 1000),
+                                            "frames": channel.frames_sent})
+        return {"outcome": "complete", "interrupt": None}
+
+    def _transact(self, segment: dict[str, Any], counters: dict[str, int], finish: dict[str, Any] | None) -> None:
+        """Transcript, counters and the session's return to idle in one DynamoDB request."""
+        items: list[dict[str, Any]] = [{"Put": {"TableName": self.table_name, "Item": segment}}]
+        if counters:
+            items.append({"Update": analytics.counters_update(self.table_name, counters)})
+        if finish:
+            items.append({"Update": finish})
+        try:
+            self._dynamodb.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            if aws.error_code(exc) != "TransactionCanceledException" or not finish:
+                raise
+            # The thread moved on (a newer turn owns it): keep the transcript and counters anyway.
+            logger.warning("session changed under the turn", extra={"key": finish["Key"]})
+            self._dynamodb.transact_write_items(TransactItems=items[:-1])

@@ -1,0 +1,214 @@
+"""Pending approvals, exactly-once decisions and the audit trail."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from typing import Any
+
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, Field
+
+from smart_support import aws
+from smart_support.analytics import AnalyticsStore
+from smart_support.auth import Principal
+from smart_support.errors import ApprovalAlreadyDecided, ApprovalExpired, Forbidden, NoPendingInterrupt, NotFound
+from smart_support.policy import Approver, may_decide
+from smart_support.protocol import event
+from smart_support.sessions import SessionStore, iso
+from smart_support.workflow import Decision, TurnWorkflow
+
+PENDING_INDEX_KEY = "APPROVALS#PENDING"
+GRACE_SECONDS = 24 * 3600  # the pending item outlives its deadline so late deciders hear "expired", not "unknown"
+
+
+def args_hash(args: dict[str, Any]) -> str:
+    """Stable hash of the exact arguments shown to the approver."""
+    return hashlib.sha256(json.dumps(args, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+class PendingApproval(BaseModel):
+    """One write waiting for a human. `task_token` stays on the server."""
+
+    interrupt_id: str
+    thread_id: str
+    turn: int
+    owner: str
+    action: str
+    args: dict[str, Any]
+    args_hash: str
+    description: str
+    approver: Approver
+    requested_at: float
+    deadline: float
+    task_token: str = Field(repr=False)
+
+    def public(self) -> dict[str, Any]:
+        """What clients and operators may see (never the task token)."""
+        return {
+            "interrupt_id": self.interrupt_id, "thread_id": self.thread_id, "customer_id": self.owner,
+            "action": self.action, "args": self.args, "description": self.description,
+            "approver": self.approver, "requested_at": iso(self.requested_at), "expires_at": iso(self.deadline),
+        }
+
+    def interrupt_event(self) -> dict[str, Any]:
+        """The `interrupt` frame for the customer's connection."""
+        return event("interrupt", self.thread_id, interrupt_id=self.interrupt_id, action=self.action, args=self.args,
+                     description=self.description, approver=self.approver, expires_at=iso(self.deadline))
+
+
+def _pending_key(interrupt_id: str) -> dict[str, Any]:
+    return {"PK": {"S": f"APPROVAL#{interrupt_id}"}, "SK": {"S": "PENDING"}}
+
+
+def _audit_key(interrupt_id: str) -> dict[str, Any]:
+    return {"PK": {"S": f"AUDIT#{interrupt_id}"}, "SK": {"S": "DECISION"}}
+
+
+class ApprovalStore:
+    """Data access for pending approvals and audit records."""
+
+    def __init__(self, table_name: str, dynamodb: Any = None) -> None:
+        self.table_name = table_name
+        self._dynamodb = dynamodb or aws.client("dynamodb")
+
+    def register(self, pending: PendingApproval) -> None:
+        """Store (or, on a retried task, refresh the token of) a pending approval."""
+        values = pending.model_dump()
+        values.update(GSI1PK=PENDING_INDEX_KEY, GSI1SK=f"{pending.requested_at:017.6f}",
+                      expires_at=int(pending.deadline) + GRACE_SECONDS)
+        self._dynamodb.put_item(TableName=self.table_name, Item={**_pending_key(pending.interrupt_id),
+                                                                 **aws.to_item(values)})
+
+    def get(self, interrupt_id: str) -> PendingApproval | None:
+        """The pending approval (None once decided or unknown)."""
+        response = self._dynamodb.get_item(TableName=self.table_name, Key=_pending_key(interrupt_id),
+                                           ConsistentRead=True)
+        item = aws.from_item(response.get("Item"))
+        return PendingApproval.model_validate(item) if item else None
+
+    def claim(self, interrupt_id: str, now: float) -> PendingApproval:
+        """Delete the pending item if still open: the one caller that succeeds owns the decision."""
+        try:
+            response = self._dynamodb.delete_item(
+                TableName=self.table_name,
+                Key=_pending_key(interrupt_id),
+                ConditionExpression="attribute_exists(PK) AND deadline > :now",
+                ExpressionAttributeValues=aws.to_values({":now": now}),
+                ReturnValues="ALL_OLD",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if aws.error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            if exc.response.get("Item"):
+                raise ApprovalExpired("This approval has expired.") from exc
+            raise ApprovalAlreadyDecided("This approval was already decided.") from exc
+        return PendingApproval.model_validate(aws.from_item(response["Attributes"]))
+
+    def discard(self, interrupt_id: str) -> PendingApproval | None:
+        """Remove a pending item whatever its deadline (the timeout path); None if it was already gone."""
+        response = self._dynamodb.delete_item(TableName=self.table_name, Key=_pending_key(interrupt_id),
+                                              ReturnValues="ALL_OLD")
+        item = aws.from_item(response.get("Attributes"))
+        return PendingApproval.model_validate(item) if item else None
+
+    def list_pending(self, now: float, limit: int = 100) -> list[PendingApproval]:
+        """Open approvals across threads, oldest first."""
+        response = self._dynamodb.query(
+            TableName=self.table_name, IndexName="GSI1", KeyConditionExpression="GSI1PK = :pk",
+            ExpressionAttributeValues=aws.to_values({":pk": PENDING_INDEX_KEY}), Limit=limit,
+        )
+        items = [PendingApproval.model_validate(aws.from_item(i)) for i in response.get("Items", [])]
+        return [p for p in items if p.deadline > now]
+
+    def record_decision(self, pending: PendingApproval, decision: Decision, role: str, outcome: str,
+                        now: float) -> None:
+        """Write the audit record (no TTL); the first record for an interrupt wins."""
+        values = {
+            "interrupt_id": pending.interrupt_id, "thread_id": pending.thread_id, "customer_id": pending.owner,
+            "action": pending.action, "args": pending.args, "args_hash": pending.args_hash,
+            "description": pending.description, "approved": decision.approved, "decided_by": decision.decided_by,
+            "decided_by_id": decision.decided_by_id or decision.decided_by, "role": role, "outcome": outcome,
+            "comment": decision.comment, "decided_at": iso(now), "GSI1PK": "AUDIT", "GSI1SK": iso(now),
+        }
+        try:
+            self._dynamodb.put_item(TableName=self.table_name, Item={**_audit_key(pending.interrupt_id),
+                                                                     **aws.to_item(values)},
+                                    ConditionExpression="attribute_not_exists(PK)")
+        except ClientError as exc:
+            if aws.error_code(exc) != "ConditionalCheckFailedException":
+                raise
+
+    def decision_of(self, interrupt_id: str) -> dict[str, Any] | None:
+        """The audit record of a decided approval."""
+        response = self._dynamodb.get_item(TableName=self.table_name, Key=_audit_key(interrupt_id))
+        return aws.from_item(response.get("Item"))
+
+    def audit_log(self, limit: int = 100) -> list[dict[str, Any]]:
+        """The latest decisions, newest first."""
+        response = self._dynamodb.query(
+            TableName=self.table_name, IndexName="GSI1", KeyConditionExpression="GSI1PK = :pk",
+            ExpressionAttributeValues=aws.to_values({":pk": "AUDIT"}), ScanIndexForward=False, Limit=limit,
+        )
+        return [aws.from_item(i) or {} for i in response.get("Items", [])]
+
+
+class ApprovalService:
+    """Registers approvals for the state machine and decides them exactly once."""
+
+    def __init__(self, store: ApprovalStore, sessions: SessionStore, workflow: TurnWorkflow,
+                 analytics: AnalyticsStore) -> None:
+        self.store = store
+        self.sessions = sessions
+        self.workflow = workflow
+        self.analytics = analytics
+
+    def decide(self, interrupt_id: str, principal: Principal, approved: bool, comment: str | None = None,
+               now: float | None = None) -> PendingApproval:
+        """Decide a pending approval: visible to the principal, allowed by policy, exactly once."""
+        now = time.time() if now is None else now
+        pending = self.store.get(interrupt_id)
+        if pending is None:
+            decided = self.store.decision_of(interrupt_id)
+            if decided and (principal.is_operator or decided.get("customer_id") == principal.sub):
+                raise ApprovalAlreadyDecided("This approval was already decided.")
+            raise NotFound("No approval with that id.")
+        if pending.owner != principal.sub and not principal.is_operator:
+            raise NotFound("No approval with that id.")
+        if not may_decide(pending.approver, principal.role):
+            raise Forbidden("This request needs a support agent's approval; one will look at it shortly.")
+        if pending.deadline <= now:
+            raise ApprovalExpired("This approval has expired.")
+        claimed = self.store.claim(interrupt_id, now)
+        decided_by = "operator" if principal.is_operator else "customer"
+        decision = Decision(approved=approved, decided_by=decided_by, comment=comment, decided_by_id=principal.sub)
+        self.sessions.mark_running(claimed.thread_id, claimed.turn, claimed.interrupt_id, now=now)
+        try:
+            self.workflow.send_decision(claimed.task_token, decision)
+        except ApprovalExpired:
+            self.store.record_decision(claimed, decision, principal.role, "expired", now)
+            raise
+        self.store.record_decision(claimed, decision, principal.role, "approved" if approved else "rejected", now)
+        self.analytics.add(**{"interrupts_approved" if approved else "interrupts_rejected": 1})
+        return claimed
+
+    def decide_for_thread(self, thread_id: str, principal: Principal, approved: bool, comment: str | None = None,
+                          now: float | None = None) -> PendingApproval:
+        """The customer path: decide whatever is pending on the principal's thread."""
+        session = self.sessions.get_visible(thread_id, principal.sub, is_operator=principal.is_operator, now=now)
+        interrupt_id = session.pending_interrupt_id or session.last_interrupt_id
+        if not interrupt_id:
+            raise NoPendingInterrupt()
+        return self.decide(interrupt_id, principal, approved, comment, now=now)
+
+    def expire(self, interrupt_id: str, now: float | None = None) -> None:
+        """The wait timed out: drop the pending item and audit the automatic rejection."""
+        now = time.time() if now is None else now
+        pending = self.store.discard(interrupt_id)
+        if pending is None:
+            return
+        decision = Decision(approved=False, decided_by="timeout")
+        self.store.record_decision(pending, decision, "system", "expired", now)
+        self.analytics.add(interrupts_expired=1)

@@ -1,0 +1,108 @@
+"""The WebSocket routes' domain: one frame in, at most one reply frame out (errors shaped here only)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from smart_support.approvals import ApprovalService, ApprovalStore
+from smart_support.auth import Principal
+from smart_support.connections import EventSender
+from smart_support.errors import InternalError, SupportError
+from smart_support.protocol import (
+    ClientFrame,
+    InterruptResponseFrame,
+    MessageFrame,
+    PingFrame,
+    ResumeFrame,
+    error_event,
+    event,
+    parse_frame,
+    status_event,
+)
+from smart_support.sessions import DuplicateMessage, SessionStore
+from smart_support.workflow import TurnRequest, TurnWorkflow
+
+logger = Logger(child=True)
+
+
+@dataclass(frozen=True)
+class FrameContext:
+    """Who sent a frame, on which connection, in which API Gateway request."""
+
+    connection_id: str
+    principal: Principal
+    request_id: str
+
+
+class ChatService:
+    """Handles client frames: start turns, decide approvals, resume threads, answer pings."""
+
+    def __init__(self, sessions: SessionStore, workflow: TurnWorkflow, approvals: ApprovalService,
+                 approval_store: ApprovalStore, sender: EventSender) -> None:
+        self.sessions = sessions
+        self.workflow = workflow
+        self.approvals = approvals
+        self.approval_store = approval_store
+        self.sender = sender
+
+    def handle(self, body: str | None, ctx: FrameContext) -> dict[str, Any] | None:
+        """Process one raw frame; returns the reply frame (an `error` for every failure) or None."""
+        thread_id: str | None = None
+        try:
+            frame = parse_frame(body)
+            thread_id = getattr(frame, "thread_id", None)
+            return self._dispatch(frame, ctx)
+        except SupportError as exc:
+            logger.info("frame rejected", extra={"code": exc.code, "thread_id": thread_id})
+            return error_event(exc, thread_id)
+        except Exception:
+            logger.exception("frame failed", extra={"thread_id": thread_id})
+            return error_event(InternalError(), thread_id, request_id=ctx.request_id)
+
+    def _dispatch(self, frame: ClientFrame, ctx: FrameContext) -> dict[str, Any] | None:
+        if isinstance(frame, MessageFrame):
+            self.start_turn(frame, ctx)
+            return None
+        if isinstance(frame, InterruptResponseFrame):
+            self.approvals.decide_for_thread(frame.thread_id, ctx.principal, frame.approved, frame.comment)
+            return None
+        if isinstance(frame, ResumeFrame):
+            return self.resume(frame, ctx)
+        if isinstance(frame, PingFrame):
+            return event("pong")
+        raise AssertionError(f"unhandled frame {frame!r}")  # pragma: no cover - parse_frame is exhaustive
+
+    def start_turn(self, frame: MessageFrame, ctx: FrameContext) -> str:
+        """Mark the thread running and start its execution (once per thread and turn)."""
+        now = time.time()
+        try:
+            session = self.sessions.begin_turn(frame.thread_id, ctx.principal.sub, ctx.connection_id,
+                                               frame.message_id, now=now)
+        except DuplicateMessage as dup:
+            # A retried frame: make sure its execution exists, start nothing new.
+            session = dup.session
+            if session.status == "idle":
+                return ""
+        request = TurnRequest(thread_id=frame.thread_id, turn=session.turn, owner=session.owner,
+                              content=frame.content, connection_id=session.connection_id,
+                              message_id=frame.message_id, started_at=now)
+        try:
+            name = self.workflow.start(request)
+        except Exception:
+            self.sessions.finish_turn(frame.thread_id, session.turn)
+            raise
+        logger.info("turn started", extra={"thread_id": frame.thread_id, "turn": session.turn, "execution": name})
+        return name
+
+    def resume(self, frame: ResumeFrame, ctx: FrameContext) -> dict[str, Any]:
+        """Send this thread's events here from now on; re-send a pending approval; reply with the status."""
+        session = self.sessions.attach_connection(frame.thread_id, ctx.principal.sub, ctx.connection_id)
+        if session.status == "awaiting_approval" and session.pending_interrupt_id:
+            pending = self.approval_store.get(session.pending_interrupt_id)
+            if pending is not None:
+                self.sender.send(ctx.connection_id, pending.interrupt_event())
+        return status_event(session.thread_id, session.status, turn=session.turn)

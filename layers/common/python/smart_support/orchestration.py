@@ -1,0 +1,60 @@
+"""State machine tasks besides the agent: park a turn on an approval, report a failed turn."""
+
+from __future__ import annotations
+
+import time
+
+from aws_lambda_powertools import Logger
+
+from smart_support.analytics import AnalyticsStore
+from smart_support.approvals import ApprovalStore, PendingApproval, args_hash
+from smart_support.connections import EventSender, ThreadChannel
+from smart_support.errors import InternalError
+from smart_support.protocol import error_event
+from smart_support.sessions import SessionStore
+from smart_support.workflow import AwaitApprovalTask, ReportFailureTask
+
+logger = Logger(child=True)
+
+
+class WorkflowTasks:
+    """The AwaitApproval and ReportFailure states' work."""
+
+    def __init__(self, approvals: ApprovalStore, sessions: SessionStore, sender: EventSender,
+                 analytics: AnalyticsStore, approval_timeout_seconds: int) -> None:
+        self.approvals = approvals
+        self.sessions = sessions
+        self.sender = sender
+        self.analytics = analytics
+        self.approval_timeout_seconds = approval_timeout_seconds
+
+    def await_approval(self, task: AwaitApprovalTask, now: float | None = None) -> PendingApproval:
+        """Store the pending approval with its task token, park the session, tell the customer."""
+        now = time.time() if now is None else now
+        info = task.interrupt
+        pending = PendingApproval(
+            interrupt_id=info.interrupt_id, thread_id=task.turn.thread_id, turn=task.turn.turn, owner=task.turn.owner,
+            action=info.action, args=info.args, args_hash=args_hash(info.args), description=info.description,
+            approver=info.approver, requested_at=now, deadline=now + self.approval_timeout_seconds,
+            task_token=task.task_token,
+        )
+        self.approvals.register(pending)
+        session = self.sessions.mark_awaiting_approval(pending.thread_id, pending.turn, pending.interrupt_id,
+                                                       pending.deadline, now=now)
+        channel = ThreadChannel(self.sender, self.sessions, pending.thread_id,
+                                session.connection_id if session else task.turn.connection_id)
+        channel.send(pending.interrupt_event())
+        logger.info("approval requested", extra={"thread_id": pending.thread_id, "interrupt_id": pending.interrupt_id,
+                                                  "action": pending.action, "approver": pending.approver})
+        return pending
+
+    def report_failure(self, task: ReportFailureTask) -> None:
+        """Tell the client the turn failed (generic message) and return the thread to idle."""
+        logger.error("turn failed", extra={"thread_id": task.turn.thread_id, "turn": task.turn.turn,
+                                           "failure": task.failure})
+        session = self.sessions.finish_turn(task.turn.thread_id, task.turn.turn)
+        channel = ThreadChannel(self.sender, self.sessions, task.turn.thread_id,
+                                session.connection_id if session else task.turn.connection_id)
+        channel.send(error_event(InternalError("Sorry, something went wrong while answering; please try again."),
+                                 task.turn.thread_id))
+        self.analytics.add(failed_turns=1)

@@ -1,0 +1,242 @@
+"""Orders: the data access for the orders table, with ownership and business rules in each write."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Literal
+
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict, Field
+
+from smart_support import aws
+from smart_support.errors import ConflictError, NotFound
+from smart_support.sessions import iso
+
+OrderStatus = Literal["processing", "shipped", "delivered", "cancelled"]
+OrderAction = Literal["cancel_order", "request_refund", "update_shipping_address"]
+
+# Which status each write needs (DESIGN.md, Demo data rules).
+REQUIRED_STATUS: dict[str, OrderStatus] = {
+    "cancel_order": "processing",
+    "update_shipping_address": "processing",
+    "request_refund": "delivered",
+}
+
+
+class OrderNotFound(NotFound):
+    """No such order for this customer (another customer's order is never revealed)."""
+
+    default_message = "No order with that number was found on this account."
+
+
+class OrderRuleViolation(ConflictError):
+    """The order's state does not allow the action (e.g. cancelling a shipped order)."""
+
+    def __init__(self, order_id: str, action: str, status: str, reason: str | None = None) -> None:
+        self.order_id = order_id
+        self.action = action
+        self.status = status
+        self.reason = reason or rule_message(order_id, action, status)
+        super().__init__(self.reason)
+
+
+class OrderStoreError(Exception):
+    """DynamoDB failed for a reason other than a business rule (throttling after retries, access)."""
+
+
+class OrderItem(BaseModel):
+    """One line of an order."""
+
+    sku: str
+    name: str
+    quantity: int = 1
+    unit_price: float
+
+
+class Order(BaseModel):
+    """An order item of the orders table."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    order_id: str
+    customer_id: str
+    status: OrderStatus
+    items: list[OrderItem] = Field(default_factory=list)
+    total: float
+    currency: str = "USD"
+    placed_at: str | None = None
+    carrier: str | None = None
+    tracking_number: str | None = None
+    eta: str | None = None
+    delivered_at: str | None = None
+    shipping_address: str | None = None
+    refund_status: Literal["requested"] | None = None
+    refund_requested_at: str | None = None
+    cancelled_at: str | None = None
+    updated_at: str | None = None
+    last_action_id: str | None = None
+    action_ids: list[str] = Field(default_factory=list)
+    version: int = 0
+
+    @property
+    def item_count(self) -> int:
+        """How many units the order holds."""
+        return sum(item.quantity for item in self.items)
+
+    def rule_violation(self, action: str) -> str | None:
+        """Why `action` is not allowed on this order now (None when it is)."""
+        required = REQUIRED_STATUS[action]
+        if self.status != required:
+            return rule_message(self.order_id, action, self.status)
+        if action == "request_refund" and self.refund_status:
+            return f"A refund for order {self.order_id} was already requested."
+        return None
+
+    def to_item(self) -> dict[str, Any]:
+        """DynamoDB attribute values of this order."""
+        values = self.model_dump(mode="json", exclude={"action_ids"})
+        item = aws.to_item(values)
+        if self.action_ids:
+            item["action_ids"] = {"SS": sorted(self.action_ids)}
+        return item
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> Order:
+        """Build from a DynamoDB item."""
+        return cls.model_validate(aws.from_item(item) or {})
+
+
+def rule_message(order_id: str, action: str, status: str) -> str:
+    """A customer-facing sentence saying why `action` is not possible in `status`."""
+    if action == "request_refund":
+        return f"Order {order_id} is {status}; only delivered orders can be refunded."
+    verb = "cancelled" if action == "cancel_order" else "re-addressed"
+    return f"Order {order_id} is {status}; only orders that are still processing can be {verb}."
+
+
+def order_key(order_id: str) -> dict[str, Any]:
+    """Primary key of an order item."""
+    return {"order_id": {"S": order_id}}
+
+
+class OrderStore:
+    """Data access for orders; every read and write is scoped to the owning customer."""
+
+    def __init__(self, table_name: str, dynamodb: Any = None) -> None:
+        self.table_name = table_name
+        self._dynamodb = dynamodb or aws.client("dynamodb")
+
+    def put(self, order: Order) -> None:
+        """Write a whole order (seeding and tests)."""
+        self._dynamodb.put_item(TableName=self.table_name, Item=order.to_item())
+
+    def get_for_customer(self, order_id: str, customer_id: str) -> Order | None:
+        """The order if `customer_id` owns it; None when absent or someone else's."""
+        if not order_id or not customer_id:
+            return None
+        try:
+            response = self._dynamodb.get_item(TableName=self.table_name, Key=order_key(order_id), ConsistentRead=True)
+        except ClientError as exc:
+            raise OrderStoreError(f"Reading order {order_id} failed ({aws.error_code(exc)}).") from exc
+        item = response.get("Item")
+        if not item:
+            return None
+        order = Order.from_item(item)
+        return order if order.customer_id == customer_id else None
+
+    def list_for_customer(self, customer_id: str) -> list[Order]:
+        """Every order of `customer_id`, by order id."""
+        orders: list[Order] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": "ByCustomer",
+            "KeyConditionExpression": "customer_id = :cid",
+            "ExpressionAttributeValues": aws.to_values({":cid": customer_id}),
+        }
+        try:
+            while True:
+                response = self._dynamodb.query(**kwargs)
+                orders.extend(Order.from_item(item) for item in response.get("Items", []))
+                if "LastEvaluatedKey" not in response:
+                    return orders
+                kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        except ClientError as exc:
+            raise OrderStoreError(f"Listing orders failed ({aws.error_code(exc)}).") from exc
+
+    def cancel(self, order_id: str, customer_id: str, action_id: str, now: float | None = None) -> Order:
+        """Cancel a processing order; repeating `action_id` is a no-op that returns the order."""
+        stamp = iso(time.time() if now is None else now)
+        return self._apply(
+            order_id, customer_id, action_id, "cancel_order",
+            "SET #status = :cancelled, cancelled_at = :stamp",
+            {":cancelled": "cancelled", ":stamp": stamp, ":required": REQUIRED_STATUS["cancel_order"]},
+            stamp,
+        )
+
+    def request_refund(self, order_id: str, customer_id: str, action_id: str, now: float | None = None) -> Order:
+        """Request a refund of a delivered order (once); repeating `action_id` is a no-op."""
+        stamp = iso(time.time() if now is None else now)
+        return self._apply(
+            order_id, customer_id, action_id, "request_refund",
+            "SET refund_status = :requested, refund_requested_at = :stamp",
+            {":requested": "requested", ":stamp": stamp, ":required": REQUIRED_STATUS["request_refund"]},
+            stamp,
+            extra_condition="attribute_not_exists(refund_status)",
+        )
+
+    def update_shipping_address(self, order_id: str, customer_id: str, address: str, action_id: str,
+                                now: float | None = None) -> Order:
+        """Change the address of a processing order; repeating `action_id` is a no-op."""
+        stamp = iso(time.time() if now is None else now)
+        return self._apply(
+            order_id, customer_id, action_id, "update_shipping_address",
+            "SET shipping_address = :address",
+            {":address": address, ":required": REQUIRED_STATUS["update_shipping_address"]},
+            stamp,
+        )
+
+    def _apply(self, order_id: str, customer_id: str, action_id: str, action: OrderAction, set_expression: str,
+               values: dict[str, Any], stamp: str, extra_condition: str | None = None) -> Order:
+        # One conditional write: owner AND status rule AND this action not applied yet.
+        condition = "customer_id = :cid AND #status = :required AND NOT contains(action_ids, :aid)"
+        if extra_condition:
+            condition = f"{condition} AND {extra_condition}"
+        expression = (
+            f"{set_expression}, updated_at = :updated, last_action_id = :aid,"
+            " version = if_not_exists(version, :zero) + :one ADD action_ids :aids"
+        )
+        attribute_values = aws.to_values(
+            {**values, ":cid": customer_id, ":aid": action_id, ":updated": stamp, ":zero": 0, ":one": 1}
+        )
+        attribute_values[":aids"] = {"SS": [action_id]}
+        try:
+            response = self._dynamodb.update_item(
+                TableName=self.table_name,
+                Key=order_key(order_id),
+                UpdateExpression=expression,
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=attribute_values,
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if aws.error_code(exc) != "ConditionalCheckFailedException":
+                raise OrderStoreError(f"Updating order {order_id} failed ({aws.error_code(exc)}).") from exc
+            outcome = self._why_not(order_id, customer_id, action_id, action, exc.response.get("Item"))
+            if isinstance(outcome, Order):
+                return outcome
+            raise outcome from exc
+        return Order.from_item(response["Attributes"])
+
+    @staticmethod
+    def _why_not(order_id: str, customer_id: str, action_id: str, action: str,
+                 old: dict[str, Any] | None) -> Order | Exception:
+        if not old:
+            return OrderNotFound()
+        order = Order.from_item(old)
+        if order.customer_id != customer_id:
+            return OrderNotFound()
+        if action_id in order.action_ids:
+            return order  # already applied by this very action: idempotent replay
+        return OrderRuleViolation(order_id, action, order.status, order.rule_violation(action))

@@ -1,0 +1,69 @@
+"""Composition root: each service built once per process from the validated settings."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from smart_support.analytics import AnalyticsStore
+from smart_support.approvals import ApprovalService, ApprovalStore
+from smart_support.connections import ConnectionStore, EventSender
+from smart_support.sessions import SessionStore
+from smart_support.settings import get_settings
+from smart_support.tickets import TicketStore
+from smart_support.transcript import TranscriptStore
+from smart_support.workflow import TurnWorkflow
+
+
+@cache
+def sessions() -> SessionStore:
+    """Session data access."""
+    settings = get_settings()
+    return SessionStore(settings.conversations_table, settings.session_ttl_seconds)
+
+
+@cache
+def connections() -> ConnectionStore:
+    """Connection records."""
+    return ConnectionStore(get_settings().conversations_table)
+
+
+@cache
+def sender() -> EventSender:
+    """The @connections client."""
+    return EventSender(get_settings().websocket_endpoint)
+
+
+@cache
+def workflow() -> TurnWorkflow:
+    """The turn state machine."""
+    return TurnWorkflow(get_settings().state_machine_arn)
+
+
+@cache
+def analytics() -> AnalyticsStore:
+    """Analytics counters."""
+    return AnalyticsStore(get_settings().conversations_table)
+
+
+@cache
+def approval_store() -> ApprovalStore:
+    """Pending approvals and audit records."""
+    return ApprovalStore(get_settings().conversations_table)
+
+
+@cache
+def approvals() -> ApprovalService:
+    """Exactly-once approval decisions."""
+    return ApprovalService(approval_store(), sessions(), workflow(), analytics())
+
+
+@cache
+def transcripts() -> TranscriptStore:
+    """Stored transcripts."""
+    return TranscriptStore(get_settings().conversations_table)
+
+
+@cache
+def tickets() -> TicketStore:
+    """Escalation tickets."""
+    return TicketStore(get_settings().conversations_table)

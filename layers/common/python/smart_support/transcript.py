@@ -1,0 +1,51 @@
+"""The stored transcript: one compact item per agent run, replayable without importing langgraph."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from smart_support import aws
+
+TRANSCRIPT_RETENTION_SECONDS = 30 * 24 * 3600
+
+
+def segment_key(thread_id: str, turn: int, run: int) -> dict[str, Any]:
+    """Key of one run (a turn has one run, plus one per resume after an approval)."""
+    return {"PK": {"S": f"THREAD#{thread_id}"}, "SK": {"S": f"TURN#{turn:06d}#{run:02d}"}}
+
+
+def segment_item(thread_id: str, turn: int, run: int, entries: list[dict[str, Any]], now: float,
+                 **extra: Any) -> dict[str, Any]:
+    """The DynamoDB item of one run's transcript entries."""
+    values = {"thread_id": thread_id, "turn": turn, "run": run, "entries": entries,
+              "expires_at": int(now) + TRANSCRIPT_RETENTION_SECONDS, **extra}
+    return {**segment_key(thread_id, turn, run), **aws.to_item(values)}
+
+
+class TranscriptStore:
+    """Reads the transcript of a thread in order."""
+
+    def __init__(self, table_name: str, dynamodb: Any = None) -> None:
+        self.table_name = table_name
+        self._dynamodb = dynamodb or aws.client("dynamodb")
+
+    def put_segment(self, thread_id: str, turn: int, run: int, entries: list[dict[str, Any]], now: float) -> None:
+        """Store one run's entries (used when no transaction is needed)."""
+        self._dynamodb.put_item(TableName=self.table_name, Item=segment_item(thread_id, turn, run, entries, now))
+
+    def messages(self, thread_id: str, now: float) -> list[dict[str, Any]]:
+        """Every entry of the thread, oldest first."""
+        paginator = self._dynamodb.get_paginator("query")
+        entries: list[dict[str, Any]] = []
+        for page in paginator.paginate(
+            TableName=self.table_name,
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :turn)",
+            ExpressionAttributeValues=aws.to_values({":pk": f"THREAD#{thread_id}", ":turn": "TURN#"}),
+        ):
+            for raw in page.get("Items", []):
+                item = aws.from_item(raw) or {}
+                if item.get("expires_at", now + 1) <= now:
+                    continue
+                for entry in item.get("entries", []):
+                    entries.append({"turn": item["turn"], **entry})
+        return entries

@@ -1,0 +1,110 @@
+"""Step Functions adapter: start a turn's execution, deliver an approval decision to a waiting task."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Literal
+
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, Field
+
+from smart_support import aws
+from smart_support.errors import ApprovalExpired
+from smart_support.policy import Approver
+from smart_support.protocol import DecidedBy
+
+
+class TurnRequest(BaseModel):
+    """What one execution works on (its input under `turn`)."""
+
+    thread_id: str
+    turn: int
+    owner: str
+    content: str
+    connection_id: str | None = None
+    message_id: str | None = None
+    started_at: float
+
+
+class Decision(BaseModel):
+    """A human's (or the timeout's) answer to an approval request."""
+
+    approved: bool
+    decided_by: DecidedBy
+    comment: str | None = None
+    decided_by_id: str | None = None
+
+
+class InterruptInfo(BaseModel):
+    """What the agent asked a human to approve (from the graph's interrupt payload)."""
+
+    interrupt_id: str
+    action: str
+    args: dict[str, Any]
+    description: str
+    approver: Approver
+    amount: float | None = None
+
+
+class AwaitApprovalTask(BaseModel):
+    """Payload of the AwaitApproval state."""
+
+    task: Literal["await_approval"]
+    task_token: str = Field(repr=False)
+    turn: TurnRequest
+    interrupt: InterruptInfo
+
+
+class ReportFailureTask(BaseModel):
+    """Payload of the ReportFailure state."""
+
+    task: Literal["report_failure"]
+    turn: TurnRequest
+    failure: dict[str, Any] | None = None
+
+
+class AgentTask(BaseModel):
+    """Payload of the RunAgent and ResumeAgent states."""
+
+    task: Literal["run", "resume"]
+    turn: TurnRequest
+    interrupt: InterruptInfo | None = None
+    decision: Decision | None = None
+
+
+def execution_name(thread_id: str, turn: int) -> str:
+    """Deterministic, valid execution name: a retried frame maps to the same execution."""
+    digest = hashlib.sha256(thread_id.encode("utf-8")).hexdigest()[:40]
+    return f"turn-{digest}-{turn}"
+
+
+class TurnWorkflow:
+    """Starts executions of the turn state machine and answers its task tokens."""
+
+    def __init__(self, state_machine_arn: str, sfn: Any = None) -> None:
+        self.state_machine_arn = state_machine_arn
+        self._sfn = sfn or aws.client("stepfunctions")
+
+    def start(self, request: TurnRequest) -> str:
+        """Start (at most once per thread and turn) the execution for this turn; returns its name."""
+        name = execution_name(request.thread_id, request.turn)
+        try:
+            self._sfn.start_execution(
+                stateMachineArn=self.state_machine_arn,
+                name=name,
+                input=json.dumps({"turn": request.model_dump()}),
+            )
+        except ClientError as exc:
+            if aws.error_code(exc) != "ExecutionAlreadyExists":
+                raise
+        return name
+
+    def send_decision(self, task_token: str, decision: Decision) -> None:
+        """Resume the waiting execution; ApprovalExpired if its wait already ended."""
+        try:
+            self._sfn.send_task_success(taskToken=task_token, output=decision.model_dump_json())
+        except ClientError as exc:
+            if aws.error_code(exc) in ("TaskTimedOut", "InvalidToken", "TaskDoesNotExist"):
+                raise ApprovalExpired("This approval has expired.") from exc
+            raise

@@ -1,0 +1,5 @@
+"""`python -m local` starts the local stack."""
+
+from local.server import main
+
+main()

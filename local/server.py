@@ -1,0 +1,550 @@
+"""The local stack: template.yaml on one machine.
+
+One aiohttp process on 127.0.0.1:$PORT emulates API Gateway (WebSocket at /ws with the $connect authorizer,
+route selection and route responses; the @connections API; the HTTP API under /api/v1 with its Lambda
+authorizer), serves a Lambda Invoke endpoint, and runs DynamoDB and Step Functions from moto in-process
+(the real ASL runs; its Lambda tasks come back to the invoke endpoint through AWS_ENDPOINT_URL_LAMBDA).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import os
+import re
+import secrets
+import sys
+import time
+import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import unquote
+
+from aiohttp import WSMsgType, web
+
+from local.lambdas import FunctionRegistry, load_functions
+from local.template import ACCOUNT_ID, REGION, ROOT, LocalResolver, create_tables, load_template, resources_of_type
+
+log = logging.getLogger("local")
+WEB_DIR = ROOT / "web"
+STAGE = "local"
+API_ID = "localws"
+HTTP_API_ID = "localhttp"
+MAX_MESSAGE_BYTES = 128 * 1024
+IDLE_TIMEOUT_SECONDS = 600
+DEFAULT_AUTH_SECRET = "local-dev-secret-change-me"  # noqa: S105 - documented local default
+
+
+@dataclass
+class LocalConfig:
+    """Settings of the local stack, from the environment (DESIGN.md, Local stack)."""
+
+    host: str = "127.0.0.1"
+    port: int = 3000
+    session_ttl_seconds: int = 1800
+    approval_timeout_seconds: int = 900
+    auth_secret: str = DEFAULT_AUTH_SECRET
+    allow_anonymous: bool = True
+    model_provider: str = "offline"
+    offline_token_delay_ms: int = 20
+    log_level: str = "WARNING"
+    seed: bool = True
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> LocalConfig:
+        """Read PORT, SESSION_TTL_SECONDS, APPROVAL_TIMEOUT_SECONDS, AUTH_SECRET, ALLOW_ANONYMOUS, MODEL_PROVIDER."""
+        env = dict(os.environ if env is None else env)
+        return cls(
+            host=env.get("HOST", "127.0.0.1"),
+            port=int(env.get("PORT", 3000)),
+            session_ttl_seconds=int(env.get("SESSION_TTL_SECONDS", 1800)),
+            approval_timeout_seconds=int(env.get("APPROVAL_TIMEOUT_SECONDS", 900)),
+            auth_secret=env.get("AUTH_SECRET") or DEFAULT_AUTH_SECRET,
+            allow_anonymous=env.get("ALLOW_ANONYMOUS", "true").lower() == "true",
+            model_provider=env.get("MODEL_PROVIDER", "offline"),
+            offline_token_delay_ms=int(env.get("OFFLINE_TOKEN_DELAY_MS", 20)),
+            log_level=env.get("LOG_LEVEL", "WARNING"),
+            seed=env.get("SEED_DEMO_DATA", "true").lower() == "true",
+        )
+
+    @property
+    def base_url(self) -> str:
+        """http://host:port"""
+        return f"http://{self.host}:{self.port}"
+
+
+@dataclass
+class Connection:
+    """An open client WebSocket."""
+
+    connection_id: str
+    ws: web.WebSocketResponse
+    source_ip: str
+    user_agent: str
+    connected_at: float
+    authorizer: dict[str, Any]
+    last_active: float = field(default_factory=time.time)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _request_time() -> str:
+    return datetime.now(UTC).strftime("%d/%b/%Y:%H:%M:%S +0000")
+
+
+def _new_connection_id() -> str:
+    return base64.b64encode(secrets.token_bytes(10)).decode()[:-2] + "="
+
+
+class LocalStack:
+    """Owns moto, the functions and the aiohttp application."""
+
+    def __init__(self, config: LocalConfig) -> None:
+        self.config = config
+        self.template = load_template()
+        self.connections: dict[str, Connection] = {}
+        self.frames_out: Counter[str] = Counter()
+        self.executor = ThreadPoolExecutor(max_workers=64, thread_name_prefix="lambda")
+        self._mock: Any = None
+        self.functions: FunctionRegistry
+        self.ws_routes: dict[str, dict[str, Any]] = {}
+        self.http_routes: list[dict[str, Any]] = []
+        self.state_machine_arn = ""
+
+    # ------------------------------------------------------------ boot
+    def boot(self) -> None:
+        """Start moto, create the template's tables and state machine, load the functions."""
+        cfg = self.config
+        os.environ.update(
+            AWS_ACCESS_KEY_ID="local", AWS_SECRET_ACCESS_KEY="local", AWS_SESSION_TOKEN="local",  # noqa: S106
+            AWS_DEFAULT_REGION=REGION, AWS_REGION=REGION,
+            AWS_ENDPOINT_URL_LAMBDA=cfg.base_url,
+            POWERTOOLS_TRACE_DISABLED="true", POWERTOOLS_METRICS_DISABLED="true",
+            POWERTOOLS_DEV="false",
+        )
+        os.environ.pop("AWS_PROFILE", None)
+        from moto import mock_aws
+
+        self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
+        self._mock.start()
+        import boto3
+
+        resolver = LocalResolver(self.template, parameters={
+            "Stage": STAGE,
+            "SessionTtlSeconds": str(cfg.session_ttl_seconds),
+            "ApprovalTimeoutSeconds": str(cfg.approval_timeout_seconds),
+            "AllowAnonymous": "true" if cfg.allow_anonymous else "false",
+            "ModelProvider": cfg.model_provider,
+        }, base_url=cfg.base_url)
+        create_tables(boto3.client("dynamodb", region_name=REGION), self.template)
+        self.state_machine_arn = self._create_state_machine(resolver)
+        resolver.physical["TurnStateMachine"] = self.state_machine_arn
+
+        self.functions = load_functions(self.template, resolver)
+        merged: dict[str, str] = {}
+        for function in self.functions.functions.values():
+            merged.update(function.environment)
+        merged.update(
+            WEBSOCKET_ENDPOINT=f"{cfg.base_url}/{STAGE}",
+            AUTH_SECRET=cfg.auth_secret,
+            OFFLINE_TOKEN_DELAY_MS=str(cfg.offline_token_delay_ms),
+            POWERTOOLS_LOG_LEVEL=cfg.log_level,
+        )
+        os.environ.update(merged)  # one process: every function sees the same (non-conflicting) settings
+        if cfg.seed:
+            from smart_support.demo_data import seed_orders
+
+            seed_orders(boto3.client("dynamodb", region_name=REGION), merged["ORDERS_TABLE"])
+        self._read_routes()
+        for function in self.functions.functions.values():
+            function.load()
+
+    def _create_state_machine(self, resolver: LocalResolver) -> str:
+        import boto3
+
+        (logical_id, resource), = resources_of_type(self.template, "AWS::Serverless::StateMachine").items()
+        props = resource["Properties"]
+        definition = (ROOT / props["DefinitionUri"]).read_text(encoding="utf-8")
+        for key, value in props.get("DefinitionSubstitutions", {}).items():
+            definition = definition.replace("${" + key + "}", str(resolver.resolve(value)))
+        json.loads(definition)  # fail fast on a bad substitution
+        sfn = boto3.client("stepfunctions", region_name=REGION)
+        created = sfn.create_state_machine(
+            name=logical_id, definition=definition, type=props.get("Type", "STANDARD"),
+            roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/{logical_id}Role",
+        )
+        return str(created["stateMachineArn"])
+
+    def _read_routes(self) -> None:
+        resources = self.template["Resources"]
+        integrations = {}
+        for logical_id, res in resources_of_type(self.template, "AWS::ApiGatewayV2::Integration").items():
+            uri = res["Properties"]["IntegrationUri"]["Fn::Sub"]
+            function = re.search(r"functions/\$\{(\w+)\.Arn\}", uri)
+            integrations[logical_id] = function.group(1) if function else None
+        authorizers = {}
+        for logical_id, res in resources_of_type(self.template, "AWS::ApiGatewayV2::Authorizer").items():
+            uri = res["Properties"]["AuthorizerUri"]["Fn::Sub"]
+            function = re.search(r"functions/\$\{(\w+)\.Arn\}", uri)
+            authorizers[logical_id] = function.group(1) if function else None
+        two_way = {res["Properties"]["RouteId"]["Ref"]
+                   for res in resources_of_type(self.template, "AWS::ApiGatewayV2::RouteResponse").values()}
+        for logical_id, res in resources_of_type(self.template, "AWS::ApiGatewayV2::Route").items():
+            props = res["Properties"]
+            target = props["Target"]["Fn::Sub"].split("${", 1)[1].rstrip("}")
+            authorizer = props.get("AuthorizerId", {}).get("Ref") if props.get("AuthorizationType") == "CUSTOM" else None
+            self.ws_routes[props["RouteKey"]] = {
+                "function": integrations[target],
+                "authorizer": authorizers.get(authorizer) if authorizer else None,
+                "two_way": logical_id in two_way,
+            }
+        http_api = next(iter(resources_of_type(self.template, "AWS::Serverless::HttpApi").values()))
+        auth = http_api["Properties"].get("Auth", {})
+        default_authorizer = auth.get("DefaultAuthorizer")
+        authorizer_functions = {name: spec["FunctionArn"]["Fn::GetAtt"][0]
+                                for name, spec in auth.get("Authorizers", {}).items()}
+        for function_id, res in resources_of_type(self.template, "AWS::Serverless::Function").items():
+            for event in res["Properties"].get("Events", {}).values():
+                if event["Type"] != "HttpApi":
+                    continue
+                props = event["Properties"]
+                authorizer = props.get("Auth", {}).get("Authorizer", default_authorizer)
+                path = props["Path"]
+                pattern = "^" + re.sub(r"\\\{(\w+)\\\+\\\}", r"(?P<\1>.+)",
+                                       re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(path))) + "$"
+                self.http_routes.append({
+                    "path": path, "method": props.get("Method", "ANY").upper(), "regex": re.compile(pattern),
+                    "function": function_id, "greedy": "+}" in path,
+                    "authorizer": None if authorizer == "NONE" else authorizer_functions.get(authorizer),
+                })
+        self.http_routes.sort(key=lambda r: r["greedy"])  # exact routes win over {proxy+}
+
+    def shutdown(self) -> None:
+        """Stop moto and the worker threads."""
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        if self._mock is not None:
+            self._mock.stop()
+            self._mock = None
+
+    # ------------------------------------------------------------ lambda
+    async def invoke(self, function_id: str, event: Any) -> tuple[Any, dict[str, Any] | None]:
+        """Run a function in the worker pool."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, self.functions.invoke, function_id, event)
+
+    async def handle_invoke(self, request: web.Request) -> web.Response:
+        """POST /2015-03-31/functions/{name}/invocations (what the state machine's Lambda tasks call)."""
+        name = unquote(request.match_info["name"])
+        payload = await request.read()
+        event = json.loads(payload) if payload else {}
+        started = time.monotonic()
+        try:
+            function = self.functions.find(name)
+        except KeyError:
+            return web.json_response({"Type": "User", "message": f"Function not found: {name}"}, status=404,
+                                     headers={"x-amzn-ErrorType": "ResourceNotFoundException"})
+        if request.headers.get("X-Amz-Invocation-Type") == "Event":
+            asyncio.get_running_loop().run_in_executor(self.executor, self.functions.invoke, name, event)
+            return web.Response(status=202)
+        result, error = await self.invoke(function.logical_id, event)
+        self._log_invoke(function.logical_id, event, error, started)
+        if error:
+            return web.json_response(error, headers={"X-Amz-Function-Error": "Unhandled"})
+        return web.Response(body=json.dumps(result).encode(), content_type="application/json")
+
+    def _log_invoke(self, function_id: str, event: Any, error: dict[str, Any] | None, started: float) -> None:
+        task = event.get("task") if isinstance(event, dict) else None
+        turn = event.get("turn", {}) if isinstance(event, dict) else {}
+        ms = (time.monotonic() - started) * 1000
+        outcome = f"error {error['errorType']}: {error['errorMessage']}" if error else "ok"
+        print(f"{time.strftime('%H:%M:%S')} task  {function_id:<16} {task or '-':<15} "
+              f"thread={turn.get('thread_id', '-')} turn={turn.get('turn', '-')} {ms:6.0f} ms  {outcome}", flush=True)
+
+    # ------------------------------------------------------------ websocket
+    def _request_context(self, route_key: str, event_type: str, conn_id: str, connected_at: float,
+                         source_ip: str, user_agent: str) -> dict[str, Any]:
+        return {
+            "routeKey": route_key, "eventType": event_type, "messageDirection": "IN",
+            "extendedRequestId": str(uuid.uuid4()), "requestTime": _request_time(), "stage": STAGE,
+            "connectedAt": int(connected_at * 1000), "requestTimeEpoch": _now_ms(),
+            "identity": {"sourceIp": source_ip, "userAgent": user_agent}, "requestId": str(uuid.uuid4()),
+            "domainName": f"{self.config.host}:{self.config.port}", "connectionId": conn_id, "apiId": API_ID,
+        }
+
+    async def handle_ws(self, request: web.Request) -> web.StreamResponse:
+        """The API Gateway WebSocket emulation at /ws."""
+        conn_id = _new_connection_id()
+        connected_at = time.time()
+        source_ip = request.remote or "127.0.0.1"
+        user_agent = request.headers.get("User-Agent", "")
+        headers = dict(request.headers)
+        query = dict(request.query)
+        route = self.ws_routes["$connect"]
+        authorizer_context: dict[str, Any] = {}
+        if route["authorizer"]:
+            auth_event = {
+                "type": "REQUEST",
+                "methodArn": f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{API_ID}/{STAGE}/$connect",
+                "headers": headers, "multiValueHeaders": {k: [v] for k, v in headers.items()},
+                "queryStringParameters": query, "multiValueQueryStringParameters": {k: [v] for k, v in query.items()},
+                "stageVariables": {},
+                "requestContext": self._request_context("$connect", "CONNECT", conn_id, connected_at, source_ip,
+                                                        user_agent),
+            }
+            result, error = await self.invoke(route["authorizer"], auth_event)
+            if error:
+                self._log_ws(conn_id, "$connect", "refused 401")
+                return web.json_response({"message": "Unauthorized"}, status=401)
+            statements = result.get("policyDocument", {}).get("Statement", [])
+            if not statements or any(s.get("Effect") != "Allow" for s in statements):
+                self._log_ws(conn_id, "$connect", "refused 403")
+                return web.json_response({"message": "Forbidden"}, status=403)
+            authorizer_context = {**result.get("context", {}), "principalId": result.get("principalId")}
+        connect_event = {
+            "headers": headers, "multiValueHeaders": {k: [v] for k, v in headers.items()},
+            "queryStringParameters": query or None, "isBase64Encoded": False,
+            "requestContext": {**self._request_context("$connect", "CONNECT", conn_id, connected_at, source_ip,
+                                                       user_agent), "authorizer": authorizer_context or None},
+        }
+        result, error = await self.invoke(route["function"], connect_event)
+        status = 500 if error else int((result or {}).get("statusCode", 200))
+        if status >= 300:
+            self._log_ws(conn_id, "$connect", f"refused {status}")
+            return web.json_response({"message": "Forbidden"}, status=403 if status < 500 else 500)
+
+        ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES, heartbeat=None)
+        await ws.prepare(request)
+        conn = Connection(conn_id, ws, source_ip, user_agent, connected_at, authorizer_context)
+        self.connections[conn_id] = conn
+        self._log_ws(conn_id, "$connect", f"principal={authorizer_context.get('sub', '-')}")
+        pending: set[asyncio.Task[None]] = set()
+        reason, code = "Client closed", 1000
+        try:
+            while True:
+                try:
+                    msg = await ws.receive(timeout=IDLE_TIMEOUT_SECONDS)
+                except TimeoutError:
+                    reason, code = "Idle timeout", 1001
+                    await ws.close(code=1001, message=b"Going away")
+                    break
+                if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+                    conn.last_active = time.time()
+                    body = msg.data if isinstance(msg.data, str) else msg.data.decode("utf-8", "replace")
+                    task = asyncio.create_task(self._route_frame(conn, body))
+                    pending.add(task)
+                    task.add_done_callback(pending.discard)
+                elif msg.type == WSMsgType.ERROR:
+                    reason, code = "Message too big" if "size" in str(ws.exception()) else "Error", 1009
+                    break
+                else:
+                    break
+        finally:
+            self.connections.pop(conn_id, None)
+            disconnect_event = {
+                "headers": {}, "multiValueHeaders": {}, "isBase64Encoded": False,
+                "requestContext": {**self._request_context("$disconnect", "DISCONNECT", conn_id, connected_at,
+                                                           source_ip, user_agent),
+                                   "disconnectStatusCode": ws.close_code or code, "disconnectReason": reason,
+                                   "authorizer": authorizer_context or None},
+            }
+            await self.invoke(self.ws_routes["$disconnect"]["function"], disconnect_event)
+            self._log_ws(conn_id, "$disconnect", reason)
+        return ws
+
+    def _select_route(self, body: str) -> str:
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return "$default"
+        key = data.get("type") if isinstance(data, dict) else None
+        if isinstance(key, str) and key in self.ws_routes and not key.startswith("$"):
+            return key
+        return "$default"
+
+    async def _route_frame(self, conn: Connection, body: str) -> None:
+        route_key = self._select_route(body)
+        route = self.ws_routes[route_key]
+        started = time.monotonic()
+        event = {
+            "body": body, "isBase64Encoded": False,
+            "requestContext": {**self._request_context(route_key, "MESSAGE", conn.connection_id, conn.connected_at,
+                                                       conn.source_ip, conn.user_agent),
+                               "messageId": base64.b64encode(secrets.token_bytes(6)).decode(),
+                               "authorizer": conn.authorizer or None},
+        }
+        result, error = await self.invoke(route["function"], event)
+        reply = None
+        if error:
+            reply = json.dumps({"message": "Internal server error", "connectionId": conn.connection_id,
+                                "requestId": event["requestContext"]["requestId"]})
+        elif route["two_way"] and isinstance(result, dict) and result.get("body"):
+            reply = result["body"]
+        outcome = "error" if error else (json.loads(reply).get("code") or json.loads(reply).get("type")
+                                         if reply and reply.startswith("{") else "ok")
+        self._log_ws(conn.connection_id, route_key, f"{outcome} {(time.monotonic() - started) * 1000:.0f} ms")
+        if reply is not None and not conn.ws.closed:
+            self.frames_out[conn.connection_id] += 1
+            await conn.ws.send_str(reply)
+
+    def _log_ws(self, conn_id: str, route: str, detail: str) -> None:
+        print(f"{time.strftime('%H:%M:%S')} ws    {conn_id:<16} {route:<18} {detail}", flush=True)
+
+    # ------------------------------------------------------------ @connections
+    async def handle_connection_api(self, request: web.Request) -> web.Response:
+        """POST/GET/DELETE /{stage}/@connections/{id}: the management API the functions call."""
+        conn_id = unquote(request.match_info["connection_id"])
+        conn = self.connections.get(conn_id)
+        if conn is None or conn.ws.closed:
+            return web.json_response({"message": "Gone"}, status=410, headers={"x-amzn-ErrorType": "GoneException"})
+        if request.method == "POST":
+            data = await request.read()
+            if len(data) > MAX_MESSAGE_BYTES:
+                return web.json_response({"message": "Payload too large"}, status=413,
+                                         headers={"x-amzn-ErrorType": "PayloadTooLargeException"})
+            self.frames_out[conn_id] += 1
+            await conn.ws.send_str(data.decode("utf-8"))
+            return web.Response(status=200)
+        if request.method == "GET":
+            return web.json_response({
+                "ConnectedAt": datetime.fromtimestamp(conn.connected_at, UTC).isoformat(),
+                "LastActiveAt": datetime.fromtimestamp(conn.last_active, UTC).isoformat(),
+                "Identity": {"SourceIp": conn.source_ip, "UserAgent": conn.user_agent},
+            })
+        await conn.ws.close(code=1000, message=b"Closed by server")
+        return web.Response(status=204)
+
+    # ------------------------------------------------------------ HTTP API
+    async def handle_http_api(self, request: web.Request) -> web.Response:
+        """/api/v1/*: route from the template's HttpApi events, run the authorizer, invoke the function."""
+        path = request.path
+        route, params = None, {}
+        for candidate in self.http_routes:
+            match = candidate["regex"].match(path)
+            if match and candidate["method"] in ("ANY", request.method):
+                route, params = candidate, match.groupdict()
+                break
+        if request.method == "OPTIONS":
+            return web.Response(status=204, headers=self._cors())
+        if route is None:
+            return web.json_response({"message": "Not Found"}, status=404, headers=self._cors())
+        body = await request.text()
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        request_id = str(uuid.uuid4())
+        context: dict[str, Any] = {
+            "accountId": ACCOUNT_ID, "apiId": HTTP_API_ID, "domainName": f"{self.config.host}:{self.config.port}",
+            "domainPrefix": HTTP_API_ID, "requestId": request_id,
+            "routeKey": f"{route['method']} {route['path']}", "stage": STAGE,
+            "time": _request_time(), "timeEpoch": _now_ms(),
+            "http": {"method": request.method, "path": f"/{STAGE}{path}", "protocol": "HTTP/1.1",
+                     "sourceIp": request.remote or "127.0.0.1", "userAgent": headers.get("user-agent", "")},
+        }
+        event: dict[str, Any] = {
+            "version": "2.0", "routeKey": context["routeKey"], "rawPath": f"/{STAGE}{path}",
+            "rawQueryString": request.query_string, "headers": headers,
+            "queryStringParameters": dict(request.query) or None, "pathParameters": params or None,
+            "requestContext": context, "body": body or None, "isBase64Encoded": False,
+        }
+        started = time.monotonic()
+        if route["authorizer"]:
+            auth_event = {"version": "2.0", "type": "REQUEST",
+                          "routeArn": f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{HTTP_API_ID}/{STAGE}/"
+                                      f"{request.method}{path}",
+                          "identitySource": [headers.get("authorization", "")], "routeKey": context["routeKey"],
+                          "rawPath": event["rawPath"], "rawQueryString": request.query_string, "headers": headers,
+                          "queryStringParameters": event["queryStringParameters"], "requestContext": context,
+                          "pathParameters": params or None}
+            result, error = await self.invoke(route["authorizer"], auth_event)
+            if error:
+                return web.json_response({"message": "Internal Server Error"}, status=500, headers=self._cors())
+            if not result.get("isAuthorized"):
+                self._log_http(request, 403, started)
+                return web.json_response({"message": "Forbidden"}, status=403, headers=self._cors())
+            context["authorizer"] = {"lambda": result.get("context") or {}}
+        result, error = await self.invoke(route["function"], event)
+        if error:
+            self._log_http(request, 500, started)
+            return web.json_response({"message": "Internal Server Error"}, status=500, headers=self._cors())
+        status = int(result.get("statusCode", 200))
+        response_headers = {**self._cors(), **(result.get("headers") or {})}
+        payload = result.get("body") or ""
+        raw = base64.b64decode(payload) if result.get("isBase64Encoded") else payload.encode()
+        self._log_http(request, status, started)
+        return web.Response(status=status, body=raw, headers=response_headers)
+
+    @staticmethod
+    def _cors() -> dict[str, str]:
+        return {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Headers": "authorization,content-type",
+                "Access-Control-Allow-Methods": "GET,POST,OPTIONS"}
+
+    def _log_http(self, request: web.Request, status: int, started: float) -> None:
+        print(f"{time.strftime('%H:%M:%S')} http  {request.method:<6} {request.path:<40} {status} "
+              f"{(time.monotonic() - started) * 1000:.0f} ms", flush=True)
+
+    # ------------------------------------------------------------ static + stats
+    async def handle_static(self, request: web.Request) -> web.StreamResponse:
+        """The web chat (/) and the operator console (/console)."""
+        name = request.match_info.get("name") or "index.html"
+        if request.path == "/console":
+            name = "console.html"
+        path = (WEB_DIR / name).resolve()
+        if WEB_DIR.resolve() not in path.parents or not path.is_file():
+            raise web.HTTPNotFound()
+        return web.FileResponse(path, headers={"Cache-Control": "no-store"})
+
+    async def handle_stats(self, _: web.Request) -> web.Response:
+        """Counters for tests and benchmarks: invocations per function, frames sent."""
+        return web.json_response({"invocations": dict(self.functions.invocations),
+                                  "frames_out": sum(self.frames_out.values()),
+                                  "connections": len(self.connections)})
+
+    def application(self) -> web.Application:
+        """The aiohttp app with every route."""
+        app = web.Application(client_max_size=MAX_MESSAGE_BYTES * 2)
+        app.router.add_get("/ws", self.handle_ws)
+        app.router.add_route("*", "/{stage}/@connections/{connection_id}", self.handle_connection_api)
+        app.router.add_post("/2015-03-31/functions/{name}/invocations", self.handle_invoke)
+        app.router.add_route("*", "/api/v1/{tail:.*}", self.handle_http_api)
+        app.router.add_get("/_local/stats", self.handle_stats)
+        app.router.add_get("/", self.handle_static)
+        app.router.add_get("/console", self.handle_static)
+        app.router.add_get("/static/{name:.+}", self.handle_static)
+        return app
+
+
+def main() -> None:
+    """`python -m local`: boot and serve until Ctrl-C."""
+    config = LocalConfig.from_env()
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    stack = LocalStack(config)
+    started = time.monotonic()
+    stack.boot()
+    app = stack.application()
+
+    async def on_startup(_: web.Application) -> None:
+        print(f"smart-support local stack ready in {time.monotonic() - started:.1f} s "
+              f"(model={config.model_provider}, anonymous={config.allow_anonymous}, "
+              f"session ttl={config.session_ttl_seconds}s, approval timeout={config.approval_timeout_seconds}s)\n"
+              f"  web chat         {config.base_url}/\n"
+              f"  operator console {config.base_url}/console\n"
+              f"  WebSocket        ws://{config.host}:{config.port}/ws\n"
+              f"  HTTP API         {config.base_url}/api/v1  (docs: {config.base_url}/api/v1/docs)\n"
+              f"  Ctrl-C stops it", flush=True)
+
+    app.on_startup.append(on_startup)
+    try:
+        web.run_app(app, host=config.host, port=config.port, print=None, handle_signals=True,
+                    shutdown_timeout=2, backlog=512)
+    finally:
+        stack.shutdown()
+        print("local stack stopped", flush=True)
+        sys.stdout.flush()
+
+
+__all__ = ["LocalConfig", "LocalStack", "main"]

@@ -1,0 +1,184 @@
+"""Read template.yaml: the one source of tables, functions, routes and the state machine for local runs."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE_PATH = ROOT / "template.yaml"
+REGION = "us-east-1"
+ACCOUNT_ID = "123456789012"
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """SafeLoader that understands CloudFormation short-form tags (!Ref, !GetAtt, !Sub, ...)."""
+
+
+def _tag(name: str):  # noqa: ANN202 - yaml constructor factory
+    def construct(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
+        if isinstance(node, yaml.ScalarNode):
+            value: Any = loader.construct_scalar(node)
+            if name == "Fn::GetAtt":
+                value = str(value).split(".", 1)
+        elif isinstance(node, yaml.SequenceNode):
+            value = loader.construct_sequence(node, deep=True)
+        else:
+            value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+        return {name: value}
+
+    return construct
+
+
+for _short, _long in {
+    "Ref": "Ref",
+    "GetAtt": "Fn::GetAtt",
+    "Sub": "Fn::Sub",
+    "Join": "Fn::Join",
+    "Select": "Fn::Select",
+    "Split": "Fn::Split",
+    "If": "Fn::If",
+    "Equals": "Fn::Equals",
+    "Not": "Fn::Not",
+    "GetAZs": "Fn::GetAZs",
+}.items():
+    _CfnLoader.add_constructor(f"!{_short}", _tag(_long))
+
+
+@cache
+def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    """Parse template.yaml with CloudFormation tags kept as intrinsic-function dicts."""
+    with path.open(encoding="utf-8") as fh:
+        return yaml.load(fh, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+
+
+def resources_of_type(template: dict[str, Any], type_name: str) -> dict[str, dict[str, Any]]:
+    """Resources of one CloudFormation type, by logical id."""
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == type_name}
+
+
+def table_definitions(template: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+    """CreateTable kwargs for every AWS::DynamoDB::Table, keyed by logical id (also the local table name)."""
+    template = template or load_template()
+    tables = {}
+    for logical_id, resource in resources_of_type(template, "AWS::DynamoDB::Table").items():
+        props = resource["Properties"]
+        kwargs: dict[str, Any] = {
+            "TableName": logical_id,
+            "AttributeDefinitions": props["AttributeDefinitions"],
+            "KeySchema": props["KeySchema"],
+            "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
+        }
+        if "GlobalSecondaryIndexes" in props:
+            kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+        tables[logical_id] = {"create": kwargs, "ttl": props.get("TimeToLiveSpecification")}
+    return tables
+
+
+def create_tables(dynamodb_client: Any, template: dict[str, Any] | None = None) -> dict[str, str]:
+    """Create every table of the template (with TTL) through a boto3 DynamoDB client; returns logical id -> name."""
+    names = {}
+    for logical_id, spec in table_definitions(template).items():
+        dynamodb_client.create_table(**spec["create"])
+        if spec["ttl"]:
+            dynamodb_client.update_time_to_live(
+                TableName=logical_id,
+                TimeToLiveSpecification={
+                    "AttributeName": spec["ttl"]["AttributeName"],
+                    "Enabled": bool(spec["ttl"]["Enabled"]),
+                },
+            )
+        names[logical_id] = logical_id
+    return names
+
+
+@dataclass
+class LocalResolver:
+    """Resolves intrinsic functions to the names and ARNs the local stack uses."""
+
+    template: dict[str, Any]
+    parameters: dict[str, str] = field(default_factory=dict)
+    physical: dict[str, str] = field(default_factory=dict)
+    base_url: str = "http://127.0.0.1:3000"
+
+    def parameter(self, name: str) -> str:
+        """A parameter's value: an override, else the template default."""
+        if name in self.parameters:
+            return self.parameters[name]
+        return str(self.template["Parameters"][name].get("Default", ""))
+
+    def ref(self, name: str) -> str:
+        """What !Ref means locally for a parameter, pseudo parameter or resource."""
+        pseudo = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT_ID, "AWS::Partition": "aws",
+                  "AWS::StackName": "smart-support-local", "AWS::URLSuffix": "amazonaws.com"}
+        if name in pseudo:
+            return pseudo[name]
+        if name in self.template.get("Parameters", {}):
+            return self.parameter(name)
+        if "." in name:  # e.g. AgentFunction.Alias: locally the function itself
+            name = name.split(".", 1)[0]
+        if name in self.physical:
+            return self.physical[name]
+        resource = self.template["Resources"][name]
+        if resource["Type"] == "AWS::Serverless::Function":
+            return name
+        return name
+
+    def get_att(self, logical_id: str, attribute: str) -> str:
+        """What !GetAtt means locally."""
+        resource = self.template["Resources"][logical_id]
+        if resource["Type"] == "AWS::Serverless::Function" and attribute == "Arn":
+            return function_arn(logical_id)
+        if attribute == "Name":
+            return logical_id
+        if attribute == "Arn":
+            return self.ref(logical_id)
+        raise KeyError(f"{logical_id}.{attribute} has no local meaning")
+
+    def sub(self, text: str) -> str:
+        """Fn::Sub with ${Param}, ${Resource}, ${Resource.Attr} and pseudo parameters."""
+
+        def replace(match: re.Match[str]) -> str:
+            token = match.group(1)
+            if "." in token and not token.startswith("AWS::"):
+                logical_id, attribute = token.split(".", 1)
+                if self.template["Resources"].get(logical_id, {}).get("Type") == "AWS::ApiGatewayV2::Api":
+                    return logical_id
+                return self.get_att(logical_id, attribute)
+            if self.template["Resources"].get(token, {}).get("Type") == "AWS::ApiGatewayV2::Api":
+                return token
+            return self.ref(token)
+
+        return re.sub(r"\$\{([^}!]+)\}", replace, text)
+
+    def resolve(self, value: Any) -> Any:
+        """Resolve a (possibly nested) template value to plain strings."""
+        if isinstance(value, dict) and len(value) == 1:
+            (key, arg), = value.items()
+            if key == "Ref":
+                return self.ref(arg)
+            if key == "Fn::GetAtt":
+                return self.get_att(arg[0], arg[1])
+            if key == "Fn::Sub":
+                return self.sub(arg if isinstance(arg, str) else arg[0])
+            if key == "Fn::Select":
+                return self.resolve(arg[1])[int(arg[0])]
+            if key == "Fn::Split":
+                return self.resolve(arg[1]).split(arg[0])
+            if key == "Fn::Join":
+                return arg[0].join(str(self.resolve(v)) for v in arg[1])
+        if isinstance(value, dict):
+            return {k: self.resolve(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        return value
+
+
+def function_arn(logical_id: str) -> str:
+    """The local ARN of a function."""
+    return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{logical_id}"

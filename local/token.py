@@ -1,0 +1,29 @@
+"""Mint a development JWT: `make token SUB=c-2001 ROLE=operator` (uses AUTH_SECRET or the local default)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from local.server import DEFAULT_AUTH_SECRET
+from smart_support.auth import mint_token
+
+
+def main() -> None:
+    """Print a token and how to use it."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sub", default="demo-customer")
+    parser.add_argument("--role", choices=["customer", "operator"], default="customer")
+    parser.add_argument("--hours", type=int, default=12)
+    args = parser.parse_args()
+    secret = os.environ.get("AUTH_SECRET") or DEFAULT_AUTH_SECRET
+    token = mint_token(secret, args.sub, args.role, ttl_seconds=args.hours * 3600)
+    port = os.environ.get("PORT", "3000")
+    print(token)
+    print(f"\n# web chat:  http://127.0.0.1:{port}/?token={token}")
+    print(f"# websocket: ws://127.0.0.1:{port}/ws?token={token}")
+    print(f"# curl:      curl -H 'Authorization: Bearer {token}' http://127.0.0.1:{port}/api/v1/sessions")
+
+
+if __name__ == "__main__":
+    main()
