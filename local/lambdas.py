@@ -65,11 +65,11 @@ class LocalFunction:
 
     def invoke(self, event: Any) -> tuple[Any, dict[str, Any] | None]:
         """Run the handler: (result, None) or (None, Lambda's error payload)."""
-        if self.module is None:
-            self.load()
-        handler = getattr(self.module, self.handler.rsplit(".", 1)[1])
         context = LocalContext(self.logical_id, self.memory, self.timeout)
         try:
+            if self.module is None:
+                self.load()
+            handler = getattr(self.module, self.handler.rsplit(".", 1)[1])
             return handler(event, context), None
         except Exception as exc:
             return None, {

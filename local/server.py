@@ -37,7 +37,7 @@ API_ID = "localws"
 HTTP_API_ID = "localhttp"
 MAX_MESSAGE_BYTES = 128 * 1024
 IDLE_TIMEOUT_SECONDS = 600
-DEFAULT_AUTH_SECRET = "local-dev-secret-change-me"  # noqa: S105 - documented local default
+DEFAULT_AUTH_SECRET = "local-dev-secret-change-me-0123456789abcdef"  # noqa: S105 - documented local default
 
 
 @dataclass
@@ -164,7 +164,10 @@ class LocalStack:
             seed_orders(boto3.client("dynamodb", region_name=REGION), merged["ORDERS_TABLE"])
         self._read_routes()
         for function in self.functions.functions.values():
-            function.load()
+            try:
+                function.load()
+            except Exception as exc:  # reported, retried on first invoke
+                print(f"warning: {function.logical_id} failed to load: {exc!r}", file=sys.stderr, flush=True)
 
     def _create_state_machine(self, resolver: LocalResolver) -> str:
         import boto3
@@ -249,15 +252,17 @@ class LocalStack:
             function = self.functions.find(name)
         except KeyError:
             return web.json_response({"Type": "User", "message": f"Function not found: {name}"}, status=404,
-                                     headers={"x-amzn-ErrorType": "ResourceNotFoundException"})
+                                     headers={"x-amzn-ErrorType": "ResourceNotFoundException",
+                                              "x-amzn-RequestId": str(uuid.uuid4())})
         if request.headers.get("X-Amz-Invocation-Type") == "Event":
             asyncio.get_running_loop().run_in_executor(self.executor, self.functions.invoke, name, event)
             return web.Response(status=202)
         result, error = await self.invoke(function.logical_id, event)
         self._log_invoke(function.logical_id, event, error, started)
+        headers = {"x-amzn-RequestId": str(uuid.uuid4()), "X-Amz-Executed-Version": "$LATEST"}
         if error:
-            return web.json_response(error, headers={"X-Amz-Function-Error": "Unhandled"})
-        return web.Response(body=json.dumps(result).encode(), content_type="application/json")
+            return web.json_response(error, headers={**headers, "X-Amz-Function-Error": "Unhandled"})
+        return web.Response(body=json.dumps(result).encode(), content_type="application/json", headers=headers)
 
     def _log_invoke(self, function_id: str, event: Any, error: dict[str, Any] | None, started: float) -> None:
         task = event.get("task") if isinstance(event, dict) else None
@@ -522,6 +527,7 @@ def main() -> None:
     """`python -m local`: boot and serve until Ctrl-C."""
     config = LocalConfig.from_env()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("moto").setLevel(logging.CRITICAL)  # its interpreter logs every Fail state as an error
     stack = LocalStack(config)
     started = time.monotonic()
     stack.boot()

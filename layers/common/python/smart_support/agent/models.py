@@ -1,0 +1,298 @@
+"""Chat models: the offline deterministic model (default, no AWS needed) and Amazon Bedrock (ChatBedrockConverse)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from botocore.config import Config
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel, LanguageModelInput
+from langchain_core.messages import (
+    AIMessage,
+    AIMessageChunk,
+    BaseMessage,
+    SystemMessage,
+    ToolMessage,
+    tool_call_chunk,
+)
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.runnables import Runnable
+from langchain_core.utils.function_calling import convert_to_openai_tool
+
+from smart_support.agent import prompts
+from smart_support.agent.intents import (
+    address_in,
+    human_texts,
+    looks_like_address,
+    order_id_in,
+    order_id_in_conversation,
+    route_for,
+    turn_intent,
+)
+from smart_support.agent.state import RouteDecision
+from smart_support.settings import Settings
+
+# Throttling on Bedrock is common at low quotas: adaptive retries back off client-side too.
+BEDROCK_CLIENT_CONFIG = Config(
+    retries={"mode": "adaptive", "max_attempts": 6},
+    connect_timeout=5,
+    read_timeout=120,
+    tcp_keepalive=True,
+)
+BEDROCK_MAX_TOKENS = 1024
+
+ROUTE_TOOL = RouteDecision.__name__
+_WORDS = re.compile(r"\S+\s*")
+
+
+class OfflineChatModel(BaseChatModel):
+    """A deterministic support model: reads the conversation, emits real tool calls, streams its answers word by word."""
+
+    token_delay_ms: int = 20
+
+    @property
+    def _llm_type(self) -> str:
+        return "smart-support-offline"
+
+    def bind_tools(
+        self, tools: Sequence[dict[str, Any] | type | Callable[..., Any] | Any], *, tool_choice: str | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """Bind tools (their names decide what this model may call)."""
+        return self.bind(tools=[convert_to_openai_tool(t) for t in tools], tool_choice=tool_choice, **kwargs)
+
+    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                  run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
+        message = self.reply(messages, tool_names(kwargs.get("tools")))
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+        message = self.reply(messages, tool_names(kwargs.get("tools")))
+        if message.tool_calls:
+            chunks = [
+                tool_call_chunk(name=call["name"], args=json.dumps(call["args"]), id=call["id"], index=index)
+                for index, call in enumerate(message.tool_calls)
+            ]
+            yield ChatGenerationChunk(message=AIMessageChunk(content="", tool_call_chunks=chunks))
+            return
+        # langchain-core reports each chunk to the callbacks (stream_mode="messages") itself.
+        for index, word in enumerate(_WORDS.findall(message.text)):
+            if index and self.token_delay_ms:
+                time.sleep(self.token_delay_ms / 1000)
+            yield ChatGenerationChunk(message=AIMessageChunk(content=word))
+
+    def reply(self, messages: Sequence[BaseMessage], tools: Sequence[str]) -> AIMessage:
+        """The whole reply to `messages` with `tools` bound: a tool call or a text answer."""
+        conversation = [m for m in messages if not isinstance(m, SystemMessage)]
+        if ROUTE_TOOL in tools:
+            return _tool_call(conversation, ROUTE_TOOL, {"route": route_for(conversation)})
+        results = tool_results_of_turn(conversation)
+        if results:
+            return AIMessage(content=" ".join(answer_for(name, payload) for name, payload in results))
+        return _decide(conversation, tools)
+
+
+def tool_names(tools: Sequence[dict[str, Any]] | None) -> list[str]:
+    """The names of tools bound in OpenAI format."""
+    return [tool["function"]["name"] for tool in tools or []]
+
+
+def tool_results_of_turn(messages: Sequence[BaseMessage]) -> list[tuple[str, dict[str, Any]]]:
+    """(tool name, parsed result) of the tool messages that answer the latest tool calls of this turn."""
+    if not messages or not isinstance(messages[-1], ToolMessage):
+        return []
+    names: dict[str, str] = {}
+    results: list[tuple[str, dict[str, Any]]] = []
+    for message in reversed(messages):
+        if isinstance(message, ToolMessage):
+            results.append((message.tool_call_id, _parse(message.text)))
+        elif isinstance(message, AIMessage):
+            names = {call["id"] or "": call["name"] for call in message.tool_calls}
+            break
+    return [(names.get(call_id, ""), payload) for call_id, payload in reversed(results)]
+
+
+def _decide(conversation: list[BaseMessage], tools: Sequence[str]) -> AIMessage:
+    texts = human_texts(conversation)
+    text = texts[-1] if texts else ""
+    intent = turn_intent(conversation)
+    order_id = order_id_in(text) or order_id_in_conversation(conversation)
+    wanted = {
+        "status": "get_order_status",
+        "track": "track_shipment",
+        "cancel": "cancel_order",
+        "refund": "request_refund",
+        "change_address": "update_shipping_address",
+        "faq": "search_faq",
+        "escalate": "escalate_to_human",
+    }.get(intent)
+    if wanted is None or wanted not in tools:
+        if intent == "greeting":
+            return AIMessage(content=prompts.THANKS if "thank" in text.lower() else prompts.GREETING)
+        return AIMessage(content=prompts.CAPABILITIES)
+    if wanted == "search_faq":
+        return _tool_call(conversation, wanted, {"query": text})
+    if wanted == "escalate_to_human":
+        about = f" (order {order_id})" if order_id else ""
+        return _tool_call(conversation, wanted, {"summary": f"Customer asked for a human{about}: {text}"[:300]})
+    if not order_id:
+        return AIMessage(content=prompts.ASK_ORDER_NUMBER)
+    if wanted == "update_shipping_address":
+        address = _new_address(texts)
+        if not address:
+            return AIMessage(content=prompts.ASK_ADDRESS)
+        return _tool_call(conversation, wanted, {"order_id": order_id, "address": address})
+    return _tool_call(conversation, wanted, {"order_id": order_id})
+
+
+def _new_address(texts: list[str]) -> str | None:
+    # The address is in this message, or this message is the address, or it came just before ("1043" answered).
+    latest = texts[-1]
+    if address := address_in(latest):
+        return address
+    if looks_like_address(latest) and order_id_in(latest) is None:
+        return latest.strip().rstrip(".")
+    return address_in(texts[-2]) if len(texts) > 1 else None
+
+
+def _tool_call(conversation: Sequence[BaseMessage], name: str, args: dict[str, Any]) -> AIMessage:
+    # Deterministic and unique per position in the conversation (the history only grows).
+    seed = json.dumps([[m.type, m.text] for m in conversation] + [name, args], sort_keys=True)
+    call_id = "call_" + hashlib.sha256(seed.encode()).hexdigest()[:24]
+    return AIMessage(content="", tool_calls=[{"name": name, "args": args, "id": call_id, "type": "tool_call"}])
+
+
+def _parse(content: str) -> dict[str, Any]:
+    try:
+        value = json.loads(content)
+    except ValueError:
+        return {"error": "unreadable", "message": content}
+    return value if isinstance(value, dict) else {"value": value}
+
+
+# ---------------------------------------------------------------- answers from tool results
+
+
+def answer_for(tool: str, payload: dict[str, Any]) -> str:
+    """The customer-facing sentence(s) for one tool result."""
+    order_id = payload.get("order_id", "")
+    error = payload.get("error")
+    if error == "not_found":
+        return f"I couldn't find order {order_id} on your account. Please check the order number."
+    if error == "not_allowed":
+        return f"I can't do that: {payload.get('message', '')} Nothing was changed."
+    if error:
+        return "Sorry, something went wrong on our side while I was checking that. Please try again in a moment."
+    composer = _COMPOSERS.get(tool)
+    return composer(payload) if composer else prompts.CAPABILITIES
+
+
+def _items(payload: dict[str, Any]) -> str:
+    items = payload.get("items") or []
+    count = sum(int(item.get("quantity", 1)) for item in items)
+    names = ", ".join(item["name"] for item in items)
+    return f"It contains {count} item{'' if count == 1 else 's'} ({names}), total ${float(payload['total']):.2f}."
+
+
+def _status_answer(p: dict[str, Any]) -> str:
+    order_id, status = p["order_id"], p["status"]
+    if status == "shipped":
+        return (f"Order {order_id} has shipped with {p.get('carrier')} (tracking number {p.get('tracking_number')}) "
+                f"and should arrive by {p.get('eta')}. {_items(p)}")
+    if status == "processing":
+        return (f"Order {order_id} is processing: it hasn't shipped yet. {_items(p)} "
+                "It can still be cancelled or sent to a different address.")
+    if status == "delivered":
+        refund = " A refund has been requested for it." if p.get("refund_status") else ""
+        return f"Order {order_id} was delivered on {p.get('delivered_at')}. {_items(p)}{refund}"
+    return f"Order {order_id} is cancelled. {_items(p)}"
+
+
+def _track_answer(p: dict[str, Any]) -> str:
+    order_id, status = p["order_id"], p["status"]
+    if status == "shipped":
+        return (f"Order {order_id} is on its way with {p.get('carrier')}, tracking number {p.get('tracking_number')}. "
+                f"It should arrive by {p.get('eta')}.")
+    if status == "processing":
+        return (f"Order {order_id} is still processing and hasn't shipped yet, so there is no tracking number yet. "
+                "You'll get one as soon as it ships.")
+    if status == "delivered":
+        return f"Order {order_id} was delivered on {p.get('delivered_at')} by {p.get('carrier')}."
+    return f"Order {order_id} was cancelled, so it won't be delivered."
+
+
+_NOT_DONE = {
+    "cancel_order": "cancel order {order_id}",
+    "request_refund": "request a refund for order {order_id}",
+    "update_shipping_address": "change the shipping address of order {order_id}",
+}
+
+
+def _write_answer(p: dict[str, Any]) -> str:
+    order_id = p["order_id"]
+    result = p.get("result")
+    if result == "not_changed":
+        why = "the approval timed out" if p.get("reason") == "timeout" else "the request was declined"
+        action = _NOT_DONE[p["action"]].format(order_id=order_id)
+        return f"I did not {action}: {why}, so nothing was changed."
+    if result == "cancelled":
+        return f"Order {order_id} is now cancelled. Nothing will ship, and you won't be charged for it."
+    if result == "refund_requested":
+        return (f"I've requested a refund of ${float(p.get('amount', 0)):.2f} for order {order_id}. It goes back to "
+                "your original payment method within 5-7 business days.")
+    return f"Done: order {order_id} will now ship to {p.get('shipping_address')}."
+
+
+def _faq_answer(p: dict[str, Any]) -> str:
+    results = p.get("results") or []
+    if not results:
+        return prompts.NO_ARTICLE
+    return str(results[0]["answer"])
+
+
+def _escalation_answer(p: dict[str, Any]) -> str:
+    return (f"I've handed this over to a support agent (ticket {p.get('ticket_id')}). Someone from our team will "
+            "reply in this conversation as soon as possible.")
+
+
+_COMPOSERS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "get_order_status": _status_answer,
+    "track_shipment": _track_answer,
+    "cancel_order": _write_answer,
+    "request_refund": _write_answer,
+    "update_shipping_address": _write_answer,
+    "search_faq": _faq_answer,
+    "escalate_to_human": _escalation_answer,
+}
+
+
+# ---------------------------------------------------------------- providers
+
+
+def build_bedrock_model(settings: Settings, client: Any = None) -> BaseChatModel:
+    """ChatBedrockConverse for `settings.bedrock_model_id`, streaming, with retries on throttling."""
+    from langchain_aws import ChatBedrockConverse  # heavy import: only when Bedrock is the provider
+
+    extra: dict[str, Any] = {"client": client} if client is not None else {}
+    return ChatBedrockConverse(
+        model=settings.bedrock_model_id,
+        region_name=settings.region,
+        config=BEDROCK_CLIENT_CONFIG,
+        temperature=0,
+        max_tokens=BEDROCK_MAX_TOKENS,
+        **extra,
+    )
+
+
+def build_model(settings: Settings) -> BaseChatModel:
+    """The chat model `settings.model_provider` names."""
+    if settings.model_provider == "bedrock":
+        return build_bedrock_model(settings)
+    return OfflineChatModel(token_delay_ms=settings.offline_token_delay_ms)
+

@@ -1,0 +1,226 @@
+"""The agents' tools: order look-ups, approval-gated order writes, the knowledge base and hand-off to a human.
+
+Ownership is enforced here, in code: the customer id comes from the graph state (injected), never from the model,
+and another customer's order is reported exactly like a missing one.
+"""
+
+# No `from __future__ import annotations`: langchain reads the tool signatures at runtime.
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from langchain_core.tools import BaseTool, InjectedToolCallId, tool
+from langgraph.prebuilt import InjectedState
+from langgraph.types import interrupt
+
+from smart_support.agent import knowledge
+from smart_support.orders import Order, OrderAction, OrderNotFound, OrderRuleViolation, OrderStore
+from smart_support.policy import approver_for
+from smart_support.tickets import TicketStore
+
+logger = logging.getLogger(__name__)
+
+CustomerId = Annotated[str, InjectedState("customer_id")]
+ThreadId = Annotated[str, InjectedState("thread_id")]
+ToolCallId = Annotated[str, InjectedToolCallId]
+OrderNumber = Annotated[str, "The order number, e.g. 1042"]
+
+READ_TOOLS = ("get_order_status", "track_shipment")
+WRITE_TOOLS = ("cancel_order", "request_refund", "update_shipping_address")
+
+
+def action_id_for(thread_id: str, tool_call_id: str) -> str:
+    """The idempotency key of one approved write: stable across re-runs of the node that performs it."""
+    return hashlib.sha256(f"{thread_id}:{tool_call_id}".encode()).hexdigest()[:32]
+
+
+def dumps(payload: dict[str, Any]) -> str:
+    """A tool result as compact JSON (None fields dropped)."""
+    return json.dumps({k: v for k, v in payload.items() if v is not None}, ensure_ascii=False)
+
+
+def normalize_order_id(order_id: str) -> str:
+    """"#1042 " -> "1042"."""
+    return str(order_id).strip().lstrip("#").strip()
+
+
+def not_found(order_id: str) -> str:
+    """The one answer for an order that is missing or belongs to someone else."""
+    return dumps({"error": "not_found", "order_id": order_id,
+                  "message": f"No order {order_id} was found on this customer's account."})
+
+
+def describe_action(action: str, order: Order, args: dict[str, Any]) -> str:
+    """The human sentence an approver reads, e.g. "Cancel order 1043 (1 item, $59.90)"."""
+    count = order.item_count
+    items = f"{count} item{'' if count == 1 else 's'}"
+    if action == "cancel_order":
+        return f"Cancel order {order.order_id} ({items}, ${order.total:.2f})"
+    if action == "request_refund":
+        return f"Refund order {order.order_id} ({items}, ${order.total:.2f})"
+    return f"Change the shipping address of order {order.order_id} to {args['address']}"
+
+
+def read_decision(decision: Any) -> tuple[bool, str | None, str | None]:
+    """(approved, decided_by, comment) from the resume value; anything unexpected counts as a rejection."""
+    if isinstance(decision, bool):
+        return decision, None, None
+    if isinstance(decision, dict):
+        comment = decision.get("comment")
+        return decision.get("approved") is True, decision.get("decided_by"), str(comment) if comment else None
+    return False, None, None
+
+
+def order_view(order: Order) -> dict[str, Any]:
+    """What the model may see of the customer's own order."""
+    return {
+        "order_id": order.order_id,
+        "status": order.status,
+        "items": [{"name": i.name, "quantity": i.quantity, "unit_price": i.unit_price} for i in order.items],
+        "total": order.total,
+        "currency": order.currency,
+        "placed_at": order.placed_at,
+        "carrier": order.carrier,
+        "tracking_number": order.tracking_number,
+        "eta": order.eta if order.status == "shipped" else None,
+        "delivered_at": order.delivered_at,
+        "shipping_address": order.shipping_address,
+        "refund_status": order.refund_status,
+        "cancelled_at": order.cancelled_at,
+    }
+
+
+def build_toolsets(orders: OrderStore, tickets: TicketStore) -> dict[str, list[BaseTool]]:
+    """The tools of each specialist, bound to the data stores."""
+
+    @tool
+    def get_order_status(order_id: OrderNumber, customer_id: CustomerId) -> str:
+        """Look up the status, items, total and delivery details of one of the customer's orders."""
+        order_id = normalize_order_id(order_id)
+        order = orders.get_for_customer(order_id, customer_id)
+        return dumps(order_view(order)) if order else not_found(order_id)
+
+    @tool
+    def track_shipment(order_id: OrderNumber, customer_id: CustomerId) -> str:
+        """Get the carrier, tracking number and expected delivery date (or delivery date) of an order."""
+        order_id = normalize_order_id(order_id)
+        order = orders.get_for_customer(order_id, customer_id)
+        if order is None:
+            return not_found(order_id)
+        return dumps({
+            "order_id": order.order_id,
+            "status": order.status,
+            "carrier": order.carrier,
+            "tracking_number": order.tracking_number,
+            "eta": order.eta if order.status == "shipped" else None,
+            "delivered_at": order.delivered_at,
+        })
+
+    @tool
+    def cancel_order(order_id: OrderNumber, customer_id: CustomerId, thread_id: ThreadId,
+                     tool_call_id: ToolCallId) -> str:
+        """Cancel an order that is still processing (the customer or an operator approves it first)."""
+        order_id = normalize_order_id(order_id)
+        return _gated_write(
+            "cancel_order", {"order_id": order_id}, customer_id, thread_id, tool_call_id,
+            lambda action_id: orders.cancel(order_id, customer_id, action_id),
+        )
+
+    @tool
+    def request_refund(order_id: OrderNumber, customer_id: CustomerId, thread_id: ThreadId,
+                       tool_call_id: ToolCallId) -> str:
+        """Request a refund of a delivered order (approved by the customer up to $50, above that by an operator)."""
+        order_id = normalize_order_id(order_id)
+        return _gated_write(
+            "request_refund", {"order_id": order_id}, customer_id, thread_id, tool_call_id,
+            lambda action_id: orders.request_refund(order_id, customer_id, action_id),
+        )
+
+    @tool
+    def update_shipping_address(order_id: OrderNumber,
+                                address: Annotated[str, "The complete new address on one line"],
+                                customer_id: CustomerId, thread_id: ThreadId, tool_call_id: ToolCallId) -> str:
+        """Change the shipping address of an order that is still processing (approved before it happens)."""
+        order_id = normalize_order_id(order_id)
+        address = " ".join(str(address).split())
+        return _gated_write(
+            "update_shipping_address", {"order_id": order_id, "address": address}, customer_id, thread_id,
+            tool_call_id, lambda action_id: orders.update_shipping_address(order_id, customer_id, address, action_id),
+        )
+
+    @tool
+    def search_faq(query: Annotated[str, "What the customer wants to know, in a few words"]) -> str:
+        """Search the help articles about returns, refunds, shipping, payment, warranty, cancellations and addresses."""
+        found = knowledge.search(query)
+        return dumps({"query": query, "results": [a.model_dump(include={"question", "answer"}) for a in found]})
+
+    @tool
+    def escalate_to_human(summary: Annotated[str, "A short summary of the customer's problem"],
+                          customer_id: CustomerId, thread_id: ThreadId, tool_call_id: ToolCallId) -> str:
+        """Hand the conversation to a human support agent by opening a ticket operators see."""
+        ticket = tickets.create(thread_id=thread_id, customer_id=customer_id, summary=summary[:500],
+                                idempotency_key=tool_call_id)
+        return dumps({"ticket_id": ticket.ticket_id, "status": ticket.status,
+                      "message": "A support agent will follow up in this conversation."})
+
+    def _gated_write(action: OrderAction, args: dict[str, Any], customer_id: str, thread_id: str,
+                     tool_call_id: str, write: Callable[[str], Order]) -> str:
+        # Check (read only) -> interrupt for approval -> the idempotent write of exactly `args`.
+        order_id = args["order_id"]
+        order = orders.get_for_customer(order_id, customer_id)
+        if order is None:
+            return not_found(order_id)
+        action_id = action_id_for(thread_id, tool_call_id)
+        already_applied = action_id in order.action_ids  # a re-run after the write: skip the rule check
+        if not already_applied and (why := order.rule_violation(action)):
+            return dumps({"error": "not_allowed", "action": action, "order_id": order_id, "status": order.status,
+                          "message": why})
+        amount = order.total if action != "update_shipping_address" else None
+        decision = interrupt({
+            "action": action,
+            "args": args,
+            "description": describe_action(action, order, args),
+            "approver": approver_for(action, order.total),
+            "amount": amount,
+        })
+        approved, decided_by, comment = read_decision(decision)
+        if not approved:
+            reason = "timeout" if decided_by == "timeout" else "declined"
+            return dumps({"result": "not_changed", "action": action, "order_id": order_id, "reason": reason,
+                          "decided_by": decided_by, "comment": comment,
+                          "message": "The approval timed out; nothing was changed." if reason == "timeout"
+                          else "The request was declined; nothing was changed."})
+        try:
+            updated = write(action_id)
+        except OrderNotFound:
+            return not_found(order_id)
+        except OrderRuleViolation as exc:  # the order changed between the approval and the write
+            return dumps({"error": "not_allowed", "action": action, "order_id": order_id, "status": exc.status,
+                          "message": exc.reason})
+        return dumps({"result": RESULTS[action], "action": action, "order_id": order_id, "decided_by": decided_by,
+                      **_changed_fields(action, updated)})
+
+    return {
+        "order_status": [get_order_status, track_shipment],
+        "order_actions": [cancel_order, request_refund, update_shipping_address],
+        "knowledge": [search_faq],
+        "escalation": [escalate_to_human],
+    }
+
+
+RESULTS = {
+    "cancel_order": "cancelled",
+    "request_refund": "refund_requested",
+    "update_shipping_address": "address_updated",
+}
+
+
+def _changed_fields(action: str, order: Order) -> dict[str, Any]:
+    if action == "cancel_order":
+        return {"status": order.status}
+    if action == "request_refund":
+        return {"status": order.status, "refund_status": order.refund_status, "amount": order.total}
+    return {"status": order.status, "shipping_address": order.shipping_address}

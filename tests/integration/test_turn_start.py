@@ -1,0 +1,120 @@
+"""The message route's domain on moto: one execution per turn, idempotent retries, rollback on failure."""
+
+import json
+
+import boto3
+import pytest
+
+from local.template import ROOT, load_template
+from smart_support.analytics import AnalyticsStore
+from smart_support.approvals import ApprovalService, ApprovalStore
+from smart_support.auth import Principal
+from smart_support.chat import ChatService, FrameContext
+from smart_support.sessions import SessionStore
+from smart_support.workflow import TurnWorkflow, execution_name
+
+TABLE = "ConversationsTable"
+
+
+class NoSender:
+    def send(self, connection_id, payload):
+        return False
+
+
+@pytest.fixture
+def sfn(dynamodb):
+    client = boto3.client("stepfunctions", region_name="us-east-1")
+    props = load_template()["Resources"]["TurnStateMachine"]["Properties"]
+    definition = (ROOT / props["DefinitionUri"]).read_text()
+    for key in props["DefinitionSubstitutions"]:
+        definition = definition.replace("${" + key + "}", "5" if "Seconds" in key else "NoSuchFunction")
+    arn = client.create_state_machine(name="turns", definition=definition,
+                                      roleArn="arn:aws:iam::123456789012:role/r")["stateMachineArn"]
+    return client, arn
+
+
+@pytest.fixture
+def chat(dynamodb, sfn):
+    client, arn = sfn
+    sessions = SessionStore(TABLE, 1800, dynamodb)
+    workflow = TurnWorkflow(arn, client)
+    store = ApprovalStore(TABLE, dynamodb)
+    approvals = ApprovalService(store, sessions, workflow, AnalyticsStore(TABLE, dynamodb))
+    return ChatService(sessions, workflow, approvals, store, NoSender()), sessions
+
+
+CTX = FrameContext("conn-1", Principal(sub="demo-customer"), "req-1")
+
+
+def executions(sfn):
+    client, arn = sfn
+    return client.list_executions(stateMachineArn=arn)["executions"]
+
+
+def test_a_message_starts_one_named_execution_with_the_turn(chat, sfn):
+    service, sessions = chat
+    reply = service.handle(json.dumps({"type": "message", "thread_id": "t-1", "content": "hello"}), CTX)
+    assert reply is None
+    runs = executions(sfn)
+    assert [r["name"] for r in runs] == [execution_name("t-1", 1)]
+    client, _ = sfn
+    payload = json.loads(client.describe_execution(executionArn=runs[0]["executionArn"])["input"])
+    assert payload["turn"]["thread_id"] == "t-1" and payload["turn"]["turn"] == 1
+    assert payload["turn"]["owner"] == "demo-customer" and payload["turn"]["content"] == "hello"
+    assert sessions.get("t-1").status == "running"
+
+
+def test_a_retried_frame_starts_nothing_twice(chat, sfn):
+    service, _ = chat
+    body = json.dumps({"type": "message", "thread_id": "t-1", "content": "hello", "message_id": "m-1"})
+    assert service.handle(body, CTX) is None
+    assert service.handle(body, CTX) is None
+    assert len(executions(sfn)) == 1
+
+
+def test_a_second_message_while_running_is_thread_busy(chat, sfn):
+    service, _ = chat
+    service.handle(json.dumps({"type": "message", "thread_id": "t-1", "content": "one"}), CTX)
+    reply = service.handle(json.dumps({"type": "message", "thread_id": "t-1", "content": "two"}), CTX)
+    assert reply["type"] == "error" and reply["code"] == "thread_busy" and reply["thread_id"] == "t-1"
+    assert len(executions(sfn)) == 1
+
+
+def test_execution_names_are_valid_and_distinct():
+    names = {execution_name(t, n) for t in ("a", "b", "x" * 128, "a:b.c") for n in (1, 2)}
+    assert len(names) == 8
+    assert all(len(n) <= 80 and n.replace("-", "").replace("_", "").isalnum() for n in names)
+
+
+def test_a_failed_start_returns_the_thread_to_idle(dynamodb):
+    # Given a workflow whose state machine does not exist
+    sessions = SessionStore(TABLE, 1800, dynamodb)
+    client = boto3.client("stepfunctions", region_name="us-east-1")
+    workflow = TurnWorkflow("arn:aws:states:us-east-1:123456789012:stateMachine:missing", client)
+    store = ApprovalStore(TABLE, dynamodb)
+    service = ChatService(sessions, workflow, ApprovalService(store, sessions, workflow,
+                                                              AnalyticsStore(TABLE, dynamodb)), store, NoSender())
+    # When a message arrives
+    reply = service.handle(json.dumps({"type": "message", "thread_id": "t-1", "content": "hi"}), CTX)
+    # Then the client hears a generic internal error with a request id, and the thread is usable again
+    assert reply["code"] == "internal_error" and reply["request_id"] == "req-1"
+    assert "missing" not in reply["message"]
+    assert sessions.get("t-1").status == "idle"
+
+
+def test_ping_and_unknown_frames_answer_on_the_same_connection(chat):
+    service, _ = chat
+    assert service.handle('{"type":"ping"}', CTX) == {"type": "pong"}
+    assert service.handle("{", CTX)["code"] == "invalid_json"
+
+
+def test_resume_of_an_unknown_thread_is_not_found(chat):
+    service, _ = chat
+    assert service.handle('{"type":"resume","thread_id":"nope"}', CTX)["code"] == "not_found"
+
+
+def test_interrupt_response_without_pending_approval(chat):
+    service, _ = chat
+    service.handle(json.dumps({"type": "message", "thread_id": "t-1", "content": "hi"}), CTX)
+    reply = service.handle('{"type":"interrupt_response","thread_id":"t-1","approved":true}', CTX)
+    assert reply["code"] == "no_pending_interrupt"

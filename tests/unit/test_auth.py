@@ -1,0 +1,58 @@
+"""Tokens: HS256 JWTs via PyJWT; anonymous access only without a token."""
+
+import jwt
+import pytest
+
+from smart_support.auth import ANONYMOUS, Principal, authenticate, mint_token, principal_from_context, verify_token
+from smart_support.errors import Unauthorized
+
+SECRET = "unit-test-secret-0123456789abcdef-0123"
+
+
+def test_a_minted_token_verifies_to_its_principal():
+    token = mint_token(SECRET, "c-2001", "operator")
+    assert verify_token(SECRET, token) == Principal(sub="c-2001", role="operator")
+
+
+def test_forged_signature_is_refused():
+    token = mint_token("another-secret-0123456789abcdef-01234", "demo-customer", "operator")
+    with pytest.raises(Unauthorized):
+        verify_token(SECRET, token)
+
+
+def test_expired_token_is_refused():
+    token = mint_token(SECRET, "demo-customer", ttl_seconds=10, now=1_000_000)
+    with pytest.raises(Unauthorized):
+        verify_token(SECRET, token)
+
+
+@pytest.mark.parametrize("claims", [{"sub": "x", "exp": 4_000_000_000}, {"role": "customer", "exp": 4_000_000_000},
+                                    {"sub": "x", "role": "admin", "exp": 4_000_000_000}, {"sub": "x", "role": "customer"}])
+def test_missing_or_bad_claims_are_refused(claims):
+    token = jwt.encode(claims, SECRET, algorithm="HS256")
+    with pytest.raises(Unauthorized):
+        verify_token(SECRET, token)
+
+
+def test_alg_none_is_refused():
+    token = jwt.encode({"sub": "x", "role": "operator", "exp": 4_000_000_000}, None, algorithm="none")
+    with pytest.raises(Unauthorized):
+        verify_token(SECRET, token)
+
+
+def test_no_token_is_the_demo_customer_only_when_anonymous_is_allowed():
+    assert authenticate(None, SECRET, allow_anonymous=True) == ANONYMOUS
+    with pytest.raises(Unauthorized):
+        authenticate(None, SECRET, allow_anonymous=False)
+
+
+def test_an_invalid_token_is_refused_even_when_anonymous_is_allowed():
+    with pytest.raises(Unauthorized):
+        authenticate("garbage", SECRET, allow_anonymous=True)
+
+
+def test_principal_from_websocket_and_http_contexts():
+    assert principal_from_context({"sub": "a", "role": "customer", "principalId": "a"}).sub == "a"
+    assert principal_from_context({"lambda": {"sub": "op", "role": "operator"}}).is_operator
+    with pytest.raises(Unauthorized):
+        principal_from_context(None)

@@ -1,0 +1,95 @@
+"""Token coalescing and frame limits, with a recording sender (the real @connections path is tested e2e)."""
+
+from smart_support.connections import MAX_TOKEN_CHARS, ThreadChannel, TokenCoalescer
+from smart_support.protocol import MAX_FRAME_BYTES, dumps
+
+
+class RecordingSender:
+    def __init__(self, gone=()):
+        self.sent = []
+        self.gone = set(gone)
+
+    def send(self, connection_id, payload):
+        if connection_id in self.gone or not connection_id:
+            return False
+        self.sent.append((connection_id, payload))
+        return True
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+class SessionsWith:
+    def __init__(self, connection_id):
+        self.connection_id = connection_id
+        self.reads = 0
+
+    def get(self, thread_id):
+        self.reads += 1
+        return type("S", (), {"connection_id": self.connection_id})()
+
+
+def test_first_token_goes_at_once_then_windows_grow():
+    # Given a 60-word answer arriving at 20 ms per word
+    clock, sender = FakeClock(), RecordingSender()
+    channel = ThreadChannel(sender, SessionsWith("c1"), "t", "c1", clock=clock)
+    coalescer = TokenCoalescer(channel, flush_ms=50, clock=clock)
+    # When each word is added
+    for i in range(60):
+        coalescer.add("order_status", f"w{i} ")
+        if i == 0:
+            assert len(sender.sent) == 1  # Then the first token is not delayed
+        clock.now += 0.020
+    coalescer.flush()
+    # Then the whole text arrives in few frames
+    text = "".join(p["content"] for _, p in sender.sent)
+    assert text == "".join(f"w{i} " for i in range(60))
+    assert len(sender.sent) <= 8
+
+
+def test_agent_change_flushes_so_every_frame_names_one_agent():
+    clock, sender = FakeClock(), RecordingSender()
+    coalescer = TokenCoalescer(ThreadChannel(sender, SessionsWith("c1"), "t", "c1", clock=clock), clock=clock)
+    coalescer.add("order_status", "a")
+    coalescer.add("order_status", "b")
+    coalescer.add("knowledge", "c")
+    coalescer.flush()
+    assert [(p["agent"], p["content"]) for _, p in sender.sent] == [("order_status", "a"), ("order_status", "b"),
+                                                                     ("knowledge", "c")]
+
+
+def test_oversize_answers_are_split_under_the_frame_limit():
+    clock, sender = FakeClock(), RecordingSender()
+    coalescer = TokenCoalescer(ThreadChannel(sender, SessionsWith("c1"), "t", "c1", clock=clock), clock=clock)
+    coalescer.add("knowledge", "start ")
+    big = "€" * (MAX_TOKEN_CHARS * 3 + 17)
+    coalescer.add("knowledge", big)
+    coalescer.flush()
+    assert "".join(p["content"] for _, p in sender.sent) == "start " + big
+    assert all(len(dumps(p).encode()) < MAX_FRAME_BYTES for _, p in sender.sent)
+
+
+def test_channel_follows_a_reconnected_client():
+    # Given the original connection is gone and the session names a new one
+    sender, sessions = RecordingSender(gone={"old"}), SessionsWith("new")
+    channel = ThreadChannel(sender, sessions, "t", "old", clock=FakeClock())
+    # When an event is sent
+    assert channel.send({"type": "token"}) is True
+    # Then it reached the new connection
+    assert sender.sent == [("new", {"type": "token"})]
+
+
+def test_channel_does_not_hammer_the_table_when_the_client_left():
+    clock, sender, sessions = FakeClock(), RecordingSender(gone={"old"}), SessionsWith("old")
+    channel = ThreadChannel(sender, sessions, "t", "old", clock=clock)
+    for _ in range(20):
+        assert channel.send({"type": "token"}) is False
+    assert sessions.reads == 1
+    clock.now += 2
+    channel.send({"type": "token"})
+    assert sessions.reads == 2
