@@ -132,6 +132,9 @@ class LocalStack:
         os.environ.pop("AWS_PROFILE", None)
         from moto import mock_aws
 
+        from local.moto_atomic import make_dynamodb_atomic
+
+        make_dynamodb_atomic()
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._mock.start()
         import boto3

@@ -24,6 +24,9 @@ def aws() -> Iterator[None]:
     """moto for every AWS API, Step Functions executing the real ASL."""
     from moto import mock_aws
 
+    from local.moto_atomic import make_dynamodb_atomic
+
+    make_dynamodb_atomic()
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         yield
 

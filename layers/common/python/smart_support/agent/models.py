@@ -18,8 +18,8 @@ from langchain_core.messages import (
     BaseMessage,
     SystemMessage,
     ToolMessage,
-    tool_call_chunk,
 )
+from langchain_core.messages.tool import tool_call_chunk
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.utils.function_calling import convert_to_openai_tool

@@ -1,0 +1,191 @@
+"""The support agent graph: a supervisor routes each turn to one specialist, which calls its tools until it answers.
+
+    START -> supervisor -> order_status | order_actions | knowledge | escalation
+    <specialist> -> <specialist>_tools -> <specialist> ... -> END
+
+The supervisor only writes `route` (no message, no streamed text). Specialists return the AIMessage that carries
+their tool calls; `<specialist>_tools` runs those calls one after another (a write tool may `interrupt()` for
+approval, and the node re-runs from its start when resumed, so every tool is idempotent).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
+
+from langchain_core.exceptions import OutputParserException
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, SystemMessage, ToolCall, ToolMessage
+from langchain_core.runnables import Runnable
+from langchain_core.tools import BaseTool
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.constants import TAG_NOSTREAM
+from langgraph.errors import GraphBubbleUp
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from pydantic import ValidationError
+
+from smart_support import aws
+from smart_support.agent.intents import route_for
+from smart_support.agent.prompts import SPECIALIST_PROMPTS, SUPERVISOR_PROMPT
+from smart_support.agent.state import SPECIALISTS, RouteDecision, Specialist, SupportState
+from smart_support.agent.tools import build_toolsets
+from smart_support.orders import OrderStore
+from smart_support.settings import Settings
+from smart_support.tickets import TicketStore
+
+logger = logging.getLogger(__name__)
+
+SUPERVISOR = "supervisor"
+INJECTED_FROM_STATE = ("customer_id", "thread_id")
+
+
+def build_graph(*, model: BaseChatModel, orders: OrderStore, tickets: TicketStore,
+                checkpointer: BaseCheckpointSaver | None) -> CompiledStateGraph:
+    """Compile the supervisor + specialists graph over the given model, data stores and checkpointer."""
+    toolsets = build_toolsets(orders, tickets)
+    # Tagged nostream: the routing call never reaches stream_mode="messages".
+    router = model.with_structured_output(RouteDecision).with_config(tags=[TAG_NOSTREAM], run_name="route")
+
+    builder = StateGraph(SupportState)
+    builder.add_node(SUPERVISOR, supervisor_node(router))
+    builder.add_edge(START, SUPERVISOR)
+    builder.add_conditional_edges(SUPERVISOR, route_to_specialist, list(SPECIALISTS))
+    for name in SPECIALISTS:
+        tools = toolsets[name]
+        tool_node = f"{name}_tools"
+        builder.add_node(name, specialist_node(model.bind_tools(tools), SPECIALIST_PROMPTS[name]))
+        builder.add_node(tool_node, tool_executor(tools))
+        builder.add_conditional_edges(name, needs_tools, {"tools": tool_node, END: END})
+        builder.add_edge(tool_node, name)
+    return builder.compile(checkpointer=checkpointer, name="smart-support")
+
+
+def build_checkpointer(settings: Settings, endpoint_url: str | None = None) -> BaseCheckpointSaver:
+    """DynamoDBSaver on the checkpoints table, its TTL equal to the session TTL."""
+    from langgraph_checkpoint_aws import DynamoDBSaver
+
+    return DynamoDBSaver(
+        table_name=settings.checkpoints_table,
+        region_name=settings.region,
+        endpoint_url=endpoint_url,
+        boto_config=aws.CLIENT_CONFIG,
+        ttl_seconds=settings.session_ttl_seconds,
+    )
+
+
+def build_agent(settings: Settings, checkpointer: BaseCheckpointSaver | None = None,
+                dynamodb: Any = None) -> CompiledStateGraph:
+    """The graph wired from settings: model by provider, stores on the configured tables, DynamoDB checkpoints."""
+    from smart_support.agent.models import build_model
+
+    return build_graph(
+        model=build_model(settings),
+        orders=OrderStore(settings.orders_table, dynamodb=dynamodb),
+        tickets=TicketStore(settings.conversations_table, dynamodb=dynamodb),
+        checkpointer=checkpointer if checkpointer is not None else build_checkpointer(settings),
+    )
+
+
+# ---------------------------------------------------------------- routers
+
+
+def route_to_specialist(state: SupportState) -> Specialist:
+    """The specialist the supervisor chose."""
+    return state.get("route", "knowledge")
+
+
+def needs_tools(state: SupportState) -> Literal["tools", "__end__"]:
+    """Run the tools of the specialist's last message, or finish the turn when it answered."""
+    last = state["messages"][-1]
+    return "tools" if isinstance(last, AIMessage) and last.tool_calls else END
+
+
+# ---------------------------------------------------------------- nodes
+
+
+def supervisor_node(router: Runnable[Any, Any]) -> Callable[[SupportState], dict[str, Any]]:
+    """The supervisor: decides `route` for the latest customer message and says nothing."""
+
+    def supervisor(state: SupportState) -> dict[str, Any]:
+        messages = state["messages"]
+        try:
+            decision = router.invoke([SystemMessage(SUPERVISOR_PROMPT), *close_dangling_tool_calls(messages)])
+        except (OutputParserException, ValidationError):
+            logger.warning("The router gave no valid decision; routing by keywords.", exc_info=True)
+            decision = None
+        route = decision.route if isinstance(decision, RouteDecision) else route_for(messages)
+        return {"route": route}
+
+    return supervisor
+
+
+def specialist_node(model: Runnable[Any, Any], prompt: str) -> Callable[[SupportState], dict[str, Any]]:
+    """A specialist: its prompt + the conversation -> an answer, or an AIMessage with tool calls."""
+
+    def specialist(state: SupportState) -> dict[str, Any]:
+        reply = model.invoke([SystemMessage(prompt), *close_dangling_tool_calls(state["messages"])])
+        return {"messages": [reply]}
+
+    return specialist
+
+
+def tool_executor(tools: Sequence[BaseTool]) -> Callable[[SupportState], dict[str, Any]]:
+    """Runs the last message's tool calls in order, with the customer and thread taken from the state."""
+    by_name = {tool.name: tool for tool in tools}
+
+    def execute_tools(state: SupportState) -> dict[str, Any]:
+        last = state["messages"][-1]
+        calls = last.tool_calls if isinstance(last, AIMessage) else []
+        return {"messages": [run_tool(by_name, call, state) for call in calls]}
+
+    return execute_tools
+
+
+def run_tool(by_name: dict[str, BaseTool], call: ToolCall, state: SupportState) -> ToolMessage:
+    """One tool call -> its ToolMessage (always one, also on failure); an interrupt passes through."""
+    call_id = call["id"] or ""
+    tool = by_name.get(call["name"])
+    if tool is None:
+        return _error_message(call, "unknown_tool", f"There is no tool named {call['name']}.")
+    # The model never chooses whose data a tool touches: injected values overwrite anything it sent.
+    params = tool.get_input_schema().model_fields
+    args = {**call["args"], **{key: state.get(key, "") for key in INJECTED_FROM_STATE if key in params}}
+    try:
+        result = tool.invoke({"type": "tool_call", "name": call["name"], "args": args, "id": call_id})
+    except GraphBubbleUp:
+        raise
+    except ValidationError as exc:
+        return _error_message(call, "invalid_arguments", f"Invalid arguments: {exc.error_count()} error(s).")
+    except Exception:
+        logger.exception("Tool %s failed", call["name"])
+        return _error_message(call, "tool_failed", "The tool failed; nothing was changed. Please try again later.")
+    if isinstance(result, ToolMessage):
+        return result
+    return ToolMessage(content=str(result), tool_call_id=call_id, name=call["name"])
+
+
+def close_dangling_tool_calls(messages: Sequence[AnyMessage]) -> list[BaseMessage]:
+    """The messages with a stand-in result after every tool call that never got one (models reject those)."""
+    answered = {m.tool_call_id for m in messages if isinstance(m, ToolMessage)}
+    closed: list[BaseMessage] = []
+    for message in messages:
+        closed.append(message)
+        if isinstance(message, AIMessage):
+            closed.extend(
+                _error_message(call, "not_run", "This tool call was never completed.")
+                for call in message.tool_calls
+                if call["id"] not in answered
+            )
+    return closed
+
+
+def _error_message(call: ToolCall, code: str, message: str) -> ToolMessage:
+    return ToolMessage(
+        content=json.dumps({"error": code, "message": message}),
+        tool_call_id=call["id"] or "",
+        name=call["name"],
+        status="error",
+    )

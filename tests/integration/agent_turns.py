@@ -1,0 +1,112 @@
+"""Helpers for the agent tests: build the graph on moto and run a turn the way the runner streams it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, ToolMessage
+from langgraph.types import Command
+from langgraph_checkpoint_aws import DynamoDBSaver
+
+from smart_support.agent import AGENT_NODES
+from smart_support.agent.graph import build_graph
+from smart_support.agent.models import OfflineChatModel
+from smart_support.orders import OrderStore
+from smart_support.tickets import TicketStore
+
+DEMO = "demo-customer"
+OTHER = "c-2001"
+
+
+@dataclass
+class Turn:
+    """What a client would have seen of one run: tokens, tool calls, the interrupt, and the raw chunks."""
+
+    tokens: list[tuple[str, str]] = field(default_factory=list)
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    interrupts: list[Any] = field(default_factory=list)
+    updates: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        """The streamed answer."""
+        return "".join(content for _, content in self.tokens)
+
+    @property
+    def agents(self) -> set[str]:
+        """The agents that streamed tokens."""
+        return {agent for agent, _ in self.tokens}
+
+    @property
+    def interrupt(self) -> dict[str, Any]:
+        """The single interrupt payload of this turn."""
+        assert len(self.interrupts) == 1, self.interrupts
+        return self.interrupts[0].value
+
+    def everything(self) -> str:
+        """Every byte a client could see (tokens, tool calls, interrupts), for leak checks."""
+        return repr((self.text, self.tool_calls, [i.value for i in self.interrupts]))
+
+
+def make_saver() -> DynamoDBSaver:
+    """A fresh saver (its own boto3 client), like a new Lambda environment."""
+    return DynamoDBSaver(table_name="CheckpointsTable", ttl_seconds=1800, region_name="us-east-1")
+
+
+def make_graph(dynamodb: Any, saver: DynamoDBSaver | None = None, model: Any = None) -> Any:
+    """The compiled agent on the moto tables with the offline model (no delay)."""
+    return build_graph(
+        model=model or OfflineChatModel(token_delay_ms=0),
+        orders=OrderStore("OrdersTable", dynamodb=dynamodb),
+        tickets=TicketStore("ConversationsTable", dynamodb=dynamodb),
+        checkpointer=saver or make_saver(),
+    )
+
+
+def config(thread_id: str) -> dict[str, Any]:
+    """The run config of a thread."""
+    return {"configurable": {"thread_id": thread_id}}
+
+
+def run(graph: Any, payload: Any, cfg: dict[str, Any], durability: str = "exit") -> Turn:
+    """Stream one run (a new message or a Command) and collect what the runner would forward."""
+    turn = Turn()
+    for mode, chunk in graph.stream(payload, cfg, stream_mode=["messages", "updates"], durability=durability):
+        if mode == "messages":
+            message, metadata = chunk
+            node = metadata.get("langgraph_node")
+            if isinstance(message, AIMessageChunk) and node in AGENT_NODES and message.text:
+                turn.tokens.append((node, message.text))
+            continue
+        turn.updates.append(chunk)
+        for node, update in chunk.items():
+            if node == "__interrupt__":
+                turn.interrupts.extend(update)
+                continue
+            for message in (update or {}).get("messages", []):
+                if node in AGENT_NODES and isinstance(message, AIMessage) and message.tool_calls:
+                    turn.tool_calls.extend(
+                        {"tool": call["name"], "args": call["args"], "agent": node} for call in message.tool_calls
+                    )
+    return turn
+
+
+def say(graph: Any, thread_id: str, content: str, customer_id: str = DEMO) -> Turn:
+    """The customer sends one message."""
+    payload = {"messages": [HumanMessage(content)], "customer_id": customer_id, "thread_id": thread_id}
+    return run(graph, payload, config(thread_id))
+
+
+def decide(graph: Any, thread_id: str, approved: bool, decided_by: str = "customer",
+           comment: str | None = None) -> Turn:
+    """Resume the thread's pending approval."""
+    return run(graph, Command(resume={"approved": approved, "decided_by": decided_by, "comment": comment}),
+               config(thread_id))
+
+
+def dangling_tool_calls(graph: Any, thread_id: str) -> list[str]:
+    """Tool call ids in the checkpointed conversation that have no ToolMessage."""
+    messages = graph.get_state(config(thread_id)).values["messages"]
+    answered = {m.tool_call_id for m in messages if isinstance(m, ToolMessage)}
+    return [c["id"] for m in messages if isinstance(m, AIMessage) for c in m.tool_calls if c["id"] not in answered]
