@@ -512,6 +512,26 @@ class LocalStack:
                                   "frames_out": sum(self.frames_out.values()),
                                   "connections": len(self.connections)})
 
+    async def handle_executions(self, request: web.Request) -> web.Response:
+        """Step Functions executions of the turn state machine with the states each entered (tests, bench)."""
+        loop = asyncio.get_running_loop()
+        return web.json_response(await loop.run_in_executor(self.executor, self._executions,
+                                                            request.query.get("name")))
+
+    def _executions(self, name: str | None) -> list[dict[str, Any]]:
+        import boto3
+
+        sfn = boto3.client("stepfunctions", region_name=REGION)
+        runs = sfn.list_executions(stateMachineArn=self.state_machine_arn, maxResults=1000)["executions"]
+        out = []
+        for run in runs:
+            if name and run["name"] != name:
+                continue
+            events = sfn.get_execution_history(executionArn=run["executionArn"], maxResults=1000)["events"]
+            states = [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
+            out.append({"name": run["name"], "status": run["status"], "states": states})
+        return out
+
     def application(self) -> web.Application:
         """The aiohttp app with every route."""
         app = web.Application(client_max_size=MAX_MESSAGE_BYTES * 2)
@@ -520,6 +540,7 @@ class LocalStack:
         app.router.add_post("/2015-03-31/functions/{name}/invocations", self.handle_invoke)
         app.router.add_route("*", "/api/v1/{tail:.*}", self.handle_http_api)
         app.router.add_get("/_local/stats", self.handle_stats)
+        app.router.add_get("/_local/executions", self.handle_executions)
         app.router.add_get("/", self.handle_static)
         app.router.add_get("/console", self.handle_static)
         app.router.add_get("/static/{name:.+}", self.handle_static)

@@ -173,6 +173,8 @@ class ApprovalService:
         if pending is None:
             decided = self.store.decision_of(interrupt_id)
             if decided and (principal.is_operator or decided.get("customer_id") == principal.sub):
+                if decided.get("outcome") == "expired":
+                    raise ApprovalExpired("This approval has expired; nothing was changed.")
                 raise ApprovalAlreadyDecided("This approval was already decided.")
             raise NotFound("No approval with that id.")
         if pending.owner != principal.sub and not principal.is_operator:

@@ -1,0 +1,59 @@
+"""In-memory stand-ins for the order and ticket stores (unit tests never touch AWS)."""
+
+from __future__ import annotations
+
+from smart_support.demo_data import DEMO_ORDERS
+from smart_support.orders import Order, OrderNotFound, OrderRuleViolation
+from smart_support.tickets import Ticket, ticket_id_for
+
+
+class FakeOrders:
+    """The demo orders in a dict, with the same ownership and rules as OrderStore."""
+
+    def __init__(self) -> None:
+        self.orders = {order.order_id: order.model_copy(deep=True) for order in DEMO_ORDERS}
+        self.writes: list[tuple[str, str, str, str]] = []
+
+    def get_for_customer(self, order_id: str, customer_id: str) -> Order | None:
+        order = self.orders.get(order_id)
+        return order.model_copy(deep=True) if order and order.customer_id == customer_id else None
+
+    def cancel(self, order_id: str, customer_id: str, action_id: str) -> Order:
+        return self._apply("cancel_order", order_id, customer_id, action_id, status="cancelled")
+
+    def request_refund(self, order_id: str, customer_id: str, action_id: str) -> Order:
+        return self._apply("request_refund", order_id, customer_id, action_id, refund_status="requested")
+
+    def update_shipping_address(self, order_id: str, customer_id: str, address: str, action_id: str) -> Order:
+        return self._apply("update_shipping_address", order_id, customer_id, action_id, shipping_address=address)
+
+    def _apply(self, action: str, order_id: str, customer_id: str, action_id: str, **changes: str) -> Order:
+        order = self.orders.get(order_id)
+        if order is None or order.customer_id != customer_id:
+            raise OrderNotFound()
+        if action_id in order.action_ids:
+            return order
+        if why := order.rule_violation(action):
+            raise OrderRuleViolation(order_id, action, order.status, why)
+        self.writes.append((action, order_id, customer_id, action_id))
+        updated = order.model_copy(update={**changes, "action_ids": [*order.action_ids, action_id],
+                                           "version": order.version + 1})
+        self.orders[order_id] = updated
+        return updated
+
+
+class FakeTickets:
+    """Tickets in a list."""
+
+    def __init__(self) -> None:
+        self.tickets: list[Ticket] = []
+
+    def create(self, thread_id: str, customer_id: str, summary: str, idempotency_key: str | None = None) -> Ticket:
+        ticket_id = ticket_id_for(thread_id, idempotency_key or str(len(self.tickets)))
+        for ticket in self.tickets:
+            if ticket.ticket_id == ticket_id:
+                return ticket
+        ticket = Ticket(ticket_id=ticket_id, thread_id=thread_id, customer_id=customer_id, summary=summary,
+                        created_at="2026-11-24T00:00:00Z")
+        self.tickets.append(ticket)
+        return ticket
