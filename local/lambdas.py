@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-from local.template import ROOT, REGION, function_arn
+from local.template import REGION, ROOT, function_arn
 
 
 @dataclass

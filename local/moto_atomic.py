@@ -12,8 +12,18 @@ import threading
 from typing import Any
 
 _LOCK = threading.RLock()
-_OPERATIONS = ("put_item", "get_item", "update_item", "delete_item", "query", "scan", "transact_write_items",
-               "transact_get_items", "batch_write_item", "batch_get_item")
+_OPERATIONS = (
+    "put_item",
+    "get_item",
+    "update_item",
+    "delete_item",
+    "query",
+    "scan",
+    "transact_write_items",
+    "transact_get_items",
+    "batch_write_item",
+    "batch_get_item",
+)
 
 
 def make_dynamodb_atomic() -> None:

@@ -37,7 +37,7 @@ API_ID = "localws"
 HTTP_API_ID = "localhttp"
 MAX_MESSAGE_BYTES = 128 * 1024
 IDLE_TIMEOUT_SECONDS = 600
-DEFAULT_AUTH_SECRET = "local-dev-secret-change-me-0123456789abcdef"  # noqa: S105 - documented local default
+DEFAULT_AUTH_SECRET = "local-dev-secret-change-me-0123456789abcdef"
 
 
 @dataclass
@@ -123,10 +123,14 @@ class LocalStack:
         """Start moto, create the template's tables and state machine, load the functions."""
         cfg = self.config
         os.environ.update(
-            AWS_ACCESS_KEY_ID="local", AWS_SECRET_ACCESS_KEY="local", AWS_SESSION_TOKEN="local",  # noqa: S106
-            AWS_DEFAULT_REGION=REGION, AWS_REGION=REGION,
+            AWS_ACCESS_KEY_ID="local",
+            AWS_SECRET_ACCESS_KEY="local",
+            AWS_SESSION_TOKEN="local",
+            AWS_DEFAULT_REGION=REGION,
+            AWS_REGION=REGION,
             AWS_ENDPOINT_URL_LAMBDA=cfg.base_url,
-            POWERTOOLS_TRACE_DISABLED="true", POWERTOOLS_METRICS_DISABLED="true",
+            POWERTOOLS_TRACE_DISABLED="true",
+            POWERTOOLS_METRICS_DISABLED="true",
             POWERTOOLS_DEV="false",
         )
         os.environ.pop("AWS_PROFILE", None)
@@ -139,13 +143,17 @@ class LocalStack:
         self._mock.start()
         import boto3
 
-        resolver = LocalResolver(self.template, parameters={
-            "Stage": STAGE,
-            "SessionTtlSeconds": str(cfg.session_ttl_seconds),
-            "ApprovalTimeoutSeconds": str(cfg.approval_timeout_seconds),
-            "AllowAnonymous": "true" if cfg.allow_anonymous else "false",
-            "ModelProvider": cfg.model_provider,
-        }, base_url=cfg.base_url)
+        resolver = LocalResolver(
+            self.template,
+            parameters={
+                "Stage": STAGE,
+                "SessionTtlSeconds": str(cfg.session_ttl_seconds),
+                "ApprovalTimeoutSeconds": str(cfg.approval_timeout_seconds),
+                "AllowAnonymous": "true" if cfg.allow_anonymous else "false",
+                "ModelProvider": cfg.model_provider,
+            },
+            base_url=cfg.base_url,
+        )
         create_tables(boto3.client("dynamodb", region_name=REGION), self.template)
         self.state_machine_arn = self._create_state_machine(resolver)
         resolver.physical["TurnStateMachine"] = self.state_machine_arn
@@ -175,7 +183,7 @@ class LocalStack:
     def _create_state_machine(self, resolver: LocalResolver) -> str:
         import boto3
 
-        (logical_id, resource), = resources_of_type(self.template, "AWS::Serverless::StateMachine").items()
+        ((logical_id, resource),) = resources_of_type(self.template, "AWS::Serverless::StateMachine").items()
         props = resource["Properties"]
         definition = (ROOT / props["DefinitionUri"]).read_text(encoding="utf-8")
         for key, value in props.get("DefinitionSubstitutions", {}).items():
@@ -183,13 +191,14 @@ class LocalStack:
         json.loads(definition)  # fail fast on a bad substitution
         sfn = boto3.client("stepfunctions", region_name=REGION)
         created = sfn.create_state_machine(
-            name=logical_id, definition=definition, type=props.get("Type", "STANDARD"),
+            name=logical_id,
+            definition=definition,
+            type=props.get("Type", "STANDARD"),
             roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/{logical_id}Role",
         )
         return str(created["stateMachineArn"])
 
     def _read_routes(self) -> None:
-        resources = self.template["Resources"]
         integrations = {}
         for logical_id, res in resources_of_type(self.template, "AWS::ApiGatewayV2::Integration").items():
             uri = res["Properties"]["IntegrationUri"]["Fn::Sub"]
@@ -200,12 +209,16 @@ class LocalStack:
             uri = res["Properties"]["AuthorizerUri"]["Fn::Sub"]
             function = re.search(r"functions/\$\{(\w+)\.Arn\}", uri)
             authorizers[logical_id] = function.group(1) if function else None
-        two_way = {res["Properties"]["RouteId"]["Ref"]
-                   for res in resources_of_type(self.template, "AWS::ApiGatewayV2::RouteResponse").values()}
+        two_way = {
+            res["Properties"]["RouteId"]["Ref"]
+            for res in resources_of_type(self.template, "AWS::ApiGatewayV2::RouteResponse").values()
+        }
         for logical_id, res in resources_of_type(self.template, "AWS::ApiGatewayV2::Route").items():
             props = res["Properties"]
             target = props["Target"]["Fn::Sub"].split("${", 1)[1].rstrip("}")
-            authorizer = props.get("AuthorizerId", {}).get("Ref") if props.get("AuthorizationType") == "CUSTOM" else None
+            authorizer = (
+                props.get("AuthorizerId", {}).get("Ref") if props.get("AuthorizationType") == "CUSTOM" else None
+            )
             self.ws_routes[props["RouteKey"]] = {
                 "function": integrations[target],
                 "authorizer": authorizers.get(authorizer) if authorizer else None,
@@ -214,8 +227,9 @@ class LocalStack:
         http_api = next(iter(resources_of_type(self.template, "AWS::Serverless::HttpApi").values()))
         auth = http_api["Properties"].get("Auth", {})
         default_authorizer = auth.get("DefaultAuthorizer")
-        authorizer_functions = {name: spec["FunctionArn"]["Fn::GetAtt"][0]
-                                for name, spec in auth.get("Authorizers", {}).items()}
+        authorizer_functions = {
+            name: spec["FunctionArn"]["Fn::GetAtt"][0] for name, spec in auth.get("Authorizers", {}).items()
+        }
         for function_id, res in resources_of_type(self.template, "AWS::Serverless::Function").items():
             for event in res["Properties"].get("Events", {}).values():
                 if event["Type"] != "HttpApi":
@@ -223,13 +237,23 @@ class LocalStack:
                 props = event["Properties"]
                 authorizer = props.get("Auth", {}).get("Authorizer", default_authorizer)
                 path = props["Path"]
-                pattern = "^" + re.sub(r"\\\{(\w+)\\\+\\\}", r"(?P<\1>.+)",
-                                       re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(path))) + "$"
-                self.http_routes.append({
-                    "path": path, "method": props.get("Method", "ANY").upper(), "regex": re.compile(pattern),
-                    "function": function_id, "greedy": "+}" in path,
-                    "authorizer": None if authorizer == "NONE" else authorizer_functions.get(authorizer),
-                })
+                pattern = (
+                    "^"
+                    + re.sub(
+                        r"\\\{(\w+)\\\+\\\}", r"(?P<\1>.+)", re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(path))
+                    )
+                    + "$"
+                )
+                self.http_routes.append(
+                    {
+                        "path": path,
+                        "method": props.get("Method", "ANY").upper(),
+                        "regex": re.compile(pattern),
+                        "function": function_id,
+                        "greedy": "+}" in path,
+                        "authorizer": None if authorizer == "NONE" else authorizer_functions.get(authorizer),
+                    }
+                )
         self.http_routes.sort(key=lambda r: r["greedy"])  # exact routes win over {proxy+}
 
     def shutdown(self) -> None:
@@ -254,9 +278,11 @@ class LocalStack:
         try:
             function = self.functions.find(name)
         except KeyError:
-            return web.json_response({"Type": "User", "message": f"Function not found: {name}"}, status=404,
-                                     headers={"x-amzn-ErrorType": "ResourceNotFoundException",
-                                              "x-amzn-RequestId": str(uuid.uuid4())})
+            return web.json_response(
+                {"Type": "User", "message": f"Function not found: {name}"},
+                status=404,
+                headers={"x-amzn-ErrorType": "ResourceNotFoundException", "x-amzn-RequestId": str(uuid.uuid4())},
+            )
         if request.headers.get("X-Amz-Invocation-Type") == "Event":
             asyncio.get_running_loop().run_in_executor(self.executor, self.functions.invoke, name, event)
             return web.Response(status=202)
@@ -272,18 +298,30 @@ class LocalStack:
         turn = event.get("turn", {}) if isinstance(event, dict) else {}
         ms = (time.monotonic() - started) * 1000
         outcome = f"error {error['errorType']}: {error['errorMessage']}" if error else "ok"
-        print(f"{time.strftime('%H:%M:%S')} task  {function_id:<16} {task or '-':<15} "
-              f"thread={turn.get('thread_id', '-')} turn={turn.get('turn', '-')} {ms:6.0f} ms  {outcome}", flush=True)
+        print(
+            f"{time.strftime('%H:%M:%S')} task  {function_id:<16} {task or '-':<15} "
+            f"thread={turn.get('thread_id', '-')} turn={turn.get('turn', '-')} {ms:6.0f} ms  {outcome}",
+            flush=True,
+        )
 
     # ------------------------------------------------------------ websocket
-    def _request_context(self, route_key: str, event_type: str, conn_id: str, connected_at: float,
-                         source_ip: str, user_agent: str) -> dict[str, Any]:
+    def _request_context(
+        self, route_key: str, event_type: str, conn_id: str, connected_at: float, source_ip: str, user_agent: str
+    ) -> dict[str, Any]:
         return {
-            "routeKey": route_key, "eventType": event_type, "messageDirection": "IN",
-            "extendedRequestId": str(uuid.uuid4()), "requestTime": _request_time(), "stage": STAGE,
-            "connectedAt": int(connected_at * 1000), "requestTimeEpoch": _now_ms(),
-            "identity": {"sourceIp": source_ip, "userAgent": user_agent}, "requestId": str(uuid.uuid4()),
-            "domainName": f"{self.config.host}:{self.config.port}", "connectionId": conn_id, "apiId": API_ID,
+            "routeKey": route_key,
+            "eventType": event_type,
+            "messageDirection": "IN",
+            "extendedRequestId": str(uuid.uuid4()),
+            "requestTime": _request_time(),
+            "stage": STAGE,
+            "connectedAt": int(connected_at * 1000),
+            "requestTimeEpoch": _now_ms(),
+            "identity": {"sourceIp": source_ip, "userAgent": user_agent},
+            "requestId": str(uuid.uuid4()),
+            "domainName": f"{self.config.host}:{self.config.port}",
+            "connectionId": conn_id,
+            "apiId": API_ID,
         }
 
     async def handle_ws(self, request: web.Request) -> web.StreamResponse:
@@ -300,11 +338,14 @@ class LocalStack:
             auth_event = {
                 "type": "REQUEST",
                 "methodArn": f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{API_ID}/{STAGE}/$connect",
-                "headers": headers, "multiValueHeaders": {k: [v] for k, v in headers.items()},
-                "queryStringParameters": query, "multiValueQueryStringParameters": {k: [v] for k, v in query.items()},
+                "headers": headers,
+                "multiValueHeaders": {k: [v] for k, v in headers.items()},
+                "queryStringParameters": query,
+                "multiValueQueryStringParameters": {k: [v] for k, v in query.items()},
                 "stageVariables": {},
-                "requestContext": self._request_context("$connect", "CONNECT", conn_id, connected_at, source_ip,
-                                                        user_agent),
+                "requestContext": self._request_context(
+                    "$connect", "CONNECT", conn_id, connected_at, source_ip, user_agent
+                ),
             }
             result, error = await self.invoke(route["authorizer"], auth_event)
             if error:
@@ -316,10 +357,14 @@ class LocalStack:
                 return web.json_response({"message": "Forbidden"}, status=403)
             authorizer_context = {**result.get("context", {}), "principalId": result.get("principalId")}
         connect_event = {
-            "headers": headers, "multiValueHeaders": {k: [v] for k, v in headers.items()},
-            "queryStringParameters": query or None, "isBase64Encoded": False,
-            "requestContext": {**self._request_context("$connect", "CONNECT", conn_id, connected_at, source_ip,
-                                                       user_agent), "authorizer": authorizer_context or None},
+            "headers": headers,
+            "multiValueHeaders": {k: [v] for k, v in headers.items()},
+            "queryStringParameters": query or None,
+            "isBase64Encoded": False,
+            "requestContext": {
+                **self._request_context("$connect", "CONNECT", conn_id, connected_at, source_ip, user_agent),
+                "authorizer": authorizer_context or None,
+            },
         }
         result, error = await self.invoke(route["function"], connect_event)
         status = 500 if error else int((result or {}).get("statusCode", 200))
@@ -356,11 +401,15 @@ class LocalStack:
         finally:
             self.connections.pop(conn_id, None)
             disconnect_event = {
-                "headers": {}, "multiValueHeaders": {}, "isBase64Encoded": False,
-                "requestContext": {**self._request_context("$disconnect", "DISCONNECT", conn_id, connected_at,
-                                                           source_ip, user_agent),
-                                   "disconnectStatusCode": ws.close_code or code, "disconnectReason": reason,
-                                   "authorizer": authorizer_context or None},
+                "headers": {},
+                "multiValueHeaders": {},
+                "isBase64Encoded": False,
+                "requestContext": {
+                    **self._request_context("$disconnect", "DISCONNECT", conn_id, connected_at, source_ip, user_agent),
+                    "disconnectStatusCode": ws.close_code or code,
+                    "disconnectReason": reason,
+                    "authorizer": authorizer_context or None,
+                },
             }
             await self.invoke(self.ws_routes["$disconnect"]["function"], disconnect_event)
             self._log_ws(conn_id, "$disconnect", reason)
@@ -380,22 +429,35 @@ class LocalStack:
         route_key = self._select_route(body)
         route = self.ws_routes[route_key]
         started = time.monotonic()
-        event = {
-            "body": body, "isBase64Encoded": False,
-            "requestContext": {**self._request_context(route_key, "MESSAGE", conn.connection_id, conn.connected_at,
-                                                       conn.source_ip, conn.user_agent),
-                               "messageId": base64.b64encode(secrets.token_bytes(6)).decode(),
-                               "authorizer": conn.authorizer or None},
-        }
+        request_context = self._request_context(
+            route_key, "MESSAGE", conn.connection_id, conn.connected_at, conn.source_ip, conn.user_agent
+        )
+        request_context.update(
+            messageId=base64.b64encode(secrets.token_bytes(6)).decode(), authorizer=conn.authorizer or None
+        )
+        event = {"body": body, "isBase64Encoded": False, "requestContext": request_context}
         result, error = await self.invoke(route["function"], event)
+        request_id = str(request_context["requestId"])
         reply = None
         if error:
-            reply = json.dumps({"message": "Internal server error", "connectionId": conn.connection_id,
-                                "requestId": event["requestContext"]["requestId"]})
+            reply = json.dumps(
+                {
+                    "message": "Internal server error",
+                    "connectionId": conn.connection_id,
+                    "requestId": request_id,
+                }
+            )
         elif route["two_way"] and isinstance(result, dict) and result.get("body"):
             reply = result["body"]
-        outcome = "error" if error else (json.loads(reply).get("code") or json.loads(reply).get("type")
-                                         if reply and reply.startswith("{") else "ok")
+        outcome = (
+            "error"
+            if error
+            else (
+                json.loads(reply).get("code") or json.loads(reply).get("type")
+                if reply and reply.startswith("{")
+                else "ok"
+            )
+        )
         self._log_ws(conn.connection_id, route_key, f"{outcome} {(time.monotonic() - started) * 1000:.0f} ms")
         if reply is not None and not conn.ws.closed:
             self.frames_out[conn.connection_id] += 1
@@ -414,17 +476,22 @@ class LocalStack:
         if request.method == "POST":
             data = await request.read()
             if len(data) > MAX_MESSAGE_BYTES:
-                return web.json_response({"message": "Payload too large"}, status=413,
-                                         headers={"x-amzn-ErrorType": "PayloadTooLargeException"})
+                return web.json_response(
+                    {"message": "Payload too large"},
+                    status=413,
+                    headers={"x-amzn-ErrorType": "PayloadTooLargeException"},
+                )
             self.frames_out[conn_id] += 1
             await conn.ws.send_str(data.decode("utf-8"))
             return web.Response(status=200)
         if request.method == "GET":
-            return web.json_response({
-                "ConnectedAt": datetime.fromtimestamp(conn.connected_at, UTC).isoformat(),
-                "LastActiveAt": datetime.fromtimestamp(conn.last_active, UTC).isoformat(),
-                "Identity": {"SourceIp": conn.source_ip, "UserAgent": conn.user_agent},
-            })
+            return web.json_response(
+                {
+                    "ConnectedAt": datetime.fromtimestamp(conn.connected_at, UTC).isoformat(),
+                    "LastActiveAt": datetime.fromtimestamp(conn.last_active, UTC).isoformat(),
+                    "Identity": {"SourceIp": conn.source_ip, "UserAgent": conn.user_agent},
+                }
+            )
         await conn.ws.close(code=1000, message=b"Closed by server")
         return web.Response(status=204)
 
@@ -446,28 +513,50 @@ class LocalStack:
         headers = {k.lower(): v for k, v in request.headers.items()}
         request_id = str(uuid.uuid4())
         context: dict[str, Any] = {
-            "accountId": ACCOUNT_ID, "apiId": HTTP_API_ID, "domainName": f"{self.config.host}:{self.config.port}",
-            "domainPrefix": HTTP_API_ID, "requestId": request_id,
-            "routeKey": f"{route['method']} {route['path']}", "stage": STAGE,
-            "time": _request_time(), "timeEpoch": _now_ms(),
-            "http": {"method": request.method, "path": f"/{STAGE}{path}", "protocol": "HTTP/1.1",
-                     "sourceIp": request.remote or "127.0.0.1", "userAgent": headers.get("user-agent", "")},
+            "accountId": ACCOUNT_ID,
+            "apiId": HTTP_API_ID,
+            "domainName": f"{self.config.host}:{self.config.port}",
+            "domainPrefix": HTTP_API_ID,
+            "requestId": request_id,
+            "routeKey": f"{route['method']} {route['path']}",
+            "stage": STAGE,
+            "time": _request_time(),
+            "timeEpoch": _now_ms(),
+            "http": {
+                "method": request.method,
+                "path": f"/{STAGE}{path}",
+                "protocol": "HTTP/1.1",
+                "sourceIp": request.remote or "127.0.0.1",
+                "userAgent": headers.get("user-agent", ""),
+            },
         }
         event: dict[str, Any] = {
-            "version": "2.0", "routeKey": context["routeKey"], "rawPath": f"/{STAGE}{path}",
-            "rawQueryString": request.query_string, "headers": headers,
-            "queryStringParameters": dict(request.query) or None, "pathParameters": params or None,
-            "requestContext": context, "body": body or None, "isBase64Encoded": False,
+            "version": "2.0",
+            "routeKey": context["routeKey"],
+            "rawPath": f"/{STAGE}{path}",
+            "rawQueryString": request.query_string,
+            "headers": headers,
+            "queryStringParameters": dict(request.query) or None,
+            "pathParameters": params or None,
+            "requestContext": context,
+            "body": body or None,
+            "isBase64Encoded": False,
         }
         started = time.monotonic()
         if route["authorizer"]:
-            auth_event = {"version": "2.0", "type": "REQUEST",
-                          "routeArn": f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{HTTP_API_ID}/{STAGE}/"
-                                      f"{request.method}{path}",
-                          "identitySource": [headers.get("authorization", "")], "routeKey": context["routeKey"],
-                          "rawPath": event["rawPath"], "rawQueryString": request.query_string, "headers": headers,
-                          "queryStringParameters": event["queryStringParameters"], "requestContext": context,
-                          "pathParameters": params or None}
+            auth_event = {
+                "version": "2.0",
+                "type": "REQUEST",
+                "routeArn": f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{HTTP_API_ID}/{STAGE}/{request.method}{path}",
+                "identitySource": [headers.get("authorization", "")],
+                "routeKey": context["routeKey"],
+                "rawPath": event["rawPath"],
+                "rawQueryString": request.query_string,
+                "headers": headers,
+                "queryStringParameters": event["queryStringParameters"],
+                "requestContext": context,
+                "pathParameters": params or None,
+            }
             result, error = await self.invoke(route["authorizer"], auth_event)
             if error:
                 return web.json_response({"message": "Internal Server Error"}, status=500, headers=self._cors())
@@ -488,12 +577,18 @@ class LocalStack:
 
     @staticmethod
     def _cors() -> dict[str, str]:
-        return {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Headers": "authorization,content-type",
-                "Access-Control-Allow-Methods": "GET,POST,OPTIONS"}
+        return {
+            "Access-Control-Allow-Origin": "*",
+            "Access-Control-Allow-Headers": "authorization,content-type",
+            "Access-Control-Allow-Methods": "GET,POST,OPTIONS",
+        }
 
     def _log_http(self, request: web.Request, status: int, started: float) -> None:
-        print(f"{time.strftime('%H:%M:%S')} http  {request.method:<6} {request.path:<40} {status} "
-              f"{(time.monotonic() - started) * 1000:.0f} ms", flush=True)
+        print(
+            f"{time.strftime('%H:%M:%S')} http  {request.method:<6} {request.path:<40} {status} "
+            f"{(time.monotonic() - started) * 1000:.0f} ms",
+            flush=True,
+        )
 
     # ------------------------------------------------------------ static + stats
     async def handle_static(self, request: web.Request) -> web.StreamResponse:
@@ -508,15 +603,18 @@ class LocalStack:
 
     async def handle_stats(self, _: web.Request) -> web.Response:
         """Counters for tests and benchmarks: invocations per function, frames sent."""
-        return web.json_response({"invocations": dict(self.functions.invocations),
-                                  "frames_out": sum(self.frames_out.values()),
-                                  "connections": len(self.connections)})
+        return web.json_response(
+            {
+                "invocations": dict(self.functions.invocations),
+                "frames_out": sum(self.frames_out.values()),
+                "connections": len(self.connections),
+            }
+        )
 
     async def handle_executions(self, request: web.Request) -> web.Response:
         """Step Functions executions of the turn state machine with the states each entered (tests, bench)."""
         loop = asyncio.get_running_loop()
-        return web.json_response(await loop.run_in_executor(self.executor, self._executions,
-                                                            request.query.get("name")))
+        return web.json_response(await loop.run_in_executor(self.executor, self._executions, request.query.get("name")))
 
     def _executions(self, name: str | None) -> list[dict[str, Any]]:
         import boto3
@@ -558,19 +656,23 @@ def main() -> None:
     app = stack.application()
 
     async def on_startup(_: web.Application) -> None:
-        print(f"smart-support local stack ready in {time.monotonic() - started:.1f} s "
-              f"(model={config.model_provider}, anonymous={config.allow_anonymous}, "
-              f"session ttl={config.session_ttl_seconds}s, approval timeout={config.approval_timeout_seconds}s)\n"
-              f"  web chat         {config.base_url}/\n"
-              f"  operator console {config.base_url}/console\n"
-              f"  WebSocket        ws://{config.host}:{config.port}/ws\n"
-              f"  HTTP API         {config.base_url}/api/v1  (docs: {config.base_url}/api/v1/docs)\n"
-              f"  Ctrl-C stops it", flush=True)
+        print(
+            f"smart-support local stack ready in {time.monotonic() - started:.1f} s "
+            f"(model={config.model_provider}, anonymous={config.allow_anonymous}, "
+            f"session ttl={config.session_ttl_seconds}s, approval timeout={config.approval_timeout_seconds}s)\n"
+            f"  web chat         {config.base_url}/\n"
+            f"  operator console {config.base_url}/console\n"
+            f"  WebSocket        ws://{config.host}:{config.port}/ws\n"
+            f"  HTTP API         {config.base_url}/api/v1  (docs: {config.base_url}/api/v1/docs)\n"
+            f"  Ctrl-C stops it",
+            flush=True,
+        )
 
     app.on_startup.append(on_startup)
     try:
-        web.run_app(app, host=config.host, port=config.port, print=None, handle_signals=True,
-                    shutdown_timeout=2, backlog=512)
+        web.run_app(
+            app, host=config.host, port=config.port, print=None, handle_signals=True, shutdown_timeout=2, backlog=512
+        )
     finally:
         stack.shutdown()
         print("local stack stopped", flush=True)

@@ -54,7 +54,7 @@ for _short, _long in {
 def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
     """Parse template.yaml with CloudFormation tags kept as intrinsic-function dicts."""
     with path.open(encoding="utf-8") as fh:
-        return yaml.load(fh, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+        return yaml.load(fh, Loader=_CfnLoader)
 
 
 def resources_of_type(template: dict[str, Any], type_name: str) -> dict[str, dict[str, Any]]:
@@ -114,8 +114,13 @@ class LocalResolver:
 
     def ref(self, name: str) -> str:
         """What !Ref means locally for a parameter, pseudo parameter or resource."""
-        pseudo = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT_ID, "AWS::Partition": "aws",
-                  "AWS::StackName": "smart-support-local", "AWS::URLSuffix": "amazonaws.com"}
+        pseudo = {
+            "AWS::Region": REGION,
+            "AWS::AccountId": ACCOUNT_ID,
+            "AWS::Partition": "aws",
+            "AWS::StackName": "smart-support-local",
+            "AWS::URLSuffix": "amazonaws.com",
+        }
         if name in pseudo:
             return pseudo[name]
         if name in self.template.get("Parameters", {}):
@@ -159,7 +164,7 @@ class LocalResolver:
     def resolve(self, value: Any) -> Any:
         """Resolve a (possibly nested) template value to plain strings."""
         if isinstance(value, dict) and len(value) == 1:
-            (key, arg), = value.items()
+            ((key, arg),) = value.items()
             if key == "Ref":
                 return self.ref(arg)
             if key == "Fn::GetAtt":

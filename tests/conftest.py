@@ -12,8 +12,8 @@ from local.template import create_tables
 
 os.environ.update(
     AWS_ACCESS_KEY_ID="testing",
-    AWS_SECRET_ACCESS_KEY="testing",  # noqa: S105 - fake credentials for moto
-    AWS_SESSION_TOKEN="testing",  # noqa: S105
+    AWS_SECRET_ACCESS_KEY="testing",
+    AWS_SESSION_TOKEN="testing",
     AWS_DEFAULT_REGION="us-east-1",
     AWS_REGION="us-east-1",
 )
@@ -32,7 +32,7 @@ def aws() -> Iterator[None]:
 
 
 @pytest.fixture
-def dynamodb(aws: None):  # noqa: ANN201
+def dynamodb(aws: None):
     """A moto DynamoDB client with every table of template.yaml created from its own definition."""
     client = boto3.client("dynamodb", region_name="us-east-1")
     create_tables(client)

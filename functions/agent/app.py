@@ -24,8 +24,14 @@ graph = build_graph(
     tickets=TicketStore(settings.conversations_table),
     checkpointer=DynamoDBSaver(table_name=settings.checkpoints_table, ttl_seconds=settings.session_ttl_seconds),
 )
-runner = TurnRunner(graph, services.sessions(), services.approvals(), services.sender(),
-                    settings.conversations_table, flush_ms=settings.stream_flush_ms)
+runner = TurnRunner(
+    graph,
+    services.sessions(),
+    services.approvals(),
+    services.sender(),
+    settings.conversations_table,
+    flush_ms=settings.stream_flush_ms,
+)
 
 
 @logger.inject_lambda_context

@@ -26,21 +26,23 @@ def _bearer(headers: dict) -> str | None:
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     """Allow with the principal as context, or refuse (401 on the WebSocket handshake)."""
     is_http_api = event.get("version") == "2.0"
-    token = _bearer(event.get("headers") or {}) if is_http_api else (event.get("queryStringParameters") or {}).get(
-        "token"
+    token = (
+        _bearer(event.get("headers") or {}) if is_http_api else (event.get("queryStringParameters") or {}).get("token")
     )
     try:
-        principal = authenticate(token, auth_secret(settings.auth_secret, settings.auth_secret_parameter),
-                                 settings.allow_anonymous)
+        principal = authenticate(
+            token, auth_secret(settings.auth_secret, settings.auth_secret_parameter), settings.allow_anonymous
+        )
     except Unauthorized:
         logger.info("token refused", extra={"had_token": bool(token)})
         if is_http_api:
             return APIGatewayAuthorizerResponseV2(authorize=False).asdict()
-        raise Exception("Unauthorized")  # noqa: B904, TRY002 - API Gateway answers 401 to exactly this
+        raise Exception("Unauthorized")  # noqa: B904 - API Gateway answers 401 to exactly this
     logger.info("token accepted", extra={"sub": principal.sub, "role": principal.role})
     if is_http_api:
         return APIGatewayAuthorizerResponseV2(authorize=True, context=principal.context()).asdict()
-    response = APIGatewayAuthorizerResponseWebSocket.from_route_arn(event["methodArn"], principal.sub,
-                                                                    context=principal.context())
+    response = APIGatewayAuthorizerResponseWebSocket.from_route_arn(
+        event["methodArn"], principal.sub, context=principal.context()
+    )
     response.allow_all_routes()
     return response.asdict()

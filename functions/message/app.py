@@ -13,8 +13,9 @@ from smart_support.protocol import dumps
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-chat = ChatService(services.sessions(), services.workflow(), services.approvals(), services.approval_store(),
-                   services.sender())
+chat = ChatService(
+    services.sessions(), services.workflow(), services.approvals(), services.approval_store(), services.sender()
+)
 
 
 @logger.inject_lambda_context

@@ -13,8 +13,13 @@ from smart_support.workflow import AwaitApprovalTask, ReportFailureTask
 
 logger = Logger()
 tracer = Tracer()
-tasks = WorkflowTasks(services.approval_store(), services.sessions(), services.sender(), services.analytics(),
-                      get_settings().approval_timeout_seconds)
+tasks = WorkflowTasks(
+    services.approval_store(),
+    services.sessions(),
+    services.sender(),
+    services.analytics(),
+    get_settings().approval_timeout_seconds,
+)
 Task = TypeAdapter(Annotated[AwaitApprovalTask | ReportFailureTask, Field(discriminator="task")])
 
 

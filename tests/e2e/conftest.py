@@ -58,7 +58,7 @@ class Stack:
         if data is not None:
             request.add_header("Content-Type", "application/json")
         try:
-            with urllib.request.urlopen(request, timeout=15) as response:  # noqa: S310 - local URL
+            with urllib.request.urlopen(request, timeout=15) as response:
                 raw = response.read()
                 status = response.status
         except urllib.error.HTTPError as err:
@@ -130,12 +130,17 @@ def start_stack(tmp_path_factory: pytest.TempPathFactory, name: str, **env: str)
     port = free_port()
     log_path = tmp_path_factory.mktemp(name) / "stack.log"
     environment = {
-        **os.environ, "PORT": str(port), "OFFLINE_TOKEN_DELAY_MS": "0", "LOG_LEVEL": "INFO",
-        "PYTHONPATH": f"{ROOT / 'layers/common/python'}{os.pathsep}{ROOT}", **env,
+        **os.environ,
+        "PORT": str(port),
+        "OFFLINE_TOKEN_DELAY_MS": "0",
+        "LOG_LEVEL": "INFO",
+        "PYTHONPATH": f"{ROOT / 'layers/common/python'}{os.pathsep}{ROOT}",
+        **env,
     }
     with log_path.open("w") as log:
-        process = subprocess.Popen([sys.executable, "-m", "local"], cwd=ROOT, env=environment, stdout=log,
-                                   stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "local"], cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT
+        )
     stack = Stack(port, process, log_path)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -167,8 +172,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 @pytest.fixture(scope="session")
 def short_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """A stack with a 3-second session TTL and approval timeout, and anonymous access off."""
-    yield from start_stack(tmp_path_factory, "short", SESSION_TTL_SECONDS="3", APPROVAL_TIMEOUT_SECONDS="3",
-                           ALLOW_ANONYMOUS="false")
+    yield from start_stack(
+        tmp_path_factory, "short", SESSION_TTL_SECONDS="3", APPROVAL_TIMEOUT_SECONDS="3", ALLOW_ANONYMOUS="false"
+    )
 
 
 def new_thread(prefix: str = "t") -> str:

@@ -52,8 +52,13 @@ def test_reject_changes_nothing(fresh):
         client.send({"type": "interrupt_response", "thread_id": thread, "approved": False})
         rest = client.until(lambda e: e["type"] == "message_complete")
         # Then the resolution comes first, the agent says nothing changed, the order is still processing
-        assert rest[0] == {"type": "interrupt_resolved", "thread_id": thread, "interrupt_id": interrupt["interrupt_id"],
-                           "approved": False, "decided_by": "customer"}
+        assert rest[0] == {
+            "type": "interrupt_resolved",
+            "thread_id": thread,
+            "interrupt_id": interrupt["interrupt_id"],
+            "approved": False,
+            "decided_by": "customer",
+        }
         assert tokens(rest, "order_actions")
         assert "processing" in order_status(client, "1043")
 
@@ -81,8 +86,14 @@ def test_thread_busy_while_awaiting_and_approve_executes(fresh):
         # The execution went through the approval states
         run = execution_states(fresh, thread, 1)
         assert run["status"] == "SUCCEEDED"
-        assert run["states"] == ["RunAgent", "CheckOutcome", "AwaitApproval", "ResumeAgent", "CheckOutcome",
-                                 "TurnComplete"]
+        assert run["states"] == [
+            "RunAgent",
+            "CheckOutcome",
+            "AwaitApproval",
+            "ResumeAgent",
+            "CheckOutcome",
+            "TurnComplete",
+        ]
 
 
 def test_plain_turn_takes_three_transitions(fresh):
@@ -108,8 +119,9 @@ def test_operator_approves_a_large_refund_from_the_console_api(fresh):
         assert refused["code"] == "forbidden" and "support agent" in refused["message"]
         # A customer token on the operator routes is 403
         assert fresh.http("GET", "/api/v1/approvals?status=pending", customer)[0] == 403
-        assert fresh.http("POST", f"/api/v1/approvals/{interrupt['interrupt_id']}", customer,
-                          {"approved": True})[0] == 403
+        assert (
+            fresh.http("POST", f"/api/v1/approvals/{interrupt['interrupt_id']}", customer, {"approved": True})[0] == 403
+        )
         # The operator sees it in the queue, without any task token
         status, queue = fresh.http("GET", "/api/v1/approvals?status=pending", operator)
         assert status == 200
@@ -117,16 +129,21 @@ def test_operator_approves_a_large_refund_from_the_console_api(fresh):
         assert mine and mine[0]["customer_id"] == "demo-customer" and mine[0]["args"] == {"order_id": "1045"}
         assert "token" not in str(queue).lower()
         # When the operator approves
-        status, body = fresh.http("POST", f"/api/v1/approvals/{interrupt['interrupt_id']}", operator,
-                                  {"approved": True, "comment": "loyal customer"})
+        status, body = fresh.http(
+            "POST",
+            f"/api/v1/approvals/{interrupt['interrupt_id']}",
+            operator,
+            {"approved": True, "comment": "loyal customer"},
+        )
         assert status == 200 and body["approved"] is True
         # Then the customer's chat resumes live
         rest = client.until(lambda e: e["type"] == "message_complete")
         assert rest[0]["type"] == "interrupt_resolved" and rest[0]["decided_by"] == "operator"
         assert tokens(rest, "order_actions")
         # A second decision is 409, an unknown id 404
-        status, body = fresh.http("POST", f"/api/v1/approvals/{interrupt['interrupt_id']}", operator,
-                                  {"approved": False})
+        status, body = fresh.http(
+            "POST", f"/api/v1/approvals/{interrupt['interrupt_id']}", operator, {"approved": False}
+        )
         assert status == 409 and body["error"]["code"] == "approval_expired"
         assert fresh.http("POST", "/api/v1/approvals/no-such-id", operator, {"approved": True})[0] == 404
         # The audit trail has the decision with who, what and the comment
@@ -156,8 +173,9 @@ def test_timeout_rejects_and_changes_nothing(short_stack):
         assert rest[0]["approved"] is False
         assert "processing" in order_status(client, "1043")
         # A late decision is told it expired (410 for the operator, approval_expired for the customer)
-        status, body = short_stack.http("POST", f"/api/v1/approvals/{interrupt['interrupt_id']}", operator,
-                                        {"approved": True})
+        status, body = short_stack.http(
+            "POST", f"/api/v1/approvals/{interrupt['interrupt_id']}", operator, {"approved": True}
+        )
         assert status == 410 and "expired" in body["error"]["message"]
         client.send({"type": "interrupt_response", "thread_id": thread, "approved": True})
         late = client.recv()

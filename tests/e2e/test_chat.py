@@ -54,7 +54,9 @@ def test_two_threads_at_once_on_one_connection(stack):
         client.send({"type": "message", "thread_id": first, "content": "What is the status of order 1042?"})
         client.send({"type": "message", "thread_id": second, "content": "What is the status of order 1044?"})
         done = set()
-        events = client.until(lambda e: e["type"] == "message_complete" and (done.add(e["thread_id"]) or len(done) == 2))
+        events = client.until(
+            lambda e: e["type"] == "message_complete" and (done.add(e["thread_id"]) or len(done) == 2)
+        )
         assert done == {first, second}
         assert "1042" in "".join(e["content"] for e in events if e["type"] == "token" and e["thread_id"] == first)
         assert "1044" in "".join(e["content"] for e in events if e["type"] == "token" and e["thread_id"] == second)
@@ -79,14 +81,19 @@ def test_a_second_message_while_running_is_thread_busy(stack):
 def test_a_retried_frame_with_the_same_message_id_runs_once(stack):
     with stack.ws() as client:
         thread = new_thread()
-        frame = {"type": "message", "thread_id": thread, "content": "What is the status of order 1042?",
-                 "message_id": "m-1"}
+        frame = {
+            "type": "message",
+            "thread_id": thread,
+            "content": "What is the status of order 1042?",
+            "message_id": "m-1",
+        }
         client.send(frame)
         client.send(frame)
         client.until(lambda e: e["type"] == "message_complete")
         assert client.quiet(1.0) == []
         assert [e for e in client.seen if e["type"] in ("error", "message_complete")] == [
-            e for e in client.seen if e["type"] == "message_complete"]
+            e for e in client.seen if e["type"] == "message_complete"
+        ]
 
 
 @pytest.mark.parametrize(
@@ -100,10 +107,12 @@ def test_a_retried_frame_with_the_same_message_id_runs_once(stack):
         (json.dumps({"type": "message", "thread_id": "t 1", "content": "hi"}), "validation_error", "thread_id"),
         (json.dumps({"type": "message", "thread_id": "t1", "content": "  "}), "validation_error", "content"),
         (json.dumps({"type": "message", "thread_id": "t1", "content": "x" * 8001}), "validation_error", "content"),
-        (json.dumps({"type": "interrupt_response", "thread_id": "t1", "approved": "yes"}), "validation_error",
-         "approved"),
-        (json.dumps({"type": "message", "thread_id": "t1", "content": "x" * 40000}), "message_too_large",
-         "too large"),
+        (
+            json.dumps({"type": "interrupt_response", "thread_id": "t1", "approved": "yes"}),
+            "validation_error",
+            "approved",
+        ),
+        (json.dumps({"type": "message", "thread_id": "t1", "content": "x" * 40000}), "message_too_large", "too large"),
     ],
 )
 def test_bad_frames_get_a_clear_error_and_the_connection_stays_usable(stack, raw, code, words):

@@ -18,8 +18,12 @@ def test_first_message_creates_a_running_session(sessions):
     # When a thread's first turn begins
     session = sessions.begin_turn("t-1", "demo-customer", "conn-1", now=NOW)
     # Then it is running turn 1, owned by the sender, expiring one TTL later
-    assert (session.status, session.turn, session.owner, session.connection_id) == ("running", 1, "demo-customer",
-                                                                                     "conn-1")
+    assert (session.status, session.turn, session.owner, session.connection_id) == (
+        "running",
+        1,
+        "demo-customer",
+        "conn-1",
+    )
     assert session.expires_at == int(NOW) + 1800
 
 

@@ -28,8 +28,9 @@ def sfn(dynamodb):
     definition = (ROOT / props["DefinitionUri"]).read_text()
     for key in props["DefinitionSubstitutions"]:
         definition = definition.replace("${" + key + "}", "5" if "Seconds" in key else "NoSuchFunction")
-    arn = client.create_state_machine(name="turns", definition=definition,
-                                      roleArn="arn:aws:iam::123456789012:role/r")["stateMachineArn"]
+    arn = client.create_state_machine(name="turns", definition=definition, roleArn="arn:aws:iam::123456789012:role/r")[
+        "stateMachineArn"
+    ]
     return client, arn
 
 
@@ -92,8 +93,13 @@ def test_a_failed_start_returns_the_thread_to_idle(dynamodb):
     client = boto3.client("stepfunctions", region_name="us-east-1")
     workflow = TurnWorkflow("arn:aws:states:us-east-1:123456789012:stateMachine:missing", client)
     store = ApprovalStore(TABLE, dynamodb)
-    service = ChatService(sessions, workflow, ApprovalService(store, sessions, workflow,
-                                                              AnalyticsStore(TABLE, dynamodb)), store, NoSender())
+    service = ChatService(
+        sessions,
+        workflow,
+        ApprovalService(store, sessions, workflow, AnalyticsStore(TABLE, dynamodb)),
+        store,
+        NoSender(),
+    )
     # When a message arrives
     reply = service.handle(json.dumps({"type": "message", "thread_id": "t-1", "content": "hi"}), CTX)
     # Then the client hears a generic internal error with a request id, and the thread is usable again

@@ -26,8 +26,15 @@ def test_expired_token_is_refused():
         verify_token(SECRET, token)
 
 
-@pytest.mark.parametrize("claims", [{"sub": "x", "exp": 4_000_000_000}, {"role": "customer", "exp": 4_000_000_000},
-                                    {"sub": "x", "role": "admin", "exp": 4_000_000_000}, {"sub": "x", "role": "customer"}])
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"sub": "x", "exp": 4_000_000_000},
+        {"role": "customer", "exp": 4_000_000_000},
+        {"sub": "x", "role": "admin", "exp": 4_000_000_000},
+        {"sub": "x", "role": "customer"},
+    ],
+)
 def test_missing_or_bad_claims_are_refused(claims):
     token = jwt.encode(claims, SECRET, algorithm="HS256")
     with pytest.raises(Unauthorized):

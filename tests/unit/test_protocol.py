@@ -98,5 +98,10 @@ def test_content_at_the_limit_is_accepted():
 
 def test_error_event_shape():
     payload = error_event(UnknownType("Unknown frame type"), "t-1", request_id="r-1")
-    assert payload == {"type": "error", "thread_id": "t-1", "code": "unknown_type", "message": "Unknown frame type",
-                       "request_id": "r-1"}
+    assert payload == {
+        "type": "error",
+        "thread_id": "t-1",
+        "code": "unknown_type",
+        "message": "Unknown frame type",
+        "request_id": "r-1",
+    }

@@ -59,8 +59,11 @@ def test_agent_change_flushes_so_every_frame_names_one_agent():
     coalescer.add("order_status", "b")
     coalescer.add("knowledge", "c")
     coalescer.flush()
-    assert [(p["agent"], p["content"]) for _, p in sender.sent] == [("order_status", "a"), ("order_status", "b"),
-                                                                     ("knowledge", "c")]
+    assert [(p["agent"], p["content"]) for _, p in sender.sent] == [
+        ("order_status", "a"),
+        ("order_status", "b"),
+        ("knowledge", "c"),
+    ]
 
 
 def test_oversize_answers_are_split_under_the_frame_limit():

@@ -73,6 +73,9 @@ class AnalyticsStore:
                 "expired": item.get("interrupts_expired", 0),
             },
             "tool_usage": {k.removeprefix("tool_"): v for k, v in item.items() if k.startswith("tool_")},
-            "turn_latency_ms": {"p50": percentile(histogram, 0.5), "p95": percentile(histogram, 0.95),
-                                "histogram": histogram},
+            "turn_latency_ms": {
+                "p50": percentile(histogram, 0.5),
+                "p95": percentile(histogram, 0.95),
+                "histogram": histogram,
+            },
         }

@@ -47,15 +47,29 @@ class PendingApproval(BaseModel):
     def public(self) -> dict[str, Any]:
         """What clients and operators may see (never the task token)."""
         return {
-            "interrupt_id": self.interrupt_id, "thread_id": self.thread_id, "customer_id": self.owner,
-            "action": self.action, "args": self.args, "description": self.description,
-            "approver": self.approver, "requested_at": iso(self.requested_at), "expires_at": iso(self.deadline),
+            "interrupt_id": self.interrupt_id,
+            "thread_id": self.thread_id,
+            "customer_id": self.owner,
+            "action": self.action,
+            "args": self.args,
+            "description": self.description,
+            "approver": self.approver,
+            "requested_at": iso(self.requested_at),
+            "expires_at": iso(self.deadline),
         }
 
     def interrupt_event(self) -> dict[str, Any]:
         """The `interrupt` frame for the customer's connection."""
-        return event("interrupt", self.thread_id, interrupt_id=self.interrupt_id, action=self.action, args=self.args,
-                     description=self.description, approver=self.approver, expires_at=iso(self.deadline))
+        return event(
+            "interrupt",
+            self.thread_id,
+            interrupt_id=self.interrupt_id,
+            action=self.action,
+            args=self.args,
+            description=self.description,
+            approver=self.approver,
+            expires_at=iso(self.deadline),
+        )
 
 
 def _pending_key(interrupt_id: str) -> dict[str, Any]:
@@ -76,15 +90,20 @@ class ApprovalStore:
     def register(self, pending: PendingApproval) -> None:
         """Store (or, on a retried task, refresh the token of) a pending approval."""
         values = pending.model_dump()
-        values.update(GSI1PK=PENDING_INDEX_KEY, GSI1SK=f"{pending.requested_at:017.6f}",
-                      expires_at=int(pending.deadline) + GRACE_SECONDS)
-        self._dynamodb.put_item(TableName=self.table_name, Item={**_pending_key(pending.interrupt_id),
-                                                                 **aws.to_item(values)})
+        values.update(
+            GSI1PK=PENDING_INDEX_KEY,
+            GSI1SK=f"{pending.requested_at:017.6f}",
+            expires_at=int(pending.deadline) + GRACE_SECONDS,
+        )
+        self._dynamodb.put_item(
+            TableName=self.table_name, Item={**_pending_key(pending.interrupt_id), **aws.to_item(values)}
+        )
 
     def get(self, interrupt_id: str) -> PendingApproval | None:
         """The pending approval (None once decided or unknown)."""
-        response = self._dynamodb.get_item(TableName=self.table_name, Key=_pending_key(interrupt_id),
-                                           ConsistentRead=True)
+        response = self._dynamodb.get_item(
+            TableName=self.table_name, Key=_pending_key(interrupt_id), ConsistentRead=True
+        )
         item = aws.from_item(response.get("Item"))
         return PendingApproval.model_validate(item) if item else None
 
@@ -109,34 +128,52 @@ class ApprovalStore:
 
     def discard(self, interrupt_id: str) -> PendingApproval | None:
         """Remove a pending item whatever its deadline (the timeout path); None if it was already gone."""
-        response = self._dynamodb.delete_item(TableName=self.table_name, Key=_pending_key(interrupt_id),
-                                              ReturnValues="ALL_OLD")
+        response = self._dynamodb.delete_item(
+            TableName=self.table_name, Key=_pending_key(interrupt_id), ReturnValues="ALL_OLD"
+        )
         item = aws.from_item(response.get("Attributes"))
         return PendingApproval.model_validate(item) if item else None
 
     def list_pending(self, now: float, limit: int = 100) -> list[PendingApproval]:
         """Open approvals across threads, oldest first."""
         response = self._dynamodb.query(
-            TableName=self.table_name, IndexName="GSI1", KeyConditionExpression="GSI1PK = :pk",
-            ExpressionAttributeValues=aws.to_values({":pk": PENDING_INDEX_KEY}), Limit=limit,
+            TableName=self.table_name,
+            IndexName="GSI1",
+            KeyConditionExpression="GSI1PK = :pk",
+            ExpressionAttributeValues=aws.to_values({":pk": PENDING_INDEX_KEY}),
+            Limit=limit,
         )
         items = [PendingApproval.model_validate(aws.from_item(i)) for i in response.get("Items", [])]
         return [p for p in items if p.deadline > now]
 
-    def record_decision(self, pending: PendingApproval, decision: Decision, role: str, outcome: str,
-                        now: float) -> None:
+    def record_decision(
+        self, pending: PendingApproval, decision: Decision, role: str, outcome: str, now: float
+    ) -> None:
         """Write the audit record (no TTL); the first record for an interrupt wins."""
         values = {
-            "interrupt_id": pending.interrupt_id, "thread_id": pending.thread_id, "customer_id": pending.owner,
-            "action": pending.action, "args": pending.args, "args_hash": pending.args_hash,
-            "description": pending.description, "approved": decision.approved, "decided_by": decision.decided_by,
-            "decided_by_id": decision.decided_by_id or decision.decided_by, "role": role, "outcome": outcome,
-            "comment": decision.comment, "decided_at": iso(now), "GSI1PK": "AUDIT", "GSI1SK": iso(now),
+            "interrupt_id": pending.interrupt_id,
+            "thread_id": pending.thread_id,
+            "customer_id": pending.owner,
+            "action": pending.action,
+            "args": pending.args,
+            "args_hash": pending.args_hash,
+            "description": pending.description,
+            "approved": decision.approved,
+            "decided_by": decision.decided_by,
+            "decided_by_id": decision.decided_by_id or decision.decided_by,
+            "role": role,
+            "outcome": outcome,
+            "comment": decision.comment,
+            "decided_at": iso(now),
+            "GSI1PK": "AUDIT",
+            "GSI1SK": iso(now),
         }
         try:
-            self._dynamodb.put_item(TableName=self.table_name, Item={**_audit_key(pending.interrupt_id),
-                                                                     **aws.to_item(values)},
-                                    ConditionExpression="attribute_not_exists(PK)")
+            self._dynamodb.put_item(
+                TableName=self.table_name,
+                Item={**_audit_key(pending.interrupt_id), **aws.to_item(values)},
+                ConditionExpression="attribute_not_exists(PK)",
+            )
         except ClientError as exc:
             if aws.error_code(exc) != "ConditionalCheckFailedException":
                 raise
@@ -149,8 +186,12 @@ class ApprovalStore:
     def audit_log(self, limit: int = 100) -> list[dict[str, Any]]:
         """The latest decisions, newest first."""
         response = self._dynamodb.query(
-            TableName=self.table_name, IndexName="GSI1", KeyConditionExpression="GSI1PK = :pk",
-            ExpressionAttributeValues=aws.to_values({":pk": "AUDIT"}), ScanIndexForward=False, Limit=limit,
+            TableName=self.table_name,
+            IndexName="GSI1",
+            KeyConditionExpression="GSI1PK = :pk",
+            ExpressionAttributeValues=aws.to_values({":pk": "AUDIT"}),
+            ScanIndexForward=False,
+            Limit=limit,
         )
         return [aws.from_item(i) or {} for i in response.get("Items", [])]
 
@@ -158,15 +199,22 @@ class ApprovalStore:
 class ApprovalService:
     """Registers approvals for the state machine and decides them exactly once."""
 
-    def __init__(self, store: ApprovalStore, sessions: SessionStore, workflow: TurnWorkflow,
-                 analytics: AnalyticsStore) -> None:
+    def __init__(
+        self, store: ApprovalStore, sessions: SessionStore, workflow: TurnWorkflow, analytics: AnalyticsStore
+    ) -> None:
         self.store = store
         self.sessions = sessions
         self.workflow = workflow
         self.analytics = analytics
 
-    def decide(self, interrupt_id: str, principal: Principal, approved: bool, comment: str | None = None,
-               now: float | None = None) -> PendingApproval:
+    def decide(
+        self,
+        interrupt_id: str,
+        principal: Principal,
+        approved: bool,
+        comment: str | None = None,
+        now: float | None = None,
+    ) -> PendingApproval:
         """Decide a pending approval: visible to the principal, allowed by policy, exactly once."""
         now = time.time() if now is None else now
         pending = self.store.get(interrupt_id)
@@ -184,8 +232,12 @@ class ApprovalService:
         if pending.deadline <= now:
             raise ApprovalExpired("This approval has expired.")
         claimed = self.store.claim(interrupt_id, now)
-        decided_by = "operator" if principal.is_operator else "customer"
-        decision = Decision(approved=approved, decided_by=decided_by, comment=comment, decided_by_id=principal.sub)
+        decision = Decision(
+            approved=approved,
+            decided_by="operator" if principal.is_operator else "customer",
+            comment=comment,
+            decided_by_id=principal.sub,
+        )
         self.sessions.mark_running(claimed.thread_id, claimed.turn, claimed.interrupt_id, now=now)
         try:
             self.workflow.send_decision(claimed.task_token, decision)
@@ -196,8 +248,9 @@ class ApprovalService:
         self.analytics.add(**{"interrupts_approved" if approved else "interrupts_rejected": 1})
         return claimed
 
-    def decide_for_thread(self, thread_id: str, principal: Principal, approved: bool, comment: str | None = None,
-                          now: float | None = None) -> PendingApproval:
+    def decide_for_thread(
+        self, thread_id: str, principal: Principal, approved: bool, comment: str | None = None, now: float | None = None
+    ) -> PendingApproval:
         """The customer path: decide whatever is pending on the principal's thread."""
         session = self.sessions.get_visible(thread_id, principal.sub, is_operator=principal.is_operator, now=now)
         interrupt_id = session.pending_interrupt_id or session.last_interrupt_id

@@ -36,8 +36,9 @@ class Principal(BaseModel):
 ANONYMOUS = Principal(sub=ANONYMOUS_SUB, role="customer")
 
 
-def mint_token(secret: str, sub: str, role: Role = "customer", ttl_seconds: int = 12 * 3600,
-               now: float | None = None) -> str:
+def mint_token(
+    secret: str, sub: str, role: Role = "customer", ttl_seconds: int = 12 * 3600, now: float | None = None
+) -> str:
     """A signed token for `sub` with `role`, valid for `ttl_seconds`."""
     issued = int(time.time() if now is None else now)
     claims = {"sub": sub, "role": role, "iat": issued, "exp": issued + ttl_seconds}

@@ -41,8 +41,14 @@ class FrameContext:
 class ChatService:
     """Handles client frames: start turns, decide approvals, resume threads, answer pings."""
 
-    def __init__(self, sessions: SessionStore, workflow: TurnWorkflow, approvals: ApprovalService,
-                 approval_store: ApprovalStore, sender: EventSender) -> None:
+    def __init__(
+        self,
+        sessions: SessionStore,
+        workflow: TurnWorkflow,
+        approvals: ApprovalService,
+        approval_store: ApprovalStore,
+        sender: EventSender,
+    ) -> None:
         self.sessions = sessions
         self.workflow = workflow
         self.approvals = approvals
@@ -80,16 +86,23 @@ class ChatService:
         """Mark the thread running and start its execution (once per thread and turn)."""
         now = time.time()
         try:
-            session = self.sessions.begin_turn(frame.thread_id, ctx.principal.sub, ctx.connection_id,
-                                               frame.message_id, now=now)
+            session = self.sessions.begin_turn(
+                frame.thread_id, ctx.principal.sub, ctx.connection_id, frame.message_id, now=now
+            )
         except DuplicateMessage as dup:
             # A retried frame: make sure its execution exists, start nothing new.
             session = dup.session
             if session.status == "idle":
                 return ""
-        request = TurnRequest(thread_id=frame.thread_id, turn=session.turn, owner=session.owner,
-                              content=frame.content, connection_id=session.connection_id,
-                              message_id=frame.message_id, started_at=now)
+        request = TurnRequest(
+            thread_id=frame.thread_id,
+            turn=session.turn,
+            owner=session.owner,
+            content=frame.content,
+            connection_id=session.connection_id,
+            message_id=frame.message_id,
+            started_at=now,
+        )
         try:
             name = self.workflow.start(request)
         except Exception:

@@ -30,8 +30,12 @@ class ConnectionStore:
     def put(self, connection_id: str, principal_id: str, role: str, now: float | None = None) -> None:
         """Record a new connection; it expires with API Gateway's 2-hour limit."""
         now = time.time() if now is None else now
-        item = {"principal_id": principal_id, "role": role, "connected_at": int(now),
-                "expires_at": int(now) + CONNECTION_TTL_SECONDS}
+        item = {
+            "principal_id": principal_id,
+            "role": role,
+            "connected_at": int(now),
+            "expires_at": int(now) + CONNECTION_TTL_SECONDS,
+        }
         self._dynamodb.put_item(TableName=self.table_name, Item={**self._key(connection_id), **aws.to_item(item)})
 
     def get(self, connection_id: str, now: float | None = None) -> dict[str, Any] | None:
@@ -75,8 +79,14 @@ class ThreadChannel:
 
     RECHECK_SECONDS = 1.0
 
-    def __init__(self, sender: EventSender, sessions: SessionStore, thread_id: str, connection_id: str | None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        sender: EventSender,
+        sessions: SessionStore,
+        thread_id: str,
+        connection_id: str | None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.sender = sender
         self.sessions = sessions
         self.thread_id = thread_id
@@ -118,8 +128,13 @@ class ThreadChannel:
 class TokenCoalescer:
     """Batches streamed tokens into few frames: the first goes at once, later ones per growing window."""
 
-    def __init__(self, channel: ThreadChannel, flush_ms: int = 50, max_window_ms: int = 400,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        channel: ThreadChannel,
+        flush_ms: int = 50,
+        max_window_ms: int = 400,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.channel = channel
         self.flush_ms = flush_ms
         self.max_window_ms = max_window_ms
@@ -157,4 +172,4 @@ class TokenCoalescer:
         self._buffer = []
         self._last_flush = self._clock()
         for start in range(0, len(text), MAX_TOKEN_CHARS):
-            self.channel.send(token_event(self.channel.thread_id, text[start:start + MAX_TOKEN_CHARS], self._agent))
+            self.channel.send(token_event(self.channel.thread_id, text[start : start + MAX_TOKEN_CHARS], self._agent))

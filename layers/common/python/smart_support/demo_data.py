@@ -90,7 +90,7 @@ def main() -> None:
 
     table = get_settings().orders_table
     orders = seed_orders(OrderStore(table))
-    print(f"Seeded {len(orders)} demo orders into {table}.")  # noqa: T201 - CLI output
+    print(f"Seeded {len(orders)} demo orders into {table}.")
 
 
 if __name__ == "__main__":

@@ -20,8 +20,14 @@ logger = Logger(child=True)
 class WorkflowTasks:
     """The AwaitApproval and ReportFailure states' work."""
 
-    def __init__(self, approvals: ApprovalStore, sessions: SessionStore, sender: EventSender,
-                 analytics: AnalyticsStore, approval_timeout_seconds: int) -> None:
+    def __init__(
+        self,
+        approvals: ApprovalStore,
+        sessions: SessionStore,
+        sender: EventSender,
+        analytics: AnalyticsStore,
+        approval_timeout_seconds: int,
+    ) -> None:
         self.approvals = approvals
         self.sessions = sessions
         self.sender = sender
@@ -33,28 +39,53 @@ class WorkflowTasks:
         now = time.time() if now is None else now
         info = task.interrupt
         pending = PendingApproval(
-            interrupt_id=info.interrupt_id, thread_id=task.turn.thread_id, turn=task.turn.turn, owner=task.turn.owner,
-            action=info.action, args=info.args, args_hash=args_hash(info.args), description=info.description,
-            approver=info.approver, requested_at=now, deadline=now + self.approval_timeout_seconds,
+            interrupt_id=info.interrupt_id,
+            thread_id=task.turn.thread_id,
+            turn=task.turn.turn,
+            owner=task.turn.owner,
+            action=info.action,
+            args=info.args,
+            args_hash=args_hash(info.args),
+            description=info.description,
+            approver=info.approver,
+            requested_at=now,
+            deadline=now + self.approval_timeout_seconds,
             task_token=task.task_token,
         )
         self.approvals.register(pending)
-        session = self.sessions.mark_awaiting_approval(pending.thread_id, pending.turn, pending.interrupt_id,
-                                                       pending.deadline, now=now)
-        channel = ThreadChannel(self.sender, self.sessions, pending.thread_id,
-                                session.connection_id if session else task.turn.connection_id)
+        session = self.sessions.mark_awaiting_approval(
+            pending.thread_id, pending.turn, pending.interrupt_id, pending.deadline, now=now
+        )
+        channel = ThreadChannel(
+            self.sender, self.sessions, pending.thread_id, session.connection_id if session else task.turn.connection_id
+        )
         channel.send(pending.interrupt_event())
-        logger.info("approval requested", extra={"thread_id": pending.thread_id, "interrupt_id": pending.interrupt_id,
-                                                  "action": pending.action, "approver": pending.approver})
+        logger.info(
+            "approval requested",
+            extra={
+                "thread_id": pending.thread_id,
+                "interrupt_id": pending.interrupt_id,
+                "action": pending.action,
+                "approver": pending.approver,
+            },
+        )
         return pending
 
     def report_failure(self, task: ReportFailureTask) -> None:
         """Tell the client the turn failed (generic message) and return the thread to idle."""
-        logger.error("turn failed", extra={"thread_id": task.turn.thread_id, "turn": task.turn.turn,
-                                           "failure": task.failure})
+        logger.error(
+            "turn failed", extra={"thread_id": task.turn.thread_id, "turn": task.turn.turn, "failure": task.failure}
+        )
         session = self.sessions.finish_turn(task.turn.thread_id, task.turn.turn)
-        channel = ThreadChannel(self.sender, self.sessions, task.turn.thread_id,
-                                session.connection_id if session else task.turn.connection_id)
-        channel.send(error_event(InternalError("Sorry, something went wrong while answering; please try again."),
-                                 task.turn.thread_id))
+        channel = ThreadChannel(
+            self.sender,
+            self.sessions,
+            task.turn.thread_id,
+            session.connection_id if session else task.turn.connection_id,
+        )
+        channel.send(
+            error_event(
+                InternalError("Sorry, something went wrong while answering; please try again."), task.turn.thread_id
+            )
+        )
         self.analytics.add(failed_turns=1)

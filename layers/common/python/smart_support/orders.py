@@ -167,7 +167,10 @@ class OrderStore:
         """Cancel a processing order; repeating `action_id` is a no-op that returns the order."""
         stamp = iso(time.time() if now is None else now)
         return self._apply(
-            order_id, customer_id, action_id, "cancel_order",
+            order_id,
+            customer_id,
+            action_id,
+            "cancel_order",
             "SET #status = :cancelled, cancelled_at = :stamp",
             {":cancelled": "cancelled", ":stamp": stamp, ":required": REQUIRED_STATUS["cancel_order"]},
             stamp,
@@ -177,26 +180,42 @@ class OrderStore:
         """Request a refund of a delivered order (once); repeating `action_id` is a no-op."""
         stamp = iso(time.time() if now is None else now)
         return self._apply(
-            order_id, customer_id, action_id, "request_refund",
+            order_id,
+            customer_id,
+            action_id,
+            "request_refund",
             "SET refund_status = :requested, refund_requested_at = :stamp",
             {":requested": "requested", ":stamp": stamp, ":required": REQUIRED_STATUS["request_refund"]},
             stamp,
             extra_condition="attribute_not_exists(refund_status)",
         )
 
-    def update_shipping_address(self, order_id: str, customer_id: str, address: str, action_id: str,
-                                now: float | None = None) -> Order:
+    def update_shipping_address(
+        self, order_id: str, customer_id: str, address: str, action_id: str, now: float | None = None
+    ) -> Order:
         """Change the address of a processing order; repeating `action_id` is a no-op."""
         stamp = iso(time.time() if now is None else now)
         return self._apply(
-            order_id, customer_id, action_id, "update_shipping_address",
+            order_id,
+            customer_id,
+            action_id,
+            "update_shipping_address",
             "SET shipping_address = :address",
             {":address": address, ":required": REQUIRED_STATUS["update_shipping_address"]},
             stamp,
         )
 
-    def _apply(self, order_id: str, customer_id: str, action_id: str, action: OrderAction, set_expression: str,
-               values: dict[str, Any], stamp: str, extra_condition: str | None = None) -> Order:
+    def _apply(
+        self,
+        order_id: str,
+        customer_id: str,
+        action_id: str,
+        action: OrderAction,
+        set_expression: str,
+        values: dict[str, Any],
+        stamp: str,
+        extra_condition: str | None = None,
+    ) -> Order:
         # One conditional write: owner AND status rule AND this action not applied yet.
         condition = "customer_id = :cid AND #status = :required AND NOT contains(action_ids, :aid)"
         if extra_condition:
@@ -230,8 +249,9 @@ class OrderStore:
         return Order.from_item(response["Attributes"])
 
     @staticmethod
-    def _why_not(order_id: str, customer_id: str, action_id: str, action: str,
-                 old: dict[str, Any] | None) -> Order | Exception:
+    def _why_not(
+        order_id: str, customer_id: str, action_id: str, action: str, old: dict[str, Any] | None
+    ) -> Order | Exception:
         if not old:
             return OrderNotFound()
         order = Order.from_item(old)

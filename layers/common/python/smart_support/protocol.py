@@ -61,9 +61,7 @@ class ResumeFrame(_Frame):
     thread_id: ThreadId
 
 
-ClientFrame = Annotated[
-    MessageFrame | InterruptResponseFrame | PingFrame | ResumeFrame, Field(discriminator="type")
-]
+ClientFrame = Annotated[MessageFrame | InterruptResponseFrame | PingFrame | ResumeFrame, Field(discriminator="type")]
 _CLIENT_FRAME: TypeAdapter[ClientFrame] = TypeAdapter(ClientFrame)
 FRAME_TYPES = ("message", "interrupt_response", "ping", "resume")
 

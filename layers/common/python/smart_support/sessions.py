@@ -72,8 +72,9 @@ class SessionStore:
         item = response.get("Item")
         return Session.from_item(item) if item else None
 
-    def get_visible(self, thread_id: str, principal_id: str, *, is_operator: bool = False,
-                    now: float | None = None) -> Session:
+    def get_visible(
+        self, thread_id: str, principal_id: str, *, is_operator: bool = False, now: float | None = None
+    ) -> Session:
         """The session if this principal may see it; NotFound otherwise, SessionExpired past its TTL."""
         now = time.time() if now is None else now
         session = self.get(thread_id)
@@ -83,8 +84,14 @@ class SessionStore:
             raise SessionExpired()
         return session
 
-    def begin_turn(self, thread_id: str, owner: str, connection_id: str | None, message_id: str | None = None,
-                   now: float | None = None) -> Session:
+    def begin_turn(
+        self,
+        thread_id: str,
+        owner: str,
+        connection_id: str | None,
+        message_id: str | None = None,
+        now: float | None = None,
+    ) -> Session:
         """Create or load the session and mark it running in one conditional write; returns the new state."""
         now = time.time() if now is None else now
         stamp = iso(now)
@@ -92,9 +99,18 @@ class SessionStore:
         if message_id:
             condition = f"({condition}) AND (attribute_not_exists(last_message_id) OR last_message_id <> :mid)"
         values: dict[str, Any] = {
-            ":owner": owner, ":idle": "idle", ":running": "running", ":now": int(now), ":zero": 0, ":one": 1,
-            ":stamp": stamp, ":exp": int(now) + self.ttl_seconds, ":gsi": f"OWNER#{owner}",
-            ":tid": thread_id, ":conn": connection_id or "", ":mid": message_id or "",
+            ":owner": owner,
+            ":idle": "idle",
+            ":running": "running",
+            ":now": int(now),
+            ":zero": 0,
+            ":one": 1,
+            ":stamp": stamp,
+            ":exp": int(now) + self.ttl_seconds,
+            ":gsi": f"OWNER#{owner}",
+            ":tid": thread_id,
+            ":conn": connection_id or "",
+            ":mid": message_id or "",
         }
         try:
             response = self._dynamodb.update_item(
@@ -135,18 +151,21 @@ class SessionStore:
         """Back to idle after `turn` (sliding TTL); None if the thread moved on or is gone."""
         now = time.time() if now is None else now
         return self._update_for_turn(
-            thread_id, turn,
+            thread_id,
+            turn,
             "SET #status = :idle, updated_at = :stamp, expires_at = :exp, GSI1SK = :stamp REMOVE pending_interrupt_id",
             {":idle": "idle", ":stamp": iso(now), ":exp": int(now) + self.ttl_seconds},
         )
 
-    def mark_awaiting_approval(self, thread_id: str, turn: int, interrupt_id: str, approval_expires_at: float,
-                               now: float | None = None) -> Session | None:
+    def mark_awaiting_approval(
+        self, thread_id: str, turn: int, interrupt_id: str, approval_expires_at: float, now: float | None = None
+    ) -> Session | None:
         """The turn waits for a human; the session lives at least until the approval resolves."""
         now = time.time() if now is None else now
         expires = int(max(now, approval_expires_at)) + self.ttl_seconds
         return self._update_for_turn(
-            thread_id, turn,
+            thread_id,
+            turn,
             "SET #status = :awaiting, pending_interrupt_id = :iid, updated_at = :stamp, expires_at = :exp",
             {":awaiting": "awaiting_approval", ":iid": interrupt_id, ":stamp": iso(now), ":exp": expires},
         )
@@ -155,7 +174,8 @@ class SessionStore:
         """A decision on `interrupt_id` arrived: the turn runs again."""
         now = time.time() if now is None else now
         return self._update_for_turn(
-            thread_id, turn,
+            thread_id,
+            turn,
             "SET #status = :running, updated_at = :stamp, expires_at = :exp, last_interrupt_id = :iid"
             " REMOVE pending_interrupt_id",
             {":running": "running", ":stamp": iso(now), ":exp": int(now) + self.ttl_seconds, ":iid": interrupt_id},

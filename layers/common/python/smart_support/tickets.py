@@ -55,14 +55,21 @@ class TicketStore:
         self.table_name = table_name
         self._dynamodb = dynamodb or aws.client("dynamodb")
 
-    def create(self, thread_id: str, customer_id: str, summary: str, idempotency_key: str | None = None,
-               now: float | None = None) -> Ticket:
+    def create(
+        self,
+        thread_id: str,
+        customer_id: str,
+        summary: str,
+        idempotency_key: str | None = None,
+        now: float | None = None,
+    ) -> Ticket:
         """Open a ticket; the same thread + idempotency key returns the ticket created the first time."""
         now = time.time() if now is None else now
         stamp = iso(now)
         ticket_id = ticket_id_for(thread_id, idempotency_key) if idempotency_key else ticket_id_for(thread_id, stamp)
-        ticket = Ticket(ticket_id=ticket_id, thread_id=thread_id, customer_id=customer_id, summary=summary,
-                        created_at=stamp)
+        ticket = Ticket(
+            ticket_id=ticket_id, thread_id=thread_id, customer_id=customer_id, summary=summary, created_at=stamp
+        )
         item = {
             **ticket_key(ticket_id),
             **aws.to_item({**ticket.model_dump(), "GSI1PK": TICKETS_PARTITION, "GSI1SK": f"{stamp}#{ticket_id}"}),
@@ -84,8 +91,9 @@ class TicketStore:
     def get(self, ticket_id: str) -> Ticket | None:
         """One ticket by id (None when absent)."""
         try:
-            response = self._dynamodb.get_item(TableName=self.table_name, Key=ticket_key(ticket_id),
-                                               ConsistentRead=True)
+            response = self._dynamodb.get_item(
+                TableName=self.table_name, Key=ticket_key(ticket_id), ConsistentRead=True
+            )
         except ClientError as exc:
             raise TicketStoreError(f"Reading ticket {ticket_id} failed ({aws.error_code(exc)}).") from exc
         item = response.get("Item")

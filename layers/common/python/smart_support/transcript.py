@@ -14,11 +14,18 @@ def segment_key(thread_id: str, turn: int, run: int) -> dict[str, Any]:
     return {"PK": {"S": f"THREAD#{thread_id}"}, "SK": {"S": f"TURN#{turn:06d}#{run:02d}"}}
 
 
-def segment_item(thread_id: str, turn: int, run: int, entries: list[dict[str, Any]], now: float,
-                 **extra: Any) -> dict[str, Any]:
+def segment_item(
+    thread_id: str, turn: int, run: int, entries: list[dict[str, Any]], now: float, **extra: Any
+) -> dict[str, Any]:
     """The DynamoDB item of one run's transcript entries."""
-    values = {"thread_id": thread_id, "turn": turn, "run": run, "entries": entries,
-              "expires_at": int(now) + TRANSCRIPT_RETENTION_SECONDS, **extra}
+    values = {
+        "thread_id": thread_id,
+        "turn": turn,
+        "run": run,
+        "entries": entries,
+        "expires_at": int(now) + TRANSCRIPT_RETENTION_SECONDS,
+        **extra,
+    }
     return {**segment_key(thread_id, turn, run), **aws.to_item(values)}
 
 

@@ -39,7 +39,7 @@ from smart_support.settings import Settings
 
 # Throttling on Bedrock is common at low quotas: adaptive retries back off client-side too.
 BEDROCK_CLIENT_CONFIG = Config(
-    retries={"mode": "adaptive", "max_attempts": 6},
+    retries={"mode": "adaptive", "total_max_attempts": 6},  # the first call + 5 retries
     connect_timeout=5,
     read_timeout=120,
     tcp_keepalive=True,

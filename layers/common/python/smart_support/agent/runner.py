@@ -38,8 +38,16 @@ def _text(message: BaseMessage) -> str:
 class TurnRunner:
     """Drives the compiled graph for one task and reports the outcome to the state machine."""
 
-    def __init__(self, graph: Any, sessions: SessionStore, approvals: ApprovalService, sender: EventSender,
-                 table_name: str, dynamodb: Any = None, flush_ms: int = 50) -> None:
+    def __init__(
+        self,
+        graph: Any,
+        sessions: SessionStore,
+        approvals: ApprovalService,
+        sender: EventSender,
+        table_name: str,
+        dynamodb: Any = None,
+        flush_ms: int = 50,
+    ) -> None:
         self.graph = graph
         self.sessions = sessions
         self.approvals = approvals
@@ -56,8 +64,11 @@ class TurnRunner:
         entries: list[dict[str, Any]] = []
         graph_input: Any
         if task.task == "run":
-            graph_input = {"messages": [HumanMessage(turn.content)], "customer_id": turn.owner,
-                           "thread_id": turn.thread_id}
+            graph_input = {
+                "messages": [HumanMessage(turn.content)],
+                "customer_id": turn.owner,
+                "thread_id": turn.thread_id,
+            }
             entries.append({"role": "user", "content": turn.content, "at": iso(turn.started_at)})
         else:
             graph_input = self._resume_input(task, channel, entries, now)
@@ -70,8 +81,9 @@ class TurnRunner:
             raise
         return self._finish(task, outcome, channel, entries)
 
-    def _resume_input(self, task: AgentTask, channel: ThreadChannel, entries: list[dict[str, Any]],
-                      now: float) -> Command:
+    def _resume_input(
+        self, task: AgentTask, channel: ThreadChannel, entries: list[dict[str, Any]], now: float
+    ) -> Command:
         decision, info, turn = task.decision, task.interrupt, task.turn
         if decision is None or info is None:
             raise ValueError("a resume task needs the interrupt and the decision")
@@ -80,16 +92,34 @@ class TurnRunner:
             session = self.sessions.mark_running(turn.thread_id, turn.turn, info.interrupt_id, now=now)
             if session:
                 channel.follow(session.connection_id)
-        channel.send(event("interrupt_resolved", turn.thread_id, interrupt_id=info.interrupt_id,
-                           approved=decision.approved, decided_by=decision.decided_by))
-        entries.append({"role": "decision", "interrupt_id": info.interrupt_id, "action": info.action,
-                        "args": info.args, "approved": decision.approved, "decided_by": decision.decided_by,
-                        "comment": decision.comment, "at": iso(now)})
-        return Command(resume={"approved": decision.approved, "decided_by": decision.decided_by,
-                               "comment": decision.comment})
+        channel.send(
+            event(
+                "interrupt_resolved",
+                turn.thread_id,
+                interrupt_id=info.interrupt_id,
+                approved=decision.approved,
+                decided_by=decision.decided_by,
+            )
+        )
+        entries.append(
+            {
+                "role": "decision",
+                "interrupt_id": info.interrupt_id,
+                "action": info.action,
+                "args": info.args,
+                "approved": decision.approved,
+                "decided_by": decision.decided_by,
+                "comment": decision.comment,
+                "at": iso(now),
+            }
+        )
+        return Command(
+            resume={"approved": decision.approved, "decided_by": decision.decided_by, "comment": decision.comment}
+        )
 
-    def _stream(self, graph_input: Any, thread_id: str, channel: ThreadChannel,
-                entries: list[dict[str, Any]]) -> dict[str, Any]:
+    def _stream(
+        self, graph_input: Any, thread_id: str, channel: ThreadChannel, entries: list[dict[str, Any]]
+    ) -> dict[str, Any]:
         coalescer = TokenCoalescer(channel, flush_ms=self.flush_ms)
         config = {"configurable": {"thread_id": thread_id}, "recursion_limit": 40}
         interrupts: list[Any] = []
@@ -99,13 +129,13 @@ class TurnRunner:
         def entry_for(agent: str) -> dict[str, Any]:
             nonlocal current
             if current is None or current["agent"] != agent:
-                current = {"role": "assistant", "agent": agent, "content": "", "tool_calls": [],
-                           "at": iso(time.time())}
+                current = {"role": "assistant", "agent": agent, "content": "", "tool_calls": [], "at": iso(time.time())}
                 entries.append(current)
             return current
 
-        for mode, chunk in self.graph.stream(graph_input, config, stream_mode=["messages", "updates"],
-                                             durability="exit"):
+        for mode, chunk in self.graph.stream(
+            graph_input, config, stream_mode=["messages", "updates"], durability="exit"
+        ):
             if mode == "messages":
                 message, metadata = chunk
                 node = metadata.get("langgraph_node")
@@ -134,8 +164,9 @@ class TurnRunner:
                 entry.pop("tool_calls")
         return {"interrupts": interrupts, "tools": tools_used}
 
-    def _finish(self, task: AgentTask, outcome: dict[str, Any], channel: ThreadChannel,
-                entries: list[dict[str, Any]]) -> dict[str, Any]:
+    def _finish(
+        self, task: AgentTask, outcome: dict[str, Any], channel: ThreadChannel, entries: list[dict[str, Any]]
+    ) -> dict[str, Any]:
         turn = task.turn
         now = time.time()
         counters: dict[str, int] = {f"tool_{name}": 0 for name in outcome["tools"]}
@@ -145,9 +176,14 @@ class TurnRunner:
         if outcome["interrupts"]:
             raw = outcome["interrupts"][0]
             value = dict(raw.value)
-            info = InterruptInfo(interrupt_id=raw.id, action=value["action"], args=value["args"],
-                                 description=value["description"], approver=value["approver"],
-                                 amount=value.get("amount"))
+            info = InterruptInfo(
+                interrupt_id=raw.id,
+                action=value["action"],
+                args=value["args"],
+                description=value["description"],
+                approver=value["approver"],
+                amount=value.get("amount"),
+            )
             counters["interrupts_requested"] = 1
             self._transact(segment, counters, None)
             logger.info("turn interrupted", extra={"thread_id": turn.thread_id, "action": info.action})
@@ -162,17 +198,24 @@ class TurnRunner:
             "TableName": self.table_name,
             "Key": thread_key(turn.thread_id),
             "UpdateExpression": "SET #status = :idle, updated_at = :stamp, expires_at = :exp, GSI1SK = :stamp"
-                                " REMOVE pending_interrupt_id",
+            " REMOVE pending_interrupt_id",
             "ConditionExpression": "turn = :turn",
             "ExpressionAttributeNames": {"#status": "status"},
-            "ExpressionAttributeValues": aws.to_values({":idle": "idle", ":stamp": iso(now), ":turn": turn.turn,
-                                                        ":exp": int(now) + self.sessions.ttl_seconds}),
+            "ExpressionAttributeValues": aws.to_values(
+                {":idle": "idle", ":stamp": iso(now), ":turn": turn.turn, ":exp": int(now) + self.sessions.ttl_seconds}
+            ),
         }
         self._transact(segment, counters, finish)
         channel.send(message_complete_event(turn.thread_id, turn.turn))
-        logger.info("turn complete", extra={"thread_id": turn.thread_id, "turn": turn.turn,
-                                            "latency_ms": round((now - turn.started_at) * 1000),
-                                            "frames": channel.frames_sent})
+        logger.info(
+            "turn complete",
+            extra={
+                "thread_id": turn.thread_id,
+                "turn": turn.turn,
+                "latency_ms": round((now - turn.started_at) * 1000),
+                "frames": channel.frames_sent,
+            },
+        )
         return {"outcome": "complete", "interrupt": None}
 
     def _transact(self, segment: dict[str, Any], counters: dict[str, int], finish: dict[str, Any] | None) -> None:

@@ -22,13 +22,19 @@ def build_resolver() -> APIGatewayHttpResolver:
 
     def envelope(error: SupportError) -> Response:
         request_id = app.current_event.request_context.request_id
-        return Response(status_code=error.http_status, content_type=content_types.APPLICATION_JSON,
-                        body={"error": {"code": error.code, "message": error.message, "request_id": request_id}})
+        return Response(
+            status_code=error.http_status,
+            content_type=content_types.APPLICATION_JSON,
+            body={"error": {"code": error.code, "message": error.message, "request_id": request_id}},
+        )
 
     @app.get(f"{PREFIX}/openapi.json", include_in_schema=False)
     def openapi() -> Response:
-        return Response(status_code=200, content_type=content_types.APPLICATION_JSON,
-                        body=app.get_openapi_json_schema(title="smart-support API", version="1.0.0"))
+        return Response(
+            status_code=200,
+            content_type=content_types.APPLICATION_JSON,
+            body=app.get_openapi_json_schema(title="smart-support API", version="1.0.0"),
+        )
 
     app.enable_swagger(path=f"{PREFIX}/docs", title="smart-support API", version="1.0.0")
 

@@ -35,8 +35,12 @@ def decide(interrupt_id: str, body: DecisionBody) -> dict[str, Any]:
     """Approve or reject exactly once: 404 unknown, 409 already decided, 410 expired."""
     principal = require_operator(router)
     decided = services.approvals().decide(interrupt_id, principal, body.approved, body.comment)
-    return {"interrupt_id": decided.interrupt_id, "thread_id": decided.thread_id, "approved": body.approved,
-            "decided_by": "operator"}
+    return {
+        "interrupt_id": decided.interrupt_id,
+        "thread_id": decided.thread_id,
+        "approved": body.approved,
+        "decided_by": "operator",
+    }
 
 
 @router.get("/audit", summary="Approval decisions, newest first (operators)")

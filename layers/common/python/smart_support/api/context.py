@@ -10,7 +10,7 @@ from smart_support.errors import Forbidden
 
 def current_principal(router: BaseRouter) -> Principal:
     """The authenticated principal of the current request (Unauthorized without one)."""
-    authorizer = router.current_event.get("requestContext", {}).get("authorizer")
+    authorizer = (router.current_event.get("requestContext") or {}).get("authorizer")
     return principal_from_context(authorizer)
 
 

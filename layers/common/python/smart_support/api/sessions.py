@@ -23,8 +23,18 @@ def list_sessions() -> dict[str, Any]:
     principal = current_principal(router)
     now = time.time()
     sessions = [s for s in services.sessions().list_for_owner(principal.sub) if not s.expired(now)]
-    return {"sessions": [{"thread_id": s.thread_id, "status": s.status, "turns": s.turn,
-                          "updated_at": s.updated_at, "expires_at": iso(s.expires_at)} for s in sessions]}
+    return {
+        "sessions": [
+            {
+                "thread_id": s.thread_id,
+                "status": s.status,
+                "turns": s.turn,
+                "updated_at": s.updated_at,
+                "expires_at": iso(s.expires_at),
+            }
+            for s in sessions
+        ]
+    }
 
 
 @router.get("/sessions/<thread_id>", summary="Session state of one thread")
@@ -36,9 +46,15 @@ def get_session(thread_id: ThreadIdPath) -> dict[str, Any]:
     if session.pending_interrupt_id:
         approval = services.approval_store().get(session.pending_interrupt_id)
         pending = approval.public() if approval else None
-    return {"thread_id": session.thread_id, "status": session.status, "turns": session.turn,
-            "created_at": session.created_at, "updated_at": session.updated_at,
-            "expires_at": iso(session.expires_at), "pending_interrupt": pending}
+    return {
+        "thread_id": session.thread_id,
+        "status": session.status,
+        "turns": session.turn,
+        "created_at": session.created_at,
+        "updated_at": session.updated_at,
+        "expires_at": iso(session.expires_at),
+        "pending_interrupt": pending,
+    }
 
 
 @router.get("/sessions/<thread_id>/messages", summary="Replay: the ordered transcript of a thread")

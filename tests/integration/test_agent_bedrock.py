@@ -1,0 +1,199 @@
+"""The graph on ChatBedrockConverse without network: recorded ConverseStream responses served to botocore.
+
+The responses are real AWS event-stream bytes (prelude, headers, payload, CRCs) handed to botocore from a
+`before-send` hook, so botocore's own parser, langchain-aws's stream handling and the graph all run for real.
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+import struct
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.awsrequest import AWSResponse
+
+from smart_support.agent.models import build_bedrock_model
+from smart_support.demo_data import seed_orders
+from smart_support.orders import OrderStore
+from smart_support.settings import Settings
+from tests.integration.agent_turns import make_graph, say
+
+MODEL_ID = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
+
+
+def _header(name: str, value: str) -> bytes:
+    raw_name, raw_value = name.encode(), value.encode()
+    return struct.pack("!B", len(raw_name)) + raw_name + struct.pack("!BH", 7, len(raw_value)) + raw_value
+
+
+def event_message(event_type: str, payload: dict[str, Any]) -> bytes:
+    """One AWS event-stream message (what Bedrock sends for each ConverseStream event)."""
+    headers = (_header(":event-type", event_type) + _header(":content-type", "application/json")
+               + _header(":message-type", "event"))
+    body = json.dumps(payload).encode()
+    total = 12 + len(headers) + len(body) + 4
+    prelude = struct.pack("!II", total, len(headers))
+    prelude += struct.pack("!I", binascii.crc32(prelude) & 0xFFFFFFFF)
+    message = prelude + headers + body
+    return message + struct.pack("!I", binascii.crc32(message) & 0xFFFFFFFF)
+
+
+def text_reply(*deltas: str) -> list[tuple[str, dict[str, Any]]]:
+    """The events of a streamed text answer."""
+    return [
+        ("messageStart", {"role": "assistant"}),
+        *[("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": d}}) for d in deltas],
+        ("contentBlockStop", {"contentBlockIndex": 0}),
+        ("messageStop", {"stopReason": "end_turn"}),
+        ("metadata", {"usage": {"inputTokens": 420, "outputTokens": 30, "totalTokens": 450},
+                      "metrics": {"latencyMs": 310}}),
+    ]
+
+
+def tool_use_reply(name: str, args: dict[str, Any], tool_use_id: str, preamble: str | None = None,
+                   ) -> list[tuple[str, dict[str, Any]]]:
+    """The events of a tool call (optionally after some text), its input streamed in two pieces."""
+    events: list[tuple[str, dict[str, Any]]] = [("messageStart", {"role": "assistant"})]
+    index = 0
+    if preamble:
+        events += [("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": preamble}}),
+                   ("contentBlockStop", {"contentBlockIndex": 0})]
+        index = 1
+    raw = json.dumps(args)
+    events += [
+        ("contentBlockStart", {"contentBlockIndex": index, "start": {"toolUse": {"toolUseId": tool_use_id,
+                                                                                  "name": name}}}),
+        ("contentBlockDelta", {"contentBlockIndex": index, "delta": {"toolUse": {"input": raw[:5]}}}),
+        ("contentBlockDelta", {"contentBlockIndex": index, "delta": {"toolUse": {"input": raw[5:]}}}),
+        ("contentBlockStop", {"contentBlockIndex": index}),
+        ("messageStop", {"stopReason": "tool_use"}),
+        ("metadata", {"usage": {"inputTokens": 380, "outputTokens": 25, "totalTokens": 405},
+                      "metrics": {"latencyMs": 250}}),
+    ]
+    return events
+
+
+class _RawStream:
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        # Small pieces, as from a socket: messages split across reads.
+        for start in range(0, len(self._data), 64):
+            yield self._data[start : start + 64]
+
+    def close(self) -> None:
+        pass
+
+
+class RecordedBedrock:
+    """Answers ConverseStream calls from a script and keeps the request bodies (first response a throttle)."""
+
+    def __init__(self, script: list[list[tuple[str, dict[str, Any]]]], throttle_first: bool = False) -> None:
+        self.script = list(script)
+        self.requests: list[dict[str, Any]] = []
+        self.throttles = 1 if throttle_first else 0
+        self.attempts = 0
+
+    def __call__(self, request: Any, **_: Any) -> AWSResponse:
+        self.attempts += 1
+        if self.throttles:
+            self.throttles -= 1
+            body = json.dumps({"message": "Too many requests, please wait before trying again."}).encode()
+            headers = {"x-amzn-ErrorType": "ThrottlingException:http://internal.amazon.com/coral/com.amazon.bedrock/",
+                       "content-type": "application/json"}
+            return AWSResponse(request.url, 429, headers, _RawStream(body))
+        self.requests.append(json.loads(request.body))
+        events = self.script.pop(0)
+        data = b"".join(event_message(kind, payload) for kind, payload in events)
+        return AWSResponse(request.url, 200, {"content-type": "application/vnd.amazon.eventstream"}, _RawStream(data))
+
+
+@pytest.fixture
+def orders(dynamodb) -> OrderStore:
+    store = OrderStore("OrdersTable", dynamodb=dynamodb)
+    seed_orders(store)
+    return store
+
+
+def bedrock_graph(dynamodb, recorded: RecordedBedrock):
+    client = boto3.client("bedrock-runtime", region_name="us-east-1")
+    client.meta.events.register_first("before-send.bedrock-runtime.ConverseStream", recorded)
+    client.meta.events.register_first("before-send.bedrock-runtime.Converse", _no_plain_converse)
+    settings = Settings.model_validate({"MODEL_PROVIDER": "bedrock", "BEDROCK_MODEL_ID": MODEL_ID})
+    return make_graph(dynamodb, model=build_bedrock_model(settings, client=client))
+
+
+def _no_plain_converse(**_: Any) -> None:
+    raise AssertionError("every model call should stream (ConverseStream)")
+
+
+def test_bedrock_turn_routes_calls_a_tool_and_streams_the_answer(dynamodb, orders):
+    # Given Bedrock answers: route to order_status, call get_order_status, then a streamed answer
+    answer = ["Order 1042 has shipped", " with UPS (tracking 1Z999AA10123456784)", " and should arrive by 2026-11-28."]
+    recorded = RecordedBedrock([
+        tool_use_reply("RouteDecision", {"route": "order_status"}, "tooluse_route"),
+        tool_use_reply("get_order_status", {"order_id": "1042"}, "tooluse_status", preamble="Let me check."),
+        text_reply(*answer),
+    ])
+    graph = bedrock_graph(dynamodb, recorded)
+
+    # When the customer asks about order 1042
+    turn = say(graph, "t-bedrock", "What is the status of order 1042?")
+
+    # Then the tool call came from order_status, the supervisor streamed nothing, and the answer streamed in pieces
+    assert turn.tool_calls == [{"tool": "get_order_status", "args": {"order_id": "1042"}, "agent": "order_status"}]
+    assert turn.agents == {"order_status"}
+    assert turn.text == "Let me check." + "".join(answer)
+    assert [content for _, content in turn.tokens][-3:] == answer
+
+    # And the requests were what Bedrock expects: a forced routing tool, the specialist's tools, the tool result
+    route_request, tool_request, answer_request = recorded.requests
+    assert route_request["toolConfig"]["toolChoice"] == {"tool": {"name": "RouteDecision"}}
+    assert {t["toolSpec"]["name"] for t in tool_request["toolConfig"]["tools"]} == {"get_order_status",
+                                                                                    "track_shipment"}
+    tool_specs = {t["toolSpec"]["name"]: t["toolSpec"] for t in tool_request["toolConfig"]["tools"]}
+    assert set(tool_specs["get_order_status"]["inputSchema"]["json"]["properties"]) == {"order_id"}
+    results = [block["toolResult"] for message in answer_request["messages"] for block in message["content"]
+               if "toolResult" in block]
+    assert results[0]["toolUseId"] == "tooluse_status"
+    assert "1Z999AA10123456784" in json.dumps(results[0]["content"])
+    assert answer_request["system"][0]["text"].startswith("You work for the customer-support team")
+
+
+def test_bedrock_write_tool_interrupts_with_the_model_args(dynamodb, orders):
+    # Given Bedrock routes to order_actions and calls cancel_order
+    recorded = RecordedBedrock([
+        tool_use_reply("RouteDecision", {"route": "order_actions"}, "tooluse_route"),
+        tool_use_reply("cancel_order", {"order_id": "1043"}, "tooluse_cancel"),
+    ])
+    graph = bedrock_graph(dynamodb, recorded)
+
+    # When the customer asks to cancel
+    turn = say(graph, "t-bedrock-cancel", "Please cancel my order 1043")
+
+    # Then the run pauses for approval with exactly those arguments
+    assert turn.interrupt["action"] == "cancel_order"
+    assert turn.interrupt["args"] == {"order_id": "1043"}
+    assert turn.tool_calls == [{"tool": "cancel_order", "args": {"order_id": "1043"}, "agent": "order_actions"}]
+
+
+def test_bedrock_throttling_is_retried(dynamodb, orders):
+    # Given Bedrock throttles the first request once
+    recorded = RecordedBedrock([
+        tool_use_reply("RouteDecision", {"route": "knowledge"}, "tooluse_route"),
+        text_reply("Hello! ", "How can I help?"),
+    ], throttle_first=True)
+    graph = bedrock_graph(dynamodb, recorded)
+
+    # When the customer greets
+    turn = say(graph, "t-bedrock-throttle", "Hi")
+
+    # Then botocore retried and the turn completed
+    assert recorded.attempts == 3
+    assert turn.text == "Hello! How can I help?"
+    assert turn.agents == {"knowledge"}

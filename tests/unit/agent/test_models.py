@@ -1,0 +1,36 @@
+"""Provider selection and the Bedrock client settings (no network)."""
+
+from __future__ import annotations
+
+from smart_support.agent.models import BEDROCK_CLIENT_CONFIG, OfflineChatModel, build_model
+from smart_support.settings import Settings
+
+
+def test_offline_is_the_default_provider_with_the_configured_pace():
+    # Given default settings with a 7 ms pace
+    settings = Settings.model_validate({"OFFLINE_TOKEN_DELAY_MS": "7"})
+
+    # When the model is built
+    model = build_model(settings)
+
+    # Then it is the offline model
+    assert isinstance(model, OfflineChatModel)
+    assert model.token_delay_ms == 7
+
+
+def test_bedrock_provider_builds_converse_with_retries_on_throttling():
+    # Given the bedrock provider
+    settings = Settings.model_validate(
+        {"MODEL_PROVIDER": "bedrock", "BEDROCK_MODEL_ID": "us.anthropic.claude-haiku-4-5-20251001-v1:0",
+         "AWS_REGION": "eu-west-1"}
+    )
+
+    # When the model is built (no call is made)
+    model = build_model(settings)
+
+    # Then it is ChatBedrockConverse on that model and region, retrying adaptively
+    assert type(model).__name__ == "ChatBedrockConverse"
+    assert model.model_id == "us.anthropic.claude-haiku-4-5-20251001-v1:0"  # type: ignore[attr-defined]
+    assert model.client.meta.region_name == "eu-west-1"  # type: ignore[attr-defined]
+    assert model.client.meta.config.retries == {"mode": "adaptive", "total_max_attempts": 6}  # type: ignore[attr-defined]
+    assert BEDROCK_CLIENT_CONFIG.retries == {"mode": "adaptive", "total_max_attempts": 6}

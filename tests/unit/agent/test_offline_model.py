@@ -1,0 +1,187 @@
+"""The offline model: real tool calls, answers from tool results, word-by-word streaming, routing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, SystemMessage, ToolMessage
+
+from smart_support.agent import models, prompts
+from smart_support.agent.models import OfflineChatModel
+from smart_support.agent.state import RouteDecision
+from smart_support.agent.tools import build_toolsets
+from tests.unit.agent.fakes import FakeOrders, FakeTickets
+
+TOOLSETS = build_toolsets(FakeOrders(), FakeTickets())  # type: ignore[arg-type]
+
+
+def bound(agent: str, delay_ms: int = 0):
+    return OfflineChatModel(token_delay_ms=delay_ms).bind_tools(TOOLSETS[agent])
+
+
+def ask(agent: str, *texts: str) -> AIMessage:
+    return bound(agent).invoke([SystemMessage("prompt"), *(HumanMessage(t) for t in texts)])
+
+
+@pytest.mark.parametrize(
+    ("agent", "text", "tool", "args"),
+    [
+        ("order_status", "What is the status of order 1042?", "get_order_status", {"order_id": "1042"}),
+        ("order_status", "Can you track order 1042?", "track_shipment", {"order_id": "1042"}),
+        ("order_actions", "Cancel order 1043", "cancel_order", {"order_id": "1043"}),
+        ("order_actions", "Refund order 1044", "request_refund", {"order_id": "1044"}),
+        ("order_actions", "Change the address of order 1043 to 5 Main St, Boston, MA 02108", "update_shipping_address",
+         {"order_id": "1043", "address": "5 Main St, Boston, MA 02108"}),
+        ("knowledge", "What is your return policy?", "search_faq", {"query": "What is your return policy?"}),
+    ],
+)
+def test_each_intent_emits_a_real_tool_call(agent, text, tool, args):
+    # Given the specialist's tools are bound
+    # When the customer asks
+    reply = ask(agent, text)
+
+    # Then the model calls the tool with the right arguments and an id
+    assert reply.content == ""
+    assert len(reply.tool_calls) == 1
+    call = reply.tool_calls[0]
+    assert (call["name"], call["args"]) == (tool, args)
+    assert call["id"].startswith("call_")
+
+
+def test_escalation_summarises_the_request():
+    # Given the escalation tools
+    # When the customer asks for a human about an order
+    reply = ask("escalation", "status of order 1042?", "I want to talk to a human")
+
+    # Then the ticket summary names the order and the request
+    args = reply.tool_calls[0]["args"]
+    assert reply.tool_calls[0]["name"] == "escalate_to_human"
+    assert "order 1042" in args["summary"]
+    assert "talk to a human" in args["summary"]
+
+
+def test_without_an_order_number_it_asks_for_one():
+    # Given a fresh conversation
+    # When the customer asks about "it"
+    reply = ask("order_status", "When will it arrive?")
+
+    # Then it asks for the order number and calls nothing
+    assert reply.tool_calls == []
+    assert reply.content == prompts.ASK_ORDER_NUMBER
+
+
+def test_greeting_and_unknown_get_fixed_replies():
+    # Given the knowledge tools
+    # When the customer greets or asks something out of scope
+    # Then the model answers without tools
+    assert ask("knowledge", "Hello").content == prompts.GREETING
+    assert ask("knowledge", "Can you book me a flight?").content == prompts.CAPABILITIES
+
+
+def test_answer_uses_the_tool_result():
+    # Given a tool result for a shipped order
+    call = {"name": "track_shipment", "args": {"order_id": "1042"}, "id": "c1", "type": "tool_call"}
+    result = {"order_id": "1042", "status": "shipped", "carrier": "UPS", "tracking_number": "1Z999AA10123456784",
+              "eta": "2026-11-28"}
+    messages = [HumanMessage("track 1042"), AIMessage("", tool_calls=[call]),
+                ToolMessage(json.dumps(result), tool_call_id="c1")]
+
+    # When the model answers
+    reply = bound("order_status").invoke(messages)
+
+    # Then the answer carries the carrier, tracking number and date
+    assert reply.tool_calls == []
+    assert reply.content == ("Order 1042 is on its way with UPS, tracking number 1Z999AA10123456784. "
+                             "It should arrive by 2026-11-28.")
+
+
+@pytest.mark.parametrize(
+    ("result", "expected"),
+    [
+        ({"result": "cancelled", "action": "cancel_order", "order_id": "1043"}, "Order 1043 is now cancelled."),
+        ({"result": "not_changed", "action": "cancel_order", "order_id": "1043", "reason": "declined"},
+         "I did not cancel order 1043: the request was declined, so nothing was changed."),
+        ({"result": "not_changed", "action": "request_refund", "order_id": "1045", "reason": "timeout"},
+         "I did not request a refund for order 1045: the approval timed out, so nothing was changed."),
+        ({"result": "refund_requested", "action": "request_refund", "order_id": "1044", "amount": 24.5},
+         "I've requested a refund of $24.50 for order 1044."),
+        ({"result": "address_updated", "action": "update_shipping_address", "order_id": "1043",
+          "shipping_address": "5 Main St"}, "Done: order 1043 will now ship to 5 Main St."),
+        ({"error": "not_found", "order_id": "1042"}, "I couldn't find order 1042 on your account."),
+    ],
+)
+def test_write_outcomes_are_told_to_the_customer(result, expected):
+    # Given the result of a write tool
+    call = {"name": result.get("action", "cancel_order"), "args": {"order_id": result["order_id"]}, "id": "w1",
+            "type": "tool_call"}
+    messages = [HumanMessage("do it"), AIMessage("", tool_calls=[call]),
+                ToolMessage(json.dumps(result), tool_call_id="w1")]
+
+    # When the model answers
+    reply = bound("order_actions").invoke(messages)
+
+    # Then the customer learns exactly what happened
+    assert reply.text.startswith(expected)
+
+
+def test_streams_word_by_word_with_the_configured_pace(monkeypatch):
+    # Given a 15 ms pace (sleeps recorded instead of slept)
+    sleeps: list[float] = []
+    monkeypatch.setattr(models.time, "sleep", sleeps.append)
+
+    # When a text answer is streamed
+    chunks = list(bound("knowledge", delay_ms=15).stream([HumanMessage("hello")]))
+
+    # Then each chunk is one word, they add up to the answer, and the pace sits between words
+    texts = [chunk.text for chunk in chunks if chunk.text]
+    assert all(isinstance(chunk, AIMessageChunk) for chunk in chunks)
+    assert "".join(texts) == prompts.GREETING
+    assert len(texts) == len(prompts.GREETING.split())
+    assert sleeps == [0.015] * (len(texts) - 1)
+
+
+def test_a_streamed_tool_call_is_a_real_tool_call():
+    # Given the order tools
+    # When the model is streamed
+    chunks = list(bound("order_status").stream([HumanMessage("status of order 1042")]))
+    merged = chunks[0]
+    for chunk in chunks[1:]:
+        merged += chunk
+
+    # Then the merged chunks carry a parsed tool call
+    assert merged.tool_calls[0]["name"] == "get_order_status"
+    assert merged.tool_calls[0]["args"] == {"order_id": "1042"}
+
+
+def test_tool_call_ids_are_deterministic_and_unique_per_conversation():
+    # Given two different conversations asking the same thing
+    first = ask("order_actions", "Cancel order 1043")
+    again = ask("order_actions", "Cancel order 1043")
+    later = ask("order_actions", "hi", "Cancel order 1043")
+
+    # Then the same conversation yields the same id and a longer one a new id
+    assert first.tool_calls[0]["id"] == again.tool_calls[0]["id"]
+    assert first.tool_calls[0]["id"] != later.tool_calls[0]["id"]
+
+
+@pytest.mark.parametrize(
+    ("texts", "route"),
+    [
+        (["What is the status of order 1042?"], "order_status"),
+        (["What is the status of order 1042?", "When will it arrive?"], "order_status"),
+        (["Cancel order 1043"], "order_actions"),
+        (["What is your return policy?"], "knowledge"),
+        (["hi"], "knowledge"),
+        (["I want to talk to a human"], "escalation"),
+    ],
+)
+def test_routing_through_structured_output(texts, route):
+    # Given the supervisor's structured-output router on the offline model
+    router = OfflineChatModel(token_delay_ms=0).with_structured_output(RouteDecision)
+
+    # When it routes the conversation
+    decision = router.invoke([SystemMessage(prompts.SUPERVISOR_PROMPT), *(HumanMessage(t) for t in texts)])
+
+    # Then the decision names the specialist
+    assert decision == RouteDecision(route=route)

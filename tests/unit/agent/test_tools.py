@@ -1,0 +1,196 @@
+"""Tools: ownership from the state, business rules before the approval, approver policy, exact-args writes."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+
+from smart_support.agent import tools as tools_module
+from smart_support.agent.graph import close_dangling_tool_calls, run_tool
+from smart_support.agent.tools import action_id_for, build_toolsets
+from tests.unit.agent.fakes import FakeOrders, FakeTickets
+
+
+class Approvals:
+    """Stands in for langgraph's interrupt(): records the payloads and answers with a fixed decision."""
+
+    def __init__(self, decision: Any) -> None:
+        self.decision = decision
+        self.payloads: list[dict[str, Any]] = []
+
+    def __call__(self, payload: dict[str, Any]) -> Any:
+        self.payloads.append(payload)
+        return self.decision
+
+
+@pytest.fixture
+def orders() -> FakeOrders:
+    return FakeOrders()
+
+
+@pytest.fixture
+def tickets() -> FakeTickets:
+    return FakeTickets()
+
+
+@pytest.fixture
+def by_name(orders, tickets):
+    toolsets = build_toolsets(orders, tickets)  # type: ignore[arg-type]
+    return {tool.name: tool for tools in toolsets.values() for tool in tools}
+
+
+def approve_with(monkeypatch, decision: Any) -> Approvals:
+    approvals = Approvals(decision)
+    monkeypatch.setattr(tools_module, "interrupt", approvals)
+    return approvals
+
+
+def call(by_name, name: str, args: dict[str, Any], customer_id: str = "demo-customer",
+         call_id: str = "call-1") -> dict[str, Any]:
+    state = {"messages": [], "customer_id": customer_id, "thread_id": "thread-1"}
+    message = run_tool(by_name, {"name": name, "args": args, "id": call_id, "type": "tool_call"}, state)
+    assert isinstance(message, ToolMessage)
+    assert message.tool_call_id == call_id
+    return json.loads(message.text)
+
+
+def test_the_model_cannot_choose_the_customer(by_name):
+    # Given customer c-2001 and a model that slips another customer id into the arguments
+    # When it looks up 1042 (demo-customer's order)
+    result = call(by_name, "get_order_status", {"order_id": "1042", "customer_id": "demo-customer"},
+                  customer_id="c-2001")
+
+    # Then the state's customer wins and the order does not exist for them
+    assert result == {"error": "not_found", "order_id": "1042",
+                      "message": "No order 1042 was found on this customer's account."}
+
+
+def test_status_of_an_own_order(by_name):
+    # Given the demo customer
+    # When they look up 1042
+    result = call(by_name, "get_order_status", {"order_id": "#1042"})
+
+    # Then the order is returned
+    assert (result["status"], result["carrier"], result["eta"]) == ("shipped", "UPS", "2026-11-28")
+
+
+@pytest.mark.parametrize(
+    ("tool", "args", "approver", "amount", "description"),
+    [
+        ("cancel_order", {"order_id": "1043"}, "customer", 59.9, "Cancel order 1043 (1 item, $59.90)"),
+        ("request_refund", {"order_id": "1044"}, "customer", 24.5, "Refund order 1044 (1 item, $24.50)"),
+        ("request_refund", {"order_id": "1045"}, "operator", 129.0, "Refund order 1045 (1 item, $129.00)"),
+        ("update_shipping_address", {"order_id": "1043", "address": "5 Main St, Boston, MA 02108"}, "customer", None,
+         "Change the shipping address of order 1043 to 5 Main St, Boston, MA 02108"),
+    ],
+)
+def test_write_tools_ask_the_policy_approver_with_the_exact_args(monkeypatch, by_name, tool, args, approver, amount,
+                                                                 description):
+    # Given approvals that reject
+    approvals = approve_with(monkeypatch, {"approved": False, "decided_by": "customer"})
+
+    # When the write tool runs
+    call(by_name, tool, args)
+
+    # Then it asked once, with the exact arguments and the approver the policy names
+    assert approvals.payloads == [
+        {"action": tool, "args": args, "description": description, "approver": approver, "amount": amount}
+    ]
+
+
+def test_rejection_writes_nothing_and_says_so(monkeypatch, by_name, orders):
+    # Given a rejecting approver
+    approve_with(monkeypatch, {"approved": False, "decided_by": "operator", "comment": "no"})
+
+    # When a cancel runs
+    result = call(by_name, "cancel_order", {"order_id": "1043"})
+
+    # Then nothing was written and the result says why
+    assert orders.writes == []
+    assert result["result"] == "not_changed"
+    assert result["reason"] == "declined"
+    assert result["comment"] == "no"
+
+
+def test_approval_writes_once_with_a_stable_action_id(monkeypatch, by_name, orders):
+    # Given an approving customer
+    approve_with(monkeypatch, {"approved": True, "decided_by": "customer"})
+
+    # When the cancel runs twice for the same tool call (a node re-run after resume)
+    first = call(by_name, "cancel_order", {"order_id": "1043"}, call_id="call-7")
+    second = call(by_name, "cancel_order", {"order_id": "1043"}, call_id="call-7")
+
+    # Then one write happened, keyed by thread + tool call, and both runs report success
+    assert orders.writes == [("cancel_order", "1043", "demo-customer", action_id_for("thread-1", "call-7"))]
+    assert first["result"] == second["result"] == "cancelled"
+
+
+@pytest.mark.parametrize(
+    ("tool", "order_id", "message"),
+    [
+        ("cancel_order", "1042", "only orders that are still processing can be cancelled"),
+        ("update_shipping_address", "1044", "only orders that are still processing can be re-addressed"),
+        ("request_refund", "1043", "only delivered orders can be refunded"),
+    ],
+)
+def test_rule_violations_never_reach_an_approver(monkeypatch, by_name, tool, order_id, message):
+    # Given an approver that must not be asked
+    approvals = approve_with(monkeypatch, {"approved": True})
+    args = {"order_id": order_id, **({"address": "5 Main St"} if tool == "update_shipping_address" else {})}
+
+    # When the action breaks a business rule
+    result = call(by_name, tool, args)
+
+    # Then the tool refuses before interrupting
+    assert approvals.payloads == []
+    assert result["error"] == "not_allowed"
+    assert message in result["message"]
+
+
+def test_another_customers_order_is_not_found_before_any_approval(monkeypatch, by_name):
+    # Given an approver that must not be asked
+    approvals = approve_with(monkeypatch, {"approved": True})
+
+    # When c-2001 tries to cancel demo-customer's processing order
+    result = call(by_name, "cancel_order", {"order_id": "1043"}, customer_id="c-2001")
+
+    # Then it is simply not found
+    assert approvals.payloads == []
+    assert result["error"] == "not_found"
+
+
+def test_bad_arguments_still_answer_the_tool_call(by_name):
+    # Given a model that forgot a required argument
+    # When the tool runs
+    result = call(by_name, "get_order_status", {})
+
+    # Then the call gets an error result instead of failing the run
+    assert result["error"] == "invalid_arguments"
+
+
+def test_escalation_is_idempotent_per_tool_call(by_name, tickets):
+    # Given the escalation tool
+    # When the same tool call runs twice
+    first = call(by_name, "escalate_to_human", {"summary": "wants a human"}, call_id="esc-1")
+    second = call(by_name, "escalate_to_human", {"summary": "wants a human"}, call_id="esc-1")
+
+    # Then one ticket exists
+    assert first["ticket_id"] == second["ticket_id"]
+    assert len(tickets.tickets) == 1
+    assert tickets.tickets[0].thread_id == "thread-1"
+
+
+def test_dangling_tool_calls_get_a_stand_in_result_for_the_model():
+    # Given a conversation whose last tool call never got a result
+    messages = [HumanMessage("cancel 1043"),
+                AIMessage("", tool_calls=[{"name": "cancel_order", "args": {"order_id": "1043"}, "id": "x"}])]
+
+    # When the messages are prepared for the model
+    closed = close_dangling_tool_calls(messages)
+
+    # Then the call is answered
+    assert isinstance(closed[-1], ToolMessage)
+    assert closed[-1].tool_call_id == "x"
