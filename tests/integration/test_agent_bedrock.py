@@ -121,7 +121,8 @@ def orders(dynamodb) -> OrderStore:
 
 
 def bedrock_graph(dynamodb, recorded: RecordedBedrock):
-    client = boto3.client("bedrock-runtime", region_name="us-east-1")
+    # A non-AWS endpoint: moto (active for DynamoDB) leaves it alone, and nothing could ever leave the machine.
+    client = boto3.client("bedrock-runtime", region_name="us-east-1", endpoint_url="https://bedrock.recorded.invalid")
     client.meta.events.register_first("before-send.bedrock-runtime.ConverseStream", recorded)
     client.meta.events.register_first("before-send.bedrock-runtime.Converse", _no_plain_converse)
     settings = Settings.model_validate({"MODEL_PROVIDER": "bedrock", "BEDROCK_MODEL_ID": MODEL_ID})

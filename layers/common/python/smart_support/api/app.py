@@ -29,7 +29,7 @@ def build_resolver() -> APIGatewayHttpResolver:
         )
 
     @app.get(f"{PREFIX}/openapi.json", include_in_schema=False)
-    def openapi() -> Response:
+    def openapi() -> Response[str]:
         return Response(
             status_code=200,
             content_type=content_types.APPLICATION_JSON,
