@@ -98,11 +98,13 @@ def say(graph: Any, thread_id: str, content: str, customer_id: str = DEMO) -> Tu
     return run(graph, payload, config(thread_id))
 
 
-def decide(graph: Any, thread_id: str, approved: bool, decided_by: str = "customer",
-           comment: str | None = None) -> Turn:
+def decide(
+    graph: Any, thread_id: str, approved: bool, decided_by: str = "customer", comment: str | None = None
+) -> Turn:
     """Resume the thread's pending approval."""
-    return run(graph, Command(resume={"approved": approved, "decided_by": decided_by, "comment": comment}),
-               config(thread_id))
+    return run(
+        graph, Command(resume={"approved": approved, "decided_by": decided_by, "comment": comment}), config(thread_id)
+    )
 
 
 def dangling_tool_calls(graph: Any, thread_id: str) -> list[str]:

@@ -32,8 +32,11 @@ def _header(name: str, value: str) -> bytes:
 
 def event_message(event_type: str, payload: dict[str, Any]) -> bytes:
     """One AWS event-stream message (what Bedrock sends for each ConverseStream event)."""
-    headers = (_header(":event-type", event_type) + _header(":content-type", "application/json")
-               + _header(":message-type", "event"))
+    headers = (
+        _header(":event-type", event_type)
+        + _header(":content-type", "application/json")
+        + _header(":message-type", "event")
+    )
     body = json.dumps(payload).encode()
     total = 12 + len(headers) + len(body) + 4
     prelude = struct.pack("!II", total, len(headers))
@@ -49,30 +52,42 @@ def text_reply(*deltas: str) -> list[tuple[str, dict[str, Any]]]:
         *[("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": d}}) for d in deltas],
         ("contentBlockStop", {"contentBlockIndex": 0}),
         ("messageStop", {"stopReason": "end_turn"}),
-        ("metadata", {"usage": {"inputTokens": 420, "outputTokens": 30, "totalTokens": 450},
-                      "metrics": {"latencyMs": 310}}),
+        (
+            "metadata",
+            {"usage": {"inputTokens": 420, "outputTokens": 30, "totalTokens": 450}, "metrics": {"latencyMs": 310}},
+        ),
     ]
 
 
-def tool_use_reply(name: str, args: dict[str, Any], tool_use_id: str, preamble: str | None = None,
-                   ) -> list[tuple[str, dict[str, Any]]]:
+def tool_use_reply(
+    name: str,
+    args: dict[str, Any],
+    tool_use_id: str,
+    preamble: str | None = None,
+) -> list[tuple[str, dict[str, Any]]]:
     """The events of a tool call (optionally after some text), its input streamed in two pieces."""
     events: list[tuple[str, dict[str, Any]]] = [("messageStart", {"role": "assistant"})]
     index = 0
     if preamble:
-        events += [("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": preamble}}),
-                   ("contentBlockStop", {"contentBlockIndex": 0})]
+        events += [
+            ("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": preamble}}),
+            ("contentBlockStop", {"contentBlockIndex": 0}),
+        ]
         index = 1
     raw = json.dumps(args)
     events += [
-        ("contentBlockStart", {"contentBlockIndex": index, "start": {"toolUse": {"toolUseId": tool_use_id,
-                                                                                  "name": name}}}),
+        (
+            "contentBlockStart",
+            {"contentBlockIndex": index, "start": {"toolUse": {"toolUseId": tool_use_id, "name": name}}},
+        ),
         ("contentBlockDelta", {"contentBlockIndex": index, "delta": {"toolUse": {"input": raw[:5]}}}),
         ("contentBlockDelta", {"contentBlockIndex": index, "delta": {"toolUse": {"input": raw[5:]}}}),
         ("contentBlockStop", {"contentBlockIndex": index}),
         ("messageStop", {"stopReason": "tool_use"}),
-        ("metadata", {"usage": {"inputTokens": 380, "outputTokens": 25, "totalTokens": 405},
-                      "metrics": {"latencyMs": 250}}),
+        (
+            "metadata",
+            {"usage": {"inputTokens": 380, "outputTokens": 25, "totalTokens": 405}, "metrics": {"latencyMs": 250}},
+        ),
     ]
     return events
 
@@ -104,8 +119,10 @@ class RecordedBedrock:
         if self.throttles:
             self.throttles -= 1
             body = json.dumps({"message": "Too many requests, please wait before trying again."}).encode()
-            headers = {"x-amzn-ErrorType": "ThrottlingException:http://internal.amazon.com/coral/com.amazon.bedrock/",
-                       "content-type": "application/json"}
+            headers = {
+                "x-amzn-ErrorType": "ThrottlingException:http://internal.amazon.com/coral/com.amazon.bedrock/",
+                "content-type": "application/json",
+            }
             return AWSResponse(request.url, 429, headers, _RawStream(body))
         self.requests.append(json.loads(request.body))
         events = self.script.pop(0)
@@ -136,11 +153,13 @@ def _no_plain_converse(**_: Any) -> None:
 def test_bedrock_turn_routes_calls_a_tool_and_streams_the_answer(dynamodb, orders):
     # Given Bedrock answers: route to order_status, call get_order_status, then a streamed answer
     answer = ["Order 1042 has shipped", " with UPS (tracking 1Z999AA10123456784)", " and should arrive by 2026-11-28."]
-    recorded = RecordedBedrock([
-        tool_use_reply("RouteDecision", {"route": "order_status"}, "tooluse_route"),
-        tool_use_reply("get_order_status", {"order_id": "1042"}, "tooluse_status", preamble="Let me check."),
-        text_reply(*answer),
-    ])
+    recorded = RecordedBedrock(
+        [
+            tool_use_reply("RouteDecision", {"route": "order_status"}, "tooluse_route"),
+            tool_use_reply("get_order_status", {"order_id": "1042"}, "tooluse_status", preamble="Let me check."),
+            text_reply(*answer),
+        ]
+    )
     graph = bedrock_graph(dynamodb, recorded)
 
     # When the customer asks about order 1042
@@ -155,12 +174,18 @@ def test_bedrock_turn_routes_calls_a_tool_and_streams_the_answer(dynamodb, order
     # And the requests were what Bedrock expects: a forced routing tool, the specialist's tools, the tool result
     route_request, tool_request, answer_request = recorded.requests
     assert route_request["toolConfig"]["toolChoice"] == {"tool": {"name": "RouteDecision"}}
-    assert {t["toolSpec"]["name"] for t in tool_request["toolConfig"]["tools"]} == {"get_order_status",
-                                                                                    "track_shipment"}
+    assert {t["toolSpec"]["name"] for t in tool_request["toolConfig"]["tools"]} == {
+        "get_order_status",
+        "track_shipment",
+    }
     tool_specs = {t["toolSpec"]["name"]: t["toolSpec"] for t in tool_request["toolConfig"]["tools"]}
     assert set(tool_specs["get_order_status"]["inputSchema"]["json"]["properties"]) == {"order_id"}
-    results = [block["toolResult"] for message in answer_request["messages"] for block in message["content"]
-               if "toolResult" in block]
+    results = [
+        block["toolResult"]
+        for message in answer_request["messages"]
+        for block in message["content"]
+        if "toolResult" in block
+    ]
     assert results[0]["toolUseId"] == "tooluse_status"
     assert "1Z999AA10123456784" in json.dumps(results[0]["content"])
     assert answer_request["system"][0]["text"].startswith("You work for the customer-support team")
@@ -168,10 +193,12 @@ def test_bedrock_turn_routes_calls_a_tool_and_streams_the_answer(dynamodb, order
 
 def test_bedrock_write_tool_interrupts_with_the_model_args(dynamodb, orders):
     # Given Bedrock routes to order_actions and calls cancel_order
-    recorded = RecordedBedrock([
-        tool_use_reply("RouteDecision", {"route": "order_actions"}, "tooluse_route"),
-        tool_use_reply("cancel_order", {"order_id": "1043"}, "tooluse_cancel"),
-    ])
+    recorded = RecordedBedrock(
+        [
+            tool_use_reply("RouteDecision", {"route": "order_actions"}, "tooluse_route"),
+            tool_use_reply("cancel_order", {"order_id": "1043"}, "tooluse_cancel"),
+        ]
+    )
     graph = bedrock_graph(dynamodb, recorded)
 
     # When the customer asks to cancel
@@ -185,10 +212,13 @@ def test_bedrock_write_tool_interrupts_with_the_model_args(dynamodb, orders):
 
 def test_bedrock_throttling_is_retried(dynamodb, orders):
     # Given Bedrock throttles the first request once
-    recorded = RecordedBedrock([
-        tool_use_reply("RouteDecision", {"route": "knowledge"}, "tooluse_route"),
-        text_reply("Hello! ", "How can I help?"),
-    ], throttle_first=True)
+    recorded = RecordedBedrock(
+        [
+            tool_use_reply("RouteDecision", {"route": "knowledge"}, "tooluse_route"),
+            text_reply("Hello! ", "How can I help?"),
+        ],
+        throttle_first=True,
+    )
     graph = bedrock_graph(dynamodb, recorded)
 
     # When the customer greets

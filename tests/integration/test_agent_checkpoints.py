@@ -39,8 +39,11 @@ def measure(dynamodb: Any, durability: str, thread_id: str) -> list[tuple[str, d
     for label, content in TURNS:
         checkpoint_calls.clear()
         data_calls.clear()
-        payload = content if isinstance(content, Command) else {
-            "messages": [HumanMessage(content)], "customer_id": "demo-customer", "thread_id": thread_id}
+        payload = (
+            content
+            if isinstance(content, Command)
+            else {"messages": [HumanMessage(content)], "customer_id": "demo-customer", "thread_id": thread_id}
+        )
         for _ in graph.stream(payload, config(thread_id), stream_mode=["messages", "updates"], durability=durability):
             pass
         rows.append((label, dict(checkpoint_calls), dict(data_calls)))
@@ -62,7 +65,7 @@ def test_durability_exit_writes_two_checkpoint_items_per_turn(dynamodb, orders):
 
     # When the requests per turn are compared
     for (label, exit_calls, data), (_, async_calls, _) in zip(exit_rows, async_rows, strict=True):
-        print(f"{label:22} exit={exit_calls} async={async_calls} orders/tickets={data}")  # noqa: T201
+        print(f"{label:22} exit={exit_calls} async={async_calls} orders/tickets={data}")
 
         # Then "exit" writes at most 4 checkpoint items per run (2 for a finished turn) and far fewer than "async"
         assert exit_calls.get("PutItem", 0) <= 4

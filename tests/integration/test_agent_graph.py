@@ -117,8 +117,13 @@ def test_an_answer_to_which_order_continues_the_request(graph):
 
 @pytest.mark.parametrize(
     "question",
-    ["What is the status of order 1042?", "Can you track order 1042?", "When will order 1042 arrive?",
-     "Please cancel order 1042", "I want a refund for order 1042"],
+    [
+        "What is the status of order 1042?",
+        "Can you track order 1042?",
+        "When will order 1042 arrive?",
+        "Please cancel order 1042",
+        "I want a refund for order 1042",
+    ],
 )
 def test_another_customer_learns_nothing_about_1042(graph, question):
     # Given order 1042 belongs to demo-customer
@@ -407,4 +412,3 @@ def test_checkpoints_carry_a_ttl_equal_to_the_session_ttl(dynamodb, graph):
     now = time.time()
     for item in items:
         assert now + 1700 < int(item["ttl"]["N"]) <= now + 1800 + 5
-

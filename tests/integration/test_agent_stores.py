@@ -29,7 +29,11 @@ def test_seeded_demo_orders_match_the_design(orders):
     # Then 1042 is the shipped UPS order of DESIGN.md and each customer sees only their own
     assert order is not None
     assert (order.status, order.carrier, order.tracking_number, order.eta) == (
-        "shipped", "UPS", "1Z999AA10123456784", "2026-11-28")
+        "shipped",
+        "UPS",
+        "1Z999AA10123456784",
+        "2026-11-28",
+    )
     assert (order.item_count, order.total) == (2, 89.97)
     assert [o.order_id for o in orders.list_for_customer("demo-customer")] == ["1042", "1043", "1044", "1045"]
     assert [o.order_id for o in orders.list_for_customer("c-2001")] == ["2001"]
@@ -113,8 +117,7 @@ def test_address_change_repeats_are_no_ops(orders):
 def test_tickets_are_idempotent_and_listed_newest_first(tickets, dynamodb):
     # Given two escalations, one delivered twice
     first = tickets.create("thread-a", "demo-customer", "wants a human", idempotency_key="call-1", now=1_800_000_000)
-    repeat = tickets.create("thread-a", "demo-customer", "wants a human", idempotency_key="call-1",
-                            now=1_800_000_050)
+    repeat = tickets.create("thread-a", "demo-customer", "wants a human", idempotency_key="call-1", now=1_800_000_050)
     second = tickets.create("thread-b", "c-2001", "broken headphones", idempotency_key="call-9", now=1_800_000_100)
 
     # When operators list open tickets
@@ -123,8 +126,9 @@ def test_tickets_are_idempotent_and_listed_newest_first(tickets, dynamodb):
     # Then each escalation is one ticket, newest first, without a TTL attribute
     assert repeat == first
     assert [t.ticket_id for t in listed] == [second.ticket_id, first.ticket_id]
-    item = dynamodb.get_item(TableName="ConversationsTable",
-                             Key={"PK": {"S": f"TICKET#{first.ticket_id}"}, "SK": {"S": "TICKET"}})["Item"]
+    item = dynamodb.get_item(
+        TableName="ConversationsTable", Key={"PK": {"S": f"TICKET#{first.ticket_id}"}, "SK": {"S": "TICKET"}}
+    )["Item"]
     assert "expires_at" not in item
     assert item["GSI1PK"] == {"S": "TICKETS"}
     assert tickets.get(first.ticket_id) == first

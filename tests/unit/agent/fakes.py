@@ -36,8 +36,9 @@ class FakeOrders:
         if why := order.rule_violation(action):
             raise OrderRuleViolation(order_id, action, order.status, why)
         self.writes.append((action, order_id, customer_id, action_id))
-        updated = order.model_copy(update={**changes, "action_ids": [*order.action_ids, action_id],
-                                           "version": order.version + 1})
+        updated = order.model_copy(
+            update={**changes, "action_ids": [*order.action_ids, action_id], "version": order.version + 1}
+        )
         self.orders[order_id] = updated
         return updated
 
@@ -53,7 +54,12 @@ class FakeTickets:
         for ticket in self.tickets:
             if ticket.ticket_id == ticket_id:
                 return ticket
-        ticket = Ticket(ticket_id=ticket_id, thread_id=thread_id, customer_id=customer_id, summary=summary,
-                        created_at="2026-11-24T00:00:00Z")
+        ticket = Ticket(
+            ticket_id=ticket_id,
+            thread_id=thread_id,
+            customer_id=customer_id,
+            summary=summary,
+            created_at="2026-11-24T00:00:00Z",
+        )
         self.tickets.append(ticket)
         return ticket

@@ -21,8 +21,11 @@ def test_offline_is_the_default_provider_with_the_configured_pace():
 def test_bedrock_provider_builds_converse_with_retries_on_throttling():
     # Given the bedrock provider
     settings = Settings.model_validate(
-        {"MODEL_PROVIDER": "bedrock", "BEDROCK_MODEL_ID": "us.anthropic.claude-haiku-4-5-20251001-v1:0",
-         "AWS_REGION": "eu-west-1"}
+        {
+            "MODEL_PROVIDER": "bedrock",
+            "BEDROCK_MODEL_ID": "us.anthropic.claude-haiku-4-5-20251001-v1:0",
+            "AWS_REGION": "eu-west-1",
+        }
     )
 
     # When the model is built (no call is made)

@@ -31,8 +31,12 @@ def ask(agent: str, *texts: str) -> AIMessage:
         ("order_status", "Can you track order 1042?", "track_shipment", {"order_id": "1042"}),
         ("order_actions", "Cancel order 1043", "cancel_order", {"order_id": "1043"}),
         ("order_actions", "Refund order 1044", "request_refund", {"order_id": "1044"}),
-        ("order_actions", "Change the address of order 1043 to 5 Main St, Boston, MA 02108", "update_shipping_address",
-         {"order_id": "1043", "address": "5 Main St, Boston, MA 02108"}),
+        (
+            "order_actions",
+            "Change the address of order 1043 to 5 Main St, Boston, MA 02108",
+            "update_shipping_address",
+            {"order_id": "1043", "address": "5 Main St, Boston, MA 02108"},
+        ),
         ("knowledge", "What is your return policy?", "search_faq", {"query": "What is your return policy?"}),
     ],
 )
@@ -82,41 +86,70 @@ def test_greeting_and_unknown_get_fixed_replies():
 def test_answer_uses_the_tool_result():
     # Given a tool result for a shipped order
     call = {"name": "track_shipment", "args": {"order_id": "1042"}, "id": "c1", "type": "tool_call"}
-    result = {"order_id": "1042", "status": "shipped", "carrier": "UPS", "tracking_number": "1Z999AA10123456784",
-              "eta": "2026-11-28"}
-    messages = [HumanMessage("track 1042"), AIMessage("", tool_calls=[call]),
-                ToolMessage(json.dumps(result), tool_call_id="c1")]
+    result = {
+        "order_id": "1042",
+        "status": "shipped",
+        "carrier": "UPS",
+        "tracking_number": "1Z999AA10123456784",
+        "eta": "2026-11-28",
+    }
+    messages = [
+        HumanMessage("track 1042"),
+        AIMessage("", tool_calls=[call]),
+        ToolMessage(json.dumps(result), tool_call_id="c1"),
+    ]
 
     # When the model answers
     reply = bound("order_status").invoke(messages)
 
     # Then the answer carries the carrier, tracking number and date
     assert reply.tool_calls == []
-    assert reply.content == ("Order 1042 is on its way with UPS, tracking number 1Z999AA10123456784. "
-                             "It should arrive by 2026-11-28.")
+    assert reply.content == (
+        "Order 1042 is on its way with UPS, tracking number 1Z999AA10123456784. It should arrive by 2026-11-28."
+    )
 
 
 @pytest.mark.parametrize(
     ("result", "expected"),
     [
         ({"result": "cancelled", "action": "cancel_order", "order_id": "1043"}, "Order 1043 is now cancelled."),
-        ({"result": "not_changed", "action": "cancel_order", "order_id": "1043", "reason": "declined"},
-         "I did not cancel order 1043: the request was declined, so nothing was changed."),
-        ({"result": "not_changed", "action": "request_refund", "order_id": "1045", "reason": "timeout"},
-         "I did not request a refund for order 1045: the approval timed out, so nothing was changed."),
-        ({"result": "refund_requested", "action": "request_refund", "order_id": "1044", "amount": 24.5},
-         "I've requested a refund of $24.50 for order 1044."),
-        ({"result": "address_updated", "action": "update_shipping_address", "order_id": "1043",
-          "shipping_address": "5 Main St"}, "Done: order 1043 will now ship to 5 Main St."),
+        (
+            {"result": "not_changed", "action": "cancel_order", "order_id": "1043", "reason": "declined"},
+            "I did not cancel order 1043: the request was declined, so nothing was changed.",
+        ),
+        (
+            {"result": "not_changed", "action": "request_refund", "order_id": "1045", "reason": "timeout"},
+            "I did not request a refund for order 1045: the approval timed out, so nothing was changed.",
+        ),
+        (
+            {"result": "refund_requested", "action": "request_refund", "order_id": "1044", "amount": 24.5},
+            "I've requested a refund of $24.50 for order 1044.",
+        ),
+        (
+            {
+                "result": "address_updated",
+                "action": "update_shipping_address",
+                "order_id": "1043",
+                "shipping_address": "5 Main St",
+            },
+            "Done: order 1043 will now ship to 5 Main St.",
+        ),
         ({"error": "not_found", "order_id": "1042"}, "I couldn't find order 1042 on your account."),
     ],
 )
 def test_write_outcomes_are_told_to_the_customer(result, expected):
     # Given the result of a write tool
-    call = {"name": result.get("action", "cancel_order"), "args": {"order_id": result["order_id"]}, "id": "w1",
-            "type": "tool_call"}
-    messages = [HumanMessage("do it"), AIMessage("", tool_calls=[call]),
-                ToolMessage(json.dumps(result), tool_call_id="w1")]
+    call = {
+        "name": result.get("action", "cancel_order"),
+        "args": {"order_id": result["order_id"]},
+        "id": "w1",
+        "type": "tool_call",
+    }
+    messages = [
+        HumanMessage("do it"),
+        AIMessage("", tool_calls=[call]),
+        ToolMessage(json.dumps(result), tool_call_id="w1"),
+    ]
 
     # When the model answers
     reply = bound("order_actions").invoke(messages)

@@ -48,8 +48,9 @@ def approve_with(monkeypatch, decision: Any) -> Approvals:
     return approvals
 
 
-def call(by_name, name: str, args: dict[str, Any], customer_id: str = "demo-customer",
-         call_id: str = "call-1") -> dict[str, Any]:
+def call(
+    by_name, name: str, args: dict[str, Any], customer_id: str = "demo-customer", call_id: str = "call-1"
+) -> dict[str, Any]:
     state = {"messages": [], "customer_id": customer_id, "thread_id": "thread-1"}
     message = run_tool(by_name, {"name": name, "args": args, "id": call_id, "type": "tool_call"}, state)
     assert isinstance(message, ToolMessage)
@@ -60,12 +61,16 @@ def call(by_name, name: str, args: dict[str, Any], customer_id: str = "demo-cust
 def test_the_model_cannot_choose_the_customer(by_name):
     # Given customer c-2001 and a model that slips another customer id into the arguments
     # When it looks up 1042 (demo-customer's order)
-    result = call(by_name, "get_order_status", {"order_id": "1042", "customer_id": "demo-customer"},
-                  customer_id="c-2001")
+    result = call(
+        by_name, "get_order_status", {"order_id": "1042", "customer_id": "demo-customer"}, customer_id="c-2001"
+    )
 
     # Then the state's customer wins and the order does not exist for them
-    assert result == {"error": "not_found", "order_id": "1042",
-                      "message": "No order 1042 was found on this customer's account."}
+    assert result == {
+        "error": "not_found",
+        "order_id": "1042",
+        "message": "No order 1042 was found on this customer's account.",
+    }
 
 
 def test_status_of_an_own_order(by_name):
@@ -83,12 +88,18 @@ def test_status_of_an_own_order(by_name):
         ("cancel_order", {"order_id": "1043"}, "customer", 59.9, "Cancel order 1043 (1 item, $59.90)"),
         ("request_refund", {"order_id": "1044"}, "customer", 24.5, "Refund order 1044 (1 item, $24.50)"),
         ("request_refund", {"order_id": "1045"}, "operator", 129.0, "Refund order 1045 (1 item, $129.00)"),
-        ("update_shipping_address", {"order_id": "1043", "address": "5 Main St, Boston, MA 02108"}, "customer", None,
-         "Change the shipping address of order 1043 to 5 Main St, Boston, MA 02108"),
+        (
+            "update_shipping_address",
+            {"order_id": "1043", "address": "5 Main St, Boston, MA 02108"},
+            "customer",
+            None,
+            "Change the shipping address of order 1043 to 5 Main St, Boston, MA 02108",
+        ),
     ],
 )
-def test_write_tools_ask_the_policy_approver_with_the_exact_args(monkeypatch, by_name, tool, args, approver, amount,
-                                                                 description):
+def test_write_tools_ask_the_policy_approver_with_the_exact_args(
+    monkeypatch, by_name, tool, args, approver, amount, description
+):
     # Given approvals that reject
     approvals = approve_with(monkeypatch, {"approved": False, "decided_by": "customer"})
 
@@ -185,8 +196,10 @@ def test_escalation_is_idempotent_per_tool_call(by_name, tickets):
 
 def test_dangling_tool_calls_get_a_stand_in_result_for_the_model():
     # Given a conversation whose last tool call never got a result
-    messages = [HumanMessage("cancel 1043"),
-                AIMessage("", tool_calls=[{"name": "cancel_order", "args": {"order_id": "1043"}, "id": "x"}])]
+    messages = [
+        HumanMessage("cancel 1043"),
+        AIMessage("", tool_calls=[{"name": "cancel_order", "args": {"order_id": "1043"}, "id": "x"}]),
+    ]
 
     # When the messages are prepared for the model
     closed = close_dangling_tool_calls(messages)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from langchain_core.exceptions import OutputParserException
@@ -42,22 +42,23 @@ SUPERVISOR = "supervisor"
 INJECTED_FROM_STATE = ("customer_id", "thread_id")
 
 
-def build_graph(*, model: BaseChatModel, orders: OrderStore, tickets: TicketStore,
-                checkpointer: BaseCheckpointSaver | None) -> CompiledStateGraph:
+def build_graph(
+    *, model: BaseChatModel, orders: OrderStore, tickets: TicketStore, checkpointer: BaseCheckpointSaver | None
+) -> CompiledStateGraph:
     """Compile the supervisor + specialists graph over the given model, data stores and checkpointer."""
     toolsets = build_toolsets(orders, tickets)
     # Tagged nostream: the routing call never reaches stream_mode="messages".
     router = model.with_structured_output(RouteDecision).with_config(tags=[TAG_NOSTREAM], run_name="route")
 
     builder = StateGraph(SupportState)
-    builder.add_node(SUPERVISOR, supervisor_node(router))
+    builder.add_node(SUPERVISOR, Supervisor(router))
     builder.add_edge(START, SUPERVISOR)
     builder.add_conditional_edges(SUPERVISOR, route_to_specialist, list(SPECIALISTS))
     for name in SPECIALISTS:
         tools = toolsets[name]
         tool_node = f"{name}_tools"
-        builder.add_node(name, specialist_node(model.bind_tools(tools), SPECIALIST_PROMPTS[name]))
-        builder.add_node(tool_node, tool_executor(tools))
+        builder.add_node(name, SpecialistAgent(model.bind_tools(tools), SPECIALIST_PROMPTS[name]))
+        builder.add_node(tool_node, ToolExecutor(tools))
         builder.add_conditional_edges(name, needs_tools, {"tools": tool_node, END: END})
         builder.add_edge(tool_node, name)
     return builder.compile(checkpointer=checkpointer, name="smart-support")
@@ -76,8 +77,9 @@ def build_checkpointer(settings: Settings, endpoint_url: str | None = None) -> B
     )
 
 
-def build_agent(settings: Settings, checkpointer: BaseCheckpointSaver | None = None,
-                dynamodb: Any = None) -> CompiledStateGraph:
+def build_agent(
+    settings: Settings, checkpointer: BaseCheckpointSaver | None = None, dynamodb: Any = None
+) -> CompiledStateGraph:
     """The graph wired from settings: model by provider, stores on the configured tables, DynamoDB checkpoints."""
     from smart_support.agent.models import build_model
 
@@ -100,48 +102,56 @@ def route_to_specialist(state: SupportState) -> Specialist:
 def needs_tools(state: SupportState) -> Literal["tools", "__end__"]:
     """Run the tools of the specialist's last message, or finish the turn when it answered."""
     last = state["messages"][-1]
-    return "tools" if isinstance(last, AIMessage) and last.tool_calls else END
+    if isinstance(last, AIMessage) and last.tool_calls:
+        return "tools"
+    return "__end__"  # END
 
 
 # ---------------------------------------------------------------- nodes
 
 
-def supervisor_node(router: Runnable[Any, Any]) -> Callable[[SupportState], dict[str, Any]]:
-    """The supervisor: decides `route` for the latest customer message and says nothing."""
+class Supervisor:
+    """The supervisor node: decides `route` for the latest customer message and says nothing."""
 
-    def supervisor(state: SupportState) -> dict[str, Any]:
+    def __init__(self, router: Runnable[Any, Any]) -> None:
+        self.router = router
+
+    def __call__(self, state: SupportState) -> dict[str, Any]:
+        """Route the turn."""
         messages = state["messages"]
         try:
-            decision = router.invoke([SystemMessage(SUPERVISOR_PROMPT), *close_dangling_tool_calls(messages)])
+            decision = self.router.invoke([SystemMessage(SUPERVISOR_PROMPT), *close_dangling_tool_calls(messages)])
         except (OutputParserException, ValidationError):
             logger.warning("The router gave no valid decision; routing by keywords.", exc_info=True)
             decision = None
         route = decision.route if isinstance(decision, RouteDecision) else route_for(messages)
         return {"route": route}
 
-    return supervisor
 
+class SpecialistAgent:
+    """A specialist node: its prompt + the conversation -> an answer, or an AIMessage with tool calls."""
 
-def specialist_node(model: Runnable[Any, Any], prompt: str) -> Callable[[SupportState], dict[str, Any]]:
-    """A specialist: its prompt + the conversation -> an answer, or an AIMessage with tool calls."""
+    def __init__(self, model: Runnable[Any, Any], prompt: str) -> None:
+        self.model = model
+        self.prompt = prompt
 
-    def specialist(state: SupportState) -> dict[str, Any]:
-        reply = model.invoke([SystemMessage(prompt), *close_dangling_tool_calls(state["messages"])])
+    def __call__(self, state: SupportState) -> dict[str, Any]:
+        """Answer, or ask for tools."""
+        reply = self.model.invoke([SystemMessage(self.prompt), *close_dangling_tool_calls(state["messages"])])
         return {"messages": [reply]}
 
-    return specialist
 
+class ToolExecutor:
+    """A tool node: runs the last message's tool calls in order, customer and thread taken from the state."""
 
-def tool_executor(tools: Sequence[BaseTool]) -> Callable[[SupportState], dict[str, Any]]:
-    """Runs the last message's tool calls in order, with the customer and thread taken from the state."""
-    by_name = {tool.name: tool for tool in tools}
+    def __init__(self, tools: Sequence[BaseTool]) -> None:
+        self.by_name = {tool.name: tool for tool in tools}
 
-    def execute_tools(state: SupportState) -> dict[str, Any]:
+    def __call__(self, state: SupportState) -> dict[str, Any]:
+        """One ToolMessage per tool call."""
         last = state["messages"][-1]
         calls = last.tool_calls if isinstance(last, AIMessage) else []
-        return {"messages": [run_tool(by_name, call, state) for call in calls]}
-
-    return execute_tools
+        return {"messages": [run_tool(self.by_name, call, state) for call in calls]}
 
 
 def run_tool(by_name: dict[str, BaseTool], call: ToolCall, state: SupportState) -> ToolMessage:
@@ -151,7 +161,7 @@ def run_tool(by_name: dict[str, BaseTool], call: ToolCall, state: SupportState) 
     if tool is None:
         return _error_message(call, "unknown_tool", f"There is no tool named {call['name']}.")
     # The model never chooses whose data a tool touches: injected values overwrite anything it sent.
-    params = tool.get_input_schema().model_fields
+    params = getattr(tool.get_input_schema(), "model_fields", {})
     args = {**call["args"], **{key: state.get(key, "") for key in INJECTED_FROM_STATE if key in params}}
     try:
         result = tool.invoke({"type": "tool_call", "name": call["name"], "args": args, "id": call_id})

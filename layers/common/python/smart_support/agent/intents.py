@@ -10,9 +10,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
 from smart_support.agent.state import Specialist
 
-Intent = Literal[
-    "escalate", "cancel", "refund", "change_address", "track", "status", "faq", "greeting", "unknown"
-]
+Intent = Literal["escalate", "cancel", "refund", "change_address", "track", "status", "faq", "greeting", "unknown"]
 
 ORDER_INTENTS: frozenset[Intent] = frozenset({"cancel", "refund", "change_address", "track", "status"})
 
@@ -57,8 +55,9 @@ _FAQ = re.compile(
     r"credit card|card|warranty|guarantee|policy|policies|how long|delivery times?)\b",
     _I,
 )
-_GREETING = re.compile(r"^\s*(hi|hello|hey|hiya|howdy|good (morning|afternoon|evening)|greetings|thanks|thank you)\b",
-                       _I)
+_GREETING = re.compile(
+    r"^\s*(hi|hello|hey|hiya|howdy|good (morning|afternoon|evening)|greetings|thanks|thank you)\b", _I
+)
 
 _EXPLICIT_ORDER = re.compile(r"\border\s*(?:number|no\.?|id|#)?\s*[:#]?\s*(\d{3,10})\b|#\s*(\d{3,10})\b", _I)
 _BARE_ORDER = re.compile(r"(?<![\w.-])(\d{4})(?![\w.-])")

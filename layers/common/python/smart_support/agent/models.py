@@ -51,7 +51,7 @@ _WORDS = re.compile(r"\S+\s*")
 
 
 class OfflineChatModel(BaseChatModel):
-    """A deterministic support model: reads the conversation, emits real tool calls, streams its answers word by word."""
+    """A deterministic support model: reads the conversation, emits real tool calls, streams word by word."""
 
     token_delay_ms: int = 20
 
@@ -60,19 +60,32 @@ class OfflineChatModel(BaseChatModel):
         return "smart-support-offline"
 
     def bind_tools(
-        self, tools: Sequence[dict[str, Any] | type | Callable[..., Any] | Any], *, tool_choice: str | None = None,
+        self,
+        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | Any],
+        *,
+        tool_choice: str | None = None,
         **kwargs: Any,
     ) -> Runnable[LanguageModelInput, AIMessage]:
         """Bind tools (their names decide what this model may call)."""
         return self.bind(tools=[convert_to_openai_tool(t) for t in tools], tool_choice=tool_choice, **kwargs)
 
-    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                  run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
         message = self.reply(messages, tool_names(kwargs.get("tools")))
         return ChatResult(generations=[ChatGeneration(message=message)])
 
-    def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
         message = self.reply(messages, tool_names(kwargs.get("tools")))
         if message.tool_calls:
             chunks = [
@@ -203,11 +216,15 @@ def _items(payload: dict[str, Any]) -> str:
 def _status_answer(p: dict[str, Any]) -> str:
     order_id, status = p["order_id"], p["status"]
     if status == "shipped":
-        return (f"Order {order_id} has shipped with {p.get('carrier')} (tracking number {p.get('tracking_number')}) "
-                f"and should arrive by {p.get('eta')}. {_items(p)}")
+        return (
+            f"Order {order_id} has shipped with {p.get('carrier')} (tracking number {p.get('tracking_number')}) "
+            f"and should arrive by {p.get('eta')}. {_items(p)}"
+        )
     if status == "processing":
-        return (f"Order {order_id} is processing: it hasn't shipped yet. {_items(p)} "
-                "It can still be cancelled or sent to a different address.")
+        return (
+            f"Order {order_id} is processing: it hasn't shipped yet. {_items(p)} "
+            "It can still be cancelled or sent to a different address."
+        )
     if status == "delivered":
         refund = " A refund has been requested for it." if p.get("refund_status") else ""
         return f"Order {order_id} was delivered on {p.get('delivered_at')}. {_items(p)}{refund}"
@@ -217,11 +234,15 @@ def _status_answer(p: dict[str, Any]) -> str:
 def _track_answer(p: dict[str, Any]) -> str:
     order_id, status = p["order_id"], p["status"]
     if status == "shipped":
-        return (f"Order {order_id} is on its way with {p.get('carrier')}, tracking number {p.get('tracking_number')}. "
-                f"It should arrive by {p.get('eta')}.")
+        return (
+            f"Order {order_id} is on its way with {p.get('carrier')}, tracking number {p.get('tracking_number')}. "
+            f"It should arrive by {p.get('eta')}."
+        )
     if status == "processing":
-        return (f"Order {order_id} is still processing and hasn't shipped yet, so there is no tracking number yet. "
-                "You'll get one as soon as it ships.")
+        return (
+            f"Order {order_id} is still processing and hasn't shipped yet, so there is no tracking number yet. "
+            "You'll get one as soon as it ships."
+        )
     if status == "delivered":
         return f"Order {order_id} was delivered on {p.get('delivered_at')} by {p.get('carrier')}."
     return f"Order {order_id} was cancelled, so it won't be delivered."
@@ -244,8 +265,10 @@ def _write_answer(p: dict[str, Any]) -> str:
     if result == "cancelled":
         return f"Order {order_id} is now cancelled. Nothing will ship, and you won't be charged for it."
     if result == "refund_requested":
-        return (f"I've requested a refund of ${float(p.get('amount', 0)):.2f} for order {order_id}. It goes back to "
-                "your original payment method within 5-7 business days.")
+        return (
+            f"I've requested a refund of ${float(p.get('amount', 0)):.2f} for order {order_id}. It goes back to "
+            "your original payment method within 5-7 business days."
+        )
     return f"Done: order {order_id} will now ship to {p.get('shipping_address')}."
 
 
@@ -257,8 +280,10 @@ def _faq_answer(p: dict[str, Any]) -> str:
 
 
 def _escalation_answer(p: dict[str, Any]) -> str:
-    return (f"I've handed this over to a support agent (ticket {p.get('ticket_id')}). Someone from our team will "
-            "reply in this conversation as soon as possible.")
+    return (
+        f"I've handed this over to a support agent (ticket {p.get('ticket_id')}). Someone from our team will "
+        "reply in this conversation as soon as possible."
+    )
 
 
 _COMPOSERS: dict[str, Callable[[dict[str, Any]], str]] = {
@@ -295,4 +320,3 @@ def build_model(settings: Settings) -> BaseChatModel:
     if settings.model_provider == "bedrock":
         return build_bedrock_model(settings)
     return OfflineChatModel(token_delay_ms=settings.offline_token_delay_ms)
-

@@ -43,14 +43,19 @@ def dumps(payload: dict[str, Any]) -> str:
 
 
 def normalize_order_id(order_id: str) -> str:
-    """"#1042 " -> "1042"."""
+    """ "#1042 " -> "1042"."""
     return str(order_id).strip().lstrip("#").strip()
 
 
 def not_found(order_id: str) -> str:
     """The one answer for an order that is missing or belongs to someone else."""
-    return dumps({"error": "not_found", "order_id": order_id,
-                  "message": f"No order {order_id} was found on this customer's account."})
+    return dumps(
+        {
+            "error": "not_found",
+            "order_id": order_id,
+            "message": f"No order {order_id} was found on this customer's account.",
+        }
+    )
 
 
 def describe_action(action: str, order: Order, args: dict[str, Any]) -> str:
@@ -110,45 +115,65 @@ def build_toolsets(orders: OrderStore, tickets: TicketStore) -> dict[str, list[B
         order = orders.get_for_customer(order_id, customer_id)
         if order is None:
             return not_found(order_id)
-        return dumps({
-            "order_id": order.order_id,
-            "status": order.status,
-            "carrier": order.carrier,
-            "tracking_number": order.tracking_number,
-            "eta": order.eta if order.status == "shipped" else None,
-            "delivered_at": order.delivered_at,
-        })
+        return dumps(
+            {
+                "order_id": order.order_id,
+                "status": order.status,
+                "carrier": order.carrier,
+                "tracking_number": order.tracking_number,
+                "eta": order.eta if order.status == "shipped" else None,
+                "delivered_at": order.delivered_at,
+            }
+        )
 
     @tool
-    def cancel_order(order_id: OrderNumber, customer_id: CustomerId, thread_id: ThreadId,
-                     tool_call_id: ToolCallId) -> str:
+    def cancel_order(
+        order_id: OrderNumber, customer_id: CustomerId, thread_id: ThreadId, tool_call_id: ToolCallId
+    ) -> str:
         """Cancel an order that is still processing (the customer or an operator approves it first)."""
         order_id = normalize_order_id(order_id)
         return _gated_write(
-            "cancel_order", {"order_id": order_id}, customer_id, thread_id, tool_call_id,
+            "cancel_order",
+            {"order_id": order_id},
+            customer_id,
+            thread_id,
+            tool_call_id,
             lambda action_id: orders.cancel(order_id, customer_id, action_id),
         )
 
     @tool
-    def request_refund(order_id: OrderNumber, customer_id: CustomerId, thread_id: ThreadId,
-                       tool_call_id: ToolCallId) -> str:
+    def request_refund(
+        order_id: OrderNumber, customer_id: CustomerId, thread_id: ThreadId, tool_call_id: ToolCallId
+    ) -> str:
         """Request a refund of a delivered order (approved by the customer up to $50, above that by an operator)."""
         order_id = normalize_order_id(order_id)
         return _gated_write(
-            "request_refund", {"order_id": order_id}, customer_id, thread_id, tool_call_id,
+            "request_refund",
+            {"order_id": order_id},
+            customer_id,
+            thread_id,
+            tool_call_id,
             lambda action_id: orders.request_refund(order_id, customer_id, action_id),
         )
 
     @tool
-    def update_shipping_address(order_id: OrderNumber,
-                                address: Annotated[str, "The complete new address on one line"],
-                                customer_id: CustomerId, thread_id: ThreadId, tool_call_id: ToolCallId) -> str:
+    def update_shipping_address(
+        order_id: OrderNumber,
+        address: Annotated[str, "The complete new address on one line"],
+        customer_id: CustomerId,
+        thread_id: ThreadId,
+        tool_call_id: ToolCallId,
+    ) -> str:
         """Change the shipping address of an order that is still processing (approved before it happens)."""
         order_id = normalize_order_id(order_id)
         address = " ".join(str(address).split())
         return _gated_write(
-            "update_shipping_address", {"order_id": order_id, "address": address}, customer_id, thread_id,
-            tool_call_id, lambda action_id: orders.update_shipping_address(order_id, customer_id, address, action_id),
+            "update_shipping_address",
+            {"order_id": order_id, "address": address},
+            customer_id,
+            thread_id,
+            tool_call_id,
+            lambda action_id: orders.update_shipping_address(order_id, customer_id, address, action_id),
         )
 
     @tool
@@ -158,16 +183,32 @@ def build_toolsets(orders: OrderStore, tickets: TicketStore) -> dict[str, list[B
         return dumps({"query": query, "results": [a.model_dump(include={"question", "answer"}) for a in found]})
 
     @tool
-    def escalate_to_human(summary: Annotated[str, "A short summary of the customer's problem"],
-                          customer_id: CustomerId, thread_id: ThreadId, tool_call_id: ToolCallId) -> str:
+    def escalate_to_human(
+        summary: Annotated[str, "A short summary of the customer's problem"],
+        customer_id: CustomerId,
+        thread_id: ThreadId,
+        tool_call_id: ToolCallId,
+    ) -> str:
         """Hand the conversation to a human support agent by opening a ticket operators see."""
-        ticket = tickets.create(thread_id=thread_id, customer_id=customer_id, summary=summary[:500],
-                                idempotency_key=tool_call_id)
-        return dumps({"ticket_id": ticket.ticket_id, "status": ticket.status,
-                      "message": "A support agent will follow up in this conversation."})
+        ticket = tickets.create(
+            thread_id=thread_id, customer_id=customer_id, summary=summary[:500], idempotency_key=tool_call_id
+        )
+        return dumps(
+            {
+                "ticket_id": ticket.ticket_id,
+                "status": ticket.status,
+                "message": "A support agent will follow up in this conversation.",
+            }
+        )
 
-    def _gated_write(action: OrderAction, args: dict[str, Any], customer_id: str, thread_id: str,
-                     tool_call_id: str, write: Callable[[str], Order]) -> str:
+    def _gated_write(
+        action: OrderAction,
+        args: dict[str, Any],
+        customer_id: str,
+        thread_id: str,
+        tool_call_id: str,
+        write: Callable[[str], Order],
+    ) -> str:
         # Check (read only) -> interrupt for approval -> the idempotent write of exactly `args`.
         order_id = args["order_id"]
         order = orders.get_for_customer(order_id, customer_id)
@@ -176,32 +217,58 @@ def build_toolsets(orders: OrderStore, tickets: TicketStore) -> dict[str, list[B
         action_id = action_id_for(thread_id, tool_call_id)
         already_applied = action_id in order.action_ids  # a re-run after the write: skip the rule check
         if not already_applied and (why := order.rule_violation(action)):
-            return dumps({"error": "not_allowed", "action": action, "order_id": order_id, "status": order.status,
-                          "message": why})
+            return dumps(
+                {"error": "not_allowed", "action": action, "order_id": order_id, "status": order.status, "message": why}
+            )
         amount = order.total if action != "update_shipping_address" else None
-        decision = interrupt({
-            "action": action,
-            "args": args,
-            "description": describe_action(action, order, args),
-            "approver": approver_for(action, order.total),
-            "amount": amount,
-        })
+        decision = interrupt(
+            {
+                "action": action,
+                "args": args,
+                "description": describe_action(action, order, args),
+                "approver": approver_for(action, order.total),
+                "amount": amount,
+            }
+        )
         approved, decided_by, comment = read_decision(decision)
         if not approved:
             reason = "timeout" if decided_by == "timeout" else "declined"
-            return dumps({"result": "not_changed", "action": action, "order_id": order_id, "reason": reason,
-                          "decided_by": decided_by, "comment": comment,
-                          "message": "The approval timed out; nothing was changed." if reason == "timeout"
-                          else "The request was declined; nothing was changed."})
+            return dumps(
+                {
+                    "result": "not_changed",
+                    "action": action,
+                    "order_id": order_id,
+                    "reason": reason,
+                    "decided_by": decided_by,
+                    "comment": comment,
+                    "message": "The approval timed out; nothing was changed."
+                    if reason == "timeout"
+                    else "The request was declined; nothing was changed.",
+                }
+            )
         try:
             updated = write(action_id)
         except OrderNotFound:
             return not_found(order_id)
         except OrderRuleViolation as exc:  # the order changed between the approval and the write
-            return dumps({"error": "not_allowed", "action": action, "order_id": order_id, "status": exc.status,
-                          "message": exc.reason})
-        return dumps({"result": RESULTS[action], "action": action, "order_id": order_id, "decided_by": decided_by,
-                      **_changed_fields(action, updated)})
+            return dumps(
+                {
+                    "error": "not_allowed",
+                    "action": action,
+                    "order_id": order_id,
+                    "status": exc.status,
+                    "message": exc.reason,
+                }
+            )
+        return dumps(
+            {
+                "result": RESULTS[action],
+                "action": action,
+                "order_id": order_id,
+                "decided_by": decided_by,
+                **_changed_fields(action, updated),
+            }
+        )
 
     return {
         "order_status": [get_order_status, track_shipment],
