@@ -87,7 +87,7 @@ def test_execution_names_are_valid_and_distinct():
     assert all(len(n) <= 80 and n.replace("-", "").replace("_", "").isalnum() for n in names)
 
 
-def test_a_failed_start_returns_the_thread_to_idle(dynamodb):
+def test_a_failed_start_returns_the_thread_to_idle(dynamodb, caplog):
     # Given a workflow whose state machine does not exist
     sessions = SessionStore(TABLE, 1800, dynamodb)
     client = boto3.client("stepfunctions", region_name="us-east-1")
@@ -106,6 +106,9 @@ def test_a_failed_start_returns_the_thread_to_idle(dynamodb):
     assert reply["code"] == "internal_error" and reply["request_id"] == "req-1"
     assert "missing" not in reply["message"]
     assert sessions.get("t-1").status == "idle"
+    # and the same request id is in the log record with the real cause
+    failure = next(r for r in caplog.records if r.getMessage() == "frame failed")
+    assert failure.request_id == "req-1" and failure.exc_info is not None
 
 
 def test_ping_and_unknown_frames_answer_on_the_same_connection(chat):

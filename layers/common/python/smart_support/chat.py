@@ -66,7 +66,7 @@ class ChatService:
             logger.info("frame rejected", extra={"code": exc.code, "thread_id": thread_id})
             return error_event(exc, thread_id)
         except Exception:
-            logger.exception("frame failed", extra={"thread_id": thread_id})
+            logger.exception("frame failed", extra={"thread_id": thread_id, "request_id": ctx.request_id})
             return error_event(InternalError(), thread_id, request_id=ctx.request_id)
 
     def _dispatch(self, frame: ClientFrame, ctx: FrameContext) -> dict[str, Any] | None:

@@ -1,0 +1,97 @@
+"""The thin handlers with the sample events from events/ (the ones `sam local invoke` uses), on moto."""
+
+import json
+
+import boto3
+import pytest
+
+from local.lambdas import LocalFunction
+from local.template import ROOT
+from smart_support import services
+from smart_support.auth import mint_token
+from smart_support.settings import get_settings
+
+SECRET = "handler-test-secret-0123456789abcdef-xyz"
+
+
+def sample(name):
+    return json.loads((ROOT / "events" / f"{name}.json").read_text())
+
+
+@pytest.fixture
+def handlers(dynamodb, monkeypatch):
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    definition = (ROOT / "statemachine/turn.asl.json").read_text()
+    definition = definition.replace("${ApprovalTimeoutSeconds}", "5").replace("${", "").replace("Arn}", "Arn")
+    arn = sfn.create_state_machine(name="turns", definition=definition,
+                                   roleArn="arn:aws:iam::123456789012:role/r")["stateMachineArn"]
+    monkeypatch.setenv("STATE_MACHINE_ARN", arn)
+    monkeypatch.setenv("AUTH_SECRET", SECRET)
+    monkeypatch.setenv("ALLOW_ANONYMOUS", "false")
+    monkeypatch.setenv("WEBSOCKET_ENDPOINT", "https://abc123.execute-api.us-east-1.amazonaws.com/dev")
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    get_settings.cache_clear()
+    for factory in vars(services).values():
+        if hasattr(factory, "cache_clear"):
+            factory.cache_clear()
+
+    def load(name):
+        function = LocalFunction(name, f"functions/{name}", "app.lambda_handler", 256, 10, {})
+        function.load()
+        return function
+
+    yield load, sfn, arn
+    get_settings.cache_clear()
+    for factory in vars(services).values():
+        if hasattr(factory, "cache_clear"):
+            factory.cache_clear()
+
+
+def test_connect_message_disconnect_with_sample_events(handlers, dynamodb):
+    load, sfn, arn = handlers
+    # $connect records the connection with its principal
+    result, error = load("connect").invoke(sample("connect"))
+    assert error is None and result["statusCode"] == 200
+    item = dynamodb.get_item(TableName="ConversationsTable",
+                             Key={"PK": {"S": "CONN#Gyv0XcD9IAMCJeQ="}, "SK": {"S": "CONN"}})["Item"]
+    assert item["principal_id"]["S"] == "demo-customer" and int(item["expires_at"]["N"]) > 0
+    # a message starts one execution and replies nothing
+    result, error = load("message").invoke(sample("message_status"))
+    assert error is None and result == {"statusCode": 200}
+    runs = sfn.list_executions(stateMachineArn=arn)["executions"]
+    assert len(runs) == 1
+    # a bad frame is answered on the route response
+    bad = sample("message_status") | {"body": "{oops"}
+    result, _ = load("message").invoke(bad)
+    assert json.loads(result["body"])["code"] == "invalid_json"
+    # $disconnect forgets the connection
+    result, error = load("disconnect").invoke(sample("disconnect"))
+    assert error is None
+    assert "Item" not in dynamodb.get_item(TableName="ConversationsTable",
+                                           Key={"PK": {"S": "CONN#Gyv0XcD9IAMCJeQ="}, "SK": {"S": "CONN"}})
+
+
+def test_websocket_authorizer_allows_a_valid_token_and_refuses_others(handlers):
+    load, _, _ = handlers
+    authorizer = load("authorizer")
+    event = sample("authorizer_ws")
+    event["queryStringParameters"] = {"token": mint_token(SECRET, "c-2001", "operator")}
+    result, error = authorizer.invoke(event)
+    assert error is None
+    assert result["principalId"] == "c-2001" and result["context"] == {"sub": "c-2001", "role": "operator"}
+    assert result["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+    for token in ("garbage", None):
+        event["queryStringParameters"] = {"token": token} if token else {}
+        result, error = authorizer.invoke(event)
+        assert result is None and error["errorMessage"] == "Unauthorized"
+
+
+def test_http_authorizer_simple_responses(handlers):
+    load, _, _ = handlers
+    authorizer = load("authorizer")
+    ok, _ = authorizer.invoke({"version": "2.0", "type": "REQUEST",
+                               "headers": {"authorization": f"Bearer {mint_token(SECRET, 'op', 'operator')}"}})
+    assert ok == {"isAuthorized": True, "context": {"sub": "op", "role": "operator"}}
+    refused, _ = authorizer.invoke({"version": "2.0", "type": "REQUEST", "headers": {}})
+    assert refused["isAuthorized"] is False

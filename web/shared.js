@@ -1,0 +1,445 @@
+// Shared by the web chat (chat.js) and the operator console (console.js): configuration, tokens,
+// the HTTP API client, plain-words descriptions of actions and tools, time formatting, and the
+// transcript view both pages render conversations with. No build step: a plain ES module.
+
+export const STORAGE = {
+  chatToken: "smart-support.token",
+  operatorToken: "smart-support.operator-token",
+  threads: (sub) => `smart-support.threads.${sub}`,
+};
+
+export const MAX_CONTENT_CHARS = 8000;
+export const THREAD_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Where the WebSocket and the HTTP API live: `?ws=` and `?api=`, else derived from this page's address. */
+export function readConfig(loc = window.location) {
+  const query = new URLSearchParams(loc.search);
+  const wsDefault = `${loc.protocol === "https:" ? "wss" : "ws"}://${loc.host}/ws`;
+  const apiDefault = `${loc.origin}/api/v1`;
+  return {
+    wsBase: query.get("ws") || wsDefault,
+    apiBase: (query.get("api") || apiDefault).replace(/\/+$/, ""),
+  };
+}
+
+/** Moves `?token=` from the address bar into localStorage (so it is not left in history or screenshots). */
+export function adoptTokenFromUrl(storageKey) {
+  const url = new URL(window.location.href);
+  const token = url.searchParams.get("token");
+  if (token === null) return;
+  if (token.trim()) localStorage.setItem(storageKey, token.trim());
+  else localStorage.removeItem(storageKey);
+  url.searchParams.delete("token");
+  history.replaceState(history.state, "", url.pathname + url.search + url.hash);
+}
+
+/** The unverified claims of a JWT (for display only; the server checks the signature). */
+export function readClaims(token) {
+  if (!token) return null;
+  const parts = token.split(".");
+  if (parts.length !== 3) return null;
+  try {
+    const b64 = parts[1].replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(parts[1].length / 4) * 4, "=");
+    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const claims = JSON.parse(new TextDecoder().decode(bytes));
+    return typeof claims === "object" && claims ? claims : null;
+  } catch {
+    return null;
+  }
+}
+
+/** True when the token's `exp` has passed (tokens without `exp` never expire here). */
+export function isExpired(claims, now = Date.now()) {
+  return Boolean(claims && typeof claims.exp === "number" && claims.exp * 1000 <= now);
+}
+
+// ------------------------------------------------------------------ HTTP API
+
+export class ApiError extends Error {
+  constructor(status, code, message, requestId) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.requestId = requestId;
+  }
+}
+
+/** Calls the HTTP API; returns the JSON body or throws ApiError (status 0 = network failure). */
+export async function apiFetch(apiBase, path, { token, method = "GET", body, signal } = {}) {
+  const headers = { Accept: "application/json" };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  let response;
+  try {
+    response = await fetch(apiBase + path, {
+      method, headers, signal, body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (err) {
+    if (err.name === "AbortError") throw err;
+    throw new ApiError(0, "network", `Cannot reach the API at ${apiBase}.`);
+  }
+  let data = null;
+  try {
+    data = await response.json();
+  } catch {
+    data = null;
+  }
+  if (response.ok) return data;
+  const envelope = data && data.error;
+  if (envelope && envelope.code) {
+    throw new ApiError(response.status, envelope.code, envelope.message || `HTTP ${response.status}`, envelope.request_id);
+  }
+  // API Gateway's own answers (the authorizer refused the token) carry no envelope.
+  if (response.status === 401 || response.status === 403) {
+    throw new ApiError(response.status, "token_rejected", "The token was rejected: it is invalid or has expired.");
+  }
+  throw new ApiError(response.status, `http_${response.status}`, (data && data.message) || `HTTP ${response.status}`);
+}
+
+// ------------------------------------------------------------------ plain words
+
+const AGENTS = {
+  supervisor: "Assistant",
+  order_status: "Order status",
+  order_actions: "Order actions",
+  knowledge: "Help center",
+  escalation: "Human hand-off",
+};
+
+export function agentLabel(agent) {
+  if (!agent) return "Assistant";
+  return AGENTS[agent] || titleCase(agent);
+}
+
+const ACTIONS = {
+  cancel_order: "Cancel an order",
+  request_refund: "Refund an order",
+  update_shipping_address: "Change a shipping address",
+};
+
+export function actionLabel(action) {
+  return ACTIONS[action] || titleCase(action || "action");
+}
+
+const ARG_LABELS = {
+  order_id: "Order",
+  address: "New address",
+  amount: "Amount",
+  reason: "Reason",
+  summary: "Summary",
+  query: "Question",
+};
+
+/** [[label, value], …] for an approval's arguments, e.g. [["Order", "1043"]]. */
+export function argsInWords(args) {
+  if (!args || typeof args !== "object") return [];
+  return Object.entries(args).map(([key, value]) => [ARG_LABELS[key] || titleCase(key), valueInWords(value)]);
+}
+
+function valueInWords(value) {
+  if (value === null || value === undefined) return "—";
+  if (Array.isArray(value)) return value.map(valueInWords).join(", ");
+  if (typeof value === "object") return Object.values(value).map(valueInWords).join(", ");
+  if (typeof value === "boolean") return value ? "yes" : "no";
+  return String(value);
+}
+
+/** A short sentence for an approval when no description is at hand (replayed decisions). */
+export function describeAction(action, args = {}) {
+  const order = args.order_id ? `order ${args.order_id}` : "the order";
+  switch (action) {
+    case "cancel_order": return `Cancel ${order}`;
+    case "request_refund": return `Refund ${order}`;
+    case "update_shipping_address": return `Change the shipping address of ${order}${args.address ? ` to ${args.address}` : ""}`;
+    default: return actionLabel(action);
+  }
+}
+
+/** A chip's words for a tool call, e.g. "Looked up order 1042". */
+export function toolInWords(tool, args = {}) {
+  const order = args.order_id ? `order ${args.order_id}` : "an order";
+  switch (tool) {
+    case "get_order_status": return `Looked up ${order}`;
+    case "track_shipment": return `Tracked ${order}`;
+    case "cancel_order": return `Cancellation of ${order}`;
+    case "request_refund": return `Refund of ${order}`;
+    case "update_shipping_address": return `New address for ${order}`;
+    case "search_faq": return args.query ? `Searched help: “${truncate(args.query, 40)}”` : "Searched the help center";
+    case "escalate_to_human": return "Opened a support ticket";
+    default: return titleCase(tool || "tool");
+  }
+}
+
+/** Who decided, from the customer's ("you") or the operator's ("the customer") point of view. */
+export function deciderInWords(decidedBy, perspective = "customer") {
+  if (decidedBy === "customer") return perspective === "customer" ? "you" : "the customer";
+  if (decidedBy === "operator") return "a support agent";
+  if (decidedBy === "timeout") return "timeout";
+  return decidedBy || "someone";
+}
+
+export function titleCase(text) {
+  const words = String(text).replace(/[_-]+/g, " ").trim();
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
+export function truncate(text, max) {
+  const s = String(text);
+  return s.length > max ? `${s.slice(0, max - 1)}…` : s;
+}
+
+// ------------------------------------------------------------------ time
+
+export function parseTime(value) {
+  if (!value) return null;
+  const ms = typeof value === "number" ? value * 1000 : Date.parse(value);
+  return Number.isFinite(ms) ? ms : null;
+}
+
+/** "4:05" or "1:02:03" for a duration in milliseconds. */
+export function formatCountdown(ms) {
+  const total = Math.max(0, Math.ceil(ms / 1000));
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = String(total % 60).padStart(2, "0");
+  return h ? `${h}:${String(m).padStart(2, "0")}:${s}` : `${m}:${s}`;
+}
+
+export function formatClock(value) {
+  const ms = parseTime(value);
+  if (ms === null) return "";
+  return new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+}
+
+export function formatDateTime(value) {
+  const ms = parseTime(value);
+  if (ms === null) return "";
+  return new Date(ms).toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+}
+
+export function formatRelative(value, now = Date.now()) {
+  const ms = parseTime(value);
+  if (ms === null) return "";
+  const seconds = Math.round((now - ms) / 1000);
+  if (seconds < 45) return "just now";
+  if (seconds < 3600) return `${Math.round(seconds / 60)} min ago`;
+  if (seconds < 86400) return `${Math.round(seconds / 3600)} h ago`;
+  return formatDateTime(value);
+}
+
+// ------------------------------------------------------------------ DOM
+
+/** h("div", {class: "x", "data-testid": "y", onclick: fn}, child, "text", …) */
+export function h(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === "class") node.className = value;
+    else if (key === "text") node.textContent = value;
+    else if (key === "html") node.innerHTML = value; // only ever used with the constant icons below
+    else if (key.startsWith("on") && typeof value === "function") node.addEventListener(key.slice(2), value);
+    else if (value === true) node.setAttribute(key, "");
+    else node.setAttribute(key, String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+const svg = (body, extra = "") =>
+  `<svg viewBox="0 0 24 24" width="16" height="16" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true" ${extra}>${body}</svg>`;
+
+export const ICONS = {
+  send: svg('<path d="M22 2 11 13"/><path d="M22 2 15 22l-4-9-9-4 20-7z"/>'),
+  plus: svg('<path d="M12 5v14M5 12h14"/>'),
+  menu: svg('<path d="M3 6h18M3 12h18M3 18h18"/>'),
+  close: svg('<path d="M18 6 6 18M6 6l12 12"/>'),
+  tool: svg('<path d="M14.7 6.3a4 4 0 0 0-5.4 5.2L3 17.8V21h3.2l6.3-6.3a4 4 0 0 0 5.2-5.4l-2.5 2.5-2.8-.4-.4-2.8z"/>'),
+  shield: svg('<path d="M12 22s8-4 8-10V5l-8-3-8 3v7c0 6 8 10 8 10z"/>'),
+  check: svg('<path d="M20 6 9 17l-5-5"/>'),
+  x: svg('<path d="M18 6 6 18M6 6l12 12"/>'),
+  clock: svg('<circle cx="12" cy="12" r="9"/><path d="M12 7v5l3 2"/>'),
+  headset: svg('<path d="M3 14v-2a9 9 0 0 1 18 0v2"/><path d="M21 15a2 2 0 0 1-2 2h-1v-6h1a2 2 0 0 1 2 2zM3 15a2 2 0 0 0 2 2h1v-6H5a2 2 0 0 0-2 2z"/><path d="M18 17v1a3 3 0 0 1-3 3h-3"/>'),
+  key: svg('<circle cx="7.5" cy="15.5" r="4.5"/><path d="m10.7 12.3 9.3-9.3M16 7l3 3M14 9l2 2"/>'),
+  alert: svg('<path d="M10.3 3.9 1.8 18a2 2 0 0 0 1.7 3h17a2 2 0 0 0 1.7-3L13.7 3.9a2 2 0 0 0-3.4 0z"/><path d="M12 9v4M12 17h.01"/>'),
+  refresh: svg('<path d="M21 12a9 9 0 1 1-3-6.7L21 8"/><path d="M21 3v5h-5"/>'),
+  chat: svg('<path d="M21 12a8 8 0 0 1-11.6 7.1L4 21l1.9-5.4A8 8 0 1 1 21 12z"/>'),
+};
+
+export function icon(name, cls = "icon") {
+  return h("span", { class: cls, html: ICONS[name] || "" });
+}
+
+// ------------------------------------------------------------------ transcript view
+
+/**
+ * One conversation's messages: user bubbles, streamed assistant bubbles labelled by agent, tool-call chips,
+ * approval outcomes and inline errors. The chat adds live approval cards through `append`.
+ */
+export class TranscriptView {
+  constructor({ threadId, perspective = "customer", label = "Conversation" } = {}) {
+    this.perspective = perspective;
+    this.root = h("div", {
+      class: "transcript", role: "log", "aria-live": "polite", "aria-relevant": "additions",
+      "aria-label": label, "data-testid": "transcript", "data-thread-id": threadId,
+    });
+    this.stream = null; // {el, text, agent, chunks} of the assistant bubble being streamed
+    this.toolRow = null;
+    this.typing = null;
+  }
+
+  get isEmpty() {
+    return !this.root.querySelector(".msg, .tool-row, .approval, .inline-error");
+  }
+
+  clear() {
+    this.root.replaceChildren();
+    this.stream = null;
+    this.toolRow = null;
+    this.typing = null;
+  }
+
+  /** Append a node keeping the typing indicator last and the view scrolled to the bottom if it was. */
+  append(node) {
+    const scroller = this.root.closest(".scroll") || this.root;
+    const nearBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 120;
+    this.root.querySelector(".empty-state")?.remove();
+    this.root.append(node);
+    if (this.typing) this.root.append(this.typing);
+    if (nearBottom) scroller.scrollTop = scroller.scrollHeight;
+    return node;
+  }
+
+  addUser(content, at) {
+    this.stream = null;
+    this.toolRow = null;
+    return this.append(h("div", { class: "msg user", "data-testid": "msg-user" },
+      h("div", { class: "bubble" }, h("div", { class: "text" }, content)),
+      at ? h("time", { class: "msg-time", datetime: at, text: formatClock(at) }) : null));
+  }
+
+  toolCall(agent, tool, args) {
+    if (this.stream) this.finishStream();
+    if (!this.toolRow) {
+      this.toolRow = this.append(h("div", { class: "tool-row", "data-testid": "tool-calls", "aria-label": "Actions taken" }));
+    }
+    const raw = `${tool}(${JSON.stringify(args || {})})`;
+    this.toolRow.append(h("span", {
+      class: `chip tool-chip agent-${agent || "supervisor"}`, "data-testid": "tool-chip", "data-tool": tool, title: raw,
+    }, icon("tool"), h("span", { text: toolInWords(tool, args || {}) })));
+  }
+
+  /** Append a streamed chunk; a new bubble starts when the agent changes. */
+  token(agent, content) {
+    if (!this.stream || this.stream.agent !== agent) {
+      if (this.stream) this.finishStream();
+      this.stream = this.startAssistant(agent);
+    }
+    this.stream.text.append(content);
+    this.stream.chunks += 1;
+    this.stream.el.dataset.chunks = String(this.stream.chunks);
+    const scroller = this.root.closest(".scroll") || this.root;
+    if (scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 160) scroller.scrollTop = scroller.scrollHeight;
+  }
+
+  startAssistant(agent, at) {
+    this.toolRow = null;
+    const text = h("div", { class: "text", "data-testid": "msg-text" });
+    const el = h("div", {
+      class: `msg assistant agent-${agent || "supervisor"}`, "data-testid": "msg-assistant",
+      "data-agent": agent || "supervisor", "data-state": "streaming", "data-chunks": "0", "aria-busy": "true",
+    },
+    h("div", { class: "avatar", "aria-hidden": "true", text: initials(agentLabel(agent)) }),
+    h("div", { class: "bubble" },
+      h("div", { class: "meta" }, h("span", { class: "agent-name", "data-testid": "agent-label", text: agentLabel(agent) }),
+        at ? h("time", { datetime: at, text: formatClock(at) }) : null),
+      text));
+    this.append(el);
+    return { el, text, agent, chunks: 0 };
+  }
+
+  finishStream() {
+    if (!this.stream) return;
+    this.stream.el.dataset.state = "done";
+    this.stream.el.removeAttribute("aria-busy");
+    this.stream = null;
+  }
+
+  /** The turn ended: close the bubble, drop the typing indicator. */
+  endTurn() {
+    this.finishStream();
+    this.toolRow = null;
+    this.setTyping(false);
+  }
+
+  setTyping(on, label = "Assistant is typing") {
+    if (on && !this.typing) {
+      this.typing = h("div", { class: "typing", "data-testid": "typing", "aria-label": label, role: "status" },
+        h("span"), h("span"), h("span"));
+      this.root.append(this.typing);
+    } else if (!on && this.typing) {
+      this.typing.remove();
+      this.typing = null;
+    }
+  }
+
+  /** A resolved approval as a compact card (replay, and the console's transcript). */
+  decision({ interrupt_id: interruptId, action, args, approved, decided_by: decidedBy, comment, at, description }) {
+    this.finishStream();
+    this.toolRow = null;
+    const state = decidedBy === "timeout" ? "timeout" : approved ? "approved" : "rejected";
+    return this.append(h("article", {
+      class: `approval resolved state-${state}`, "data-testid": "approval-card", "data-interrupt-id": interruptId,
+      "data-state": state,
+    },
+    h("div", { class: "approval-head" }, icon(state === "approved" ? "check" : state === "timeout" ? "clock" : "x", "icon badge-icon"),
+      h("div", {}, h("div", { class: "approval-title", text: description || describeAction(action, args) }),
+        h("div", { class: "approval-result", "data-testid": "approval-result", text: resultInWords(state, decidedBy, this.perspective, at) }))),
+    comment ? h("p", { class: "approval-comment", text: `“${comment}”` }) : null));
+  }
+
+  error(code, message, extra) {
+    this.finishStream();
+    this.setTyping(false);
+    return this.append(h("div", { class: "inline-error", role: "alert", "data-testid": "chat-error", "data-code": code || "error" },
+      icon("alert"), h("div", {}, h("div", { class: "error-text", text: message }),
+        code ? h("div", { class: "error-code", text: code }) : null, extra || null)));
+  }
+
+  /** Render a stored transcript (GET /sessions/{id}/messages). */
+  replay(messages) {
+    this.clear();
+    for (const entry of messages || []) {
+      if (entry.role === "user") {
+        this.addUser(entry.content || "", entry.at);
+      } else if (entry.role === "assistant") {
+        for (const call of entry.tool_calls || []) this.toolCall(entry.agent, call.tool, call.args);
+        if (entry.content) {
+          const stream = this.startAssistant(entry.agent, entry.at);
+          stream.text.append(entry.content);
+          stream.el.dataset.state = "done";
+          stream.el.dataset.replayed = "true";
+          stream.el.removeAttribute("aria-busy");
+        }
+        this.toolRow = entry.content ? null : this.toolRow;
+      } else if (entry.role === "decision") {
+        this.decision(entry);
+      }
+    }
+    this.stream = null;
+    this.toolRow = null;
+  }
+}
+
+export function resultInWords(state, decidedBy, perspective, at) {
+  const when = at ? ` · ${formatClock(at)}` : "";
+  if (state === "timeout") return `Timed out: nothing was changed${when}`;
+  const verb = state === "approved" ? "Approved" : "Rejected";
+  return `${verb} by ${deciderInWords(decidedBy, perspective)}${when}`;
+}
+
+function initials(label) {
+  return label.split(/\s+/).filter(Boolean).slice(0, 2).map((w) => w[0].toUpperCase()).join("");
+}
