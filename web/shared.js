@@ -390,13 +390,19 @@ export class TranscriptView {
     this.finishStream();
     this.toolRow = null;
     const state = decidedBy === "timeout" ? "timeout" : approved ? "approved" : "rejected";
+    const kicker = { approved: "Approved", rejected: "Rejected", timeout: "Timed out" }[state];
     return this.append(h("article", {
       class: `approval resolved state-${state}`, "data-testid": "approval-card", "data-interrupt-id": interruptId,
-      "data-state": state,
+      "data-state": state, "data-decided-by": decidedBy,
     },
-    h("div", { class: "approval-head" }, icon(state === "approved" ? "check" : state === "timeout" ? "clock" : "x", "icon badge-icon"),
-      h("div", {}, h("div", { class: "approval-title", text: description || describeAction(action, args) }),
-        h("div", { class: "approval-result", "data-testid": "approval-result", text: resultInWords(state, decidedBy, this.perspective, at) }))),
+    h("div", { class: "approval-head" },
+      icon(state === "approved" ? "check" : state === "timeout" ? "clock" : "x", "icon badge-icon"),
+      h("div", { class: "approval-heading" },
+        h("div", { class: "approval-kicker", text: kicker }),
+        h("h3", { class: "approval-title", "data-testid": "approval-description",
+          text: description || describeAction(action, args) }))),
+    h("div", { class: "approval-result", "data-testid": "approval-result",
+      text: resultInWords(state, decidedBy, this.perspective, at) }),
     comment ? h("p", { class: "approval-comment", text: `“${comment}”` }) : null));
   }
 

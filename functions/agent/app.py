@@ -3,10 +3,9 @@
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from langgraph_checkpoint_aws import DynamoDBSaver
 
 from smart_support import services
-from smart_support.agent.graph import build_graph
+from smart_support.agent.graph import build_checkpointer, build_graph
 from smart_support.agent.models import build_model
 from smart_support.agent.runner import TurnRunner
 from smart_support.orders import OrderStore
@@ -22,7 +21,7 @@ graph = build_graph(
     model=build_model(settings),
     orders=OrderStore(settings.orders_table),
     tickets=TicketStore(settings.conversations_table),
-    checkpointer=DynamoDBSaver(table_name=settings.checkpoints_table, ttl_seconds=settings.session_ttl_seconds),
+    checkpointer=build_checkpointer(settings),
 )
 runner = TurnRunner(
     graph,
@@ -34,7 +33,7 @@ runner = TurnRunner(
 )
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:

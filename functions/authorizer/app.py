@@ -21,7 +21,7 @@ def _bearer(headers: dict) -> str | None:
     return value[7:].strip() if value.lower().startswith("bearer ") else (value or None)
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     """Allow with the principal as context, or refuse (401 on the WebSocket handshake)."""
