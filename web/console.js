@@ -56,6 +56,7 @@ const state = {
   pending: new Map(), // interrupt_id -> approval
   drawerThread: null,
   drawerOpener: null,
+  drawerSignature: null,
   toastTimer: null,
 };
 
@@ -352,6 +353,7 @@ async function loadAudit() {
 
 async function openDrawer(threadId, opener) {
   state.drawerThread = threadId;
+  state.drawerSignature = null;
   state.drawerOpener = opener || null;
   ui.drawerTitle.textContent = "Conversation";
   ui.drawerSub.replaceChildren(h("span", { class: "mono", text: threadId }));
@@ -396,6 +398,9 @@ async function loadTranscript(threadId, { quiet = false } = {}) {
     return;
   }
   if (state.drawerThread !== threadId) return;
+  const signature = JSON.stringify([session, messages]);
+  if (quiet && signature === state.drawerSignature) return; // nothing new: keep the reader's scroll and selection
+  state.drawerSignature = signature;
   const scroller = ui.drawerBody;
   const atBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 40;
   const statusTone = { idle: "muted", running: "info", awaiting_approval: "warn" }[session.status] || "muted";
@@ -447,7 +452,6 @@ function signOut(message) {
   for (const id of [...state.rows.keys()]) removeRow(id);
   hideError();
   showGate(message);
-  if (message) showError(message);
 }
 
 function signIn(token) {

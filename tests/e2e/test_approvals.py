@@ -63,6 +63,37 @@ def test_reject_changes_nothing(fresh):
         assert "processing" in order_status(client, "1043")
 
 
+def test_address_change_is_approved_with_the_exact_address(fresh):
+    with fresh.ws() as client:
+        thread = new_thread()
+        interrupt = client.ask(thread, "Please change the address of order 1043 to 12 Harbour Street, Leith")[-1]
+        assert interrupt["type"] == "interrupt" and interrupt["action"] == "update_shipping_address"
+        assert interrupt["args"]["order_id"] == "1043"
+        assert "12 Harbour Street" in interrupt["args"]["address"] and interrupt["approver"] == "customer"
+        client.send({"type": "interrupt_response", "thread_id": thread, "approved": True})
+        rest = client.until(lambda e: e["type"] == "message_complete")
+        assert rest[0]["type"] == "interrupt_resolved" and rest[0]["approved"] is True
+        assert "12 Harbour Street" in tokens(rest, "order_actions")
+
+
+def test_small_refund_is_approved_by_the_customer(fresh):
+    with fresh.ws() as client:
+        thread = new_thread()
+        interrupt = client.ask(thread, "I would like a refund for order 1044")[-1]
+        assert interrupt["action"] == "request_refund" and interrupt["approver"] == "customer"
+        client.send({"type": "interrupt_response", "thread_id": thread, "approved": True})
+        rest = client.until(lambda e: e["type"] == "message_complete")
+        assert "refund" in tokens(rest, "order_actions").lower()
+
+
+def test_faq_answers_come_from_the_knowledge_agent(fresh):
+    with fresh.ws() as client:
+        events = client.ask(new_thread(), "What is your return policy?")
+        assert any(e["type"] == "tool_call" and e["tool"] == "search_faq" and e["agent"] == "knowledge"
+                   for e in events)
+        assert "return" in tokens(events, "knowledge").lower()
+
+
 def test_thread_busy_while_awaiting_and_approve_executes(fresh):
     with fresh.ws() as client:
         thread = new_thread()
