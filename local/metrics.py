@@ -33,6 +33,7 @@ from typing import Any
 
 CALLER: ContextVar[str | None] = ContextVar("aws_caller", default=None)
 UNATTRIBUTED = "-"
+HARNESS = "harness:"  # scope() labels with this prefix are left out of per-turn request counts
 READ_UNIT_BYTES = 4096
 WRITE_UNIT_BYTES = 1024
 _WRITES = ("PutItem", "UpdateItem", "DeleteItem")
@@ -54,11 +55,12 @@ class Snapshot:
         """What was recorded since `before`."""
         return Snapshot(*(getattr(self, f) - getattr(before, f) for f in _FIELDS))
 
-    def requests(self, service: str | None = None, *, callers: bool = True) -> Counter[str]:
-        """Calls by "service.Operation" (only by functions unless callers=False)."""
+    def requests(self, service: str | None = None, *, everyone: bool = False) -> Counter[str]:
+        """Calls by "service.Operation": the functions' and scoped code's, or everyone's (Step Functions, harness)."""
         out: Counter[str] = Counter()
         for (caller, svc, op), n in self.calls.items():
-            if (service is None or svc == service) and (not callers or caller != UNATTRIBUTED):
+            counted = everyone or (caller != UNATTRIBUTED and not caller.startswith(HARNESS))
+            if counted and (service is None or svc == service):
                 out[f"{svc}.{op}"] += n
         return out
 
@@ -281,4 +283,4 @@ def _value_size(value: dict[str, Any]) -> int:
 
 RECORDER = AwsRequestRecorder()
 
-__all__ = ["CALLER", "RECORDER", "AwsRequestRecorder", "Snapshot", "wire_size"]
+__all__ = ["CALLER", "HARNESS", "RECORDER", "AwsRequestRecorder", "Snapshot", "wire_size"]

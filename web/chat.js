@@ -13,6 +13,8 @@ adoptTokenFromUrl(STORAGE.chatToken);
 const PING_EVERY_MS = 5 * 60 * 1000; // API Gateway closes a WebSocket idle for 10 minutes
 const BACKOFF_FIRST_MS = 500;
 const BACKOFF_MAX_MS = 30_000;
+const MAX_FRAME_BYTES = 32 * 1024;
+const STALL_CHECK_MS = 45_000; // no event for this long while a turn runs: ask the server for the status
 const SUGGESTIONS = [
   "What is the status of order 1042?",
   "Please cancel order 1043",
@@ -61,6 +63,7 @@ const app = {
   pingTimer: null,
   serial: 0,
   hintTimer: null,
+  lastSentThread: null, // where an error without thread_id (frame too large, invalid) belongs
 };
 
 // ------------------------------------------------------------------ threads
@@ -82,6 +85,7 @@ class Thread {
     this.following = false; // this tab opened it or wrote in it: resume it after a reconnect
     this.missed = false; // events may have been lost (reconnect or opened mid-turn): reload when the turn ends
     this.expired = false;
+    this.lastEventAt = 0;
   }
 }
 
@@ -407,8 +411,8 @@ function onFrame(raw) {
   const id = event.thread_id;
   if (!id) {
     if (event.type === "error") {
-      const thread = currentThread();
-      if (thread) thread.view.error(event.code, event.message);
+      const thread = (app.lastSentThread && app.threads.get(app.lastSentThread)) || currentThread();
+      if (thread) handleError(thread, event);
       else showBanner("error", event.message);
     }
     return;
@@ -423,6 +427,7 @@ function onFrame(raw) {
 
 function handleThreadEvent(thread, event) {
   const view = thread.view;
+  thread.lastEventAt = Date.now();
   const open = thread.id === app.openId;
   switch (event.type) {
     case "tool_call":
@@ -554,7 +559,7 @@ function showApprovalCard(thread, event) {
   const card = h("article", {
     class: `approval state-${waiting ? "waiting" : "pending"}`, "data-testid": "approval-card",
     "data-interrupt-id": event.interrupt_id, "data-state": waiting ? "waiting" : "pending",
-    "data-approver": event.approver, "aria-labelledby": titleId,
+    "data-approver": event.approver, "aria-labelledby": titleId, tabindex: "-1",
   },
   h("div", { class: "approval-head" },
     icon(waiting ? "headset" : "shield", "icon badge-icon"),
@@ -595,9 +600,11 @@ function decide(thread, card, approved) {
     cardError(card, "You're offline. We'll reconnect, then you can decide.", "offline");
     return;
   }
+  const hadFocus = card.contains(document.activeElement);
   card.dataset.state = "deciding";
   card.dataset.decision = approved ? "approve" : "reject";
   for (const button of card.querySelectorAll("button")) button.disabled = true;
+  if (hadFocus) card.focus(); // a disabled button drops the focus; keep it on the card until the outcome
   card.querySelector(".approval-result").textContent = approved ? "Approving…" : "Rejecting…";
 }
 
@@ -660,6 +667,12 @@ function tickCountdowns() {
     }
   }
   if (app.conn === "reconnecting") renderReconnectBanner();
+  for (const thread of app.threads.values()) { // a turn that went quiet: ask where it stands
+    if (thread.status === "running" && thread.lastEventAt && now - thread.lastEventAt > STALL_CHECK_MS && isOpen()) {
+      thread.lastEventAt = now;
+      resumeThread(thread);
+    }
+  }
 }
 
 // ------------------------------------------------------------------ rendering
@@ -815,11 +828,17 @@ function sendMessage() {
     return;
   }
   const frame = { type: "message", thread_id: thread.id, content, message_id: newMessageId() };
+  if (new TextEncoder().encode(JSON.stringify(frame)).length > MAX_FRAME_BYTES) {
+    flashHint("That message is too long to send. Please shorten it.");
+    return;
+  }
   if (!sendFrame(frame)) {
     flashHint("You're offline. Your message is kept here; send it once we're reconnected.");
     return;
   }
   const now = new Date().toISOString();
+  app.lastSentThread = thread.id;
+  thread.lastEventAt = Date.now();
   thread.view.addUser(content, now);
   thread.view.setTyping(true);
   thread.known = true;
@@ -845,8 +864,8 @@ function autosize() {
 function readIdentity() {
   app.token = localStorage.getItem(STORAGE.chatToken) || "";
   app.claims = readClaims(app.token);
-  app.sub = (app.claims && app.claims.sub) || "demo-customer";
-  ui.accountName.textContent = app.token ? app.sub : "Guest";
+  app.sub = (app.claims && app.claims.sub) || (app.token ? "unknown" : "demo-customer");
+  ui.accountName.textContent = app.token ? (app.claims && app.claims.sub) || "Unreadable token" : "Guest";
   ui.account.title = app.token ? `Signed in as ${app.sub}` : "Guest access (demo customer)";
 }
 

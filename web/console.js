@@ -190,7 +190,8 @@ function addApprovalRow(approval) {
     title: formatDateTime(approval.requested_at), text: formatRelative(approval.requested_at) })),
   h("td", { "data-label": "Expires" }, h("span", { class: "countdown", "data-expires-at": approval.expires_at,
     title: formatDateTime(approval.expires_at) })),
-  h("td", { class: "decision-cell", "data-label": "Decision" }, comment, h("div", { class: "decision-buttons" }, approve, reject), status));
+  h("td", { class: "decision-cell", "data-label": "Decision" },
+    h("div", { class: "decision" }, comment, h("div", { class: "decision-buttons" }, approve, reject), status)));
   approve.addEventListener("click", () => decide(approval.interrupt_id, true));
   reject.addEventListener("click", () => decide(approval.interrupt_id, false));
   comment.addEventListener("keydown", (event) => {
@@ -215,7 +216,7 @@ function updateApprovalRow(row, approval) {
 function threadButton(threadId) {
   return h("button", {
     class: "link mono", type: "button", "data-testid": "view-thread", "data-thread-id": threadId,
-    title: "Open the conversation", onclick: (event) => openDrawer(threadId, event.currentTarget),
+    title: `Open conversation ${threadId}`, onclick: (event) => openDrawer(threadId, event.currentTarget),
   }, threadId.length > 22 ? `${threadId.slice(0, 20)}…` : threadId);
 }
 
@@ -280,7 +281,9 @@ async function loadAnalytics() {
   const a = await api("/analytics");
   const interrupts = a.interrupts || {};
   const latency = a.turn_latency_ms || {};
-  const ms = (v) => (v === null || v === undefined ? "—" : v >= 1000 ? `${(v / 1000).toFixed(v % 1000 ? 1 : 0)} s` : `${v} ms`);
+  // The percentiles are histogram bucket bounds: "at most".
+  const ms = (v) => (v === null || v === undefined ? "—"
+    : `≤ ${v >= 1000 ? `${(v / 1000).toFixed(v % 1000 ? 1 : 0)} s` : `${v} ms`}`);
   const tools = Object.entries(a.tool_usage || {}).sort((x, y) => y[1] - x[1]);
   const maxTool = Math.max(1, ...tools.map(([, n]) => n));
   ui.analytics.replaceChildren(
@@ -413,6 +416,7 @@ async function loadTranscript(threadId, { quiet = false } = {}) {
   if (session.pending_interrupt) view.append(pendingCard(session.pending_interrupt));
   if (view.isEmpty) view.append(h("p", { class: "muted", text: "No messages yet." }));
   ui.drawerBody.replaceChildren(view.root);
+  tickCountdowns();
   if (!quiet || atBottom) scroller.scrollTop = scroller.scrollHeight;
 }
 

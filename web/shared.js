@@ -316,7 +316,7 @@ export class TranscriptView {
     this.stream = null;
     this.toolRow = null;
     return this.append(h("div", { class: "msg user", "data-testid": "msg-user" },
-      h("div", { class: "bubble" }, h("div", { class: "text" }, content)),
+      h("div", { class: "bubble" }, h("div", { class: "text", "data-testid": "msg-text" }, content)),
       at ? h("time", { class: "msg-time", datetime: at, text: formatClock(at) }) : null));
   }
 

@@ -89,8 +89,7 @@ def test_small_refund_is_approved_by_the_customer(fresh):
 def test_faq_answers_come_from_the_knowledge_agent(fresh):
     with fresh.ws() as client:
         events = client.ask(new_thread(), "What is your return policy?")
-        assert any(e["type"] == "tool_call" and e["tool"] == "search_faq" and e["agent"] == "knowledge"
-                   for e in events)
+        assert any(e["type"] == "tool_call" and e["tool"] == "search_faq" and e["agent"] == "knowledge" for e in events)
         assert "return" in tokens(events, "knowledge").lower()
 
 

@@ -6,8 +6,14 @@ from tests.e2e.conftest import new_thread
 def test_openapi_document_lists_the_routes(stack):
     status, doc = stack.http("GET", "/api/v1/openapi.json")
     assert status == 200 and doc["openapi"].startswith("3.")
-    for path in ("/api/v1/health", "/api/v1/sessions/{thread_id}", "/api/v1/sessions/{thread_id}/messages",
-                 "/api/v1/approvals", "/api/v1/approvals/{interrupt_id}", "/api/v1/analytics"):
+    for path in (
+        "/api/v1/health",
+        "/api/v1/sessions/{thread_id}",
+        "/api/v1/sessions/{thread_id}/messages",
+        "/api/v1/approvals",
+        "/api/v1/approvals/{interrupt_id}",
+        "/api/v1/analytics",
+    ):
         assert path in doc["paths"], path
     status, page = stack.http("GET", "/api/v1/docs")
     assert status == 200 and "swagger" in page.lower()
@@ -42,7 +48,10 @@ def test_analytics_counts_turns_and_tools(stack):
     assert after["turns"] == before["turns"] + 1
     assert after["sessions"] == before["sessions"] + 1
     assert after["tool_usage"]["get_order_status"] == before["tool_usage"].get("get_order_status", 0) + 1
-    assert after["turn_latency_ms"]["p50"] is not None and after["turn_latency_ms"]["p95"] >= after["turn_latency_ms"]["p50"]
+    assert (
+        after["turn_latency_ms"]["p50"] is not None
+        and after["turn_latency_ms"]["p95"] >= after["turn_latency_ms"]["p50"]
+    )
 
 
 def test_unknown_route_and_bad_thread_id_use_the_error_envelope(stack):

@@ -18,8 +18,11 @@ def refused_status(stack, token):
 
 
 def test_forged_signature_is_refused_at_the_handshake(stack):
-    forged = jwt.encode({"sub": "demo-customer", "role": "operator", "exp": 4_000_000_000},
-                        "not-the-server-secret-0123456789abcdef", algorithm="HS256")
+    forged = jwt.encode(
+        {"sub": "demo-customer", "role": "operator", "exp": 4_000_000_000},
+        "not-the-server-secret-0123456789abcdef",
+        algorithm="HS256",
+    )
     assert refused_status(stack, forged) == 401
 
 
@@ -96,8 +99,11 @@ def test_operator_routes_need_the_operator_role(stack):
 def test_an_invalid_token_on_the_http_api_is_refused_by_the_authorizer(stack):
     status, _ = stack.http("GET", "/api/v1/analytics", "not-a-jwt")
     assert status == 403
-    forged = jwt.encode({"sub": "op", "role": "operator", "exp": 4_000_000_000},
-                        "not-the-server-secret-0123456789abcdef", algorithm="HS256")
+    forged = jwt.encode(
+        {"sub": "op", "role": "operator", "exp": 4_000_000_000},
+        "not-the-server-secret-0123456789abcdef",
+        algorithm="HS256",
+    )
     assert stack.http("GET", "/api/v1/approvals", forged)[0] == 403
 
 

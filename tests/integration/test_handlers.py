@@ -23,8 +23,9 @@ def handlers(dynamodb, monkeypatch):
     sfn = boto3.client("stepfunctions", region_name="us-east-1")
     definition = (ROOT / "statemachine/turn.asl.json").read_text()
     definition = definition.replace("${ApprovalTimeoutSeconds}", "5").replace("${", "").replace("Arn}", "Arn")
-    arn = sfn.create_state_machine(name="turns", definition=definition,
-                                   roleArn="arn:aws:iam::123456789012:role/r")["stateMachineArn"]
+    arn = sfn.create_state_machine(name="turns", definition=definition, roleArn="arn:aws:iam::123456789012:role/r")[
+        "stateMachineArn"
+    ]
     monkeypatch.setenv("STATE_MACHINE_ARN", arn)
     monkeypatch.setenv("AUTH_SECRET", SECRET)
     monkeypatch.setenv("ALLOW_ANONYMOUS", "false")
@@ -53,8 +54,9 @@ def test_connect_message_disconnect_with_sample_events(handlers, dynamodb):
     # $connect records the connection with its principal
     result, error = load("connect").invoke(sample("connect"))
     assert error is None and result["statusCode"] == 200
-    item = dynamodb.get_item(TableName="ConversationsTable",
-                             Key={"PK": {"S": "CONN#Gyv0XcD9IAMCJeQ="}, "SK": {"S": "CONN"}})["Item"]
+    item = dynamodb.get_item(
+        TableName="ConversationsTable", Key={"PK": {"S": "CONN#Gyv0XcD9IAMCJeQ="}, "SK": {"S": "CONN"}}
+    )["Item"]
     assert item["principal_id"]["S"] == "demo-customer" and int(item["expires_at"]["N"]) > 0
     # a message starts one execution and replies nothing
     result, error = load("message").invoke(sample("message_status"))
@@ -68,8 +70,9 @@ def test_connect_message_disconnect_with_sample_events(handlers, dynamodb):
     # $disconnect forgets the connection
     result, error = load("disconnect").invoke(sample("disconnect"))
     assert error is None
-    assert "Item" not in dynamodb.get_item(TableName="ConversationsTable",
-                                           Key={"PK": {"S": "CONN#Gyv0XcD9IAMCJeQ="}, "SK": {"S": "CONN"}})
+    assert "Item" not in dynamodb.get_item(
+        TableName="ConversationsTable", Key={"PK": {"S": "CONN#Gyv0XcD9IAMCJeQ="}, "SK": {"S": "CONN"}}
+    )
 
 
 def test_websocket_authorizer_allows_a_valid_token_and_refuses_others(handlers):
@@ -90,8 +93,13 @@ def test_websocket_authorizer_allows_a_valid_token_and_refuses_others(handlers):
 def test_http_authorizer_simple_responses(handlers):
     load, _, _ = handlers
     authorizer = load("authorizer")
-    ok, _ = authorizer.invoke({"version": "2.0", "type": "REQUEST",
-                               "headers": {"authorization": f"Bearer {mint_token(SECRET, 'op', 'operator')}"}})
+    ok, _ = authorizer.invoke(
+        {
+            "version": "2.0",
+            "type": "REQUEST",
+            "headers": {"authorization": f"Bearer {mint_token(SECRET, 'op', 'operator')}"},
+        }
+    )
     assert ok == {"isAuthorized": True, "context": {"sub": "op", "role": "operator"}}
     refused, _ = authorizer.invoke({"version": "2.0", "type": "REQUEST", "headers": {}})
     assert refused["isAuthorized"] is False

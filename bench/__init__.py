@@ -1,0 +1,1 @@
+"""Benchmarks: latency, AWS requests, frames and cost per turn; cold starts; package sizes (make bench)."""

@@ -1,0 +1,339 @@
+"""`make bench`: latency, AWS requests, frames and cost per turn on the local stack; cold starts; layer sizes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import packaging
+from bench.prices import TurnUsage, cost_per_1000, price_table
+from bench.stack import InProcessStack
+from bench.turns import LONG_ANSWER_PROMPT, PLAIN_PROMPTS, TurnDriver, TurnMeasure, mean, percentile, run_inprocess
+from local.metrics import Snapshot
+
+RESULTS = Path(__file__).resolve().parent / "results"
+TOKEN_DELAY_MS = 20  # the offline model's pace: about 50 words a second, like a fast hosted model
+BENCH_CUSTOMER_ORDERS = 9000
+
+
+def summarize(turns: list[TurnMeasure]) -> dict[str, Any]:
+    """Latency percentiles and per-turn averages of the measured turns."""
+
+    def ms(values: list[float | None]) -> dict[str, float | None]:
+        clean = [v for v in values if v is not None]
+        return {f"p{p}": None if not clean else round(1000 * (percentile(clean, p) or 0), 1) for p in (50, 95)}
+
+    usages = [t.usage for t in turns if t.usage is not None]
+    requests: Counter[str] = Counter()
+    invocations: Counter[str] = Counter()
+    duration: Counter[str] = Counter()
+    retries = 0
+    rru = wru = 0.0
+    for usage in usages:
+        requests.update(usage.requests())
+        invocations.update(usage.invocations)
+        duration.update(usage.duration_ms)
+        retries += sum(usage.retries.values())
+        rru += sum(usage.rru.values())
+        wru += sum(usage.wru.values())
+    n = max(1, len(usages))
+    out: dict[str, Any] = {
+        "turns": len(turns),
+        "latency_ms": {
+            "message_to_first_token": ms([t.first_token_s for t in turns]),
+            "message_to_complete": ms([t.complete_s for t in turns]),
+        },
+        "requests_per_turn": {k: round(v / n, 2) for k, v in sorted(requests.items())},
+        "dynamodb_requests_per_turn": round(sum(v for k, v in requests.items() if k.startswith("dynamodb.")) / n, 2),
+        "retries_per_turn": round(retries / n, 2),
+        "dynamodb_rru_per_turn": round(rru / n, 2),
+        "dynamodb_wru_per_turn": round(wru / n, 2),
+        "lambda_invocations_per_turn": {k: round(v / n, 2) for k, v in sorted(invocations.items())},
+        "lambda_ms_per_turn": {k: round(v / n, 1) for k, v in sorted(duration.items())},
+        "transitions_per_turn": round(mean([len(t.states) for t in turns]), 2),
+        "states": turns[-1].states if turns else [],
+        "frames_received_per_turn": round(mean([t.frames_received for t in turns]), 2),
+        "frames_received_by_type": {k: round(v / len(turns), 2) for k, v in
+                                    sorted(sum((t.frames_in for t in turns), Counter()).items())},
+        "frames_sent_per_turn": round(mean([t.frames_out for t in turns]), 2),
+        "token_frames_per_turn": round(mean([t.token_frames for t in turns]), 2),
+        "answer_words_per_turn": round(mean([t.answer_words for t in turns]), 1),
+    }
+    if any(t.interrupt_s is not None for t in turns):
+        out["latency_ms"]["message_to_interrupt"] = ms([t.interrupt_s for t in turns])
+        out["latency_ms"]["decision_to_first_token"] = ms([t.decision_first_token_s for t in turns])
+        out["latency_ms"]["decision_to_complete"] = ms([t.decision_complete_s for t in turns])
+    return out
+
+
+def usage_of(summary: dict[str, Any], connection: Snapshot, connections: int, memory: dict[str, int]) -> TurnUsage:
+    """Averages of a summary as cost inputs."""
+    per = 1 / max(1, connections)
+    return TurnUsage(
+        transitions=summary["transitions_per_turn"],
+        lambda_requests=summary["lambda_invocations_per_turn"],
+        lambda_ms=summary["lambda_ms_per_turn"],
+        lambda_memory_mb=memory,
+        rru=summary["dynamodb_rru_per_turn"],
+        wru=summary["dynamodb_wru_per_turn"],
+        ws_messages=summary["frames_received_per_turn"] + summary["frames_sent_per_turn"],
+        per_connection_lambda_requests={k: v * per for k, v in connection.invocations.items()},
+        per_connection_lambda_ms={k: v * per for k, v in connection.duration_ms.items()},
+        per_connection_rru=sum(connection.rru.values()) * per,
+        per_connection_wru=sum(connection.wru.values()) * per,
+    )
+
+
+def seed_bench_customers(stack: InProcessStack, count: int) -> list[tuple[str, str]]:
+    """One processing order for each of `count` bench customers (approvals that really cancel something)."""
+    import boto3
+
+    from local.template import REGION
+    from smart_support.demo_data import DEMO_ORDERS
+    from smart_support.orders import OrderStore
+    from smart_support.settings import get_settings
+
+    template = next(o for o in DEMO_ORDERS if o.order_id == "1043")
+    store = OrderStore(get_settings().orders_table, dynamodb=boto3.client("dynamodb", region_name=REGION))
+    pairs = []
+    for i in range(count):
+        customer, order_id = f"bench-{i:03d}", str(BENCH_CUSTOMER_ORDERS + i)
+        store.put(template.model_copy(update={"order_id": order_id, "customer_id": customer}))
+        pairs.append((customer, order_id))
+    return pairs
+
+
+def measure_stack(args: argparse.Namespace) -> dict[str, Any]:
+    """Every per-turn figure, on one in-process stack."""
+    out: dict[str, Any] = {}
+    with InProcessStack(record=True, OFFLINE_TOKEN_DELAY_MS=str(TOKEN_DELAY_MS)) as stack:
+        recorder = stack.recorder
+        assert recorder is not None
+        memory = {f.logical_id: f.memory for f in stack.stack.functions.functions.values()}
+        with recorder.scope("harness:bench"):
+            customers = seed_bench_customers(stack, args.approvals + 1)
+
+        # A connection: authorizer + $connect (its $disconnect is counted when it closes).
+        before = recorder.snapshot()
+        driver = TurnDriver(stack, stack.token())
+        time.sleep(0.05)
+        connect_usage = recorder.snapshot().diff(before)
+
+        warmup = driver.plain("bench-warmup", PLAIN_PROMPTS[0])
+        driver.plain("bench-warmup", LONG_ANSWER_PROMPT)
+        plain: list[TurnMeasure] = []
+        prompts: list[tuple[str, str]] = []
+        for i in range(args.plain):
+            thread = f"bench-plain-{i // len(PLAIN_PROMPTS)}"
+            prompt = PLAIN_PROMPTS[i % len(PLAIN_PROMPTS)]
+            prompts.append((thread, prompt))
+            plain.append(driver.plain(thread, prompt))
+        long_answers = [driver.plain(f"bench-long-{i}", LONG_ANSWER_PROMPT, kind="answer60") for i in range(5)]
+        before = recorder.snapshot()
+        driver.close()
+        deadline = time.monotonic() + 5
+        while recorder.snapshot().diff(before).invocations.get("DisconnectFunction", 0) < 1:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
+        disconnect_usage = recorder.snapshot().diff(before)
+        connection = Snapshot(*(getattr(connect_usage, f) + getattr(disconnect_usage, f)
+                                for f in ("calls", "retries", "errors", "rru", "wru", "invocations", "duration_ms")))
+
+        approvals: list[TurnMeasure] = []
+        for customer, order_id in customers[1:]:
+            approver = TurnDriver(stack, stack.token(customer))
+            approvals.append(approver.approval(f"bench-approval-{customer}", f"Please cancel order {order_id}"))
+            approver.close()
+
+        inprocess = run_inprocess([("inproc-warmup", PLAIN_PROMPTS[0]), *prompts], TOKEN_DELAY_MS, stack)[1:]
+
+    out["warmup_first_turn_ms"] = round(1000 * (warmup.complete_s or 0), 1)
+    out["plain"] = summarize(plain)
+    out["answer60"] = summarize(long_answers)
+    out["approval"] = summarize(approvals)
+    out["inprocess"] = summarize(inprocess)
+    out["connection"] = {
+        "requests": dict(connection.requests()),
+        "lambda_invocations": dict(connection.invocations),
+        "lambda_ms": dict(connection.duration_ms),
+        "dynamodb_wru": sum(connection.wru.values()),
+        "dynamodb_rru": sum(connection.rru.values()),
+    }
+    stack_p50 = out["plain"]["latency_ms"]["message_to_complete"]["p50"]
+    graph_p50 = out["inprocess"]["latency_ms"]["message_to_complete"]["p50"]
+    stack_ft = out["plain"]["latency_ms"]["message_to_first_token"]["p50"]
+    graph_ft = out["inprocess"]["latency_ms"]["message_to_first_token"]["p50"]
+    out["stack_vs_inprocess"] = {
+        "complete_p50_ratio": round(stack_p50 / graph_p50, 2) if graph_p50 else None,
+        "complete_p50_overhead_ms": round(stack_p50 - graph_p50, 1),
+        "first_token_p50_ratio": round(stack_ft / graph_ft, 2) if graph_ft else None,
+        "first_token_p50_overhead_ms": round(stack_ft - graph_ft, 1),
+    }
+    out["cost_per_1000_turns"] = {
+        "plain": {k: round(v, 4) for k, v in cost_per_1000(usage_of(out["plain"], connection, 1, memory)).items()},
+        "approval": {k: round(v, 4) for k, v in
+                     cost_per_1000(usage_of(out["approval"], connection, 1, memory)).items()},
+    }
+    out["memory_mb"] = memory
+    return out
+
+
+def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The issue's targets, with the measured value and whether it is met."""
+    rows = []
+
+    def add(name: str, value: float | None, limit: float, unit: str = "") -> None:
+        rows.append({"target": name, "value": value, "limit": limit, "unit": unit,
+                     "met": value is not None and value <= limit})
+
+    stack = results.get("stack")
+    if stack:
+        add("DynamoDB requests per plain turn", stack["plain"]["dynamodb_requests_per_turn"], 8)
+        add("state transitions per plain turn", stack["plain"]["transitions_per_turn"], 4)
+        add(f"token frames for a {stack['answer60']['answer_words_per_turn']:.0f}-word answer",
+            stack["answer60"]["token_frames_per_turn"], 8)
+        first = stack["answer60"]["latency_ms"]["message_to_first_token"]["p50"]
+        whole = stack["answer60"]["latency_ms"]["message_to_complete"]["p50"]
+        add("first token of the 60-word answer, share of the turn (p50)", round(first / whole, 2), 0.5)
+        add("orchestration per 1,000 plain turns", stack["cost_per_1000_turns"]["plain"]["total"], 0.15, "USD")
+    cold = results.get("cold_start")
+    if cold:
+        for name, figure in cold["functions"].items():
+            if figure["light"]:
+                add(f"{name} import vs bare boto3", round(figure["ratio_to_boto3"], 2), 1.6, "x")
+    layers = results.get("layers")
+    if layers:
+        add("deps + common + largest function, unzipped", round(layers["total_bytes"] / 1e6, 1),
+            round(layers["limit_bytes"] / 1e6, 1), "MB")
+    return rows
+
+
+# ---------------------------------------------------------------- output
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.4f}".rstrip("0").rstrip(".") if abs(value) < 1 else f"{value:,.1f}"
+    return str(value)
+
+
+def _table(title: str, header: list[str], rows: list[list[Any]]) -> str:
+    cells = [header, *[[_fmt(c) for c in row] for row in rows]]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    lines = [title, "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)),
+             "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells[1:]]
+    return "\n".join(lines)
+
+
+def render(results: dict[str, Any]) -> str:
+    """The human-readable report."""
+    parts = []
+    stack = results.get("stack")
+    if stack:
+        kinds = [("plain", "plain turn"), ("answer60", "60-word answer"), ("approval", "approval turn"),
+                 ("inprocess", "graph in-process")]
+        rows = []
+        for key, label in kinds:
+            s = stack[key]
+            lat = s["latency_ms"]
+            rows.append([label, s["turns"], lat["message_to_first_token"]["p50"], lat["message_to_first_token"]["p95"],
+                         lat["message_to_complete"]["p50"], lat["message_to_complete"]["p95"],
+                         lat.get("decision_to_first_token", {}).get("p50"),
+                         lat.get("decision_to_first_token", {}).get("p95"),
+                         s["dynamodb_requests_per_turn"], s["dynamodb_rru_per_turn"], s["dynamodb_wru_per_turn"],
+                         s["transitions_per_turn"] if key != "inprocess" else None,
+                         s["frames_received_per_turn"] if key != "inprocess" else None,
+                         s["token_frames_per_turn"] if key != "inprocess" else None, s["answer_words_per_turn"]])
+        parts.append(_table(
+            f"Per turn (offline model at {TOKEN_DELAY_MS} ms/word; latency in ms)",
+            ["turn", "n", "1st tok p50", "p95", "complete p50", "p95", "decision->tok p50", "p95", "ddb req",
+             "RRU", "WRU", "transitions", "frames", "token frames", "words"], rows))
+        ratio = stack["stack_vs_inprocess"]
+        parts.append(f"Stack vs the same graph in-process (p50): complete x{ratio['complete_p50_ratio']} "
+                     f"(+{ratio['complete_p50_overhead_ms']} ms), first token x{ratio['first_token_p50_ratio']} "
+                     f"(+{ratio['first_token_p50_overhead_ms']} ms)")
+        for key in ("plain", "approval"):
+            calls = ", ".join(f"{k} {v:g}" for k, v in stack[key]["requests_per_turn"].items())
+            parts.append(f"AWS requests per {key} turn: {calls}")
+        parts.append("Per connection ($connect + authorizer + $disconnect): " +
+                     ", ".join(f"{k} {v:g}" for k, v in stack["connection"]["requests"].items()))
+        cost_rows = [[k, stack["cost_per_1000_turns"]["plain"][k], stack["cost_per_1000_turns"]["approval"][k]]
+                     for k in stack["cost_per_1000_turns"]["plain"]]
+        parts.append(_table("Cost per 1,000 turns (USD, us-east-1 list prices read on "
+                            f"{results['prices']['read_on']})", ["item", "plain", "approval"], cost_rows))
+    cold = results.get("cold_start")
+    if cold:
+        rows = [[name, round(f["import_s"] * 1000), round(f["ratio_to_boto3"], 2), "light" if f["light"] else "heavy"]
+                for name, f in cold["functions"].items()]
+        rows.insert(0, ["(import boto3)", round(cold["boto3_s"] * 1000), 1.0, ""])
+        parts.append(_table(f"Cold-start import of functions/<name>/app.py (median of {cold['runs']}, fresh "
+                            "interpreter, deps layer contents)", ["function", "ms", "x boto3", ""], rows))
+    layers = results.get("layers")
+    if layers:
+        rows = [["deps layer (arm64)", layers["deps_bytes"] / 1e6], ["common layer", layers["common_bytes"] / 1e6],
+                *[[f"function {k}", v / 1e6] for k, v in layers["function_bytes"].items()],
+                ["total (deps + common + largest function)", layers["total_bytes"] / 1e6],
+                ["Lambda limit (unzipped)", layers["limit_bytes"] / 1e6]]
+        parts.append(_table("Package size (MB, unzipped)", ["what", "MB"], rows))
+        parts.append("Largest packages in the deps layer: " +
+                     ", ".join(f"{p['name']} {p['bytes'] / 1e6:.1f} MB" for p in layers["largest_packages"]))
+    rows = [[t["target"], t["value"], f"<= {t['limit']}{(' ' + t['unit']) if t['unit'] else ''}",
+             "met" if t["met"] else "MISSED"] for t in results["targets"]]
+    parts.append(_table("Targets", ["target", "measured", "target", ""], rows))
+    return "\n\n".join(parts)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmarks, print the report, write bench/results/<timestamp>.json (and latest.json)."""
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--plain", type=int, default=30, help="plain turns to measure (default 30)")
+    parser.add_argument("--approvals", type=int, default=10, help="approval turns to measure (default 10)")
+    parser.add_argument("--runs", type=int, default=5, help="fresh interpreters per cold-start figure (default 5)")
+    parser.add_argument("--skip-stack", action="store_true", help="no turns (cold start and sizes only)")
+    parser.add_argument("--skip-packaging", action="store_true", help="no layer builds, cold starts or sizes")
+    parser.add_argument("--out", type=Path, default=None, help="results file (default bench/results/<time>.json)")
+    args = parser.parse_args(argv)
+
+    started = time.monotonic()
+    results: dict[str, Any] = {
+        "run_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"python": platform.python_version(), "platform": platform.platform(),
+                    "cpus": __import__("os").cpu_count()},
+        "prices": price_table(),
+        "config": {"token_delay_ms": TOKEN_DELAY_MS, "plain_turns": args.plain, "approval_turns": args.approvals},
+    }
+    if not args.skip_stack:
+        print(f"measuring turns on the local stack ({args.plain} plain, {args.approvals} approvals)...", flush=True)
+        results["stack"] = measure_stack(args)
+    if not args.skip_packaging:
+        print("building the deps layer for arm64 and for this machine (cached after the first run)...", flush=True)
+        results["layers"] = packaging.layer_sizes()
+        print("timing cold-start imports...", flush=True)
+        results["cold_start"] = packaging.cold_starts(args.runs)
+    results["targets"] = targets(results)
+    results["duration_s"] = round(time.monotonic() - started, 1)
+
+    print()
+    print(render(results))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = args.out or RESULTS / f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
+    text = json.dumps(results, indent=2, sort_keys=True)
+    path.write_text(text + "\n", encoding="utf-8")
+    (RESULTS / "latest.json").write_text(text + "\n", encoding="utf-8")
+    print(f"\nwrote {path} (and {RESULTS / 'latest.json'}) in {results['duration_s']} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

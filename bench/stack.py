@@ -1,0 +1,174 @@
+"""The local stack in this process: LocalStack booted here, its aiohttp app served from a background thread.
+
+In-process, the benchmark can hook botocore (local.metrics) and read moto's tables directly, and fault tests can
+monkeypatch a function's module. The stack is the same one `python -m local` runs: template.yaml, the handlers
+from functions/, moto with the real ASL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import threading
+import urllib.error
+import urllib.request
+from typing import Any
+
+from local.metrics import RECORDER, AwsRequestRecorder
+from local.server import LocalConfig, LocalStack
+
+# moto's interpreter checks a .waitForTaskToken callback every 500 ms; Step Functions resumes within tens of ms.
+MOTO_CALLBACK_POLL_SECONDS = 0.02
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class InProcessStack:
+    """Boot, serve and stop a LocalStack inside this process (environment restored on stop)."""
+
+    def __init__(self, *, record: bool = False, quiet: bool = True, fast_callbacks: bool = True,
+                 **env: str) -> None:
+        self.env = {"PORT": str(free_port()), **env}
+        self.record = record
+        self.quiet = quiet
+        self.fast_callbacks = fast_callbacks
+        self.recorder: AwsRequestRecorder | None = None
+        self.stack: LocalStack
+        self._saved_env: dict[str, str] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: Any = None
+
+    # ------------------------------------------------------------ lifecycle
+    def start(self) -> InProcessStack:
+        """Boot moto, the template's resources and the functions, then serve on 127.0.0.1:PORT."""
+        from aiohttp import web
+
+        self._saved_env = dict(os.environ)
+        os.environ.update(self.env)
+        _clear_process_caches()
+        config = LocalConfig.from_env()
+        self.stack = LocalStack(config)
+        if self.quiet:
+            self.stack._log_ws = self.stack._log_http = lambda *a, **k: None  # type: ignore[method-assign]
+            self.stack._log_invoke = lambda *a, **k: None  # type: ignore[method-assign]
+        if self.record:
+            self.recorder = RECORDER.install()
+        if self.fast_callbacks:
+            from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+                state_task_service_callback as callback,
+            )
+
+            callback._DELAY_SECONDS_SYNC_CONDITION_CHECK = MOTO_CALLBACK_POLL_SECONDS  # type: ignore[misc]
+        self.stack.boot()
+        if self.recorder is not None:
+            self.recorder.attribute(self.stack.functions)
+
+        ready = threading.Event()
+        app = self.stack.application()
+
+        def serve() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            asyncio.set_event_loop(loop)
+            self._runner = web.AppRunner(app, handle_signals=False)
+            loop.run_until_complete(self._runner.setup())
+            site = web.TCPSite(self._runner, config.host, config.port, backlog=512)
+            loop.run_until_complete(site.start())
+            ready.set()
+            loop.run_forever()
+            loop.run_until_complete(self._runner.cleanup())
+            loop.close()
+
+        self._thread = threading.Thread(target=serve, name="local-stack", daemon=True)
+        self._thread.start()
+        if not ready.wait(30):
+            raise RuntimeError("the in-process stack did not start")
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, stop moto, restore the environment."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread is not None:
+            self._thread.join(10)
+        self.stack.shutdown()
+        os.environ.clear()
+        os.environ.update(self._saved_env)
+        _clear_process_caches()
+
+    def __enter__(self) -> InProcessStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------ clients
+    @property
+    def port(self) -> int:
+        """The port it serves on."""
+        return int(self.env["PORT"])
+
+    @property
+    def base(self) -> str:
+        """http://127.0.0.1:PORT"""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def secret(self) -> str:
+        """The HS256 secret tokens are signed with."""
+        return self.stack.config.auth_secret
+
+    def token(self, sub: str = "demo-customer", role: str = "customer") -> str:
+        """A valid token for `sub`."""
+        from smart_support.auth import mint_token
+
+        return mint_token(self.secret, sub, role)  # type: ignore[arg-type]
+
+    def ws_url(self, token: str | None = None) -> str:
+        """The WebSocket URL (with ?token=)."""
+        return f"ws://127.0.0.1:{self.port}/ws" + (f"?token={token}" if token else "")
+
+    def http(self, method: str, path: str, token: str | None = None, body: Any = None) -> tuple[int, Any]:
+        """One HTTP request to the stack: (status, parsed JSON or text)."""
+        return http_request(self.base, method, path, token, body)
+
+
+def http_request(base: str, method: str, path: str, token: str | None = None, body: Any = None,
+                 timeout: float = 15) -> tuple[int, Any]:
+    """One HTTP request: (status, parsed JSON or text)."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(f"{base}{path}", data=data, method=method)
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            raw, status = response.read(), response.status
+    except urllib.error.HTTPError as err:
+        raw, status = err.read(), err.code
+    try:
+        return status, json.loads(raw)
+    except ValueError:
+        return status, raw.decode(errors="replace")
+
+
+def _clear_process_caches() -> None:
+    """Forget settings and clients built from a previous environment (they are cached per process)."""
+    from smart_support import aws, services, settings
+
+    for module in (settings, aws, services):
+        for value in list(vars(module).values()):
+            if callable(getattr(value, "cache_clear", None)):
+                value.cache_clear()
+
+
+__all__ = ["InProcessStack", "free_port", "http_request"]

@@ -1,0 +1,229 @@
+"""Drive turns over a real WebSocket against the in-process stack and measure each one.
+
+Turns run one after another, so everything the AWS request recorder saw between "message sent" and "execution
+finished" belongs to that turn.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from websockets.sync.client import ClientConnection, connect
+
+from bench.stack import InProcessStack
+from local.metrics import Snapshot
+
+PLAIN_PROMPTS = ("What is the status of order 1042?", "When will it arrive?", "How long does shipping take?")
+LONG_ANSWER_PROMPT = "Hello!"  # the greeting: about 60 words, no tool call
+TERMINAL = ("message_complete", "error")
+
+
+@dataclass
+class TurnMeasure:
+    """One measured turn."""
+
+    kind: str
+    thread_id: str
+    turn: int
+    first_token_s: float | None = None
+    complete_s: float | None = None
+    interrupt_s: float | None = None
+    decision_first_token_s: float | None = None
+    decision_complete_s: float | None = None
+    frames_in: Counter[str] = field(default_factory=Counter)  # received by the client, by event type
+    frames_out: int = 0  # sent by the client
+    answer_words: int = 0
+    token_frames: int = 0
+    states: list[str] = field(default_factory=list)
+    usage: Snapshot | None = None
+
+    @property
+    def frames_received(self) -> int:
+        """Frames the client received during the turn."""
+        return sum(self.frames_in.values())
+
+
+class TurnDriver:
+    """Sends turns on one WebSocket and measures them."""
+
+    def __init__(self, stack: InProcessStack, token: str | None = None) -> None:
+        self.stack = stack
+        self.conn: ClientConnection = connect(stack.ws_url(token), open_timeout=10, max_size=2**20)
+        self.turns: dict[str, int] = Counter()
+
+    def close(self) -> None:
+        """Close the WebSocket."""
+        self.conn.close()
+
+    def _recv(self, measure: TurnMeasure, timeout: float = 30) -> dict[str, Any]:
+        event = json.loads(self.conn.recv(timeout=timeout))
+        measure.frames_in[event["type"]] += 1
+        if event.get("type") == "error":
+            raise RuntimeError(f"turn failed: {event}")
+        return event
+
+    def _send(self, measure: TurnMeasure, payload: dict[str, Any]) -> float:
+        self.conn.send(json.dumps(payload))
+        measure.frames_out += 1
+        return time.perf_counter()
+
+    def _stream(self, measure: TurnMeasure, started: float, until: Callable[[dict[str, Any]], bool],
+                on_first_token: Callable[[float], None]) -> dict[str, Any]:
+        words: list[str] = []
+        first = True
+        while True:
+            event = self._recv(measure)
+            now = time.perf_counter()
+            if event["type"] == "token":
+                measure.token_frames += 1
+                words.append(event["content"])
+                if first:
+                    on_first_token(now - started)
+                    first = False
+            if until(event):
+                measure.answer_words += len("".join(words).split())
+                return event
+
+    def plain(self, thread_id: str, content: str, kind: str = "plain") -> TurnMeasure:
+        """A turn without approval: message -> tokens -> message_complete."""
+        self.turns[thread_id] += 1
+        measure = TurnMeasure(kind, thread_id, self.turns[thread_id])
+        with self._usage(measure):
+            started = self._send(measure, {"type": "message", "thread_id": thread_id, "content": content})
+            self._stream(measure, started, lambda e: e["type"] in TERMINAL,
+                         lambda s: setattr(measure, "first_token_s", s))
+            measure.complete_s = time.perf_counter() - started
+        return measure
+
+    def approval(self, thread_id: str, content: str, approved: bool = True) -> TurnMeasure:
+        """A turn that asks for approval, which the customer gives in the chat."""
+        self.turns[thread_id] += 1
+        measure = TurnMeasure("approval", thread_id, self.turns[thread_id])
+        with self._usage(measure):
+            started = self._send(measure, {"type": "message", "thread_id": thread_id, "content": content})
+            event = self._stream(measure, started, lambda e: e["type"] in ("interrupt", *TERMINAL),
+                                 lambda s: setattr(measure, "first_token_s", s))
+            if event["type"] != "interrupt":
+                raise RuntimeError(f"expected an interrupt, got {event}")
+            measure.interrupt_s = time.perf_counter() - started
+            decided = self._send(measure, {"type": "interrupt_response", "thread_id": thread_id,
+                                           "approved": approved})
+            self._stream(measure, decided, lambda e: e["type"] in TERMINAL,
+                         lambda s: setattr(measure, "decision_first_token_s", s))
+            measure.decision_complete_s = time.perf_counter() - decided
+            measure.complete_s = time.perf_counter() - started
+        return measure
+
+    @contextmanager
+    def _usage(self, measure: TurnMeasure) -> Iterator[None]:
+        recorder = self.stack.recorder
+        before = recorder.snapshot() if recorder else None
+        yield
+        measure.states = wait_for_execution(self.stack, measure.thread_id, measure.turn)
+        if recorder and before is not None:
+            measure.usage = recorder.snapshot().diff(before)
+
+
+def wait_for_execution(stack: InProcessStack, thread_id: str, turn: int, timeout: float = 30) -> list[str]:
+    """The states the turn's execution entered, once it finished."""
+    import boto3
+
+    from local.template import REGION
+    from smart_support.workflow import execution_name
+
+    recorder = stack.recorder
+    arn = stack.stack.state_machine_arn.replace(":stateMachine:", ":execution:") + ":" + execution_name(thread_id, turn)
+    deadline = time.monotonic() + timeout
+    with recorder.scope("harness:bench") if recorder else _nothing():
+        sfn = boto3.client("stepfunctions", region_name=REGION)
+        while time.monotonic() < deadline:
+            if sfn.describe_execution(executionArn=arn)["status"] != "RUNNING":
+                events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+                return [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
+            time.sleep(0.01)
+    raise TimeoutError(f"execution of {thread_id} turn {turn} did not finish")
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield
+
+
+# ---------------------------------------------------------------- the same graph, in-process
+
+
+def run_inprocess(prompts: list[tuple[str, str]], token_delay_ms: int, stack: InProcessStack) -> list[TurnMeasure]:
+    """The agent graph alone: offline model, InMemorySaver, orders read from the stack's (moto) table."""
+    import boto3
+    from langchain_core.messages import AIMessageChunk, HumanMessage
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from local.template import REGION
+    from smart_support.agent.graph import build_graph
+    from smart_support.agent.models import OfflineChatModel
+    from smart_support.agent.runner import SPEAKERS
+    from smart_support.orders import OrderStore
+    from smart_support.settings import get_settings
+    from smart_support.tickets import TicketStore
+
+    settings = get_settings()
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    graph = build_graph(
+        model=OfflineChatModel(token_delay_ms=token_delay_ms),
+        orders=OrderStore(settings.orders_table, dynamodb=dynamodb),
+        tickets=TicketStore(settings.conversations_table, dynamodb=dynamodb),
+        checkpointer=InMemorySaver(),
+    )
+    results = []
+    turns: Counter[str] = Counter()
+    recorder = stack.recorder
+    for thread_id, content in prompts:
+        turns[thread_id] += 1
+        measure = TurnMeasure("inprocess", thread_id, turns[thread_id])
+        before = recorder.snapshot() if recorder else None
+        with recorder.scope("inprocess") if recorder else _nothing():
+            started = time.perf_counter()
+            config = {"configurable": {"thread_id": thread_id}, "recursion_limit": 40}
+            graph_input = {"messages": [HumanMessage(content)], "customer_id": "demo-customer", "thread_id": thread_id}
+            for mode, chunk in graph.stream(graph_input, config, stream_mode=["messages", "updates"],
+                                            durability="exit"):
+                if mode != "messages":
+                    continue
+                message, metadata = chunk
+                if metadata.get("langgraph_node") in SPEAKERS and isinstance(message, AIMessageChunk) and message.text:
+                    if measure.first_token_s is None:
+                        measure.first_token_s = time.perf_counter() - started
+                    measure.answer_words += len(message.text.split())
+            measure.complete_s = time.perf_counter() - started
+        if recorder and before is not None:
+            measure.usage = recorder.snapshot().diff(before)
+        results.append(measure)
+    return results
+
+
+# ---------------------------------------------------------------- statistics
+
+
+def percentile(values: list[float], p: float) -> float | None:
+    """Nearest-rank percentile (p in 0..100) of the non-empty values."""
+    data = sorted(v for v in values if v is not None)
+    if not data:
+        return None
+    rank = max(1, math.ceil(p / 100 * len(data)))
+    return data[rank - 1]
+
+
+def mean(values: list[float]) -> float:
+    """Arithmetic mean (0 for no values)."""
+    return sum(values) / len(values) if values else 0.0
+
+
+__all__ = ["LONG_ANSWER_PROMPT", "PLAIN_PROMPTS", "TurnDriver", "TurnMeasure", "mean", "percentile", "run_inprocess",
+           "wait_for_execution"]

@@ -1,0 +1,119 @@
+"""The operator console in a real browser, next to a customer's chat in a second browser context."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import open_chat, open_thread_id, screenshot, send
+
+pytestmark = pytest.mark.browser
+
+
+def test_operator_approves_the_1045_refund_while_the_customer_watches(browser_stack, new_page):
+    # Given a customer who asked for a refund over $50: only an operator may approve it
+    customer = open_chat(new_page(), browser_stack)
+    send(customer, "I want a refund for order 1045")
+    card = customer.get_by_test_id("approval-card")
+    expect(card).to_have_attribute("data-state", "waiting")
+    expect(card).to_contain_text("Waiting for a support agent")
+    expect(card.get_by_test_id("approval-waiting")).to_be_visible()
+    expect(card.get_by_test_id("approve-button")).to_have_count(0)
+    expect(customer.get_by_test_id("thread-status")).to_have_text("Waiting for an agent")
+    thread_id = open_thread_id(customer)
+    screenshot(customer, "customer-1045-waiting-for-agent")
+
+    # And whose connection drops and comes back (the chat resumes the thread on the new connection)
+    customer.evaluate("window.__sockets.at(-1).close()")
+    customer.wait_for_function("window.__sockets.length === 2 && window.__sockets[1].readyState === 1")
+    expect(customer.get_by_test_id("connection-status")).to_have_attribute("data-state", "open")
+    expect(customer.get_by_test_id("approval-card")).to_have_count(1)
+    expect(card).to_have_attribute("data-state", "waiting")
+
+    # When an operator opens the console and finds the request in the queue
+    operator = new_page()
+    operator.goto(f"{browser_stack.base}/console?token={browser_stack.token('op-1', 'operator')}")
+    row = operator.locator(f"[data-testid=approval-row][data-thread-id='{thread_id}']")
+    expect(row).to_contain_text("demo-customer")
+    expect(row).to_contain_text("Refund order 1045")
+    expect(row).to_contain_text("Operator only")
+    expect(row).to_contain_text("1045")
+    assert "token=" not in operator.url
+    expect(operator.get_by_test_id("operator-identity")).to_have_text("op-1 · operator")
+
+    # And reads the conversation first
+    row.get_by_test_id("view-thread").click()
+    panel = operator.get_by_test_id("transcript-panel")
+    expect(panel.get_by_test_id("msg-user").get_by_test_id("msg-text")).to_have_text("I want a refund for order 1045")
+    expect(panel.get_by_test_id("transcript-pending")).to_contain_text("Refund order 1045")
+    screenshot(operator, "console-transcript")
+    operator.get_by_test_id("transcript-close").click()
+    expect(panel).to_be_hidden()
+
+    # And approves it with a comment
+    row.get_by_test_id("approval-comment").fill("Customer sent photos of the damage")
+    screenshot(operator, "console-pending-approval")
+    row.get_by_test_id("approval-approve").click()
+    expect(row.get_by_test_id("approval-row-status")).to_have_text("Approved")
+
+    # Then the customer's page updates by itself: who approved, then the agent's confirmation
+    expect(card).to_have_attribute("data-state", "approved")
+    expect(card.get_by_test_id("approval-result")).to_contain_text("Approved by a support agent")
+    answer = customer.get_by_test_id("msg-assistant").last
+    expect(answer).to_have_attribute("data-state", "done")
+    expect(answer).to_contain_text("refund")
+    expect(answer).to_contain_text("$129.00")
+    expect(customer.get_by_test_id("thread-status")).to_be_hidden()
+    screenshot(customer, "customer-1045-approved-by-operator")
+
+    # And the console's queue empties, while the audit log and the analytics record the decision
+    expect(row).to_have_count(0)
+    expect(operator.get_by_test_id("approvals-empty")).to_be_visible()
+    expect(operator.locator("[data-testid=stat-approved] .split-value")).to_have_text(re.compile(r"[1-9]\d*"))
+    operator.get_by_test_id("tab-audit").click()
+    audit = operator.locator("[data-testid=audit-row]", has_text="Refund order 1045")
+    expect(audit).to_contain_text("Approved")
+    expect(audit).to_contain_text("op-1")
+    expect(audit).to_contain_text("Customer sent photos of the damage")
+    screenshot(operator, "console-audit")
+
+
+def test_console_lists_escalation_tickets(browser_stack, new_page):
+    # Given a customer who asked for a person
+    customer = open_chat(new_page(), browser_stack)
+    send(customer, "talk to a human")
+    expect(customer.get_by_test_id("msg-assistant").last).to_have_attribute("data-state", "done")
+    expect(customer.get_by_test_id("msg-assistant").last).to_have_attribute("data-agent", "escalation")
+    thread_id = open_thread_id(customer)
+
+    # When an operator signs in by pasting a token and opens the escalations tab
+    operator = new_page()
+    operator.goto(f"{browser_stack.base}/console")
+    operator.get_by_test_id("operator-token-input").fill(browser_stack.token("op-2", "operator"))
+    operator.get_by_test_id("operator-token-save").click()
+    operator.get_by_test_id("tab-tickets").click()
+
+    # Then the ticket is there and opens the conversation
+    ticket = operator.locator("[data-testid=ticket-row]", has=operator.locator(f"[data-thread-id='{thread_id}']"))
+    expect(ticket).to_contain_text("demo-customer")
+    expect(ticket).to_contain_text("talk to a human")
+    ticket.get_by_test_id("view-thread").click()
+    expect(operator.get_by_test_id("transcript-panel").get_by_test_id("msg-assistant")).to_contain_text("ticket")
+    expect(operator.get_by_test_id("stat-sessions-value")).not_to_have_text("0")
+    screenshot(operator, "console-tickets")
+
+
+def test_console_explains_a_customer_token_is_not_enough(browser_stack, new_page):
+    # Given a customer's token in the console
+    page = new_page()
+    page.goto(f"{browser_stack.base}/console?token={browser_stack.token('demo-customer')}")
+
+    # Then it says why (403, operator needed) and asks for another token
+    error = page.get_by_test_id("gate-error")
+    expect(error).to_contain_text("operator token")
+    expect(error).to_contain_text("403")
+    expect(page.get_by_test_id("operator-token-input")).to_be_focused()
+    expect(page.get_by_test_id("approvals-table")).to_be_hidden()
+    screenshot(page, "console-customer-token-refused")
