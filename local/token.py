@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 from local.server import DEFAULT_AUTH_SECRET
 from smart_support.auth import mint_token
@@ -19,11 +20,17 @@ def main() -> None:
     secret = os.environ.get("AUTH_SECRET") or DEFAULT_AUTH_SECRET
     token = mint_token(secret, args.sub, args.role, ttl_seconds=args.hours * 3600)
     port = os.environ.get("PORT", "3000")
-    print(token)
+    try:
+        print(token, flush=True)
+    except BrokenPipeError:  # e.g. `make token | head -1`
+        return
     print(f"\n# web chat:  http://127.0.0.1:{port}/?token={token}")
     print(f"# websocket: ws://127.0.0.1:{port}/ws?token={token}")
     print(f"# curl:      curl -H 'Authorization: Bearer {token}' http://127.0.0.1:{port}/api/v1/sessions")
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except BrokenPipeError:
+        sys.stderr.close()

@@ -151,6 +151,7 @@ async function loadSessions() {
     const thread = addThread(s.thread_id, { known: true });
     thread.known = true;
     thread.updatedAt = s.updated_at || thread.updatedAt;
+    if (s.title && !thread.title) thread.title = truncate(s.title, 60);
     if (!thread.following) thread.status = s.status || "idle";
   }
   for (const thread of [...app.threads.values()]) {
@@ -161,26 +162,6 @@ async function loadSessions() {
   }
   saveThreads();
   renderThreadList();
-  fillTitles();
-}
-
-/** Threads started elsewhere have no title here: name them after their first message (a few, one at a time). */
-async function fillTitles() {
-  const untitled = [...app.threads.values()].filter((t) => t.known && !t.title && !t.expired).sort(byRecent).slice(0, 8);
-  for (const thread of untitled) {
-    try {
-      const data = await apiFetch(config.apiBase, `/sessions/${encodeURIComponent(thread.id)}/messages`, { token: app.token });
-      const first = (data.messages || []).find((m) => m.role === "user");
-      if (first && !thread.title) thread.title = truncate(first.content, 60);
-    } catch {
-      continue;
-    }
-  }
-  if (untitled.length) {
-    saveThreads();
-    renderThreadList();
-    renderHeader();
-  }
 }
 
 function currentThread() {

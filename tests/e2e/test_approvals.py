@@ -181,6 +181,7 @@ def test_operator_approves_a_large_refund_from_the_console_api(fresh):
         record = next(r for r in audit["decisions"] if r["interrupt_id"] == interrupt["interrupt_id"])
         assert record["decided_by_id"] == "ops-1" and record["role"] == "operator" and record["outcome"] == "approved"
         assert record["args"] == {"order_id": "1045"} and record["comment"] == "loyal customer"
+        assert "PK" not in record and "GSI1PK" not in record
 
 
 def test_operator_decision_body_is_validated(fresh):

@@ -28,6 +28,8 @@ def test_session_state_and_ordered_replay(stack):
     status, session = stack.http("GET", f"/api/v1/sessions/{thread}", token)
     assert status == 200 and session["status"] == "idle" and session["turns"] == 2
     assert session["pending_interrupt"] is None and session["expires_at"].endswith("Z")
+    listed = stack.http("GET", "/api/v1/sessions", token)[1]["sessions"]
+    assert next(s for s in listed if s["thread_id"] == thread)["title"] == "What is the status of order 1042?"
     status, replay = stack.http("GET", f"/api/v1/sessions/{thread}/messages", token)
     assert status == 200
     roles = [(m["turn"], m["role"]) for m in replay["messages"]]

@@ -193,7 +193,10 @@ class ApprovalStore:
             ScanIndexForward=False,
             Limit=limit,
         )
-        return [aws.from_item(i) or {} for i in response.get("Items", [])]
+        hidden = {"PK", "SK", "GSI1PK", "GSI1SK"}
+        return [
+            {k: v for k, v in (aws.from_item(i) or {}).items() if k not in hidden} for i in response.get("Items", [])
+        ]
 
 
 class ApprovalService:

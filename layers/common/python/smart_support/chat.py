@@ -87,7 +87,12 @@ class ChatService:
         now = time.time()
         try:
             session = self.sessions.begin_turn(
-                frame.thread_id, ctx.principal.sub, ctx.connection_id, frame.message_id, now=now
+                frame.thread_id,
+                ctx.principal.sub,
+                ctx.connection_id,
+                frame.message_id,
+                now=now,
+                title=" ".join(frame.content.split()),
             )
         except DuplicateMessage as dup:
             # A retried frame: make sure its execution exists, start nothing new.

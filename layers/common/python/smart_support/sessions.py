@@ -38,6 +38,7 @@ class Session(BaseModel):
     pending_interrupt_id: str | None = None
     last_interrupt_id: str | None = None
     last_message_id: str | None = None
+    title: str | None = None
 
     def expired(self, now: float) -> bool:
         """True once the TTL passed (DynamoDB deletes lazily, so every read checks)."""
@@ -91,6 +92,7 @@ class SessionStore:
         connection_id: str | None,
         message_id: str | None = None,
         now: float | None = None,
+        title: str | None = None,
     ) -> Session:
         """Create or load the session and mark it running in one conditional write; returns the new state."""
         now = time.time() if now is None else now
@@ -111,6 +113,7 @@ class SessionStore:
             ":tid": thread_id,
             ":conn": connection_id or "",
             ":mid": message_id or "",
+            ":title": (title or thread_id)[:80],
         }
         try:
             response = self._dynamodb.update_item(
@@ -119,6 +122,7 @@ class SessionStore:
                 UpdateExpression=(
                     "SET #status = :running, turn = if_not_exists(turn, :zero) + :one, #owner = :owner,"
                     " thread_id = :tid, created_at = if_not_exists(created_at, :stamp), updated_at = :stamp,"
+                    " title = if_not_exists(title, :title),"
                     " expires_at = :exp, connection_id = :conn, last_message_id = :mid,"
                     " GSI1PK = :gsi, GSI1SK = :stamp REMOVE pending_interrupt_id, last_interrupt_id"
                 ),

@@ -107,6 +107,7 @@ class TurnRunner:
                 "interrupt_id": info.interrupt_id,
                 "action": info.action,
                 "args": info.args,
+                "description": info.description,
                 "approved": decision.approved,
                 "decided_by": decision.decided_by,
                 "comment": decision.comment,

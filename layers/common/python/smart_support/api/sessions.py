@@ -27,6 +27,7 @@ def list_sessions() -> dict[str, Any]:
         "sessions": [
             {
                 "thread_id": s.thread_id,
+                "title": s.title,
                 "status": s.status,
                 "turns": s.turn,
                 "updated_at": s.updated_at,

@@ -1,0 +1,69 @@
+"""Stacks for the fault tests: the real local stack in a subprocess, and one in this process for monkeypatching."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.stack import InProcessStack
+from tests.e2e.conftest import Stack, start_stack
+
+
+@pytest.fixture(scope="session")
+def fault_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """`python -m local` streaming at 30 ms a word, so a turn lasts long enough to be interrupted."""
+    yield from start_stack(tmp_path_factory, "faults", OFFLINE_TOKEN_DELAY_MS="30", LOG_LEVEL="WARNING")
+
+
+@pytest.fixture(scope="module")
+def inproc() -> Iterator[InProcessStack]:
+    """The local stack in this process: its functions' modules can be patched, its AWS calls counted."""
+    stack = InProcessStack(record=True, OFFLINE_TOKEN_DELAY_MS="0")
+    stack.start()
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture(scope="module")
+def inproc_client(inproc: InProcessStack) -> Stack:
+    """The e2e helpers (ws(), http(), token()) pointed at the in-process stack."""
+    return Stack(inproc.port, None, Path(os.devnull), inproc.secret)  # type: ignore[arg-type]
+
+
+def function_module(stack: InProcessStack, logical_id: str) -> Any:
+    """The loaded handler module of one function (what a cold start imported)."""
+    function = stack.stack.functions.functions[logical_id]
+    if function.module is None:
+        function.load()
+    return function.module
+
+
+def wait_for_status(stack: Stack, thread_id: str, token: str, status: str = "idle", timeout: float = 15) -> dict:
+    """Poll GET /api/v1/sessions/{id} until the thread has `status`."""
+    deadline = time.monotonic() + timeout
+    body: Any = None
+    while time.monotonic() < deadline:
+        code, body = stack.http("GET", f"/api/v1/sessions/{thread_id}", token)
+        if code == 200 and body["status"] == status:
+            return body
+        time.sleep(0.1)
+    raise AssertionError(f"{thread_id} never became {status}: {body}")
+
+
+def executions(stack: Stack, thread_id: str, turn: int) -> list[dict]:
+    """The Step Functions executions of one turn (by its deterministic name)."""
+    from smart_support.workflow import execution_name
+
+    return stack.http("GET", f"/_local/executions?name={execution_name(thread_id, turn)}")[1]
+
+
+def transcript(stack: Stack, thread_id: str, token: str) -> list[dict]:
+    """The replayed transcript of a thread."""
+    code, body = stack.http("GET", f"/api/v1/sessions/{thread_id}/messages", token)
+    assert code == 200, body
+    return body["messages"]
