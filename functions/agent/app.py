@@ -42,4 +42,8 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     logger.append_keys(thread_id=task.turn.thread_id, turn=task.turn.turn, task=task.task)
     result = runner.handle(task)
     metrics.add_metric(name="AgentRuns", unit=MetricUnit.Count, value=1)
+    if result["outcome"] == "complete" and task.task == "run":
+        metrics.add_metric(name="TurnLatency", unit=MetricUnit.Milliseconds, value=result["latency_ms"])
+    if result["outcome"] == "interrupted":
+        metrics.add_metric(name="ApprovalsRequested", unit=MetricUnit.Count, value=1)
     return result

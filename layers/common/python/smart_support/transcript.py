@@ -10,8 +10,8 @@ TRANSCRIPT_RETENTION_SECONDS = 30 * 24 * 3600
 
 
 def segment_key(thread_id: str, turn: int, run: int) -> dict[str, Any]:
-    """Key of one run (a turn has one run, plus one per resume after an approval)."""
-    return {"PK": {"S": f"THREAD#{thread_id}"}, "SK": {"S": f"TURN#{turn:06d}#{run:02d}"}}
+    """Key of one run of a turn (its start in epoch ms orders a turn's first run and its resumes)."""
+    return {"PK": {"S": f"THREAD#{thread_id}"}, "SK": {"S": f"TURN#{turn:06d}#{run:013d}"}}
 
 
 def segment_item(
@@ -30,15 +30,11 @@ def segment_item(
 
 
 class TranscriptStore:
-    """Reads the transcript of a thread in order."""
+    """Reads the transcript of a thread in order (the agent writes it inside its end-of-turn transaction)."""
 
     def __init__(self, table_name: str, dynamodb: Any = None) -> None:
         self.table_name = table_name
         self._dynamodb = dynamodb or aws.client("dynamodb")
-
-    def put_segment(self, thread_id: str, turn: int, run: int, entries: list[dict[str, Any]], now: float) -> None:
-        """Store one run's entries (used when no transaction is needed)."""
-        self._dynamodb.put_item(TableName=self.table_name, Item=segment_item(thread_id, turn, run, entries, now))
 
     def messages(self, thread_id: str, now: float) -> list[dict[str, Any]]:
         """Every entry of the thread, oldest first."""

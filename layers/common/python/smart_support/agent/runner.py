@@ -217,7 +217,7 @@ class TurnRunner:
                 "frames": channel.frames_sent,
             },
         )
-        return {"outcome": "complete", "interrupt": None}
+        return {"outcome": "complete", "interrupt": None, "latency_ms": round((now - turn.started_at) * 1000)}
 
     def _transact(self, segment: dict[str, Any], counters: dict[str, int], finish: dict[str, Any] | None) -> None:
         """Transcript, counters and the session's return to idle in one DynamoDB request."""
