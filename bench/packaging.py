@@ -46,10 +46,30 @@ def build_deps(platform_tag: str) -> Path:
         return target
     target.mkdir(parents=True, exist_ok=True)
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-warn-conflicts",
-         "--platform", platform_tag, "--only-binary=:all:", "--python-version", "3.13", "--implementation", "cp",
-         "--upgrade", "--target", str(target), "-r", str(REQUIREMENTS)],
-        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-warn-conflicts",
+            "--platform",
+            platform_tag,
+            "--only-binary=:all:",
+            "--python-version",
+            "3.13",
+            "--implementation",
+            "cp",
+            "--upgrade",
+            "--target",
+            str(target),
+            "-r",
+            str(REQUIREMENTS),
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     (target.parent / ".complete").touch()
     return target
@@ -90,10 +110,12 @@ def function_environment(name: str) -> dict[str, str]:
     """The function's environment variables from template.yaml, with placeholder names and ARNs."""
     template = load_template()
     placeholders = {
-        "ConversationsTable": "smart-support-dev-ConversationsTable", "OrdersTable": "smart-support-dev-OrdersTable",
+        "ConversationsTable": "smart-support-dev-ConversationsTable",
+        "OrdersTable": "smart-support-dev-OrdersTable",
         "CheckpointsTable": "smart-support-dev-CheckpointsTable",
         "TurnStateMachine": "arn:aws:states:us-east-1:123456789012:stateMachine:TurnStateMachine",
-        "Stage": "dev", "WebSocketApi": "abc123",
+        "Stage": "dev",
+        "WebSocketApi": "abc123",
     }
     params = {k: str(v.get("Default", "")) for k, v in template["Parameters"].items()}
 
@@ -108,9 +130,11 @@ def function_environment(name: str) -> dict[str, str]:
         return str(value)
 
     global_env = template["Globals"]["Function"]["Environment"]["Variables"]
-    (resource,) = [r for r in template["Resources"].values()
-                   if r["Type"] == "AWS::Serverless::Function" and r["Properties"]["CodeUri"].rstrip("/")
-                   == f"functions/{name}"]
+    (resource,) = [
+        r
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::Serverless::Function" and r["Properties"]["CodeUri"].rstrip("/") == f"functions/{name}"
+    ]
     own = resource["Properties"].get("Environment", {}).get("Variables", {})
     return {k: resolve(v) for k, v in {**global_env, **own}.items()}
 
@@ -121,8 +145,14 @@ _TIMER = "import time; t = time.perf_counter(); import {module}; print(time.perf
 def _time_import(module: str, cwd: Path, env: dict[str, str], runs: int) -> list[float]:
     times = []
     for i in range(runs + 1):  # the first run writes __pycache__ and is not counted
-        out = subprocess.run([sys.executable, "-S", "-c", _TIMER.format(module=module)], cwd=cwd, env=env,
-                             capture_output=True, text=True, check=False)
+        out = subprocess.run(
+            [sys.executable, "-S", "-c", _TIMER.format(module=module)],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if out.returncode != 0:
             raise RuntimeError(f"import {module} in {cwd} failed:\n{out.stderr[-2000:]}")
         if i:
@@ -134,10 +164,15 @@ def cold_starts(runs: int = 5) -> dict[str, Any]:
     """Median import time of each handler module and of a bare `import boto3`, in fresh interpreters."""
     deps = build_deps(host_platform())
     base_env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8",
-        "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
-        "AWS_SECRET_ACCESS_KEY": "example", "AWS_SESSION_TOKEN": "example",
-        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13", "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LANG": "C.UTF-8",
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
+        "AWS_SECRET_ACCESS_KEY": "example",
+        "AWS_SESSION_TOKEN": "example",
+        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
         "_X_AMZN_TRACE_ID": "Root=1-00000000-000000000000000000000000;Parent=0000000000000000;Sampled=0",
     }
     functions = sorted(p.name for p in (ROOT / "functions").iterdir() if (p / "app.py").exists())
@@ -149,13 +184,18 @@ def cold_starts(runs: int = 5) -> dict[str, Any]:
     for name in functions:
         task_root = ROOT / "functions" / name
         env = {
-            **base_env, **function_environment(name),
+            **base_env,
+            **function_environment(name),
             "PYTHONPATH": os.pathsep.join([str(task_root), str(COMMON), str(deps)]),
-            "LAMBDA_TASK_ROOT": str(task_root), "AWS_LAMBDA_FUNCTION_NAME": f"smart-support-{name}",
+            "LAMBDA_TASK_ROOT": str(task_root),
+            "AWS_LAMBDA_FUNCTION_NAME": f"smart-support-{name}",
         }
         seconds = statistics.median(_time_import("app", task_root, env, runs))
-        out["functions"][name] = {"import_s": seconds, "ratio_to_boto3": seconds / baseline,
-                                  "light": name in LIGHT_FUNCTIONS}
+        out["functions"][name] = {
+            "import_s": seconds,
+            "ratio_to_boto3": seconds / baseline,
+            "light": name in LIGHT_FUNCTIONS,
+        }
     return out
 
 

@@ -87,5 +87,11 @@ def cost_per_1000(usage: TurnUsage, prices: Prices = PRICES) -> dict[str, float]
 
 def price_table() -> dict[str, object]:
     """The prices, their sources and date, for the results file."""
-    return {"read_on": PRICES_READ_ON, "region": REGION, "sources": SOURCES, "unit_prices": asdict(PRICES),
-            "turns_per_connection": TURNS_PER_CONNECTION, "connection_minutes": CONNECTION_MINUTES}
+    return {
+        "read_on": PRICES_READ_ON,
+        "region": REGION,
+        "sources": SOURCES,
+        "unit_prices": asdict(PRICES),
+        "turns_per_connection": TURNS_PER_CONNECTION,
+        "connection_minutes": CONNECTION_MINUTES,
+    }

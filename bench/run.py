@@ -21,6 +21,7 @@ from local.metrics import Snapshot
 RESULTS = Path(__file__).resolve().parent / "results"
 TOKEN_DELAY_MS = 20  # the offline model's pace: about 50 words a second, like a fast hosted model
 BENCH_CUSTOMER_ORDERS = 9000
+MIB = 1024 * 1024
 
 
 def summarize(turns: list[TurnMeasure]) -> dict[str, Any]:
@@ -32,12 +33,15 @@ def summarize(turns: list[TurnMeasure]) -> dict[str, Any]:
 
     usages = [t.usage for t in turns if t.usage is not None]
     requests: Counter[str] = Counter()
+    by_function: dict[str, Counter[str]] = {}
     invocations: Counter[str] = Counter()
     duration: Counter[str] = Counter()
     retries = 0
     rru = wru = 0.0
     for usage in usages:
         requests.update(usage.requests())
+        for caller, calls in usage.by_caller().items():
+            by_function.setdefault(caller, Counter()).update(calls)
         invocations.update(usage.invocations)
         duration.update(usage.duration_ms)
         retries += sum(usage.retries.values())
@@ -51,6 +55,10 @@ def summarize(turns: list[TurnMeasure]) -> dict[str, Any]:
             "message_to_complete": ms([t.complete_s for t in turns]),
         },
         "requests_per_turn": {k: round(v / n, 2) for k, v in sorted(requests.items())},
+        "requests_per_turn_by_caller": {
+            caller: {k: round(v / n, 2) for k, v in sorted(calls.items())}
+            for caller, calls in sorted(by_function.items())
+        },
         "dynamodb_requests_per_turn": round(sum(v for k, v in requests.items() if k.startswith("dynamodb.")) / n, 2),
         "retries_per_turn": round(retries / n, 2),
         "dynamodb_rru_per_turn": round(rru / n, 2),
@@ -60,10 +68,12 @@ def summarize(turns: list[TurnMeasure]) -> dict[str, Any]:
         "transitions_per_turn": round(mean([len(t.states) for t in turns]), 2),
         "states": turns[-1].states if turns else [],
         "frames_received_per_turn": round(mean([t.frames_received for t in turns]), 2),
-        "frames_received_by_type": {k: round(v / len(turns), 2) for k, v in
-                                    sorted(sum((t.frames_in for t in turns), Counter()).items())},
+        "frames_received_by_type": {
+            k: round(v / len(turns), 2) for k, v in sorted(sum((t.frames_in for t in turns), Counter()).items())
+        },
         "frames_sent_per_turn": round(mean([t.frames_out for t in turns]), 2),
         "token_frames_per_turn": round(mean([t.token_frames for t in turns]), 2),
+        "first_frame_words_max": max((t.first_frame_words or 0 for t in turns), default=0),
         "answer_words_per_turn": round(mean([t.answer_words for t in turns]), 1),
     }
     if any(t.interrupt_s is not None for t in turns):
@@ -144,8 +154,12 @@ def measure_stack(args: argparse.Namespace) -> dict[str, Any]:
                 break
             time.sleep(0.02)
         disconnect_usage = recorder.snapshot().diff(before)
-        connection = Snapshot(*(getattr(connect_usage, f) + getattr(disconnect_usage, f)
-                                for f in ("calls", "retries", "errors", "rru", "wru", "invocations", "duration_ms")))
+        connection = Snapshot(
+            *(
+                getattr(connect_usage, f) + getattr(disconnect_usage, f)
+                for f in ("calls", "retries", "errors", "rru", "wru", "invocations", "duration_ms")
+            )
+        )
 
         approvals: list[TurnMeasure] = []
         for customer, order_id in customers[1:]:
@@ -179,10 +193,12 @@ def measure_stack(args: argparse.Namespace) -> dict[str, Any]:
     }
     out["cost_per_1000_turns"] = {
         "plain": {k: round(v, 4) for k, v in cost_per_1000(usage_of(out["plain"], connection, 1, memory)).items()},
-        "approval": {k: round(v, 4) for k, v in
-                     cost_per_1000(usage_of(out["approval"], connection, 1, memory)).items()},
+        "approval": {
+            k: round(v, 4) for k, v in cost_per_1000(usage_of(out["approval"], connection, 1, memory)).items()
+        },
     }
     out["memory_mb"] = memory
+    out["capacity_estimate_failures"] = recorder.capacity_failures
     return out
 
 
@@ -191,18 +207,20 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
 
     def add(name: str, value: float | None, limit: float, unit: str = "") -> None:
-        rows.append({"target": name, "value": value, "limit": limit, "unit": unit,
-                     "met": value is not None and value <= limit})
+        rows.append(
+            {"target": name, "value": value, "limit": limit, "unit": unit, "met": value is not None and value <= limit}
+        )
 
     stack = results.get("stack")
     if stack:
         add("DynamoDB requests per plain turn", stack["plain"]["dynamodb_requests_per_turn"], 8)
         add("state transitions per plain turn", stack["plain"]["transitions_per_turn"], 4)
-        add(f"token frames for a {stack['answer60']['answer_words_per_turn']:.0f}-word answer",
-            stack["answer60"]["token_frames_per_turn"], 8)
-        first = stack["answer60"]["latency_ms"]["message_to_first_token"]["p50"]
-        whole = stack["answer60"]["latency_ms"]["message_to_complete"]["p50"]
-        add("first token of the 60-word answer, share of the turn (p50)", round(first / whole, 2), 0.5)
+        add(
+            f"token frames for a {stack['answer60']['answer_words_per_turn']:.0f}-word answer",
+            stack["answer60"]["token_frames_per_turn"],
+            8,
+        )
+        add("words held back in the first token frame (max)", stack["answer60"]["first_frame_words_max"] - 1, 0)
         add("orchestration per 1,000 plain turns", stack["cost_per_1000_turns"]["plain"]["total"], 0.15, "USD")
     cold = results.get("cold_start")
     if cold:
@@ -211,8 +229,12 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
                 add(f"{name} import vs bare boto3", round(figure["ratio_to_boto3"], 2), 1.6, "x")
     layers = results.get("layers")
     if layers:
-        add("deps + common + largest function, unzipped", round(layers["total_bytes"] / 1e6, 1),
-            round(layers["limit_bytes"] / 1e6, 1), "MB")
+        add(
+            "deps + common + largest function, unzipped",
+            round(layers["total_bytes"] / MIB, 1),
+            round(layers["limit_bytes"] / MIB, 1),
+            "MiB",
+        )
     return rows
 
 
@@ -230,8 +252,11 @@ def _fmt(value: Any) -> str:
 def _table(title: str, header: list[str], rows: list[list[Any]]) -> str:
     cells = [header, *[[_fmt(c) for c in row] for row in rows]]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
-    lines = [title, "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)),
-             "  ".join("-" * w for w in widths)]
+    lines = [
+        title,
+        "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)),
+        "  ".join("-" * w for w in widths),
+    ]
     lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells[1:]]
     return "\n".join(lines)
 
@@ -241,61 +266,126 @@ def render(results: dict[str, Any]) -> str:
     parts = []
     stack = results.get("stack")
     if stack:
-        kinds = [("plain", "plain turn"), ("answer60", "60-word answer"), ("approval", "approval turn"),
-                 ("inprocess", "graph in-process")]
+        kinds = [
+            ("plain", "plain turn"),
+            ("answer60", "60-word answer"),
+            ("approval", "approval turn"),
+            ("inprocess", "graph in-process"),
+        ]
         rows = []
         for key, label in kinds:
             s = stack[key]
             lat = s["latency_ms"]
-            rows.append([label, s["turns"], lat["message_to_first_token"]["p50"], lat["message_to_first_token"]["p95"],
-                         lat["message_to_complete"]["p50"], lat["message_to_complete"]["p95"],
-                         lat.get("decision_to_first_token", {}).get("p50"),
-                         lat.get("decision_to_first_token", {}).get("p95"),
-                         s["dynamodb_requests_per_turn"], s["dynamodb_rru_per_turn"], s["dynamodb_wru_per_turn"],
-                         s["transitions_per_turn"] if key != "inprocess" else None,
-                         s["frames_received_per_turn"] if key != "inprocess" else None,
-                         s["token_frames_per_turn"] if key != "inprocess" else None, s["answer_words_per_turn"]])
-        parts.append(_table(
-            f"Per turn (offline model at {TOKEN_DELAY_MS} ms/word; latency in ms)",
-            ["turn", "n", "1st tok p50", "p95", "complete p50", "p95", "decision->tok p50", "p95", "ddb req",
-             "RRU", "WRU", "transitions", "frames", "token frames", "words"], rows))
+            rows.append(
+                [
+                    label,
+                    s["turns"],
+                    lat["message_to_first_token"]["p50"],
+                    lat["message_to_first_token"]["p95"],
+                    lat["message_to_complete"]["p50"],
+                    lat["message_to_complete"]["p95"],
+                    lat.get("decision_to_first_token", {}).get("p50"),
+                    lat.get("decision_to_first_token", {}).get("p95"),
+                    s["dynamodb_requests_per_turn"],
+                    s["dynamodb_rru_per_turn"],
+                    s["dynamodb_wru_per_turn"],
+                    s["transitions_per_turn"] if key != "inprocess" else None,
+                    s["frames_received_per_turn"] if key != "inprocess" else None,
+                    s["token_frames_per_turn"] if key != "inprocess" else None,
+                    s["answer_words_per_turn"],
+                ]
+            )
+        parts.append(
+            _table(
+                f"Per turn (offline model at {TOKEN_DELAY_MS} ms/word; latency in ms)",
+                [
+                    "turn",
+                    "n",
+                    "1st tok p50",
+                    "p95",
+                    "complete p50",
+                    "p95",
+                    "decision->tok p50",
+                    "p95",
+                    "ddb req",
+                    "RRU",
+                    "WRU",
+                    "transitions",
+                    "frames",
+                    "token frames",
+                    "words",
+                ],
+                rows,
+            )
+        )
         ratio = stack["stack_vs_inprocess"]
-        parts.append(f"Stack vs the same graph in-process (p50): complete x{ratio['complete_p50_ratio']} "
-                     f"(+{ratio['complete_p50_overhead_ms']} ms), first token x{ratio['first_token_p50_ratio']} "
-                     f"(+{ratio['first_token_p50_overhead_ms']} ms)")
+        parts.append(
+            f"Stack vs the same graph in-process (p50): complete x{ratio['complete_p50_ratio']} "
+            f"(+{ratio['complete_p50_overhead_ms']} ms), first token x{ratio['first_token_p50_ratio']} "
+            f"(+{ratio['first_token_p50_overhead_ms']} ms)"
+        )
         for key in ("plain", "approval"):
             calls = ", ".join(f"{k} {v:g}" for k, v in stack[key]["requests_per_turn"].items())
             parts.append(f"AWS requests per {key} turn: {calls}")
-        parts.append("Per connection ($connect + authorizer + $disconnect): " +
-                     ", ".join(f"{k} {v:g}" for k, v in stack["connection"]["requests"].items()))
-        cost_rows = [[k, stack["cost_per_1000_turns"]["plain"][k], stack["cost_per_1000_turns"]["approval"][k]]
-                     for k in stack["cost_per_1000_turns"]["plain"]]
-        parts.append(_table("Cost per 1,000 turns (USD, us-east-1 list prices read on "
-                            f"{results['prices']['read_on']})", ["item", "plain", "approval"], cost_rows))
+        parts.append(
+            "Per connection ($connect + authorizer + $disconnect): "
+            + ", ".join(f"{k} {v:g}" for k, v in stack["connection"]["requests"].items())
+        )
+        cost_rows = [
+            [k, stack["cost_per_1000_turns"]["plain"][k], stack["cost_per_1000_turns"]["approval"][k]]
+            for k in stack["cost_per_1000_turns"]["plain"]
+        ]
+        parts.append(
+            _table(
+                f"Cost per 1,000 turns (USD, us-east-1 list prices read on {results['prices']['read_on']})",
+                ["item", "plain", "approval"],
+                cost_rows,
+            )
+        )
     cold = results.get("cold_start")
     if cold:
-        rows = [[name, round(f["import_s"] * 1000), round(f["ratio_to_boto3"], 2), "light" if f["light"] else "heavy"]
-                for name, f in cold["functions"].items()]
+        rows = [
+            [name, round(f["import_s"] * 1000), round(f["ratio_to_boto3"], 2), "light" if f["light"] else "heavy"]
+            for name, f in cold["functions"].items()
+        ]
         rows.insert(0, ["(import boto3)", round(cold["boto3_s"] * 1000), 1.0, ""])
-        parts.append(_table(f"Cold-start import of functions/<name>/app.py (median of {cold['runs']}, fresh "
-                            "interpreter, deps layer contents)", ["function", "ms", "x boto3", ""], rows))
+        parts.append(
+            _table(
+                f"Cold-start import of functions/<name>/app.py (median of {cold['runs']}, fresh "
+                "interpreter, deps layer contents)",
+                ["function", "ms", "x boto3", ""],
+                rows,
+            )
+        )
     layers = results.get("layers")
     if layers:
-        rows = [["deps layer (arm64)", layers["deps_bytes"] / 1e6], ["common layer", layers["common_bytes"] / 1e6],
-                *[[f"function {k}", v / 1e6] for k, v in layers["function_bytes"].items()],
-                ["total (deps + common + largest function)", layers["total_bytes"] / 1e6],
-                ["Lambda limit (unzipped)", layers["limit_bytes"] / 1e6]]
-        parts.append(_table("Package size (MB, unzipped)", ["what", "MB"], rows))
-        parts.append("Largest packages in the deps layer: " +
-                     ", ".join(f"{p['name']} {p['bytes'] / 1e6:.1f} MB" for p in layers["largest_packages"]))
-    rows = [[t["target"], t["value"], f"<= {t['limit']}{(' ' + t['unit']) if t['unit'] else ''}",
-             "met" if t["met"] else "MISSED"] for t in results["targets"]]
+        rows = [
+            ["deps layer (arm64)", layers["deps_bytes"] / MIB],
+            ["common layer", layers["common_bytes"] / MIB],
+            *[[f"function {k}", v / MIB] for k, v in layers["function_bytes"].items()],
+            ["total (deps + common + largest function)", layers["total_bytes"] / MIB],
+            ["Lambda limit (unzipped)", layers["limit_bytes"] / MIB],
+        ]
+        parts.append(_table("Package size (MiB, unzipped)", ["what", "MiB"], rows))
+        parts.append(
+            "Largest packages in the deps layer: "
+            + ", ".join(f"{p['name']} {p['bytes'] / MIB:.1f} MiB" for p in layers["largest_packages"])
+        )
+    rows = [
+        [
+            t["target"],
+            t["value"],
+            f"<= {t['limit']}{(' ' + t['unit']) if t['unit'] else ''}",
+            "met" if t["met"] else "MISSED",
+        ]
+        for t in results["targets"]
+    ]
     parts.append(_table("Targets", ["target", "measured", "target", ""], rows))
     return "\n\n".join(parts)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the benchmarks, print the report, write bench/results/<timestamp>.json (and latest.json)."""
+    """Run the benchmarks, print the report, write bench/results/<timestamp>.json (and a copy as latest.json)."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--plain", type=int, default=30, help="plain turns to measure (default 30)")
     parser.add_argument("--approvals", type=int, default=10, help="approval turns to measure (default 10)")
@@ -308,8 +398,11 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     results: dict[str, Any] = {
         "run_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"python": platform.python_version(), "platform": platform.platform(),
-                    "cpus": __import__("os").cpu_count()},
+        "machine": {
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "cpus": __import__("os").cpu_count(),
+        },
         "prices": price_table(),
         "config": {"token_delay_ms": TOKEN_DELAY_MS, "plain_turns": args.plain, "approval_turns": args.approvals},
     }
@@ -330,8 +423,9 @@ def main(argv: list[str] | None = None) -> int:
     path = args.out or RESULTS / f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
     text = json.dumps(results, indent=2, sort_keys=True)
     path.write_text(text + "\n", encoding="utf-8")
-    (RESULTS / "latest.json").write_text(text + "\n", encoding="utf-8")
-    print(f"\nwrote {path} (and {RESULTS / 'latest.json'}) in {results['duration_s']} s")
+    if args.out is None:
+        (RESULTS / "latest.json").write_text(text + "\n", encoding="utf-8")
+    print(f"\nwrote {path} in {results['duration_s']} s")
     return 0
 
 

@@ -33,8 +33,7 @@ def free_port() -> int:
 class InProcessStack:
     """Boot, serve and stop a LocalStack inside this process (environment restored on stop)."""
 
-    def __init__(self, *, record: bool = False, quiet: bool = True, fast_callbacks: bool = True,
-                 **env: str) -> None:
+    def __init__(self, *, record: bool = False, quiet: bool = True, fast_callbacks: bool = True, **env: str) -> None:
         self.env = {"PORT": str(free_port()), **env}
         self.record = record
         self.quiet = quiet
@@ -45,6 +44,7 @@ class InProcessStack:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: Any = None
+        self._saved_poll: float | None = None
 
     # ------------------------------------------------------------ lifecycle
     def start(self) -> InProcessStack:
@@ -62,11 +62,7 @@ class InProcessStack:
         if self.record:
             self.recorder = RECORDER.install()
         if self.fast_callbacks:
-            from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
-                state_task_service_callback as callback,
-            )
-
-            callback._DELAY_SECONDS_SYNC_CONDITION_CHECK = MOTO_CALLBACK_POLL_SECONDS  # type: ignore[misc]
+            self._saved_poll = _set_callback_poll(MOTO_CALLBACK_POLL_SECONDS)
         self.stack.boot()
         if self.recorder is not None:
             self.recorder.attribute(self.stack.functions)
@@ -100,6 +96,10 @@ class InProcessStack:
         if self._thread is not None:
             self._thread.join(10)
         self.stack.shutdown()
+        if self.recorder is not None:
+            self.recorder.uninstall()
+        if self._saved_poll is not None:
+            _set_callback_poll(self._saved_poll)
         os.environ.clear()
         os.environ.update(self._saved_env)
         _clear_process_caches()
@@ -141,8 +141,9 @@ class InProcessStack:
         return http_request(self.base, method, path, token, body)
 
 
-def http_request(base: str, method: str, path: str, token: str | None = None, body: Any = None,
-                 timeout: float = 15) -> tuple[int, Any]:
+def http_request(
+    base: str, method: str, path: str, token: str | None = None, body: Any = None, timeout: float = 15
+) -> tuple[int, Any]:
     """One HTTP request: (status, parsed JSON or text)."""
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(f"{base}{path}", data=data, method=method)
@@ -159,6 +160,17 @@ def http_request(base: str, method: str, path: str, token: str | None = None, bo
         return status, json.loads(raw)
     except ValueError:
         return status, raw.decode(errors="replace")
+
+
+def _set_callback_poll(seconds: float) -> float:
+    """Set how often moto's interpreter checks a .waitForTaskToken callback; returns the previous value."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_callback as callback,
+    )
+
+    previous = float(callback._DELAY_SECONDS_SYNC_CONDITION_CHECK)
+    callback._DELAY_SECONDS_SYNC_CONDITION_CHECK = seconds  # type: ignore[misc]
+    return previous
 
 
 def _clear_process_caches() -> None:

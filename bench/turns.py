@@ -41,6 +41,7 @@ class TurnMeasure:
     frames_out: int = 0  # sent by the client
     answer_words: int = 0
     token_frames: int = 0
+    first_frame_words: int | None = None  # words in the first token frame: 1 means it was not held back
     states: list[str] = field(default_factory=list)
     usage: Snapshot | None = None
 
@@ -74,8 +75,13 @@ class TurnDriver:
         measure.frames_out += 1
         return time.perf_counter()
 
-    def _stream(self, measure: TurnMeasure, started: float, until: Callable[[dict[str, Any]], bool],
-                on_first_token: Callable[[float], None]) -> dict[str, Any]:
+    def _stream(
+        self,
+        measure: TurnMeasure,
+        started: float,
+        until: Callable[[dict[str, Any]], bool],
+        on_first_token: Callable[[float], None],
+    ) -> dict[str, Any]:
         words: list[str] = []
         first = True
         while True:
@@ -86,6 +92,8 @@ class TurnDriver:
                 words.append(event["content"])
                 if first:
                     on_first_token(now - started)
+                    if measure.first_frame_words is None:
+                        measure.first_frame_words = len(event["content"].split())
                     first = False
             if until(event):
                 measure.answer_words += len("".join(words).split())
@@ -97,8 +105,9 @@ class TurnDriver:
         measure = TurnMeasure(kind, thread_id, self.turns[thread_id])
         with self._usage(measure):
             started = self._send(measure, {"type": "message", "thread_id": thread_id, "content": content})
-            self._stream(measure, started, lambda e: e["type"] in TERMINAL,
-                         lambda s: setattr(measure, "first_token_s", s))
+            self._stream(
+                measure, started, lambda e: e["type"] in TERMINAL, lambda s: setattr(measure, "first_token_s", s)
+            )
             measure.complete_s = time.perf_counter() - started
         return measure
 
@@ -108,15 +117,22 @@ class TurnDriver:
         measure = TurnMeasure("approval", thread_id, self.turns[thread_id])
         with self._usage(measure):
             started = self._send(measure, {"type": "message", "thread_id": thread_id, "content": content})
-            event = self._stream(measure, started, lambda e: e["type"] in ("interrupt", *TERMINAL),
-                                 lambda s: setattr(measure, "first_token_s", s))
+            event = self._stream(
+                measure,
+                started,
+                lambda e: e["type"] in ("interrupt", *TERMINAL),
+                lambda s: setattr(measure, "first_token_s", s),
+            )
             if event["type"] != "interrupt":
                 raise RuntimeError(f"expected an interrupt, got {event}")
             measure.interrupt_s = time.perf_counter() - started
-            decided = self._send(measure, {"type": "interrupt_response", "thread_id": thread_id,
-                                           "approved": approved})
-            self._stream(measure, decided, lambda e: e["type"] in TERMINAL,
-                         lambda s: setattr(measure, "decision_first_token_s", s))
+            decided = self._send(measure, {"type": "interrupt_response", "thread_id": thread_id, "approved": approved})
+            self._stream(
+                measure,
+                decided,
+                lambda e: e["type"] in TERMINAL,
+                lambda s: setattr(measure, "decision_first_token_s", s),
+            )
             measure.decision_complete_s = time.perf_counter() - decided
             measure.complete_s = time.perf_counter() - started
         return measure
@@ -192,8 +208,9 @@ def run_inprocess(prompts: list[tuple[str, str]], token_delay_ms: int, stack: In
             started = time.perf_counter()
             config = {"configurable": {"thread_id": thread_id}, "recursion_limit": 40}
             graph_input = {"messages": [HumanMessage(content)], "customer_id": "demo-customer", "thread_id": thread_id}
-            for mode, chunk in graph.stream(graph_input, config, stream_mode=["messages", "updates"],
-                                            durability="exit"):
+            for mode, chunk in graph.stream(
+                graph_input, config, stream_mode=["messages", "updates"], durability="exit"
+            ):
                 if mode != "messages":
                     continue
                 message, metadata = chunk
@@ -225,5 +242,13 @@ def mean(values: list[float]) -> float:
     return sum(values) / len(values) if values else 0.0
 
 
-__all__ = ["LONG_ANSWER_PROMPT", "PLAIN_PROMPTS", "TurnDriver", "TurnMeasure", "mean", "percentile", "run_inprocess",
-           "wait_for_execution"]
+__all__ = [
+    "LONG_ANSWER_PROMPT",
+    "PLAIN_PROMPTS",
+    "TurnDriver",
+    "TurnMeasure",
+    "mean",
+    "percentile",
+    "run_inprocess",
+    "wait_for_execution",
+]

@@ -22,6 +22,7 @@ constant and is not used.
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 import threading
 import time
@@ -39,6 +40,26 @@ WRITE_UNIT_BYTES = 1024
 _WRITES = ("PutItem", "UpdateItem", "DeleteItem")
 
 
+class Units(dict[str, float]):
+    """Capacity units by table (fractional: an eventually consistent read is half a unit)."""
+
+    def add(self, key: str, value: float) -> None:
+        """Add `value` units to `key`."""
+        self[key] = self.get(key, 0.0) + value
+
+    def __add__(self, other: dict[str, float]) -> Units:  # type: ignore[override]
+        out = Units(self)
+        for key, value in other.items():
+            out.add(key, value)
+        return out
+
+    def __sub__(self, other: dict[str, float]) -> Units:
+        out = Units(self)
+        for key, value in other.items():
+            out.add(key, -value)
+        return Units({k: v for k, v in out.items() if v > 0})
+
+
 @dataclass
 class Snapshot:
     """Counters at one moment; `a.diff(b)` is what happened in between."""
@@ -46,8 +67,8 @@ class Snapshot:
     calls: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # (caller, service, operation)
     retries: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     errors: Counter[tuple[str, str, str, str]] = field(default_factory=Counter)  # + error code
-    rru: Counter[str] = field(default_factory=Counter)  # by table
-    wru: Counter[str] = field(default_factory=Counter)
+    rru: Units = field(default_factory=Units)  # by table
+    wru: Units = field(default_factory=Units)
     invocations: Counter[str] = field(default_factory=Counter)  # by function
     duration_ms: Counter[str] = field(default_factory=Counter)  # billed (rounded up per invocation)
 
@@ -83,6 +104,7 @@ class AwsRequestRecorder:
         self._data = Snapshot()
         self._tables: dict[str, dict[str, Any]] = {}
         self._installed = False
+        self.capacity_failures = 0
 
     # ------------------------------------------------------------ setup
     def install(self, tables: dict[str, dict[str, Any]] | None = None) -> AwsRequestRecorder:
@@ -98,16 +120,31 @@ class AwsRequestRecorder:
             create = spec["create"]
             self._tables[create["TableName"]] = {
                 "key": [k["AttributeName"] for k in create["KeySchema"]],
-                "indexes": [[k["AttributeName"] for k in gsi["KeySchema"]]
-                            for gsi in create.get("GlobalSecondaryIndexes", [])],
+                "indexes": [
+                    [k["AttributeName"] for k in gsi["KeySchema"]] for gsi in create.get("GlobalSecondaryIndexes", [])
+                ],
             }
-        handlers = [("before-parameter-build", self._before), ("after-call", self._after)]
-        botocore.handlers.BUILTIN_HANDLERS.extend(handlers)
+        botocore.handlers.BUILTIN_HANDLERS.extend(self._handlers())
         if boto3.DEFAULT_SESSION is not None:
-            for event, handler in handlers:
+            for event, handler in self._handlers():
                 boto3.DEFAULT_SESSION._session.register(event, handler)
         self._installed = True
         return self
+
+    def uninstall(self) -> None:
+        """Sessions created from now on are no longer hooked (existing clients keep reporting)."""
+        import boto3
+        import botocore.handlers
+
+        for entry in self._handlers():
+            while entry in botocore.handlers.BUILTIN_HANDLERS:
+                botocore.handlers.BUILTIN_HANDLERS.remove(entry)
+            if boto3.DEFAULT_SESSION is not None:
+                boto3.DEFAULT_SESSION._session.unregister(*entry)
+        self._installed = False
+
+    def _handlers(self) -> list[tuple[str, Callable[..., None]]]:
+        return [("before-parameter-build", self._before), ("after-call", self._after)]
 
     def attribute(self, registry: Any) -> None:
         """Wrap `registry.invoke(name, event)` (a local.lambdas.FunctionRegistry) to label calls and time runs."""
@@ -140,7 +177,7 @@ class AwsRequestRecorder:
     def snapshot(self) -> Snapshot:
         """A copy of every counter."""
         with self._lock:
-            return Snapshot(*(Counter(getattr(self._data, f)) for f in _FIELDS))
+            return Snapshot(*(copy.copy(getattr(self._data, f)) for f in _FIELDS))
 
     # ------------------------------------------------------------ botocore handlers
     def _before(self, params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
@@ -149,26 +186,31 @@ class AwsRequestRecorder:
             with contextlib.suppress(Exception):  # accounting must never break a call
                 context["recorder_old"] = self._old_sizes(model.name, params)
 
-    def _after(self, http_response: Any, parsed: dict[str, Any], model: Any, context: dict[str, Any],
-               **_: Any) -> None:
+    def _after(self, http_response: Any, parsed: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
         service, operation = model.service_model.service_name, model.name
         key = (CALLER.get() or UNATTRIBUTED, service, operation)
         retries = int((parsed.get("ResponseMetadata") or {}).get("RetryAttempts", 0))
         code = (parsed.get("Error") or {}).get("Code")
-        rru: Counter[str] = Counter()
-        wru: Counter[str] = Counter()
+        rru, wru = Units(), Units()
         if service == "dynamodb":
-            with contextlib.suppress(Exception):
-                rru, wru = self._capacity(operation, context.get("recorder_params") or {}, parsed,
-                                          context.get("recorder_old") or {}, failed=bool(code))
+            try:
+                rru, wru = self._capacity(
+                    operation,
+                    context.get("recorder_params") or {},
+                    parsed,
+                    context.get("recorder_old") or {},
+                    failed=bool(code),
+                )
+            except Exception:  # accounting must never break a call; the benchmark reports how often it failed
+                self.capacity_failures += 1
         with self._lock:
             self._data.calls[key] += 1
             if retries:
                 self._data.retries[key] += retries
             if code:
                 self._data.errors[(*key, str(code))] += 1
-            self._data.rru.update(rru)
-            self._data.wru.update(wru)
+            self._data.rru += rru
+            self._data.wru += wru
 
     # ------------------------------------------------------------ capacity
     def _backend_item(self, table: str, key: dict[str, Any]) -> Any:
@@ -202,28 +244,33 @@ class AwsRequestRecorder:
             old[(table, repr(sorted(key.items())))] = self._backend_item(table, key)
         return old
 
-    def _capacity(self, operation: str, params: dict[str, Any], parsed: dict[str, Any],
-                  old_items: dict[tuple[str, str], Any], failed: bool) -> tuple[Counter[str], Counter[str]]:
-        rru: Counter[str] = Counter()
-        wru: Counter[str] = Counter()
+    def _capacity(
+        self,
+        operation: str,
+        params: dict[str, Any],
+        parsed: dict[str, Any],
+        old_items: dict[tuple[str, str], Any],
+        failed: bool,
+    ) -> tuple[Units, Units]:
+        rru, wru = Units(), Units()
         if operation == "GetItem":
             factor = 1.0 if params.get("ConsistentRead") else 0.5
-            rru[params["TableName"]] += factor * _units(wire_size(parsed.get("Item") or {}), READ_UNIT_BYTES)
+            rru.add(params["TableName"], factor * _units(wire_size(parsed.get("Item") or {}), READ_UNIT_BYTES))
         elif operation in ("Query", "Scan"):
             factor = 1.0 if params.get("ConsistentRead") else 0.5
             total = sum(wire_size(item) for item in parsed.get("Items", []))
-            rru[params["TableName"]] += factor * _units(total, READ_UNIT_BYTES)
+            rru.add(params["TableName"], factor * _units(total, READ_UNIT_BYTES))
         for kind, table, key in self._write_targets(operation, params):
             old = old_items.get((table, repr(sorted(key.items()))))
             new = None if failed else self._backend_item(table, key)
             factor = 2.0 if operation == "TransactWriteItems" else 1.0
             if kind == "ConditionCheck":
-                rru[table] += factor * _units(old.size() if old else 0, READ_UNIT_BYTES)
+                rru.add(table, factor * _units(old.size() if old else 0, READ_UNIT_BYTES))
                 continue
             size = max(old.size() if old else 0, new.size() if new else 0)
-            wru[table] += factor * _units(size, WRITE_UNIT_BYTES)
+            wru.add(table, factor * _units(size, WRITE_UNIT_BYTES))
             if not failed:
-                wru[table] += self._index_writes(table, old, new)
+                wru.add(table, self._index_writes(table, old, new))
         return rru, wru
 
     def _index_writes(self, table: str, old: Any, new: Any) -> float:

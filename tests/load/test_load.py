@@ -87,8 +87,7 @@ async def until(ws: ClientConnection, session: Session, *types: str) -> dict[str
 
 
 async def run_session(stack: Stack, session: Session, start: asyncio.Event) -> None:
-    async with connect(f"ws://127.0.0.1:{stack.port}/ws?token={session.token}", open_timeout=30,
-                       max_size=2**20) as ws:
+    async with connect(f"ws://127.0.0.1:{stack.port}/ws?token={session.token}", open_timeout=30, max_size=2**20) as ws:
         await start.wait()
         for thread, content, decision in session.script:
             session.turns[thread] += 1
@@ -154,11 +153,15 @@ def test_fifty_concurrent_sessions(load_stack):
         # Another customer's thread stays invisible
         other = sessions[(session.index + 2) % SESSIONS]
         if other.customer != session.customer:
-            assert load_stack.http("GET", f"/api/v1/sessions/{next(iter(other.threads))}/messages",
-                                   session.token)[0] == 404
+            assert (
+                load_stack.http("GET", f"/api/v1/sessions/{next(iter(other.threads))}/messages", session.token)[0]
+                == 404
+            )
 
     latencies = [v for s in sessions for v in s.latencies]
-    print(f"\nload: {SESSIONS} sessions, {turns} turns ({sum(s.approvals for s in sessions)} with approval) "
-          f"in {elapsed:.1f} s: {turns / elapsed:.1f} turns/s, turn latency p50 "
-          f"{sorted(latencies)[len(latencies) // 2] * 1000:.0f} ms, p95 {p95(latencies) * 1000:.0f} ms, "
-          f"max {max(latencies) * 1000:.0f} ms")
+    print(
+        f"\nload: {SESSIONS} sessions, {turns} turns ({sum(s.approvals for s in sessions)} with approval) "
+        f"in {elapsed:.1f} s: {turns / elapsed:.1f} turns/s, turn latency p50 "
+        f"{sorted(latencies)[len(latencies) // 2] * 1000:.0f} ms, p95 {p95(latencies) * 1000:.0f} ms, "
+        f"max {max(latencies) * 1000:.0f} ms"
+    )

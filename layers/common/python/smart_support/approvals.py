@@ -20,6 +20,7 @@ from smart_support.sessions import SessionStore, iso
 from smart_support.workflow import Decision, TurnWorkflow
 
 PENDING_INDEX_KEY = "APPROVALS#PENDING"
+NEW_ITEM = "attribute_not_exists(PK)"
 GRACE_SECONDS = 24 * 3600  # the pending item outlives its deadline so late deciders hear "expired", not "unknown"
 
 
@@ -107,32 +108,66 @@ class ApprovalStore:
         item = aws.from_item(response.get("Item"))
         return PendingApproval.model_validate(item) if item else None
 
-    def claim(self, interrupt_id: str, now: float) -> PendingApproval:
-        """Delete the pending item if still open: the one caller that succeeds owns the decision."""
+    def claim(self, pending: PendingApproval, decision: Decision, role: str, now: float) -> None:
+        """Delete the open pending item and write its audit record in one transaction: exactly one caller wins."""
+        audit = self._audit_item(pending, decision, role, "approved" if decision.approved else "rejected", now)
         try:
-            response = self._dynamodb.delete_item(
-                TableName=self.table_name,
-                Key=_pending_key(interrupt_id),
-                ConditionExpression="attribute_exists(PK) AND deadline > :now",
-                ExpressionAttributeValues=aws.to_values({":now": now}),
-                ReturnValues="ALL_OLD",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            self._dynamodb.transact_write_items(
+                TransactItems=[
+                    {
+                        "Delete": {
+                            "TableName": self.table_name,
+                            "Key": _pending_key(pending.interrupt_id),
+                            "ConditionExpression": "attribute_exists(PK) AND deadline > :now",
+                            "ExpressionAttributeValues": aws.to_values({":now": now}),
+                        }
+                    },
+                    {"Put": {"TableName": self.table_name, "Item": audit, "ConditionExpression": NEW_ITEM}},
+                ]
             )
         except ClientError as exc:
-            if aws.error_code(exc) != "ConditionalCheckFailedException":
+            if aws.error_code(exc) != "TransactionCanceledException":
                 raise
-            if exc.response.get("Item"):
+            if self.get(pending.interrupt_id) is not None:
                 raise ApprovalExpired("This approval has expired.") from exc
             raise ApprovalAlreadyDecided("This approval was already decided.") from exc
-        return PendingApproval.model_validate(aws.from_item(response["Attributes"]))
 
-    def discard(self, interrupt_id: str) -> PendingApproval | None:
-        """Remove a pending item whatever its deadline (the timeout path); None if it was already gone."""
-        response = self._dynamodb.delete_item(
-            TableName=self.table_name, Key=_pending_key(interrupt_id), ReturnValues="ALL_OLD"
+    def expire(self, pending: PendingApproval, now: float) -> bool:
+        """The timeout path: drop the pending item and audit an automatic rejection, unless a human got there first."""
+        decision = Decision(approved=False, decided_by="timeout")
+        try:
+            self._dynamodb.transact_write_items(
+                TransactItems=[
+                    {
+                        "Delete": {
+                            "TableName": self.table_name,
+                            "Key": _pending_key(pending.interrupt_id),
+                            "ConditionExpression": "attribute_exists(PK)",
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self.table_name,
+                            "Item": self._audit_item(pending, decision, "system", "expired", now),
+                            "ConditionExpression": NEW_ITEM,
+                        }
+                    },
+                ]
+            )
+        except ClientError as exc:
+            if aws.error_code(exc) != "TransactionCanceledException":
+                raise
+            return False
+        return True
+
+    def mark_expired(self, interrupt_id: str) -> None:
+        """A claimed decision arrived after the wait ended: its audit record says so."""
+        self._dynamodb.update_item(
+            TableName=self.table_name,
+            Key=_audit_key(interrupt_id),
+            UpdateExpression="SET outcome = :expired",
+            ExpressionAttributeValues=aws.to_values({":expired": "expired"}),
         )
-        item = aws.from_item(response.get("Attributes"))
-        return PendingApproval.model_validate(item) if item else None
 
     def list_pending(self, now: float, limit: int = 100) -> list[PendingApproval]:
         """Open approvals across threads, oldest first."""
@@ -146,10 +181,11 @@ class ApprovalStore:
         items = [PendingApproval.model_validate(aws.from_item(i)) for i in response.get("Items", [])]
         return [p for p in items if p.deadline > now]
 
-    def record_decision(
-        self, pending: PendingApproval, decision: Decision, role: str, outcome: str, now: float
-    ) -> None:
-        """Write the audit record (no TTL); the first record for an interrupt wins."""
+    @staticmethod
+    def _audit_item(
+        pending: PendingApproval, decision: Decision, role: str, outcome: str, now: float
+    ) -> dict[str, Any]:
+        """The audit record (no TTL): who decided what, when, with which outcome."""
         values = {
             "interrupt_id": pending.interrupt_id,
             "thread_id": pending.thread_id,
@@ -168,15 +204,7 @@ class ApprovalStore:
             "GSI1PK": "AUDIT",
             "GSI1SK": iso(now),
         }
-        try:
-            self._dynamodb.put_item(
-                TableName=self.table_name,
-                Item={**_audit_key(pending.interrupt_id), **aws.to_item(values)},
-                ConditionExpression="attribute_not_exists(PK)",
-            )
-        except ClientError as exc:
-            if aws.error_code(exc) != "ConditionalCheckFailedException":
-                raise
+        return {**_audit_key(pending.interrupt_id), **aws.to_item(values)}
 
     def decision_of(self, interrupt_id: str) -> dict[str, Any] | None:
         """The audit record of a decided approval."""
@@ -234,22 +262,21 @@ class ApprovalService:
             raise Forbidden("This request needs a support agent's approval; one will look at it shortly.")
         if pending.deadline <= now:
             raise ApprovalExpired("This approval has expired.")
-        claimed = self.store.claim(interrupt_id, now)
         decision = Decision(
             approved=approved,
             decided_by="operator" if principal.is_operator else "customer",
             comment=comment,
             decided_by_id=principal.sub,
         )
-        self.sessions.mark_running(claimed.thread_id, claimed.turn, claimed.interrupt_id, now=now)
+        self.store.claim(pending, decision, principal.role, now)
+        self.sessions.mark_running(pending.thread_id, pending.turn, pending.interrupt_id, now=now)
         try:
-            self.workflow.send_decision(claimed.task_token, decision)
+            self.workflow.send_decision(pending.task_token, decision)
         except ApprovalExpired:
-            self.store.record_decision(claimed, decision, principal.role, "expired", now)
+            self.store.mark_expired(pending.interrupt_id)
             raise
-        self.store.record_decision(claimed, decision, principal.role, "approved" if approved else "rejected", now)
         self.analytics.add(**{"interrupts_approved" if approved else "interrupts_rejected": 1})
-        return claimed
+        return pending
 
     def decide_for_thread(
         self, thread_id: str, principal: Principal, approved: bool, comment: str | None = None, now: float | None = None
@@ -264,9 +291,6 @@ class ApprovalService:
     def expire(self, interrupt_id: str, now: float | None = None) -> None:
         """The wait timed out: drop the pending item and audit the automatic rejection."""
         now = time.time() if now is None else now
-        pending = self.store.discard(interrupt_id)
-        if pending is None:
-            return
-        decision = Decision(approved=False, decided_by="timeout")
-        self.store.record_decision(pending, decision, "system", "expired", now)
-        self.analytics.add(interrupts_expired=1)
+        pending = self.store.get(interrupt_id)
+        if pending is not None and self.store.expire(pending, now):
+            self.analytics.add(interrupts_expired=1)

@@ -1,0 +1,179 @@
+"""Failures inside a turn, on the local stack running in this process (so a function's module can be patched).
+
+The patches stand in for what a real Lambda can meet (a crash, DynamoDB throttling, a huge model answer); the
+code that handles them is the product's own: the runner, the state machine's Retry/Catch, botocore's retries,
+the token coalescer.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from botocore.awsrequest import AWSResponse
+from botocore.exceptions import ClientError
+from langchain_core.messages import AIMessage, HumanMessage
+
+from smart_support.agent.models import ROUTE_TOOL, OfflineChatModel
+from smart_support.protocol import MAX_FRAME_BYTES
+from tests.e2e.conftest import new_thread
+from tests.faults.conftest import function_module, transcript, wait_for_status
+
+pytestmark = pytest.mark.e2e
+
+
+class PatchedGraph:
+    """The agent's compiled graph, except that `stream` first asks `before(thread_id)` (which may raise)."""
+
+    def __init__(self, graph: Any, before: Callable[[str], None]) -> None:
+        self._graph = graph
+        self._before = before
+
+    def stream(self, graph_input: Any, config: dict, *args: Any, **kwargs: Any) -> Any:
+        self._before(config["configurable"]["thread_id"])
+        return self._graph.stream(graph_input, config, *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._graph, name)
+
+
+@contextmanager
+def agent_graph_patched(inproc, before: Callable[[str], None]) -> Iterator[None]:
+    runner = function_module(inproc, "AgentFunction").runner
+    original = runner.graph
+    runner.graph = PatchedGraph(original, before)
+    try:
+        yield
+    finally:
+        runner.graph = original
+
+
+def fail_once(prefix: str, exc: Exception) -> Callable[[str], None]:
+    state = {"left": 1}
+
+    def before(thread_id: str) -> None:
+        if thread_id.startswith(prefix) and state["left"]:
+            state["left"] -= 1
+            raise exc
+
+    return before
+
+
+def test_agent_crash_reports_an_error_and_the_thread_recovers(inproc, inproc_client):
+    token = inproc_client.token("c-crash")
+    thread = new_thread("crash")
+    # Given the agent Lambda raises on this thread's next run
+    with agent_graph_patched(inproc, fail_once(thread, RuntimeError("model provider exploded"))):
+        with inproc_client.ws(token) as client:
+            # When the customer sends a message
+            events = client.ask(thread, "How long does shipping take?")
+            # Then the state machine's Catch reports a generic error (no internals) to the client
+            error = events[-1]
+            assert error["type"] == "error" and error["code"] == "internal_error"
+            assert error["thread_id"] == thread and "exploded" not in error["message"]
+            # And the thread is back to idle, and the next message works
+            wait_for_status(inproc_client, thread, token, "idle")
+            events = client.ask(thread, "How long does shipping take?")
+            assert events[-1]["type"] == "message_complete"
+    assert [e["role"] for e in transcript(inproc_client, thread, token)] == ["user", "assistant"]
+
+
+def test_throttling_past_the_client_retries_is_retried_by_the_state_machine(inproc, inproc_client):
+    token = inproc_client.token("c-throttled")
+    thread = new_thread("throttle-sfn")
+    throttled = ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "Query")
+    recorder = inproc.recorder
+    before = recorder.snapshot()
+    with agent_graph_patched(inproc, fail_once(thread, throttled)):
+        with inproc_client.ws(token) as client:
+            events = client.ask(thread, "How long does shipping take?")
+    # Then RunAgent's Retry ran the agent again and the turn completed, once, with no error
+    assert events[-1]["type"] == "message_complete"
+    assert not [e for e in events if e["type"] == "error"]
+    assert recorder.snapshot().diff(before).invocations["AgentFunction"] == 2
+
+
+class _Body:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self.data
+
+
+def throttle_first(n: int) -> tuple[dict, Callable[..., AWSResponse | None]]:
+    state = {"left": n}
+    body = json.dumps(
+        {
+            "__type": "com.amazonaws.dynamodb.v20120810#ThrottlingException",
+            "message": "Rate of requests exceeds the allowed throughput.",
+        }
+    ).encode()
+
+    def before_send(request: Any, **_: Any) -> AWSResponse | None:
+        if state["left"] <= 0:
+            return None
+        state["left"] -= 1
+        return AWSResponse(request.url, 400, {"Content-Type": "application/x-amz-json-1.0"}, _Body(body))
+
+    return state, before_send
+
+
+def test_dynamodb_throttling_is_retried_by_the_client(inproc, inproc_client):
+    token = inproc_client.token("c-throttled-ddb")
+    thread = new_thread("throttle-ddb")
+    dynamodb = function_module(inproc, "AgentFunction").runner._dynamodb
+    state, handler = throttle_first(2)
+    recorder = inproc.recorder
+    before = recorder.snapshot()
+    # Given DynamoDB throttles the turn's final write twice
+    dynamodb.meta.events.register_first("before-send.dynamodb.TransactWriteItems", handler)
+    try:
+        with inproc_client.ws(token) as client:
+            events = client.ask(thread, "How long does shipping take?")
+    finally:
+        dynamodb.meta.events.unregister("before-send.dynamodb.TransactWriteItems", handler)
+    # Then botocore's standard retry mode retried it and the turn completed
+    assert state["left"] == 0
+    assert events[-1]["type"] == "message_complete"
+    usage = recorder.snapshot().diff(before)
+    assert usage.retries[("AgentFunction", "dynamodb", "TransactWriteItems")] == 2
+    assert usage.invocations["AgentFunction"] == 1
+    wait_for_status(inproc_client, thread, token, "idle")
+
+
+BIG = "€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€ " * 1500  # 61,500 characters, 181 KB of UTF-8
+
+
+def test_an_oversize_answer_is_split_under_the_frame_limit(inproc, inproc_client, monkeypatch):
+    original = OfflineChatModel.reply
+
+    def huge_reply(self, messages, tools):
+        if ROUTE_TOOL not in tools and isinstance(messages[-1], HumanMessage) and "OVERSIZE" in messages[-1].text:
+            return AIMessage(content=BIG)
+        return original(self, messages, tools)
+
+    # Given a model that answers with 181 KB of text (more than a WebSocket message may carry)
+    monkeypatch.setattr(OfflineChatModel, "reply", huge_reply)
+    token = inproc_client.token("c-oversize")
+    thread = new_thread("oversize")
+    with inproc_client.ws(token) as client:
+        client.send({"type": "message", "thread_id": thread, "content": "OVERSIZE please, what is your policy?"})
+        raw_frames: list[str] = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            raw = client.conn.recv(timeout=30)
+            raw_frames.append(raw)
+            if json.loads(raw)["type"] in ("message_complete", "error"):
+                break
+    events = [json.loads(r) for r in raw_frames]
+    # Then every frame is under 32 KB, the tokens add up to the answer, and the turn completes
+    assert events[-1]["type"] == "message_complete"
+    assert max(len(r.encode()) for r in raw_frames) < MAX_FRAME_BYTES
+    assert "".join(e["content"] for e in events if e["type"] == "token") == BIG
+    # And the replay has all of it
+    assert transcript(inproc_client, thread, token)[-1]["content"] == BIG
