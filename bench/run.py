@@ -324,6 +324,15 @@ def render(results: dict[str, Any]) -> str:
             f"(+{ratio['complete_p50_overhead_ms']} ms), first token x{ratio['first_token_p50_ratio']} "
             f"(+{ratio['first_token_p50_overhead_ms']} ms)"
         )
+        approval = stack["approval"]["latency_ms"]
+        if "message_to_interrupt" in approval:
+            parts.append(
+                "Approval turn (p50/p95 ms): message -> interrupt "
+                f"{approval['message_to_interrupt']['p50']}/{approval['message_to_interrupt']['p95']}, "
+                f"decision -> first token {approval['decision_to_first_token']['p50']}/"
+                f"{approval['decision_to_first_token']['p95']}, decision -> complete "
+                f"{approval['decision_to_complete']['p50']}/{approval['decision_to_complete']['p95']}"
+            )
         for key in ("plain", "approval"):
             calls = ", ".join(f"{k} {v:g}" for k, v in stack[key]["requests_per_turn"].items())
             parts.append(f"AWS requests per {key} turn: {calls}")

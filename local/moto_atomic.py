@@ -29,16 +29,20 @@ _OPERATIONS = (
 def make_dynamodb_atomic() -> None:
     """Wrap moto's DynamoDB backend operations in one re-entrant lock (idempotent)."""
     from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.responses import DynamoHandler
 
-    for name in _OPERATIONS:
-        original = getattr(DynamoDBBackend, name, None)
-        if original is None or getattr(original, "_atomic", False):
-            continue
+    # The request handlers too: UpdateItem deep-copies the stored item outside the backend call, which raced
+    # with concurrent writes to the same item ("dictionary changed size during iteration") under load.
+    for cls in (DynamoDBBackend, DynamoHandler):
+        for name in _OPERATIONS:
+            original = getattr(cls, name, None)
+            if original is None or getattr(original, "_atomic", False):
+                continue
 
-        def locked(self: Any, *args: Any, __original: Any = original, **kwargs: Any) -> Any:
-            with _LOCK:
-                return __original(self, *args, **kwargs)
+            def locked(self: Any, *args: Any, __original: Any = original, **kwargs: Any) -> Any:
+                with _LOCK:
+                    return __original(self, *args, **kwargs)
 
-        functools.update_wrapper(locked, original)
-        locked._atomic = True  # type: ignore[attr-defined]
-        setattr(DynamoDBBackend, name, locked)
+            functools.update_wrapper(locked, original)
+            locked._atomic = True  # type: ignore[attr-defined]
+            setattr(cls, name, locked)

@@ -12,7 +12,7 @@ from smart_support.errors import Unauthorized
 from smart_support.settings import get_settings
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=("botocore",))  # only AWS calls are worth tracing here
 settings = get_settings()
 
 

@@ -9,7 +9,7 @@ from smart_support.auth import principal_from_context
 from smart_support.events import WebSocketConnectEvent
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=("botocore",))  # only AWS calls are worth tracing here
 metrics = Metrics()
 
 

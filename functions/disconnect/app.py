@@ -7,7 +7,7 @@ from smart_support import services
 from smart_support.events import WebSocketDisconnectEvent
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=("botocore",))  # only AWS calls are worth tracing here
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -12,7 +12,7 @@ from smart_support.events import WebSocketMessageEvent
 from smart_support.protocol import dumps
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=("botocore",))  # only AWS calls are worth tracing here
 metrics = Metrics()
 chat = ChatService(
     services.sessions(), services.workflow(), services.approvals(), services.approval_store(), services.sender()

@@ -12,7 +12,7 @@ from smart_support.settings import get_settings
 from smart_support.workflow import AwaitApprovalTask, ReportFailureTask
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=("botocore",))  # only AWS calls are worth tracing here
 tasks = WorkflowTasks(
     services.approval_store(),
     services.sessions(),

@@ -105,7 +105,8 @@ class _Body:
         yield self.data
 
 
-def throttle_first(n: int) -> tuple[dict, Callable[..., AWSResponse | None]]:
+def throttle_first(n: int, marker: str) -> tuple[dict, Callable[..., AWSResponse | None]]:
+    """A before-send handler answering ThrottlingException to the first `n` requests whose body has `marker`."""
     state = {"left": n}
     body = json.dumps(
         {
@@ -115,7 +116,8 @@ def throttle_first(n: int) -> tuple[dict, Callable[..., AWSResponse | None]]:
     ).encode()
 
     def before_send(request: Any, **_: Any) -> AWSResponse | None:
-        if state["left"] <= 0:
+        sent = request.body if isinstance(request.body, bytes) else str(request.body or "").encode()
+        if state["left"] <= 0 or marker.encode() not in sent:
             return None
         state["left"] -= 1
         return AWSResponse(request.url, 400, {"Content-Type": "application/x-amz-json-1.0"}, _Body(body))
@@ -127,7 +129,7 @@ def test_dynamodb_throttling_is_retried_by_the_client(inproc, inproc_client):
     token = inproc_client.token("c-throttled-ddb")
     thread = new_thread("throttle-ddb")
     dynamodb = function_module(inproc, "AgentFunction").runner._dynamodb
-    state, handler = throttle_first(2)
+    state, handler = throttle_first(2, thread)
     recorder = inproc.recorder
     before = recorder.snapshot()
     # Given DynamoDB throttles the turn's final write twice
@@ -138,11 +140,11 @@ def test_dynamodb_throttling_is_retried_by_the_client(inproc, inproc_client):
     finally:
         dynamodb.meta.events.unregister("before-send.dynamodb.TransactWriteItems", handler)
     # Then botocore's standard retry mode retried it and the turn completed
-    assert state["left"] == 0
-    assert events[-1]["type"] == "message_complete"
     usage = recorder.snapshot().diff(before)
-    assert usage.retries[("AgentFunction", "dynamodb", "TransactWriteItems")] == 2
-    assert usage.invocations["AgentFunction"] == 1
+    assert state["left"] == 0, events
+    assert events[-1]["type"] == "message_complete", events
+    assert usage.retries[("AgentFunction", "dynamodb", "TransactWriteItems")] == 2, usage
+    assert usage.invocations["AgentFunction"] == 1, usage
     wait_for_status(inproc_client, thread, token, "idle")
 
 
@@ -177,3 +179,24 @@ def test_an_oversize_answer_is_split_under_the_frame_limit(inproc, inproc_client
     assert "".join(e["content"] for e in events if e["type"] == "token") == BIG
     # And the replay has all of it
     assert transcript(inproc_client, thread, token)[-1]["content"] == BIG
+
+
+def test_an_address_too_long_for_an_approval_frame_is_refused_before_asking(inproc, inproc_client):
+    # Given a valid message (8,000 characters) whose address, shown in an approval request, would be 48 KB of UTF-8
+    token = inproc_client.token("demo-customer")
+    thread = new_thread("huge-address")
+    prefix = "Please change the address of order 1043 to "
+    content = prefix + "€" * (8000 - len(prefix))
+    with inproc_client.ws(token) as client:
+        client.send(json.dumps({"type": "message", "thread_id": thread, "content": content}, ensure_ascii=False))
+        events = client.until(lambda e: e["type"] in ("interrupt", "message_complete", "error"), timeout=30)
+        # Then the tool refuses the address (300 characters at most) instead of asking for an approval that could
+        # not be delivered: every frame fits, no interrupt, the answer says why, the order is unchanged
+        assert all(len(json.dumps(e, ensure_ascii=False).encode()) < MAX_FRAME_BYTES for e in events)
+        assert events[-1]["type"] == "message_complete"
+        assert not any(e["type"] == "interrupt" for e in events)
+        answer = "".join(e["content"] for e in events if e["type"] == "token").lower()
+        assert "too long" in answer
+        # And the thread is usable again
+        wait_for_status(inproc_client, thread, token, "idle")
+        assert client.ask(thread, "How long does shipping take?")[-1]["type"] == "message_complete"

@@ -80,9 +80,8 @@ def test_customer_and_operator_deciding_at_once_make_one_decision(fault_stack, a
         assert [e["code"] for e in customer_errors] == ["approval_expired"]
         assert "already" in customer_errors[0]["message"]
     else:
-        # 409 "already decided". Known race: a loser that looks between the winner's claim (pending item deleted)
-        # and its audit record (written after SendTaskSuccess) is told 404 "no approval with that id".
-        assert status in (404, 409), body
+        assert status == 409 and body["error"]["code"] == "approval_expired", body
+        assert "already" in body["error"]["message"]
         assert customer_errors == []
     # And one audit record, one decision in the transcript, one message_complete
     code, audit = fault_stack.http("GET", "/api/v1/audit", operator)

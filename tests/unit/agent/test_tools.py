@@ -207,3 +207,15 @@ def test_dangling_tool_calls_get_a_stand_in_result_for_the_model():
     # Then the call is answered
     assert isinstance(closed[-1], ToolMessage)
     assert closed[-1].tool_call_id == "x"
+
+
+def test_an_address_too_long_for_an_approval_request_is_refused_before_asking(monkeypatch, by_name, orders):
+    # Given an approver that must not be asked
+    approvals = approve_with(monkeypatch, {"approved": True})
+
+    # When the new address is longer than an approval request may carry
+    result = call(by_name, "update_shipping_address", {"order_id": "1043", "address": "Main Street " * 40})
+
+    # Then nobody is asked and nothing changes
+    assert approvals.payloads == []
+    assert result["error"] == "invalid_address" and "too long" in result["message"]

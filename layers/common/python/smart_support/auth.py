@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from typing import Any, Literal
 
-import jwt
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from smart_support.errors import Unauthorized
@@ -40,6 +39,8 @@ def mint_token(
     secret: str, sub: str, role: Role = "customer", ttl_seconds: int = 12 * 3600, now: float | None = None
 ) -> str:
     """A signed token for `sub` with `role`, valid for `ttl_seconds`."""
+    import jwt  # only the authorizer and tooling verify or mint; connect and message just read the context
+
     issued = int(time.time() if now is None else now)
     claims = {"sub": sub, "role": role, "iat": issued, "exp": issued + ttl_seconds}
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
@@ -47,6 +48,8 @@ def mint_token(
 
 def verify_token(secret: str, token: str) -> Principal:
     """The principal of a valid token; Unauthorized for a bad signature, expiry or missing claims."""
+    import jwt
+
     try:
         claims = jwt.decode(token, secret, algorithms=[ALGORITHM], options={"require": ["sub", "role", "exp"]})
         return Principal(sub=str(claims["sub"]), role=claims["role"])

@@ -76,6 +76,12 @@ class WorkflowTasks:
         logger.error(
             "turn failed", extra={"thread_id": task.turn.thread_id, "turn": task.turn.turn, "failure": task.failure}
         )
+        before = self.sessions.get(task.turn.thread_id)
+        if before and before.turn == task.turn.turn and before.pending_interrupt_id:
+            # The turn died with an approval open: nobody may decide it any more.
+            pending = self.approvals.get(before.pending_interrupt_id)
+            if pending is not None:
+                self.approvals.expire(pending, time.time())
         session = self.sessions.finish_turn(task.turn.thread_id, task.turn.turn)
         channel = ThreadChannel(
             self.sender,

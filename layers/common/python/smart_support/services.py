@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 from functools import cache
+from typing import TYPE_CHECKING
 
-from smart_support.analytics import AnalyticsStore
-from smart_support.approvals import ApprovalService, ApprovalStore
-from smart_support.connections import ConnectionStore, EventSender
-from smart_support.sessions import SessionStore
 from smart_support.settings import get_settings
-from smart_support.tickets import TicketStore
-from smart_support.transcript import TranscriptStore
-from smart_support.workflow import TurnWorkflow
+
+if TYPE_CHECKING:  # each factory imports its module itself: a function loads only the stores it uses
+    from smart_support.analytics import AnalyticsStore
+    from smart_support.approvals import ApprovalService, ApprovalStore
+    from smart_support.connections import ConnectionStore, EventSender
+    from smart_support.sessions import SessionStore
+    from smart_support.tickets import TicketStore
+    from smart_support.transcript import TranscriptStore
+    from smart_support.workflow import TurnWorkflow
 
 
 @cache
 def sessions() -> SessionStore:
     """Session data access."""
+    from smart_support.sessions import SessionStore
+
     settings = get_settings()
     return SessionStore(settings.conversations_table, settings.session_ttl_seconds)
 
@@ -24,46 +29,62 @@ def sessions() -> SessionStore:
 @cache
 def connections() -> ConnectionStore:
     """Connection records."""
+    from smart_support.connections import ConnectionStore
+
     return ConnectionStore(get_settings().conversations_table)
 
 
 @cache
 def sender() -> EventSender:
     """The @connections client."""
+    from smart_support.connections import EventSender
+
     return EventSender(get_settings().websocket_endpoint)
 
 
 @cache
 def workflow() -> TurnWorkflow:
     """The turn state machine."""
+    from smart_support.workflow import TurnWorkflow
+
     return TurnWorkflow(get_settings().state_machine_arn)
 
 
 @cache
 def analytics() -> AnalyticsStore:
     """Analytics counters."""
+    from smart_support.analytics import AnalyticsStore
+
     return AnalyticsStore(get_settings().conversations_table)
 
 
 @cache
 def approval_store() -> ApprovalStore:
     """Pending approvals and audit records."""
+    from smart_support.approvals import ApprovalStore
+
     return ApprovalStore(get_settings().conversations_table)
 
 
 @cache
 def approvals() -> ApprovalService:
     """Exactly-once approval decisions."""
+    from smart_support.approvals import ApprovalService
+
     return ApprovalService(approval_store(), sessions(), workflow(), analytics())
 
 
 @cache
 def transcripts() -> TranscriptStore:
     """Stored transcripts."""
+    from smart_support.transcript import TranscriptStore
+
     return TranscriptStore(get_settings().conversations_table)
 
 
 @cache
 def tickets() -> TicketStore:
     """Escalation tickets."""
+    from smart_support.tickets import TicketStore
+
     return TicketStore(get_settings().conversations_table)

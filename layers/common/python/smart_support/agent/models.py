@@ -200,6 +200,8 @@ def answer_for(tool: str, payload: dict[str, Any]) -> str:
         return f"I couldn't find order {order_id} on your account. Please check the order number."
     if error == "not_allowed":
         return f"I can't do that: {payload.get('message', '')} Nothing was changed."
+    if error == "invalid_address":
+        return f"{payload.get('message', '')} Please send the new address again, on one line. Nothing was changed."
     if error:
         return "Sorry, something went wrong on our side while I was checking that. Please try again in a moment."
     composer = _COMPOSERS.get(tool)

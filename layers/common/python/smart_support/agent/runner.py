@@ -24,6 +24,15 @@ AGENTS = ("supervisor", "order_status", "order_actions", "knowledge", "escalatio
 SPEAKERS = AGENTS[1:]
 
 
+THROTTLING_CODES = (
+    "ThrottlingException",
+    "TooManyRequestsException",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "ServiceUnavailableException",
+)
+
+
 class ThrottlingError(Exception):
     """The model provider throttled us past the client's own retries (the state machine retries it)."""
 
@@ -75,11 +84,11 @@ class TurnRunner:
 
         try:
             outcome = self._stream(graph_input, turn.thread_id, channel, entries)
+            return self._finish(task, outcome, channel, entries)
         except ClientError as exc:
-            if aws.error_code(exc) in ("ThrottlingException", "TooManyRequestsException"):
+            if aws.error_code(exc) in THROTTLING_CODES:
                 raise ThrottlingError(str(exc)) from exc
             raise
-        return self._finish(task, outcome, channel, entries)
 
     def _resume_input(
         self, task: AgentTask, channel: ThreadChannel, entries: list[dict[str, Any]], now: float

@@ -30,6 +30,7 @@ OrderNumber = Annotated[str, "The order number, e.g. 1042"]
 
 READ_TOOLS = ("get_order_status", "track_shipment")
 WRITE_TOOLS = ("cancel_order", "request_refund", "update_shipping_address")
+MAX_ADDRESS_CHARS = 300  # keeps an approval request (args + description) far below a 32 KB frame
 
 
 def action_id_for(thread_id: str, tool_call_id: str) -> str:
@@ -167,6 +168,14 @@ def build_toolsets(orders: OrderStore, tickets: TicketStore) -> dict[str, list[B
         """Change the shipping address of an order that is still processing (approved before it happens)."""
         order_id = normalize_order_id(order_id)
         address = " ".join(str(address).split())
+        if len(address) > MAX_ADDRESS_CHARS:
+            return dumps(
+                {
+                    "error": "invalid_address",
+                    "order_id": order_id,
+                    "message": f"That address is too long ({MAX_ADDRESS_CHARS} characters at most).",
+                }
+            )
         return _gated_write(
             "update_shipping_address",
             {"order_id": order_id, "address": address},
