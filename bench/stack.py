@@ -17,6 +17,7 @@ import urllib.request
 from typing import Any
 
 from local.metrics import RECORDER, AwsRequestRecorder
+from local.moto_atomic import set_task_token_poll
 from local.server import LocalConfig, LocalStack
 
 # moto's interpreter checks a .waitForTaskToken callback every 500 ms; Step Functions resumes within tens of ms.
@@ -62,7 +63,7 @@ class InProcessStack:
         if self.record:
             self.recorder = RECORDER.install()
         if self.fast_callbacks:
-            self._saved_poll = _set_callback_poll(MOTO_CALLBACK_POLL_SECONDS)
+            self._saved_poll = set_task_token_poll(MOTO_CALLBACK_POLL_SECONDS)
         self.stack.boot()
         if self.recorder is not None:
             self.recorder.attribute(self.stack.functions)
@@ -99,7 +100,7 @@ class InProcessStack:
         if self.recorder is not None:
             self.recorder.uninstall()
         if self._saved_poll is not None:
-            _set_callback_poll(self._saved_poll)
+            set_task_token_poll(self._saved_poll)
         os.environ.clear()
         os.environ.update(self._saved_env)
         _clear_process_caches()
@@ -160,17 +161,6 @@ def http_request(
         return status, json.loads(raw)
     except ValueError:
         return status, raw.decode(errors="replace")
-
-
-def _set_callback_poll(seconds: float) -> float:
-    """Set how often moto's interpreter checks a .waitForTaskToken callback; returns the previous value."""
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
-        state_task_service_callback as callback,
-    )
-
-    previous = float(callback._DELAY_SECONDS_SYNC_CONDITION_CHECK)
-    callback._DELAY_SECONDS_SYNC_CONDITION_CHECK = seconds  # type: ignore[misc]
-    return previous
 
 
 def _clear_process_caches() -> None:

@@ -1,4 +1,6 @@
-"""Make moto's DynamoDB writes atomic across threads, as DynamoDB's conditional writes are.
+"""Make moto behave like AWS where the local stack depends on it: atomic DynamoDB writes, prompt callbacks.
+
+DynamoDB writes are atomic across threads, as DynamoDB's conditional writes are.
 
 moto checks a ConditionExpression and then writes in plain Python; two threads (two Lambdas in the local
 stack) can both pass the check. Real DynamoDB never lets that happen, so the local stack serialises
@@ -46,3 +48,18 @@ def make_dynamodb_atomic() -> None:
             functools.update_wrapper(locked, original)
             locked._atomic = True  # type: ignore[attr-defined]
             setattr(cls, name, locked)
+
+
+def set_task_token_poll(seconds: float) -> float:
+    """How often moto's interpreter checks for a .waitForTaskToken callback (500 ms by default); returns the old value.
+
+    Step Functions resumes a waiting task within tens of milliseconds of SendTaskSuccess; the local stack polls every
+    20 ms so a decision in `make dev` feels like it does on AWS.
+    """
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_callback as callback,
+    )
+
+    previous = float(callback._DELAY_SECONDS_SYNC_CONDITION_CHECK)
+    callback._DELAY_SECONDS_SYNC_CONDITION_CHECK = seconds  # type: ignore[misc]
+    return previous

@@ -136,9 +136,10 @@ class LocalStack:
         os.environ.pop("AWS_PROFILE", None)
         from moto import mock_aws
 
-        from local.moto_atomic import make_dynamodb_atomic
+        from local.moto_atomic import make_dynamodb_atomic, set_task_token_poll
 
         make_dynamodb_atomic()
+        set_task_token_poll(0.02)
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._mock.start()
         import boto3
