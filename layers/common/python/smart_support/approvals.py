@@ -110,50 +110,31 @@ class ApprovalStore:
 
     def claim(self, pending: PendingApproval, decision: Decision, role: str, now: float) -> None:
         """Delete the open pending item and write its audit record in one transaction: exactly one caller wins."""
-        audit = self._audit_item(pending, decision, role, "approved" if decision.approved else "rejected", now)
-        try:
-            self._dynamodb.transact_write_items(
-                TransactItems=[
-                    {
-                        "Delete": {
-                            "TableName": self.table_name,
-                            "Key": _pending_key(pending.interrupt_id),
-                            "ConditionExpression": "attribute_exists(PK) AND deadline > :now",
-                            "ExpressionAttributeValues": aws.to_values({":now": now}),
-                        }
-                    },
-                    {"Put": {"TableName": self.table_name, "Item": audit, "ConditionExpression": NEW_ITEM}},
-                ]
-            )
-        except ClientError as exc:
-            if aws.error_code(exc) != "TransactionCanceledException":
-                raise
-            if self.get(pending.interrupt_id) is not None:
-                raise ApprovalExpired("This approval has expired.") from exc
-            raise ApprovalAlreadyDecided("This approval was already decided.") from exc
+        outcome = "approved" if decision.approved else "rejected"
+        if self._close(pending, self._audit_item(pending, decision, role, outcome, now), before_deadline=now):
+            return
+        if self.get(pending.interrupt_id) is not None:
+            raise ApprovalExpired("This approval has expired.")
+        raise ApprovalAlreadyDecided("This approval was already decided.")
 
     def expire(self, pending: PendingApproval, now: float) -> bool:
         """The timeout path: drop the pending item and audit an automatic rejection, unless a human got there first."""
         decision = Decision(approved=False, decided_by="timeout")
+        return self._close(pending, self._audit_item(pending, decision, "system", "expired", now))
+
+    def _close(self, pending: PendingApproval, audit: dict[str, Any], before_deadline: float | None = None) -> bool:
+        """Atomically delete the pending item (if there, and before `before_deadline`) and put its audit record."""
+        delete: dict[str, Any] = {
+            "TableName": self.table_name,
+            "Key": _pending_key(pending.interrupt_id),
+            "ConditionExpression": "attribute_exists(PK)",
+        }
+        if before_deadline is not None:
+            delete["ConditionExpression"] += " AND deadline > :now"
+            delete["ExpressionAttributeValues"] = aws.to_values({":now": before_deadline})
+        audit_put = {"TableName": self.table_name, "Item": audit, "ConditionExpression": NEW_ITEM}
         try:
-            self._dynamodb.transact_write_items(
-                TransactItems=[
-                    {
-                        "Delete": {
-                            "TableName": self.table_name,
-                            "Key": _pending_key(pending.interrupt_id),
-                            "ConditionExpression": "attribute_exists(PK)",
-                        }
-                    },
-                    {
-                        "Put": {
-                            "TableName": self.table_name,
-                            "Item": self._audit_item(pending, decision, "system", "expired", now),
-                            "ConditionExpression": NEW_ITEM,
-                        }
-                    },
-                ]
-            )
+            self._dynamodb.transact_write_items(TransactItems=[{"Delete": delete}, {"Put": audit_put}])
         except ClientError as exc:
             if aws.error_code(exc) != "TransactionCanceledException":
                 raise
