@@ -48,13 +48,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
     return report
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """A local stack for the browser tests; tokens paced a little so streaming is visible."""
     yield from start_stack(tmp_path_factory, "browser", OFFLINE_TOKEN_DELAY_MS="10")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
         message = f"{CHROMIUM} is missing: run `make browser-deps` (apt-get install chromium)"
