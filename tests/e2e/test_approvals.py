@@ -63,6 +63,24 @@ def test_reject_changes_nothing(fresh):
         assert "processing" in order_status(client, "1043")
 
 
+def test_the_resumed_run_follows_the_customer_to_a_new_connection(fresh):
+    token = fresh.token("demo-customer")
+    with fresh.ws(token) as first, fresh.ws(token) as second:
+        thread = new_thread()
+        interrupt = first.ask(thread, "Please cancel order 1043")[-1]
+        assert interrupt["type"] == "interrupt"
+        # When the customer re-attaches the thread on a second connection (the first one stays open)
+        second.send({"type": "resume", "thread_id": thread})
+        attached = second.until(lambda e: e["type"] == "status")
+        assert attached[-1]["status"] == "awaiting_approval"
+        assert [e["interrupt_id"] for e in attached if e["type"] == "interrupt"] == [interrupt["interrupt_id"]]
+        second.send({"type": "interrupt_response", "thread_id": thread, "approved": False})
+        # Then the rest of the turn arrives on the new connection only
+        rest = second.until(lambda e: e["type"] == "message_complete")
+        assert rest[0]["type"] == "interrupt_resolved" and tokens(rest, "order_actions")
+        assert first.quiet(0.5) == []
+
+
 def test_address_change_is_approved_with_the_exact_address(fresh):
     with fresh.ws() as client:
         thread = new_thread()

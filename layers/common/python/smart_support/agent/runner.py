@@ -99,8 +99,10 @@ class TurnRunner:
         if decision.decided_by == "timeout":
             self.approvals.expire(info.interrupt_id, now=now)
             session = self.sessions.mark_running(turn.thread_id, turn.turn, info.interrupt_id, now=now)
-            if session:
-                channel.follow(session.connection_id)
+        else:  # the customer may have moved to another connection (resume) while the approval waited
+            session = self.sessions.get(turn.thread_id)
+        if session:
+            channel.follow(session.connection_id)
         channel.send(
             event(
                 "interrupt_resolved",
