@@ -8,14 +8,12 @@ from functions/, moto with the real ASL.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import socket
 import threading
-import urllib.error
-import urllib.request
 from typing import Any
 
+from local.client import http_request
 from local.metrics import RECORDER, AwsRequestRecorder
 from local.moto_atomic import set_task_token_poll
 from local.server import LocalConfig, LocalStack
@@ -140,27 +138,6 @@ class InProcessStack:
     def http(self, method: str, path: str, token: str | None = None, body: Any = None) -> tuple[int, Any]:
         """One HTTP request to the stack: (status, parsed JSON or text)."""
         return http_request(self.base, method, path, token, body)
-
-
-def http_request(
-    base: str, method: str, path: str, token: str | None = None, body: Any = None, timeout: float = 15
-) -> tuple[int, Any]:
-    """One HTTP request: (status, parsed JSON or text)."""
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(f"{base}{path}", data=data, method=method)
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            raw, status = response.read(), response.status
-    except urllib.error.HTTPError as err:
-        raw, status = err.read(), err.code
-    try:
-        return status, json.loads(raw)
-    except ValueError:
-        return status, raw.decode(errors="replace")
 
 
 def _clear_process_caches() -> None:

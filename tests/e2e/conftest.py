@@ -8,8 +8,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +16,7 @@ from typing import Any
 import pytest
 from websockets.sync.client import ClientConnection, connect
 
+from local.client import http_request
 from local.server import DEFAULT_AUTH_SECRET
 from smart_support.auth import mint_token
 
@@ -51,22 +50,7 @@ class Stack:
         return Client(connect(url, open_timeout=10, max_size=2**20))
 
     def http(self, method: str, path: str, token: str | None = None, body: Any = None) -> tuple[int, Any]:
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(f"{self.base}{path}", data=data, method=method)
-        if token:
-            request.add_header("Authorization", f"Bearer {token}")
-        if data is not None:
-            request.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(request, timeout=15) as response:
-                raw = response.read()
-                status = response.status
-        except urllib.error.HTTPError as err:
-            raw, status = err.read(), err.code
-        try:
-            return status, json.loads(raw)
-        except ValueError:
-            return status, raw.decode()
+        return http_request(self.base, method, path, token, body)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
