@@ -161,5 +161,10 @@ def short_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     )
 
 
+def tokens(events: list[dict[str, Any]], agent: str | None = None) -> str:
+    """The streamed answer text of some events (of one agent, if given)."""
+    return "".join(e["content"] for e in events if e["type"] == "token" and (agent is None or e["agent"] == agent))
+
+
 def new_thread(prefix: str = "t") -> str:
     return f"{prefix}-{time.time_ns()}"

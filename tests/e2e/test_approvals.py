@@ -5,7 +5,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.conftest import Stack, new_thread, start_stack
+from tests.e2e.conftest import Stack, new_thread, start_stack, tokens
 
 pytestmark = pytest.mark.e2e
 
@@ -14,10 +14,6 @@ pytestmark = pytest.mark.e2e
 def fresh(tmp_path_factory) -> Iterator[Stack]:
     """A stack of its own: these tests change the demo orders."""
     yield from start_stack(tmp_path_factory, "approvals")
-
-
-def tokens(events, agent=None):
-    return "".join(e["content"] for e in events if e["type"] == "token" and (agent is None or e["agent"] == agent))
 
 
 def order_status(client, order_id):

@@ -4,11 +4,7 @@ import json
 
 import pytest
 
-from tests.e2e.conftest import new_thread
-
-
-def tokens(events, agent=None):
-    return "".join(e["content"] for e in events if e["type"] == "token" and (agent is None or e["agent"] == agent))
+from tests.e2e.conftest import new_thread, tokens
 
 
 def test_order_status_turn(stack):

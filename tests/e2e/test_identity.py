@@ -4,11 +4,7 @@ import jwt
 import pytest
 from websockets.exceptions import InvalidStatus
 
-from tests.e2e.conftest import new_thread
-
-
-def tokens(events):
-    return "".join(e["content"] for e in events if e["type"] == "token")
+from tests.e2e.conftest import new_thread, tokens
 
 
 def refused_status(stack, token):

@@ -13,12 +13,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import boto3
-import pytest
 from botocore.awsrequest import AWSResponse
 
 from smart_support.agent.models import build_bedrock_model
-from smart_support.demo_data import seed_orders
-from smart_support.orders import OrderStore
 from smart_support.settings import Settings
 from tests.integration.agent_turns import make_graph, say
 
@@ -128,13 +125,6 @@ class RecordedBedrock:
         events = self.script.pop(0)
         data = b"".join(event_message(kind, payload) for kind, payload in events)
         return AWSResponse(request.url, 200, {"content-type": "application/vnd.amazon.eventstream"}, _RawStream(data))
-
-
-@pytest.fixture
-def orders(dynamodb) -> OrderStore:
-    store = OrderStore("OrdersTable", dynamodb=dynamodb)
-    seed_orders(store)
-    return store
 
 
 def bedrock_graph(dynamodb, recorded: RecordedBedrock):

@@ -5,12 +5,10 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-import pytest
 from langchain_core.messages import HumanMessage
 from langgraph.types import Command
 
 from smart_support.demo_data import seed_orders
-from smart_support.orders import OrderStore
 from tests.integration.agent_turns import config, make_graph, make_saver
 
 TURNS: list[tuple[str, Any]] = [
@@ -48,13 +46,6 @@ def measure(dynamodb: Any, durability: str, thread_id: str) -> list[tuple[str, d
             pass
         rows.append((label, dict(checkpoint_calls), dict(data_calls)))
     return rows
-
-
-@pytest.fixture
-def orders(dynamodb) -> OrderStore:
-    store = OrderStore("OrdersTable", dynamodb=dynamodb)
-    seed_orders(store)
-    return store
 
 
 def test_durability_exit_writes_two_checkpoint_items_per_turn(dynamodb, orders):

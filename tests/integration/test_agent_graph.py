@@ -8,7 +8,6 @@ import time
 import pytest
 from langgraph.types import Command
 
-from smart_support.demo_data import seed_orders
 from smart_support.orders import OrderStore
 from smart_support.tickets import TicketStore
 from tests.integration.agent_turns import (
@@ -21,13 +20,6 @@ from tests.integration.agent_turns import (
     run,
     say,
 )
-
-
-@pytest.fixture
-def orders(dynamodb) -> OrderStore:
-    store = OrderStore("OrdersTable", dynamodb=dynamodb)
-    seed_orders(store)
-    return store
 
 
 @pytest.fixture

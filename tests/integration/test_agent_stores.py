@@ -5,15 +5,8 @@ from __future__ import annotations
 import pytest
 
 from smart_support.demo_data import DEMO_ORDERS, seed_orders
-from smart_support.orders import OrderNotFound, OrderRuleViolation, OrderStore
+from smart_support.orders import OrderNotFound, OrderRuleViolation
 from smart_support.tickets import TicketStore
-
-
-@pytest.fixture
-def orders(dynamodb) -> OrderStore:
-    store = OrderStore("OrdersTable", dynamodb=dynamodb)
-    seed_orders(store)
-    return store
 
 
 @pytest.fixture

@@ -38,15 +38,6 @@ class ConnectionStore:
         }
         self._dynamodb.put_item(TableName=self.table_name, Item={**self._key(connection_id), **aws.to_item(item)})
 
-    def get(self, connection_id: str, now: float | None = None) -> dict[str, Any] | None:
-        """The connection record, or None when unknown or past its TTL."""
-        now = time.time() if now is None else now
-        response = self._dynamodb.get_item(TableName=self.table_name, Key=self._key(connection_id))
-        item = aws.from_item(response.get("Item"))
-        if not item or item.get("expires_at", 0) <= now:
-            return None
-        return item
-
     def delete(self, connection_id: str) -> None:
         """Forget a connection."""
         self._dynamodb.delete_item(TableName=self.table_name, Key=self._key(connection_id))

@@ -8,7 +8,6 @@ from aws_lambda_powertools.utilities.parser.models.apigw_websocket import (
     APIGatewayWebSocketConnectEventModel,
     APIGatewayWebSocketConnectEventRequestContext,
     APIGatewayWebSocketDisconnectEventModel,
-    APIGatewayWebSocketDisconnectEventRequestContext,
     APIGatewayWebSocketMessageEventModel,
     APIGatewayWebSocketMessageEventRequestContext,
 )
@@ -39,7 +38,5 @@ class WebSocketConnectEvent(APIGatewayWebSocketConnectEventModel):
     request_context: ConnectRequestContext = Field(alias="requestContext")
 
 
-class WebSocketDisconnectEvent(APIGatewayWebSocketDisconnectEventModel):
-    """$disconnect."""
-
-    request_context: APIGatewayWebSocketDisconnectEventRequestContext = Field(alias="requestContext")
+# $disconnect carries no authorizer context: Powertools' own model serves as is.
+WebSocketDisconnectEvent = APIGatewayWebSocketDisconnectEventModel

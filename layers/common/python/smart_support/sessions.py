@@ -153,8 +153,12 @@ class SessionStore:
 
     def finish_turn(self, thread_id: str, turn: int, now: float | None = None) -> Session | None:
         """Back to idle after `turn` (sliding TTL); None if the thread moved on or is gone."""
+        return self._apply(self.finish_update(thread_id, turn, now))
+
+    def finish_update(self, thread_id: str, turn: int, now: float | None = None) -> dict[str, Any]:
+        """The Update that returns the thread to idle after `turn` (alone, or inside a transaction)."""
         now = time.time() if now is None else now
-        return self._update_for_turn(
+        return self._turn_update(
             thread_id,
             turn,
             "SET #status = :idle, updated_at = :stamp, expires_at = :exp, GSI1SK = :stamp REMOVE pending_interrupt_id",
@@ -221,19 +225,23 @@ class SessionStore:
         return [Session.from_item(item) for item in response.get("Items", [])]
 
     def _update_for_turn(self, thread_id: str, turn: int, expression: str, values: dict[str, Any]) -> Session | None:
-        names = {"#status": "status"} if "#status" in expression else None
-        kwargs: dict[str, Any] = {
+        return self._apply(self._turn_update(thread_id, turn, expression, values))
+
+    def _turn_update(self, thread_id: str, turn: int, expression: str, values: dict[str, Any]) -> dict[str, Any]:
+        update: dict[str, Any] = {
             "TableName": self.table_name,
             "Key": thread_key(thread_id),
             "UpdateExpression": expression,
             "ConditionExpression": "turn = :turn",
             "ExpressionAttributeValues": aws.to_values({**values, ":turn": turn}),
-            "ReturnValues": "ALL_NEW",
         }
-        if names:
-            kwargs["ExpressionAttributeNames"] = names
+        if "#status" in expression:
+            update["ExpressionAttributeNames"] = {"#status": "status"}
+        return update
+
+    def _apply(self, update: dict[str, Any]) -> Session | None:
         try:
-            response = self._dynamodb.update_item(**kwargs)
+            response = self._dynamodb.update_item(**update, ReturnValues="ALL_NEW")
         except ClientError as exc:
             if aws.error_code(exc) == "ConditionalCheckFailedException":
                 return None

@@ -11,17 +11,17 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, Huma
 from langgraph.types import Command
 
 from smart_support import analytics, aws
+from smart_support.agent import AGENT_NODES
 from smart_support.approvals import ApprovalService
 from smart_support.connections import EventSender, ThreadChannel, TokenCoalescer
 from smart_support.protocol import event, message_complete_event, tool_call_event
-from smart_support.sessions import SessionStore, iso, thread_key
+from smart_support.sessions import SessionStore, iso
 from smart_support.transcript import segment_item
 from smart_support.workflow import AgentTask, InterruptInfo
 
 logger = Logger(child=True)
 
-AGENTS = ("supervisor", "order_status", "order_actions", "knowledge", "escalation")
-SPEAKERS = AGENTS[1:]
+SPEAKERS = AGENT_NODES[1:]  # the supervisor only routes
 
 
 THROTTLING_CODES = (
@@ -161,7 +161,7 @@ class TurnRunner:
                 if node == "__interrupt__":
                     interrupts.extend(update)
                     continue
-                if node not in AGENTS or not isinstance(update, dict):
+                if node not in AGENT_NODES or not isinstance(update, dict):
                     continue
                 for message in update.get("messages", []) or []:
                     if isinstance(message, AIMessage) and message.tool_calls:
@@ -206,17 +206,7 @@ class TurnRunner:
             counters[analytics.latency_bucket((now - turn.started_at) * 1000)] = 1
             if turn.turn == 1:
                 counters["sessions"] = 1
-        finish = {
-            "TableName": self.table_name,
-            "Key": thread_key(turn.thread_id),
-            "UpdateExpression": "SET #status = :idle, updated_at = :stamp, expires_at = :exp, GSI1SK = :stamp"
-            " REMOVE pending_interrupt_id",
-            "ConditionExpression": "turn = :turn",
-            "ExpressionAttributeNames": {"#status": "status"},
-            "ExpressionAttributeValues": aws.to_values(
-                {":idle": "idle", ":stamp": iso(now), ":turn": turn.turn, ":exp": int(now) + self.sessions.ttl_seconds}
-            ),
-        }
+        finish = self.sessions.finish_update(turn.thread_id, turn.turn, now)
         self._transact(segment, counters, finish)
         channel.send(message_complete_event(turn.thread_id, turn.turn))
         logger.info(
