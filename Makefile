@@ -61,7 +61,7 @@ bench: install
 	$(PY) -m bench
 
 seed: install ## seed the demo orders into an AWS stage: make seed ORDERS_TABLE=...
-	$(PY) -m smart_support.demo_data
+	$(PY) -m smart_support.store.demo_data
 
 token: install ## mint a dev token: make token SUB=c-2001 ROLE=operator
 	@$(PY) -m local.token --sub "$(or $(SUB),demo-customer)" --role "$(or $(ROLE),customer)"

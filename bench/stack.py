@@ -127,7 +127,7 @@ class InProcessStack:
 
     def token(self, sub: str = "demo-customer", role: str = "customer") -> str:
         """A valid token for `sub`."""
-        from smart_support.auth import mint_token
+        from smart_support.auth.tokens import mint_token
 
         return mint_token(self.secret, sub, role)  # type: ignore[arg-type]
 

@@ -152,7 +152,7 @@ def wait_for_execution(stack: InProcessStack, thread_id: str, turn: int, timeout
     import boto3
 
     from local.template import REGION
-    from smart_support.workflow import execution_name
+    from smart_support.turns.stepfunctions import execution_name
 
     recorder = stack.recorder
     arn = stack.stack.state_machine_arn.replace(":stateMachine:", ":execution:") + ":" + execution_name(thread_id, turn)
@@ -185,9 +185,9 @@ def run_inprocess(prompts: list[tuple[str, str]], token_delay_ms: int, stack: In
     from smart_support.agent.graph import build_graph
     from smart_support.agent.models import OfflineChatModel
     from smart_support.agent.runner import SPEAKERS
-    from smart_support.orders import OrderStore
     from smart_support.settings import get_settings
-    from smart_support.tickets import TicketStore
+    from smart_support.store.orders import OrderStore
+    from smart_support.store.tickets import TicketStore
 
     settings = get_settings()
     dynamodb = boto3.client("dynamodb", region_name=REGION)

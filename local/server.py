@@ -171,7 +171,7 @@ class LocalStack:
         )
         os.environ.update(merged)  # one process: every function sees the same (non-conflicting) settings
         if cfg.seed:
-            from smart_support.demo_data import seed_orders
+            from smart_support.store.demo_data import seed_orders
 
             seed_orders(boto3.client("dynamodb", region_name=REGION), merged["ORDERS_TABLE"])
         self._read_routes()

@@ -7,7 +7,7 @@ import os
 import sys
 
 from local.server import DEFAULT_AUTH_SECRET
-from smart_support.auth import mint_token
+from smart_support.auth.tokens import mint_token
 
 
 def main() -> None:

@@ -8,10 +8,10 @@ from smart_support import services
 from smart_support.agent.graph import build_checkpointer, build_graph
 from smart_support.agent.models import build_model
 from smart_support.agent.runner import TurnRunner
-from smart_support.orders import OrderStore
 from smart_support.settings import get_settings
-from smart_support.tickets import TicketStore
-from smart_support.workflow import AgentTask
+from smart_support.store.orders import OrderStore
+from smart_support.store.tickets import TicketStore
+from smart_support.turns.models import AgentTask
 
 logger = Logger()
 tracer = Tracer()

@@ -7,8 +7,9 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from smart_support.auth import auth_secret, authenticate
-from smart_support.errors import Unauthorized
+from smart_support.auth.secrets import auth_secret
+from smart_support.auth.tokens import authenticate
+from smart_support.protocol.errors import Unauthorized
 from smart_support.settings import get_settings
 
 logger = Logger()

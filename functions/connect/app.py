@@ -5,8 +5,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from smart_support import services
-from smart_support.auth import principal_from_context
-from smart_support.events import WebSocketConnectEvent
+from smart_support.auth.tokens import principal_from_context
+from smart_support.protocol.gateway import WebSocketConnectEvent
 
 logger = Logger()
 tracer = Tracer(patch_modules=("botocore",))  # only AWS calls are worth tracing here

@@ -4,7 +4,7 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from smart_support import services
-from smart_support.events import WebSocketDisconnectEvent
+from smart_support.protocol.gateway import WebSocketDisconnectEvent
 
 logger = Logger()
 tracer = Tracer(patch_modules=("botocore",))  # only AWS calls are worth tracing here

@@ -6,10 +6,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from smart_support import services
-from smart_support.auth import principal_from_context
-from smart_support.chat import ChatService, FrameContext
-from smart_support.events import WebSocketMessageEvent
-from smart_support.protocol import dumps
+from smart_support.auth.tokens import principal_from_context
+from smart_support.protocol.events import dumps
+from smart_support.protocol.gateway import WebSocketMessageEvent
+from smart_support.turns.chat import ChatService, FrameContext
 
 logger = Logger()
 tracer = Tracer(patch_modules=("botocore",))  # only AWS calls are worth tracing here

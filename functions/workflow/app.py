@@ -7,9 +7,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field, TypeAdapter
 
 from smart_support import services
-from smart_support.orchestration import WorkflowTasks
 from smart_support.settings import get_settings
-from smart_support.workflow import AwaitApprovalTask, ReportFailureTask
+from smart_support.turns.models import AwaitApprovalTask, ReportFailureTask
+from smart_support.turns.tasks import WorkflowTasks
 
 logger = Logger()
 tracer = Tracer(patch_modules=("botocore",))  # only AWS calls are worth tracing here

@@ -18,7 +18,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from local.client import http_request
 from local.server import DEFAULT_AUTH_SECRET
-from smart_support.auth import mint_token
+from smart_support.auth.tokens import mint_token
 
 ROOT = Path(__file__).resolve().parents[2]
 

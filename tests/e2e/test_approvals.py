@@ -22,7 +22,7 @@ def order_status(client, order_id):
 
 
 def execution_states(stack, thread_id, turn):
-    from smart_support.workflow import execution_name
+    from smart_support.turns.stepfunctions import execution_name
 
     runs = []
     deadline = time.monotonic() + 10

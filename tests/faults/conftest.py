@@ -57,7 +57,7 @@ def wait_for_status(stack: Stack, thread_id: str, token: str, status: str = "idl
 
 def executions(stack: Stack, thread_id: str, turn: int) -> list[dict]:
     """The Step Functions executions of one turn (by its deterministic name)."""
-    from smart_support.workflow import execution_name
+    from smart_support.turns.stepfunctions import execution_name
 
     return stack.http("GET", f"/_local/executions?name={execution_name(thread_id, turn)}")[1]
 

@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 from langchain_core.messages import AIMessage, HumanMessage
 
 from smart_support.agent.models import ROUTE_TOOL, OfflineChatModel
-from smart_support.protocol import MAX_FRAME_BYTES
+from smart_support.protocol.frames import MAX_FRAME_BYTES
 from tests.e2e.conftest import new_thread
 from tests.faults.conftest import function_module, transcript, wait_for_status
 

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from smart_support.errors import SupportError
-from smart_support.protocol import FRAME_TYPES, MAX_FRAME_BYTES, parse_frame
+from smart_support.protocol.errors import SupportError
+from smart_support.protocol.frames import FRAME_TYPES, MAX_FRAME_BYTES, parse_frame
 
 pytestmark = pytest.mark.e2e
 

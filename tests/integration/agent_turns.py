@@ -9,11 +9,11 @@ from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, Too
 from langgraph.types import Command
 from langgraph_checkpoint_aws import DynamoDBSaver
 
-from smart_support.agent import AGENT_NODES
 from smart_support.agent.graph import build_graph
 from smart_support.agent.models import OfflineChatModel
-from smart_support.orders import OrderStore
-from smart_support.tickets import TicketStore
+from smart_support.agent.nodes import AGENT_NODES
+from smart_support.store.orders import OrderStore
+from smart_support.store.tickets import TicketStore
 
 DEMO = "demo-customer"
 OTHER = "c-2001"

@@ -2,8 +2,8 @@
 
 import pytest
 
-from smart_support.demo_data import seed_orders
-from smart_support.orders import OrderStore
+from smart_support.store.demo_data import seed_orders
+from smart_support.store.orders import OrderStore
 
 
 @pytest.fixture

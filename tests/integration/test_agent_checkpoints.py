@@ -8,7 +8,7 @@ from typing import Any
 from langchain_core.messages import HumanMessage
 from langgraph.types import Command
 
-from smart_support.demo_data import seed_orders
+from smart_support.store.demo_data import seed_orders
 from tests.integration.agent_turns import config, make_graph, make_saver
 
 TURNS: list[tuple[str, Any]] = [

@@ -8,8 +8,8 @@ import time
 import pytest
 from langgraph.types import Command
 
-from smart_support.orders import OrderStore
-from smart_support.tickets import TicketStore
+from smart_support.store.orders import OrderStore
+from smart_support.store.tickets import TicketStore
 from tests.integration.agent_turns import (
     OTHER,
     config,

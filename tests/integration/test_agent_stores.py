@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from smart_support.demo_data import DEMO_ORDERS, seed_orders
-from smart_support.orders import OrderNotFound, OrderRuleViolation
-from smart_support.tickets import TicketStore
+from smart_support.store.demo_data import DEMO_ORDERS, seed_orders
+from smart_support.store.orders import OrderNotFound, OrderRuleViolation
+from smart_support.store.tickets import TicketStore
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 from local.lambdas import LocalFunction
 from local.template import ROOT
 from smart_support import services
-from smart_support.auth import mint_token
+from smart_support.auth.tokens import mint_token
 from smart_support.settings import get_settings
 
 SECRET = "handler-test-secret-0123456789abcdef-xyz"

@@ -2,8 +2,8 @@
 
 import pytest
 
-from smart_support.errors import NotFound, SessionExpired, ThreadBusy
-from smart_support.sessions import DuplicateMessage, SessionStore
+from smart_support.protocol.errors import NotFound, SessionExpired, ThreadBusy
+from smart_support.store.sessions import DuplicateMessage, SessionStore
 
 TABLE = "ConversationsTable"
 NOW = 1_800_000_000.0

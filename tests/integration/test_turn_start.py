@@ -6,12 +6,13 @@ import boto3
 import pytest
 
 from local.template import ROOT, load_template
-from smart_support.analytics import AnalyticsStore
-from smart_support.approvals import ApprovalService, ApprovalStore
-from smart_support.auth import Principal
-from smart_support.chat import ChatService, FrameContext
-from smart_support.sessions import SessionStore
-from smart_support.workflow import TurnWorkflow, execution_name
+from smart_support.auth.tokens import Principal
+from smart_support.store.analytics import AnalyticsStore
+from smart_support.store.approvals import ApprovalStore
+from smart_support.store.sessions import SessionStore
+from smart_support.turns.chat import ChatService, FrameContext
+from smart_support.turns.decisions import ApprovalService
+from smart_support.turns.stepfunctions import TurnWorkflow, execution_name
 
 TABLE = "ConversationsTable"
 

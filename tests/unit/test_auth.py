@@ -3,8 +3,15 @@
 import jwt
 import pytest
 
-from smart_support.auth import ANONYMOUS, Principal, authenticate, mint_token, principal_from_context, verify_token
-from smart_support.errors import Unauthorized
+from smart_support.auth.tokens import (
+    ANONYMOUS,
+    Principal,
+    authenticate,
+    mint_token,
+    principal_from_context,
+    verify_token,
+)
+from smart_support.protocol.errors import Unauthorized
 
 SECRET = "unit-test-secret-0123456789abcdef-0123"
 

@@ -4,14 +4,14 @@ import json
 
 import pytest
 
-from smart_support.errors import InvalidJson, MessageTooLarge, UnknownType, ValidationFailed
-from smart_support.protocol import (
+from smart_support.protocol.errors import InvalidJson, MessageTooLarge, UnknownType, ValidationFailed
+from smart_support.protocol.events import error_event
+from smart_support.protocol.frames import (
     MAX_FRAME_BYTES,
     InterruptResponseFrame,
     MessageFrame,
     PingFrame,
     ResumeFrame,
-    error_event,
     parse_frame,
 )
 

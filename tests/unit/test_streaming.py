@@ -1,7 +1,8 @@
 """Token coalescing and frame limits, with a recording sender (the real @connections path is tested e2e)."""
 
-from smart_support.connections import MAX_TOKEN_CHARS, ThreadChannel, TokenCoalescer
-from smart_support.protocol import MAX_FRAME_BYTES, dumps
+from smart_support.protocol.events import dumps
+from smart_support.protocol.frames import MAX_FRAME_BYTES
+from smart_support.turns.streaming import MAX_TOKEN_CHARS, ThreadChannel, TokenCoalescer
 
 
 class RecordingSender:

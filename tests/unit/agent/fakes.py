@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from smart_support.demo_data import DEMO_ORDERS
-from smart_support.orders import Order, OrderNotFound, OrderRuleViolation
-from smart_support.tickets import Ticket, ticket_id_for
+from smart_support.store.demo_data import DEMO_ORDERS
+from smart_support.store.orders import Order, OrderNotFound, OrderRuleViolation
+from smart_support.store.tickets import Ticket, ticket_id_for
 
 
 class FakeOrders:

@@ -1,1 +1,1 @@
-"""smart-support domain package: protocol, settings, data access, approvals, agent."""
+"""smart-support's domain package: protocol, store, turns, agent, api, auth, settings (docs/architecture.md)."""

@@ -8,19 +8,21 @@ from typing import TYPE_CHECKING
 from smart_support.settings import get_settings
 
 if TYPE_CHECKING:  # each factory imports its module itself: a function loads only the stores it uses
-    from smart_support.analytics import AnalyticsStore
-    from smart_support.approvals import ApprovalService, ApprovalStore
-    from smart_support.connections import ConnectionStore, EventSender
-    from smart_support.sessions import SessionStore
-    from smart_support.tickets import TicketStore
-    from smart_support.transcript import TranscriptStore
-    from smart_support.workflow import TurnWorkflow
+    from smart_support.store.analytics import AnalyticsStore
+    from smart_support.store.approvals import ApprovalStore
+    from smart_support.store.connections import ConnectionStore
+    from smart_support.store.sessions import SessionStore
+    from smart_support.store.tickets import TicketStore
+    from smart_support.store.transcript import TranscriptStore
+    from smart_support.turns.decisions import ApprovalService
+    from smart_support.turns.stepfunctions import TurnWorkflow
+    from smart_support.turns.streaming import EventSender
 
 
 @cache
 def sessions() -> SessionStore:
     """Session data access."""
-    from smart_support.sessions import SessionStore
+    from smart_support.store.sessions import SessionStore
 
     settings = get_settings()
     return SessionStore(settings.conversations_table, settings.session_ttl_seconds)
@@ -29,7 +31,7 @@ def sessions() -> SessionStore:
 @cache
 def connections() -> ConnectionStore:
     """Connection records."""
-    from smart_support.connections import ConnectionStore
+    from smart_support.store.connections import ConnectionStore
 
     return ConnectionStore(get_settings().conversations_table)
 
@@ -37,7 +39,7 @@ def connections() -> ConnectionStore:
 @cache
 def sender() -> EventSender:
     """The @connections client."""
-    from smart_support.connections import EventSender
+    from smart_support.turns.streaming import EventSender
 
     return EventSender(get_settings().websocket_endpoint)
 
@@ -45,7 +47,7 @@ def sender() -> EventSender:
 @cache
 def workflow() -> TurnWorkflow:
     """The turn state machine."""
-    from smart_support.workflow import TurnWorkflow
+    from smart_support.turns.stepfunctions import TurnWorkflow
 
     return TurnWorkflow(get_settings().state_machine_arn)
 
@@ -53,7 +55,7 @@ def workflow() -> TurnWorkflow:
 @cache
 def analytics() -> AnalyticsStore:
     """Analytics counters."""
-    from smart_support.analytics import AnalyticsStore
+    from smart_support.store.analytics import AnalyticsStore
 
     return AnalyticsStore(get_settings().conversations_table)
 
@@ -61,7 +63,7 @@ def analytics() -> AnalyticsStore:
 @cache
 def approval_store() -> ApprovalStore:
     """Pending approvals and audit records."""
-    from smart_support.approvals import ApprovalStore
+    from smart_support.store.approvals import ApprovalStore
 
     return ApprovalStore(get_settings().conversations_table)
 
@@ -69,7 +71,7 @@ def approval_store() -> ApprovalStore:
 @cache
 def approvals() -> ApprovalService:
     """Exactly-once approval decisions."""
-    from smart_support.approvals import ApprovalService
+    from smart_support.turns.decisions import ApprovalService
 
     return ApprovalService(approval_store(), sessions(), workflow(), analytics())
 
@@ -77,7 +79,7 @@ def approvals() -> ApprovalService:
 @cache
 def transcripts() -> TranscriptStore:
     """Stored transcripts."""
-    from smart_support.transcript import TranscriptStore
+    from smart_support.store.transcript import TranscriptStore
 
     return TranscriptStore(get_settings().conversations_table)
 
@@ -85,6 +87,6 @@ def transcripts() -> TranscriptStore:
 @cache
 def tickets() -> TicketStore:
     """Escalation tickets."""
-    from smart_support.tickets import TicketStore
+    from smart_support.store.tickets import TicketStore
 
     return TicketStore(get_settings().conversations_table)

@@ -29,16 +29,16 @@ from pydantic import ValidationError
 
 from smart_support import aws
 from smart_support.agent.intents import route_for
+from smart_support.agent.nodes import SPECIALISTS, SUPERVISOR, Specialist
 from smart_support.agent.prompts import SPECIALIST_PROMPTS, SUPERVISOR_PROMPT
-from smart_support.agent.state import SPECIALISTS, RouteDecision, Specialist, SupportState
+from smart_support.agent.state import RouteDecision, SupportState
 from smart_support.agent.tools import build_toolsets
-from smart_support.orders import OrderStore
 from smart_support.settings import Settings
-from smart_support.tickets import TicketStore
+from smart_support.store.orders import OrderStore
+from smart_support.store.tickets import TicketStore
 
 logger = logging.getLogger(__name__)
 
-SUPERVISOR = "supervisor"
 INJECTED_FROM_STATE = ("customer_id", "thread_id")
 
 

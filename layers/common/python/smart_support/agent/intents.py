@@ -8,7 +8,7 @@ from typing import Literal
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
-from smart_support.agent.state import Specialist
+from smart_support.agent.nodes import Specialist
 
 Intent = Literal["escalate", "cancel", "refund", "change_address", "track", "status", "faq", "greeting", "unknown"]
 

@@ -10,20 +10,20 @@ from botocore.exceptions import ClientError
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
 from langgraph.types import Command
 
-from smart_support import analytics, aws
-from smart_support.agent import AGENT_NODES
-from smart_support.approvals import ApprovalService
-from smart_support.connections import EventSender, ThreadChannel, TokenCoalescer
-from smart_support.protocol import event, message_complete_event, tool_call_event
-from smart_support.sessions import SessionStore, iso
-from smart_support.transcript import segment_item
-from smart_support.workflow import AgentTask, InterruptInfo
+from smart_support import aws
+from smart_support.agent.nodes import AGENT_NODES, SPECIALISTS
+from smart_support.clock import iso
+from smart_support.protocol.events import event, message_complete_event, tool_call_event
+from smart_support.store import analytics
+from smart_support.store.sessions import SessionStore
+from smart_support.store.transcript import segment_item
+from smart_support.turns.decisions import ApprovalService
+from smart_support.turns.models import AgentTask, InterruptInfo
+from smart_support.turns.streaming import EventSender, ThreadChannel, TokenCoalescer
 
 logger = Logger(child=True)
 
-SPEAKERS = AGENT_NODES[1:]  # the supervisor only routes
-
-
+SPEAKERS = SPECIALISTS  # the supervisor only routes
 THROTTLING_CODES = (
     "ThrottlingException",
     "TooManyRequestsException",

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, NotRequired, TypedDict
+from typing import Annotated, NotRequired, TypedDict
 
 from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
 from pydantic import BaseModel, Field
 
-Specialist = Literal["order_status", "order_actions", "knowledge", "escalation"]
-SPECIALISTS: tuple[Specialist, ...] = ("order_status", "order_actions", "knowledge", "escalation")
+from smart_support.agent.nodes import Specialist
 
 
 class SupportState(TypedDict):

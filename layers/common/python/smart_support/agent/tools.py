@@ -17,9 +17,9 @@ from langgraph.prebuilt import InjectedState
 from langgraph.types import interrupt
 
 from smart_support.agent import knowledge
-from smart_support.orders import Order, OrderAction, OrderNotFound, OrderRuleViolation, OrderStore
-from smart_support.policy import approver_for
-from smart_support.tickets import TicketStore
+from smart_support.store.orders import Order, OrderAction, OrderNotFound, OrderRuleViolation, OrderStore
+from smart_support.store.tickets import TicketStore
+from smart_support.turns.policy import approver_for
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 from smart_support.api import approvals, operations, sessions
-from smart_support.errors import InternalError, NotFound, SupportError, ValidationFailed
+from smart_support.protocol.errors import InternalError, NotFound, SupportError, ValidationFailed
 
 PREFIX = "/api/v1"
 logger = Logger(child=True)

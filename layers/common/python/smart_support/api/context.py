@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
 
-from smart_support.auth import Principal, principal_from_context
-from smart_support.errors import Forbidden
+from smart_support.auth.tokens import Principal, principal_from_context
+from smart_support.protocol.errors import Forbidden
 
 
 def current_principal(router: BaseRouter) -> Principal:

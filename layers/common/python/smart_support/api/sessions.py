@@ -10,8 +10,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from smart_support import services
 from smart_support.api.context import current_principal
-from smart_support.protocol import THREAD_ID_PATTERN
-from smart_support.sessions import iso
+from smart_support.clock import iso
+from smart_support.protocol.frames import THREAD_ID_PATTERN
 
 router = Router()
 ThreadIdPath = Annotated[str, Path(pattern=THREAD_ID_PATTERN)]

@@ -1,23 +1,24 @@
-"""Pending approvals, exactly-once decisions and the audit trail."""
+"""Pending approvals (with their task tokens) and the audit trail, written exactly once."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import time
 from typing import Any
 
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, Field
 
 from smart_support import aws
-from smart_support.analytics import AnalyticsStore
-from smart_support.auth import Principal
-from smart_support.errors import ApprovalAlreadyDecided, ApprovalExpired, Forbidden, NoPendingInterrupt, NotFound
-from smart_support.policy import Approver, may_decide
-from smart_support.protocol import event
-from smart_support.sessions import SessionStore, iso
-from smart_support.workflow import Decision, TurnWorkflow
+from smart_support.clock import iso
+from smart_support.protocol.errors import (
+    ApprovalAlreadyDecided,
+    ApprovalExpired,
+)
+from smart_support.protocol.events import event
+from smart_support.protocol.types import Approver
+from smart_support.store import items
+from smart_support.turns.models import Decision
 
 PENDING_INDEX_KEY = "APPROVALS#PENDING"
 NEW_ITEM = "attribute_not_exists(PK)"
@@ -97,7 +98,7 @@ class ApprovalStore:
             expires_at=int(pending.deadline) + GRACE_SECONDS,
         )
         self._dynamodb.put_item(
-            TableName=self.table_name, Item={**_pending_key(pending.interrupt_id), **aws.to_item(values)}
+            TableName=self.table_name, Item={**_pending_key(pending.interrupt_id), **items.to_item(values)}
         )
 
     def get(self, interrupt_id: str) -> PendingApproval | None:
@@ -105,7 +106,7 @@ class ApprovalStore:
         response = self._dynamodb.get_item(
             TableName=self.table_name, Key=_pending_key(interrupt_id), ConsistentRead=True
         )
-        item = aws.from_item(response.get("Item"))
+        item = items.from_item(response.get("Item"))
         return PendingApproval.model_validate(item) if item else None
 
     def claim(self, pending: PendingApproval, decision: Decision, role: str, now: float) -> None:
@@ -131,7 +132,7 @@ class ApprovalStore:
         }
         if before_deadline is not None:
             delete["ConditionExpression"] += " AND deadline > :now"
-            delete["ExpressionAttributeValues"] = aws.to_values({":now": before_deadline})
+            delete["ExpressionAttributeValues"] = items.to_values({":now": before_deadline})
         audit_put = {"TableName": self.table_name, "Item": audit, "ConditionExpression": NEW_ITEM}
         try:
             self._dynamodb.transact_write_items(TransactItems=[{"Delete": delete}, {"Put": audit_put}])
@@ -147,7 +148,7 @@ class ApprovalStore:
             TableName=self.table_name,
             Key=_audit_key(interrupt_id),
             UpdateExpression="SET outcome = :expired",
-            ExpressionAttributeValues=aws.to_values({":expired": "expired"}),
+            ExpressionAttributeValues=items.to_values({":expired": "expired"}),
         )
 
     def list_pending(self, now: float, limit: int = 100) -> list[PendingApproval]:
@@ -156,11 +157,11 @@ class ApprovalStore:
             TableName=self.table_name,
             IndexName="GSI1",
             KeyConditionExpression="GSI1PK = :pk",
-            ExpressionAttributeValues=aws.to_values({":pk": PENDING_INDEX_KEY}),
+            ExpressionAttributeValues=items.to_values({":pk": PENDING_INDEX_KEY}),
             Limit=limit,
         )
-        items = [PendingApproval.model_validate(aws.from_item(i)) for i in response.get("Items", [])]
-        return [p for p in items if p.deadline > now]
+        pending = [PendingApproval.model_validate(items.from_item(i)) for i in response.get("Items", [])]
+        return [p for p in pending if p.deadline > now]
 
     @staticmethod
     def _audit_item(
@@ -185,12 +186,12 @@ class ApprovalStore:
             "GSI1PK": "AUDIT",
             "GSI1SK": iso(now),
         }
-        return {**_audit_key(pending.interrupt_id), **aws.to_item(values)}
+        return {**_audit_key(pending.interrupt_id), **items.to_item(values)}
 
     def decision_of(self, interrupt_id: str) -> dict[str, Any] | None:
         """The audit record of a decided approval."""
         response = self._dynamodb.get_item(TableName=self.table_name, Key=_audit_key(interrupt_id))
-        return aws.from_item(response.get("Item"))
+        return items.from_item(response.get("Item"))
 
     def audit_log(self, limit: int = 100) -> list[dict[str, Any]]:
         """The latest decisions, newest first."""
@@ -198,80 +199,11 @@ class ApprovalStore:
             TableName=self.table_name,
             IndexName="GSI1",
             KeyConditionExpression="GSI1PK = :pk",
-            ExpressionAttributeValues=aws.to_values({":pk": "AUDIT"}),
+            ExpressionAttributeValues=items.to_values({":pk": "AUDIT"}),
             ScanIndexForward=False,
             Limit=limit,
         )
         hidden = {"PK", "SK", "GSI1PK", "GSI1SK"}
         return [
-            {k: v for k, v in (aws.from_item(i) or {}).items() if k not in hidden} for i in response.get("Items", [])
+            {k: v for k, v in (items.from_item(i) or {}).items() if k not in hidden} for i in response.get("Items", [])
         ]
-
-
-class ApprovalService:
-    """Registers approvals for the state machine and decides them exactly once."""
-
-    def __init__(
-        self, store: ApprovalStore, sessions: SessionStore, workflow: TurnWorkflow, analytics: AnalyticsStore
-    ) -> None:
-        self.store = store
-        self.sessions = sessions
-        self.workflow = workflow
-        self.analytics = analytics
-
-    def decide(
-        self,
-        interrupt_id: str,
-        principal: Principal,
-        approved: bool,
-        comment: str | None = None,
-        now: float | None = None,
-    ) -> PendingApproval:
-        """Decide a pending approval: visible to the principal, allowed by policy, exactly once."""
-        now = time.time() if now is None else now
-        pending = self.store.get(interrupt_id)
-        if pending is None:
-            decided = self.store.decision_of(interrupt_id)
-            if decided and (principal.is_operator or decided.get("customer_id") == principal.sub):
-                if decided.get("outcome") == "expired":
-                    raise ApprovalExpired("This approval has expired; nothing was changed.")
-                raise ApprovalAlreadyDecided("This approval was already decided.")
-            raise NotFound("No approval with that id.")
-        if pending.owner != principal.sub and not principal.is_operator:
-            raise NotFound("No approval with that id.")
-        if not may_decide(pending.approver, principal.role):
-            raise Forbidden("This request needs a support agent's approval; one will look at it shortly.")
-        if pending.deadline <= now:
-            raise ApprovalExpired("This approval has expired.")
-        decision = Decision(
-            approved=approved,
-            decided_by="operator" if principal.is_operator else "customer",
-            comment=comment,
-            decided_by_id=principal.sub,
-        )
-        self.store.claim(pending, decision, principal.role, now)
-        self.sessions.mark_running(pending.thread_id, pending.turn, pending.interrupt_id, now=now)
-        try:
-            self.workflow.send_decision(pending.task_token, decision)
-        except ApprovalExpired:
-            self.store.mark_expired(pending.interrupt_id)
-            raise
-        self.analytics.add(**{"interrupts_approved" if approved else "interrupts_rejected": 1})
-        return pending
-
-    def decide_for_thread(
-        self, thread_id: str, principal: Principal, approved: bool, comment: str | None = None, now: float | None = None
-    ) -> PendingApproval:
-        """The customer path: decide whatever is pending on the principal's thread."""
-        session = self.sessions.get_visible(thread_id, principal.sub, is_operator=principal.is_operator, now=now)
-        interrupt_id = session.pending_interrupt_id or session.last_interrupt_id
-        if not interrupt_id:
-            raise NoPendingInterrupt()
-        return self.decide(interrupt_id, principal, approved, comment, now=now)
-
-    def expire(self, interrupt_id: str, now: float | None = None) -> None:
-        """The wait timed out: drop the pending item and audit the automatic rejection."""
-        now = time.time() if now is None else now
-        pending = self.store.get(interrupt_id)
-        if pending is not None and self.store.expire(pending, now):
-            self.analytics.add(interrupts_expired=1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from smart_support import aws
+from smart_support.store import items
 
 TRANSCRIPT_RETENTION_SECONDS = 30 * 24 * 3600
 
@@ -26,7 +27,7 @@ def segment_item(
         "expires_at": int(now) + TRANSCRIPT_RETENTION_SECONDS,
         **extra,
     }
-    return {**segment_key(thread_id, turn, run), **aws.to_item(values)}
+    return {**segment_key(thread_id, turn, run), **items.to_item(values)}
 
 
 class TranscriptStore:
@@ -43,10 +44,10 @@ class TranscriptStore:
         for page in paginator.paginate(
             TableName=self.table_name,
             KeyConditionExpression="PK = :pk AND begins_with(SK, :turn)",
-            ExpressionAttributeValues=aws.to_values({":pk": f"THREAD#{thread_id}", ":turn": "TURN#"}),
+            ExpressionAttributeValues=items.to_values({":pk": f"THREAD#{thread_id}", ":turn": "TURN#"}),
         ):
             for raw in page.get("Items", []):
-                item = aws.from_item(raw) or {}
+                item = items.from_item(raw) or {}
                 if item.get("expires_at", now + 1) <= now:
                     continue
                 for entry in item.get("entries", []):

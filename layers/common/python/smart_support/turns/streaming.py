@@ -1,4 +1,4 @@
-"""WebSocket connections: the connection records and posting events through the @connections API."""
+"""Streaming to the client: posting events through @connections, following a reconnect, coalescing tokens."""
 
 from __future__ import annotations
 
@@ -9,38 +9,11 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from smart_support import aws
-from smart_support.protocol import MAX_FRAME_BYTES, dumps, token_event
-from smart_support.sessions import SessionStore
+from smart_support.protocol.events import dumps, token_event
+from smart_support.protocol.frames import MAX_FRAME_BYTES
+from smart_support.store.sessions import SessionStore
 
-CONNECTION_TTL_SECONDS = 2 * 3600  # API Gateway closes a WebSocket after 2 h
 MAX_TOKEN_CHARS = 6000  # a token frame stays far below 32 KiB even at 4 bytes per character
-
-
-class ConnectionStore:
-    """Connection records (who is on which connection) in the conversations table."""
-
-    def __init__(self, table_name: str, dynamodb: Any = None) -> None:
-        self.table_name = table_name
-        self._dynamodb = dynamodb or aws.client("dynamodb")
-
-    @staticmethod
-    def _key(connection_id: str) -> dict[str, Any]:
-        return {"PK": {"S": f"CONN#{connection_id}"}, "SK": {"S": "CONN"}}
-
-    def put(self, connection_id: str, principal_id: str, role: str, now: float | None = None) -> None:
-        """Record a new connection; it expires with API Gateway's 2-hour limit."""
-        now = time.time() if now is None else now
-        item = {
-            "principal_id": principal_id,
-            "role": role,
-            "connected_at": int(now),
-            "expires_at": int(now) + CONNECTION_TTL_SECONDS,
-        }
-        self._dynamodb.put_item(TableName=self.table_name, Item={**self._key(connection_id), **aws.to_item(item)})
-
-    def delete(self, connection_id: str) -> None:
-        """Forget a connection."""
-        self._dynamodb.delete_item(TableName=self.table_name, Key=self._key(connection_id))
 
 
 class EventSender:

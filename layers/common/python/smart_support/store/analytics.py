@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from smart_support import aws
+from smart_support.store import items
 
 COUNTERS_KEY = {"PK": {"S": "ANALYTICS"}, "SK": {"S": "COUNTERS"}}
 LATENCY_BUCKETS_MS = (100, 250, 500, 1000, 2000, 4000, 8000, 15000, 30000, 60000)
@@ -27,7 +28,7 @@ def counters_update(table_name: str, increments: dict[str, int]) -> dict[str, An
         "Key": COUNTERS_KEY,
         "UpdateExpression": "ADD " + ", ".join(f"#c{i} :v{i}" for i in range(len(increments))),
         "ExpressionAttributeNames": names,
-        "ExpressionAttributeValues": aws.to_values(values),
+        "ExpressionAttributeValues": items.to_values(values),
     }
 
 
@@ -60,7 +61,7 @@ class AnalyticsStore:
     def summary(self) -> dict[str, Any]:
         """Sessions, turns, interrupts, tool usage and turn latency percentiles."""
         response = self._dynamodb.get_item(TableName=self.table_name, Key=COUNTERS_KEY)
-        item = aws.from_item(response.get("Item")) or {}
+        item = items.from_item(response.get("Item")) or {}
         histogram = {k: v for k, v in item.items() if k.startswith("lat_le_")}
         return {
             "sessions": item.get("sessions", 0),

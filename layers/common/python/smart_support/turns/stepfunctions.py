@@ -4,73 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Literal
+from typing import Any
 
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, Field
 
 from smart_support import aws
-from smart_support.errors import ApprovalExpired
-from smart_support.policy import Approver
-from smart_support.protocol import DecidedBy
-
-
-class TurnRequest(BaseModel):
-    """What one execution works on (its input under `turn`)."""
-
-    thread_id: str
-    turn: int
-    owner: str
-    content: str
-    connection_id: str | None = None
-    message_id: str | None = None
-    started_at: float
-
-
-class Decision(BaseModel):
-    """A human's (or the timeout's) answer to an approval request."""
-
-    approved: bool
-    decided_by: DecidedBy
-    comment: str | None = None
-    decided_by_id: str | None = None
-
-
-class InterruptInfo(BaseModel):
-    """What the agent asked a human to approve (from the graph's interrupt payload)."""
-
-    interrupt_id: str
-    action: str
-    args: dict[str, Any]
-    description: str
-    approver: Approver
-    amount: float | None = None
-
-
-class AwaitApprovalTask(BaseModel):
-    """Payload of the AwaitApproval state."""
-
-    task: Literal["await_approval"]
-    task_token: str = Field(repr=False)
-    turn: TurnRequest
-    interrupt: InterruptInfo
-
-
-class ReportFailureTask(BaseModel):
-    """Payload of the ReportFailure state."""
-
-    task: Literal["report_failure"]
-    turn: TurnRequest
-    failure: dict[str, Any] | None = None
-
-
-class AgentTask(BaseModel):
-    """Payload of the RunAgent and ResumeAgent states."""
-
-    task: Literal["run", "resume"]
-    turn: TurnRequest
-    interrupt: InterruptInfo | None = None
-    decision: Decision | None = None
+from smart_support.protocol.errors import ApprovalExpired
+from smart_support.turns.models import Decision, TurnRequest
 
 
 def execution_name(thread_id: str, turn: int) -> str:

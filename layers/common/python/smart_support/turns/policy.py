@@ -1,10 +1,8 @@
-"""Who may approve which write: the per-tool approver policy (DESIGN.md, The agent)."""
+"""Who may approve which write: the per-tool approver policy (docs/approvals.md)."""
 
 from __future__ import annotations
 
-from typing import Literal
-
-Approver = Literal["customer", "operator"]
+from smart_support.protocol.types import Approver
 
 WRITE_ACTIONS = ("cancel_order", "request_refund", "update_shipping_address")
 CUSTOMER_REFUND_LIMIT = 50.0

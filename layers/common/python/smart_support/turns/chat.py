@@ -8,23 +8,23 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from smart_support.approvals import ApprovalService, ApprovalStore
-from smart_support.auth import Principal
-from smart_support.connections import EventSender
-from smart_support.errors import InternalError, SupportError
-from smart_support.protocol import (
+from smart_support.auth.tokens import Principal
+from smart_support.protocol.errors import InternalError, SupportError
+from smart_support.protocol.events import error_event, event, status_event
+from smart_support.protocol.frames import (
     ClientFrame,
     InterruptResponseFrame,
     MessageFrame,
     PingFrame,
     ResumeFrame,
-    error_event,
-    event,
     parse_frame,
-    status_event,
 )
-from smart_support.sessions import DuplicateMessage, SessionStore
-from smart_support.workflow import TurnRequest, TurnWorkflow
+from smart_support.store.approvals import ApprovalStore
+from smart_support.store.sessions import DuplicateMessage, SessionStore
+from smart_support.turns.decisions import ApprovalService
+from smart_support.turns.models import TurnRequest
+from smart_support.turns.stepfunctions import TurnWorkflow
+from smart_support.turns.streaming import EventSender
 
 logger = Logger(child=True)
 

@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from smart_support import aws
-from smart_support.errors import NotFound, SessionExpired, ThreadBusy
-from smart_support.protocol import Status
-
-
-def iso(epoch: float) -> str:
-    """Epoch seconds -> ISO 8601 UTC with a Z."""
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+from smart_support.clock import iso
+from smart_support.protocol.errors import NotFound, SessionExpired, ThreadBusy
+from smart_support.protocol.types import Status
+from smart_support.store import items
 
 
 def thread_key(thread_id: str) -> dict[str, Any]:
@@ -47,7 +43,7 @@ class Session(BaseModel):
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Session:
         """Build from a DynamoDB item."""
-        values = aws.from_item(item) or {}
+        values = items.from_item(item) or {}
         return cls.model_validate(values)
 
 
@@ -128,7 +124,7 @@ class SessionStore:
                 ),
                 ConditionExpression=condition,
                 ExpressionAttributeNames={"#status": "status", "#owner": "owner"},
-                ExpressionAttributeValues=aws.to_values(values),
+                ExpressionAttributeValues=items.to_values(values),
                 ReturnValues="ALL_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
@@ -199,7 +195,7 @@ class SessionStore:
                 UpdateExpression="SET connection_id = :conn",
                 ConditionExpression="#owner = :owner AND expires_at > :now",
                 ExpressionAttributeNames={"#owner": "owner"},
-                ExpressionAttributeValues=aws.to_values({":conn": connection_id, ":owner": owner, ":now": int(now)}),
+                ExpressionAttributeValues=items.to_values({":conn": connection_id, ":owner": owner, ":now": int(now)}),
                 ReturnValues="ALL_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
@@ -218,7 +214,7 @@ class SessionStore:
             TableName=self.table_name,
             IndexName="GSI1",
             KeyConditionExpression="GSI1PK = :pk",
-            ExpressionAttributeValues=aws.to_values({":pk": f"OWNER#{owner}"}),
+            ExpressionAttributeValues=items.to_values({":pk": f"OWNER#{owner}"}),
             ScanIndexForward=False,
             Limit=limit,
         )
@@ -233,7 +229,7 @@ class SessionStore:
             "Key": thread_key(thread_id),
             "UpdateExpression": expression,
             "ConditionExpression": "turn = :turn",
-            "ExpressionAttributeValues": aws.to_values({**values, ":turn": turn}),
+            "ExpressionAttributeValues": items.to_values({**values, ":turn": turn}),
         }
         if "#status" in expression:
             update["ExpressionAttributeNames"] = {"#status": "status"}

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from smart_support.orders import Order, OrderItem, OrderStore
+from smart_support.store.orders import Order, OrderItem, OrderStore
 
 DEMO_CUSTOMER = "demo-customer"
 OTHER_CUSTOMER = "c-2001"
 DEMO_ADDRESS = "742 Evergreen Terrace, Springfield, OR 97403, USA"
+
 
 DEMO_ORDERS: tuple[Order, ...] = (
     Order(

@@ -10,7 +10,8 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
 from smart_support import aws
-from smart_support.sessions import iso
+from smart_support.clock import iso
+from smart_support.store import items
 
 TICKETS_PARTITION = "TICKETS"
 
@@ -34,7 +35,7 @@ class Ticket(BaseModel):
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Ticket:
         """Build from a DynamoDB item."""
-        return cls.model_validate(aws.from_item(item) or {})
+        return cls.model_validate(items.from_item(item) or {})
 
 
 def ticket_key(ticket_id: str) -> dict[str, Any]:
@@ -72,7 +73,7 @@ class TicketStore:
         )
         item = {
             **ticket_key(ticket_id),
-            **aws.to_item({**ticket.model_dump(), "GSI1PK": TICKETS_PARTITION, "GSI1SK": f"{stamp}#{ticket_id}"}),
+            **items.to_item({**ticket.model_dump(), "GSI1PK": TICKETS_PARTITION, "GSI1SK": f"{stamp}#{ticket_id}"}),
         }
         try:
             self._dynamodb.put_item(
@@ -108,7 +109,7 @@ class TicketStore:
             "KeyConditionExpression": "GSI1PK = :pk",
             "FilterExpression": "#status = :open",
             "ExpressionAttributeNames": {"#status": "status"},
-            "ExpressionAttributeValues": aws.to_values({":pk": TICKETS_PARTITION, ":open": "open"}),
+            "ExpressionAttributeValues": items.to_values({":pk": TICKETS_PARTITION, ":open": "open"}),
             "ScanIndexForward": False,
         }
         try:

@@ -6,13 +6,13 @@ import time
 
 from aws_lambda_powertools import Logger
 
-from smart_support.analytics import AnalyticsStore
-from smart_support.approvals import ApprovalStore, PendingApproval, args_hash
-from smart_support.connections import EventSender, ThreadChannel
-from smart_support.errors import InternalError
-from smart_support.protocol import error_event
-from smart_support.sessions import SessionStore
-from smart_support.workflow import AwaitApprovalTask, ReportFailureTask
+from smart_support.protocol.errors import InternalError
+from smart_support.protocol.events import error_event
+from smart_support.store.analytics import AnalyticsStore
+from smart_support.store.approvals import ApprovalStore, PendingApproval, args_hash
+from smart_support.store.sessions import SessionStore
+from smart_support.turns.models import AwaitApprovalTask, ReportFailureTask
+from smart_support.turns.streaming import EventSender, ThreadChannel
 
 logger = Logger(child=True)
 

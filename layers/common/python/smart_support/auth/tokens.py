@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from smart_support.errors import Unauthorized
+from smart_support.protocol.errors import Unauthorized
 
 Role = Literal["customer", "operator"]
 ANONYMOUS_SUB = "demo-customer"
@@ -74,12 +74,3 @@ def principal_from_context(context: dict[str, Any] | None) -> Principal:
         return Principal(sub=lambda_ctx["sub"], role=lambda_ctx.get("role", "customer"))
     except (KeyError, ValidationError) as exc:
         raise Unauthorized() from exc
-
-
-def auth_secret(local_secret: str | None, parameter_name: str) -> str:
-    """The signing secret: AUTH_SECRET locally, else the SSM SecureString (cached 5 min by Powertools)."""
-    if local_secret:
-        return local_secret
-    from aws_lambda_powertools.utilities import parameters  # only where no local secret is configured
-
-    return str(parameters.get_parameter(parameter_name, decrypt=True, max_age=300))

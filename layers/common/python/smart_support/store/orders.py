@@ -9,11 +9,13 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
 from smart_support import aws
-from smart_support.errors import ConflictError, NotFound
-from smart_support.sessions import iso
+from smart_support.clock import iso
+from smart_support.protocol.errors import ConflictError, NotFound
+from smart_support.store import items
 
 OrderStatus = Literal["processing", "shipped", "delivered", "cancelled"]
 OrderAction = Literal["cancel_order", "request_refund", "update_shipping_address"]
+
 
 # Which status each write needs (DESIGN.md, Demo data rules).
 REQUIRED_STATUS: dict[str, OrderStatus] = {
@@ -95,7 +97,7 @@ class Order(BaseModel):
     def to_item(self) -> dict[str, Any]:
         """DynamoDB attribute values of this order."""
         values = self.model_dump(mode="json", exclude={"action_ids"})
-        item = aws.to_item(values)
+        item = items.to_item(values)
         if self.action_ids:
             item["action_ids"] = {"SS": sorted(self.action_ids)}
         return item
@@ -103,7 +105,7 @@ class Order(BaseModel):
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Order:
         """Build from a DynamoDB item."""
-        return cls.model_validate(aws.from_item(item) or {})
+        return cls.model_validate(items.from_item(item) or {})
 
 
 def rule_message(order_id: str, action: str, status: str) -> str:
@@ -151,7 +153,7 @@ class OrderStore:
             "TableName": self.table_name,
             "IndexName": "ByCustomer",
             "KeyConditionExpression": "customer_id = :cid",
-            "ExpressionAttributeValues": aws.to_values({":cid": customer_id}),
+            "ExpressionAttributeValues": items.to_values({":cid": customer_id}),
         }
         try:
             while True:
@@ -224,7 +226,7 @@ class OrderStore:
             f"{set_expression}, updated_at = :updated, last_action_id = :aid,"
             " version = if_not_exists(version, :zero) + :one ADD action_ids :aids"
         )
-        attribute_values = aws.to_values(
+        attribute_values = items.to_values(
             {**values, ":cid": customer_id, ":aid": action_id, ":updated": stamp, ":zero": 0, ":one": 1}
         )
         attribute_values[":aids"] = {"SS": [action_id]}

@@ -1,0 +1,10 @@
+"""The agent's node names, in one place (light: no langgraph import, so the light functions may use it)."""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+Specialist = Literal["order_status", "order_actions", "knowledge", "escalation"]
+SPECIALISTS: tuple[Specialist, ...] = get_args(Specialist)
+SUPERVISOR = "supervisor"
+AGENT_NODES: tuple[str, ...] = (SUPERVISOR, *SPECIALISTS)

@@ -1,0 +1,1 @@
+"""Identity: tokens and principals (tokens), the signing secret (secrets)."""

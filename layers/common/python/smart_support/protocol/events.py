@@ -1,0 +1,48 @@
+"""Server events: the frames the server sends, and the one place an error becomes an `error` frame."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from smart_support.protocol.errors import SupportError
+from smart_support.protocol.types import Status
+
+
+def event(event_type: str, thread_id: str | None = None, **fields: Any) -> dict[str, Any]:
+    """A server->client event as a dict (None fields dropped)."""
+    out: dict[str, Any] = {"type": event_type}
+    if thread_id is not None:
+        out["thread_id"] = thread_id
+    out.update({k: v for k, v in fields.items() if v is not None})
+    return out
+
+
+def token_event(thread_id: str, content: str, agent: str) -> dict[str, Any]:
+    """A chunk of the streamed answer."""
+    return event("token", thread_id, content=content, agent=agent)
+
+
+def tool_call_event(thread_id: str, tool: str, args: dict[str, Any], agent: str) -> dict[str, Any]:
+    """The agent called a tool."""
+    return event("tool_call", thread_id, tool=tool, args=args, agent=agent)
+
+
+def message_complete_event(thread_id: str, turn: int | None = None) -> dict[str, Any]:
+    """Exactly one per turn, after its last token."""
+    return event("message_complete", thread_id, turn=turn)
+
+
+def status_event(thread_id: str, status: Status, **fields: Any) -> dict[str, Any]:
+    """The thread's status (answer to `resume`)."""
+    return event("status", thread_id, status=status, **fields)
+
+
+def error_event(error: SupportError, thread_id: str | None = None, request_id: str | None = None) -> dict[str, Any]:
+    """The one place an exception becomes a WebSocket `error` frame."""
+    return event("error", thread_id, code=error.code, message=error.message, request_id=request_id)
+
+
+def dumps(payload: dict[str, Any]) -> str:
+    """Compact JSON for a frame."""
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False, default=str)

@@ -1,0 +1,89 @@
+"""Deciding an approval exactly once: claim, audit, then resume the waiting execution."""
+
+from __future__ import annotations
+
+import time
+
+from smart_support.auth.tokens import Principal
+from smart_support.protocol.errors import (
+    ApprovalAlreadyDecided,
+    ApprovalExpired,
+    Forbidden,
+    NoPendingInterrupt,
+    NotFound,
+)
+from smart_support.store.analytics import AnalyticsStore
+from smart_support.store.approvals import ApprovalStore, PendingApproval
+from smart_support.store.sessions import SessionStore
+from smart_support.turns.models import Decision
+from smart_support.turns.policy import may_decide
+from smart_support.turns.stepfunctions import TurnWorkflow
+
+
+class ApprovalService:
+    """Registers approvals for the state machine and decides them exactly once."""
+
+    def __init__(
+        self, store: ApprovalStore, sessions: SessionStore, workflow: TurnWorkflow, analytics: AnalyticsStore
+    ) -> None:
+        self.store = store
+        self.sessions = sessions
+        self.workflow = workflow
+        self.analytics = analytics
+
+    def decide(
+        self,
+        interrupt_id: str,
+        principal: Principal,
+        approved: bool,
+        comment: str | None = None,
+        now: float | None = None,
+    ) -> PendingApproval:
+        """Decide a pending approval: visible to the principal, allowed by policy, exactly once."""
+        now = time.time() if now is None else now
+        pending = self.store.get(interrupt_id)
+        if pending is None:
+            decided = self.store.decision_of(interrupt_id)
+            if decided and (principal.is_operator or decided.get("customer_id") == principal.sub):
+                if decided.get("outcome") == "expired":
+                    raise ApprovalExpired("This approval has expired; nothing was changed.")
+                raise ApprovalAlreadyDecided("This approval was already decided.")
+            raise NotFound("No approval with that id.")
+        if pending.owner != principal.sub and not principal.is_operator:
+            raise NotFound("No approval with that id.")
+        if not may_decide(pending.approver, principal.role):
+            raise Forbidden("This request needs a support agent's approval; one will look at it shortly.")
+        if pending.deadline <= now:
+            raise ApprovalExpired("This approval has expired.")
+        decision = Decision(
+            approved=approved,
+            decided_by="operator" if principal.is_operator else "customer",
+            comment=comment,
+            decided_by_id=principal.sub,
+        )
+        self.store.claim(pending, decision, principal.role, now)
+        self.sessions.mark_running(pending.thread_id, pending.turn, pending.interrupt_id, now=now)
+        try:
+            self.workflow.send_decision(pending.task_token, decision)
+        except ApprovalExpired:
+            self.store.mark_expired(pending.interrupt_id)
+            raise
+        self.analytics.add(**{"interrupts_approved" if approved else "interrupts_rejected": 1})
+        return pending
+
+    def decide_for_thread(
+        self, thread_id: str, principal: Principal, approved: bool, comment: str | None = None, now: float | None = None
+    ) -> PendingApproval:
+        """The customer path: decide whatever is pending on the principal's thread."""
+        session = self.sessions.get_visible(thread_id, principal.sub, is_operator=principal.is_operator, now=now)
+        interrupt_id = session.pending_interrupt_id or session.last_interrupt_id
+        if not interrupt_id:
+            raise NoPendingInterrupt()
+        return self.decide(interrupt_id, principal, approved, comment, now=now)
+
+    def expire(self, interrupt_id: str, now: float | None = None) -> None:
+        """The wait timed out: drop the pending item and audit the automatic rejection."""
+        now = time.time() if now is None else now
+        pending = self.store.get(interrupt_id)
+        if pending is not None and self.store.expire(pending, now):
+            self.analytics.add(interrupts_expired=1)
