@@ -2,10 +2,10 @@
 // Protocol: /work/shared/DESIGN.md (WebSocket protocol) and docs/web.md.
 
 import {
-  MAX_CONTENT_CHARS, STORAGE, THREAD_ID_PATTERN, TranscriptView, actionLabel, adoptTokenFromUrl, apiFetch,
-  argsInWords, describeAction, formatCountdown, formatRelative, h, icon, isExpired, parseTime, readClaims,
-  readConfig, resultInWords, truncate,
+  MAX_CONTENT_CHARS, STORAGE, THREAD_ID_PATTERN, actionLabel, adoptTokenFromUrl, apiFetch, argsInWords,
+  describeAction, formatCountdown, formatRelative, h, icon, isExpired, parseTime, readClaims, readConfig, truncate,
 } from "./shared.js";
+import { TranscriptView, resultInWords } from "./transcript.js";
 
 const config = readConfig();
 adoptTokenFromUrl(STORAGE.chatToken);

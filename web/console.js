@@ -2,9 +2,10 @@
 // analytics, escalation tickets and the audit log. Refreshes itself every few seconds.
 
 import {
-  STORAGE, TranscriptView, actionLabel, adoptTokenFromUrl, apiFetch, argsInWords, describeAction,
-  formatCountdown, formatDateTime, formatRelative, h, icon, parseTime, readClaims, readConfig, titleCase,
+  STORAGE, actionLabel, adoptTokenFromUrl, apiFetch, argsInWords, describeAction, formatCountdown,
+  formatDateTime, formatRelative, h, icon, parseTime, readClaims, readConfig, titleCase,
 } from "./shared.js";
+import { TranscriptView } from "./transcript.js";
 
 const config = readConfig();
 adoptTokenFromUrl(STORAGE.operatorToken);
