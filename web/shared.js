@@ -1,5 +1,5 @@
-// Shared by the web chat (chat.js and chat/) and the operator console (console.js): configuration, tokens,
-// the HTTP API client, plain-words descriptions of actions and tools, time formatting and DOM helpers.
+// Shared by the web chat (chat.js and chat/) and the operator console (console.js and console/): configuration,
+// tokens, the HTTP API client, plain-words descriptions of actions and tools, time formatting and DOM helpers.
 // The conversation view both pages render transcripts with is in transcript.js. No build step: a plain ES module.
 
 export const STORAGE = {
