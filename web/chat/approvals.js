@@ -1,0 +1,140 @@
+// Approval cards: an `interrupt` becomes a card with Approve / Reject (or "Waiting for a support agent"),
+// the decision goes out as `interrupt_response`, and `interrupt_resolved` shows the outcome. Also the
+// once-a-second tick: card countdowns, the reconnect banner's countdown and the check on quiet turns.
+
+import { actionLabel, argsInWords, describeAction, formatCountdown, h, icon, parseTime } from "../shared.js";
+import { resultInWords } from "../transcript.js";
+import { announce, renderReconnectBanner } from "./render.js";
+import { isOpen, resumeThread, sendFrame } from "./socket.js";
+import { app, ui } from "./state.js";
+
+const STALL_CHECK_MS = 45_000; // no event for this long while a turn runs: ask the server for the status
+
+export function showApprovalCard(thread, event) {
+  const existing = thread.cards.get(event.interrupt_id);
+  if (existing && existing.isConnected) return; // `resume` re-sends a pending approval
+  const waiting = event.approver === "operator";
+  const titleId = `approval-${event.interrupt_id}`;
+  const approve = h("button", { class: "btn btn-primary", type: "button", "data-testid": "approve-button" },
+    icon("check"), "Approve");
+  const reject = h("button", { class: "btn btn-secondary", type: "button", "data-testid": "reject-button" },
+    icon("x"), "Reject");
+  const card = h("article", {
+    class: `approval state-${waiting ? "waiting" : "pending"}`, "data-testid": "approval-card",
+    "data-interrupt-id": event.interrupt_id, "data-state": waiting ? "waiting" : "pending",
+    "data-approver": event.approver, "aria-labelledby": titleId, tabindex: "-1",
+  },
+  h("div", { class: "approval-head" },
+    icon(waiting ? "headset" : "shield", "icon badge-icon"),
+    h("div", { class: "approval-heading" },
+      h("div", { class: "approval-kicker", text: waiting ? "Waiting for a support agent" : "Your approval is needed" }),
+      h("h3", { class: "approval-title", id: titleId, "data-testid": "approval-description",
+        text: event.description || describeAction(event.action, event.args) })),
+    h("span", { class: "countdown", "data-testid": "approval-countdown", "data-expires-at": event.expires_at,
+      "data-prefix": waiting ? "Decided within" : "Expires in" })),
+  h("dl", { class: "approval-args", "data-testid": "approval-args" },
+    [["Request", actionLabel(event.action)], ...argsInWords(event.args)].map(([label, value]) =>
+      h("div", { class: "arg" }, h("dt", { text: label }), h("dd", { text: value })))),
+  waiting
+    ? h("p", { class: "approval-note", "data-testid": "approval-waiting" }, h("span", { class: "spinner" }),
+      "A support agent has to approve this request. Keep this page open: it updates here as soon as they decide.")
+    : h("div", { class: "approval-actions" }, approve, reject,
+      h("span", { class: "approval-note muted", text: "Nothing changes until you approve." })),
+  h("div", { class: "approval-result", "data-testid": "approval-result", role: "status" }));
+  approve.addEventListener("click", () => decide(thread, card, true));
+  reject.addEventListener("click", () => decide(thread, card, false));
+  thread.cards.set(event.interrupt_id, card);
+  thread.view.append(card);
+  tickCountdowns();
+  if (thread.id === app.openId) {
+    announce(waiting ? `Waiting for a support agent to approve: ${event.description}` : `Approval needed: ${event.description}`);
+    const active = document.activeElement;
+    if (!waiting && (active === ui.input || active === document.body || !active)) approve.focus();
+  }
+}
+
+export function isUndecided(card) {
+  return ["pending", "waiting", "deciding"].includes(card.dataset.state);
+}
+
+function decide(thread, card, approved) {
+  if (!isUndecided(card)) return;
+  if (!sendFrame({ type: "interrupt_response", thread_id: thread.id, approved })) {
+    cardError(card, "You're offline. We'll reconnect, then you can decide.", "offline");
+    return;
+  }
+  const hadFocus = card.contains(document.activeElement);
+  card.dataset.state = "deciding";
+  card.dataset.decision = approved ? "approve" : "reject";
+  for (const button of card.querySelectorAll("button")) button.disabled = true;
+  if (hadFocus) card.focus(); // a disabled button drops the focus; keep it on the card until the outcome
+  card.querySelector(".approval-result").textContent = approved ? "Approving…" : "Rejecting…";
+}
+
+export function cardError(card, message, code) {
+  const result = card.querySelector(".approval-result");
+  result.textContent = message;
+  result.dataset.code = code;
+  card.classList.add("has-error");
+  if (card.dataset.state === "deciding") {
+    card.dataset.state = card.dataset.approver === "operator" ? "waiting" : "pending";
+    for (const button of card.querySelectorAll("button")) button.disabled = false;
+  }
+}
+
+export function resolveApprovalCard(thread, event) {
+  const state = event.decided_by === "timeout" ? "timeout" : event.approved ? "approved" : "rejected";
+  const card = thread.cards.get(event.interrupt_id);
+  const text = resultInWords(state, event.decided_by, "customer", new Date().toISOString());
+  if (!card || !card.isConnected) {
+    thread.view.decision({ ...event, description: "Your request", at: new Date().toISOString() });
+    return;
+  }
+  const hadFocus = card.contains(document.activeElement);
+  card.dataset.state = state;
+  card.dataset.decidedBy = event.decided_by;
+  card.className = `approval resolved state-${state}`;
+  card.querySelector(".approval-actions")?.remove();
+  card.querySelector(".approval-note")?.remove();
+  card.querySelector(".countdown")?.remove();
+  const kicker = card.querySelector(".approval-kicker");
+  if (kicker) kicker.textContent = state === "approved" ? "Approved" : state === "timeout" ? "Timed out" : "Rejected";
+  const badge = card.querySelector(".badge-icon");
+  if (badge) badge.replaceWith(icon(state === "approved" ? "check" : state === "timeout" ? "clock" : "x", "icon badge-icon"));
+  const result = card.querySelector(".approval-result");
+  result.textContent = text;
+  delete result.dataset.code;
+  card.classList.remove("has-error");
+  if (thread.id === app.openId) {
+    announce(text);
+    if (hadFocus) ui.input.focus();
+  }
+}
+
+/** Once a second and when a card appears: the cards' countdowns, the reconnect banner's, and quiet turns. */
+export function tickCountdowns() {
+  const now = Date.now();
+  for (const el of document.querySelectorAll("[data-expires-at]")) {
+    const left = (parseTime(el.dataset.expiresAt) ?? now) - now;
+    const card = el.closest(".approval");
+    if (left <= 0) {
+      el.textContent = "Expired";
+      el.classList.add("urgent");
+      if (card && card.dataset.state === "pending") {
+        card.dataset.state = "expired";
+        for (const button of card.querySelectorAll("button")) button.disabled = true;
+        card.querySelector(".approval-result").textContent = "This request expired; nothing was changed.";
+      }
+    } else {
+      el.textContent = `${el.dataset.prefix || "Expires in"} ${formatCountdown(left)}`;
+      el.classList.toggle("urgent", left < 60_000);
+    }
+  }
+  if (app.conn === "reconnecting") renderReconnectBanner();
+  for (const thread of app.threads.values()) { // a turn that went quiet: ask where it stands
+    if (thread.status === "running" && thread.lastEventAt && now - thread.lastEventAt > STALL_CHECK_MS && isOpen()) {
+      thread.lastEventAt = now;
+      resumeThread(thread);
+    }
+  }
+}

@@ -1,0 +1,157 @@
+// Server frames into the chat: each event updates its thread's transcript, status and badge
+// (the events and error codes are in docs/protocol.md).
+
+import { cardError, isUndecided, resolveApprovalCard, showApprovalCard } from "./approvals.js";
+import { updateComposer } from "./composer.js";
+import { announce, newConversationButton, renderHeader, renderThreadList, showBanner } from "./render.js";
+import { resumeThread } from "./socket.js";
+import { app, currentThread } from "./state.js";
+import { addThread, reloadTranscript, saveThreads } from "./threads.js";
+
+export function onFrame(raw) {
+  let event;
+  try {
+    event = JSON.parse(raw);
+  } catch {
+    return;
+  }
+  if (!event || typeof event !== "object" || event.type === "pong") return;
+  if (!event.type && event.message) { // API Gateway's own reply when a route's function failed
+    event = { type: "error", code: "internal_error", message: "Something went wrong on our side. Please try again." };
+  }
+  const id = event.thread_id;
+  if (!id) {
+    if (event.type === "error") {
+      const thread = (app.lastSentThread && app.threads.get(app.lastSentThread)) || currentThread();
+      if (thread) handleError(thread, event);
+      else showBanner("error", event.message);
+    }
+    return;
+  }
+  const thread = addThread(id, { known: true });
+  if (thread.loading) {
+    thread.buffer.push(event);
+    return;
+  }
+  handleThreadEvent(thread, event);
+}
+
+export function handleThreadEvent(thread, event) {
+  const view = thread.view;
+  thread.lastEventAt = Date.now();
+  const open = thread.id === app.openId;
+  switch (event.type) {
+    case "tool_call":
+      setStatus(thread, "running");
+      view.toolCall(event.agent, event.tool, event.args);
+      view.setTyping(true);
+      break;
+    case "token":
+      setStatus(thread, "running");
+      view.setTyping(false);
+      view.token(event.agent, event.content || "");
+      break;
+    case "interrupt":
+      view.finishStream();
+      view.setTyping(false);
+      thread.approver = event.approver;
+      setStatus(thread, "awaiting_approval", true);
+      showApprovalCard(thread, event);
+      break;
+    case "interrupt_resolved":
+      resolveApprovalCard(thread, event);
+      thread.approver = null;
+      setStatus(thread, "running", true);
+      view.setTyping(true);
+      break;
+    case "message_complete":
+      view.endTurn();
+      setStatus(thread, "idle");
+      thread.updatedAt = new Date().toISOString();
+      saveThreads();
+      if (thread.missed) {
+        thread.missed = false;
+        reloadTranscript(thread);
+      }
+      if (open) announce("The assistant finished answering.");
+      break;
+    case "status":
+      applyStatus(thread, event);
+      break;
+    case "error":
+      handleError(thread, event);
+      break;
+    default:
+      return;
+  }
+  if (!open && ["token", "interrupt", "interrupt_resolved", "message_complete", "error"].includes(event.type)) {
+    if (!thread.unread) {
+      thread.unread = true;
+      renderThreadList();
+    }
+  }
+}
+
+/** The answer to `resume`: the thread's real status after a reconnect or when opening it. */
+function applyStatus(thread, event) {
+  const before = thread.status;
+  if (event.status === "idle") {
+    thread.view.endTurn();
+    setStatus(thread, "idle");
+    const stale = [...thread.cards.values()].some((card) => card.isConnected && isUndecided(card));
+    if (before !== "idle" || thread.missed || stale) { // the turn ended while we were away
+      thread.missed = false;
+      reloadTranscript(thread);
+    }
+  } else if (event.status === "running") {
+    setStatus(thread, "running");
+    thread.missed = true; // part of this turn streamed before we (re)attached
+    thread.view.setTyping(true);
+  } else if (event.status === "awaiting_approval") {
+    setStatus(thread, "awaiting_approval", true); // the pending `interrupt` came just before this
+  }
+}
+
+const ERROR_HINTS = {
+  thread_busy: "I'm still working on your previous message. Please wait for it to finish.",
+  session_expired: "This conversation has expired. Start a new one to continue.",
+  message_too_large: "That message is too long. Please shorten it.",
+  internal_error: "Something went wrong on our side. Please try again.",
+  not_found: "This conversation could not be found.",
+};
+
+function handleError(thread, event) {
+  const code = event.code || "error";
+  const message = event.message || ERROR_HINTS[code] || "Something went wrong.";
+  const deciding = [...thread.cards.values()].find((card) => card.dataset.state === "deciding");
+  if (deciding && ["approval_expired", "no_pending_interrupt", "forbidden", "validation_error"].includes(code)) {
+    cardError(deciding, message, code);
+    resumeThread(thread); // learn the real state
+    return;
+  }
+  thread.view.endTurn();
+  if (code === "thread_busy") {
+    thread.view.error(code, message);
+    resumeThread(thread);
+    return;
+  }
+  if (code === "session_expired" || code === "not_found") {
+    thread.expired = true;
+    thread.view.error(code, message, newConversationButton());
+  } else {
+    thread.view.error(code, message);
+  }
+  setStatus(thread, "idle", true);
+  if (thread.id === app.openId) announce(`Error: ${message}`);
+}
+
+export function setStatus(thread, status, force = false) {
+  if (thread.status === status && !force) return;
+  thread.status = status;
+  if (status === "idle") thread.approver = null;
+  renderThreadList();
+  if (thread.id === app.openId) {
+    renderHeader();
+    updateComposer();
+  }
+}

@@ -1,0 +1,58 @@
+// The web chat's state, shared by its modules: the configuration (?ws= and ?api=), the page's elements (`ui`)
+// and the mutable `app` object (who is signed in, the threads, the socket, its timers).
+//
+// The chat's modules import one another in cycles (threads, socket, render, …). ES modules allow that as long as
+// nothing imported is used while a module loads: they only define functions and constants at the top level and
+// call each other later. This module imports nothing from the others, so the state exists before any of them runs.
+
+import { readConfig } from "../shared.js";
+
+export const config = readConfig();
+
+const $ = (id) => document.getElementById(id);
+
+export const ui = {
+  app: $("app"),
+  threadList: $("thread-list"),
+  newThread: $("new-thread"),
+  host: $("transcript-host"),
+  title: $("thread-title"),
+  threadStatus: $("thread-status"),
+  conn: $("connection-status"),
+  connText: $("connection-text"),
+  banner: $("banner"),
+  composer: $("composer"),
+  input: $("composer-input"),
+  send: $("send-button"),
+  hint: $("composer-hint"),
+  counter: $("composer-counter"),
+  live: $("live-status"),
+  menu: $("menu-button"),
+  scrim: $("scrim"),
+  account: $("account-button"),
+  accountName: $("account-name"),
+  dialog: $("account-dialog"),
+  identity: $("account-identity"),
+  tokenInput: $("token-input"),
+};
+
+export const app = {
+  token: "",
+  claims: null,
+  sub: "demo-customer",
+  threads: new Map(),
+  openId: null,
+  ws: null,
+  conn: "connecting",
+  attempt: 0,
+  retryTimer: null,
+  retryAt: 0,
+  pingTimer: null,
+  serial: 0,
+  hintTimer: null,
+  lastSentThread: null, // where an error without thread_id (frame too large, invalid) belongs
+};
+
+export function currentThread() {
+  return app.openId ? app.threads.get(app.openId) : null;
+}

@@ -1,0 +1,79 @@
+// The read-only panels: analytics (GET /api/v1/analytics), escalation tickets (GET /api/v1/tickets) and the
+// audit log (GET /api/v1/audit).
+
+import { describeAction, formatDateTime, formatRelative, h, titleCase } from "../shared.js";
+import { threadButton } from "./drawer.js";
+import { api, ui } from "./state.js";
+
+export async function loadAnalytics() {
+  const a = await api("/analytics");
+  const interrupts = a.interrupts || {};
+  const latency = a.turn_latency_ms || {};
+  // The percentiles are histogram bucket bounds: "at most".
+  const ms = (v) => (v === null || v === undefined ? "—"
+    : `≤ ${v >= 1000 ? `${(v / 1000).toFixed(v % 1000 ? 1 : 0)} s` : `${v} ms`}`);
+  const tools = Object.entries(a.tool_usage || {}).sort((x, y) => y[1] - x[1]);
+  const maxTool = Math.max(1, ...tools.map(([, n]) => n));
+  ui.analytics.replaceChildren(
+    stat("sessions", "Conversations", a.sessions ?? 0),
+    stat("turns", "Turns", a.turns ?? 0, a.failed_turns ? `${a.failed_turns} failed` : "none failed"),
+    h("div", { class: "stat wide", "data-testid": "stat-approvals" },
+      h("div", { class: "stat-label", text: "Approvals" }),
+      h("div", { class: "stat-split" },
+        split("approved", "Approved", interrupts.approved ?? 0, "ok"),
+        split("rejected", "Rejected", interrupts.rejected ?? 0, "danger"),
+        split("expired", "Expired", interrupts.expired ?? 0, "muted")),
+      h("div", { class: "stat-foot", text: `${interrupts.requested ?? 0} requested` })),
+    stat("latency", "Turn latency", `${ms(latency.p50)}`, `p50 · p95 ${ms(latency.p95)}`),
+    h("div", { class: "stat tools", "data-testid": "tool-usage" },
+      h("div", { class: "stat-label", text: "Tool usage" }),
+      tools.length
+        ? h("ul", { class: "bars" }, tools.slice(0, 6).map(([tool, n]) => h("li", {},
+          h("span", { class: "bar-label mono", text: tool }),
+          h("span", { class: "bar" }, h("span", { class: "bar-fill", style: `width:${Math.round((n / maxTool) * 100)}%` })),
+          h("span", { class: "bar-value", text: n }))))
+        : h("div", { class: "muted small", text: "No tool calls yet." })),
+  );
+}
+
+function stat(key, label, value, foot) {
+  return h("div", { class: "stat", "data-testid": `stat-${key}` },
+    h("div", { class: "stat-label", text: label }),
+    h("div", { class: "stat-value", "data-testid": `stat-${key}-value`, text: value }),
+    foot ? h("div", { class: "stat-foot", text: foot }) : null);
+}
+
+function split(key, label, value, tone) {
+  return h("div", { class: `split ${tone}`, "data-testid": `stat-${key}` },
+    h("span", { class: "split-value", text: value }), h("span", { class: "split-label", text: label }));
+}
+
+export async function loadTickets() {
+  const { tickets = [] } = await api("/tickets");
+  ui.countTickets.textContent = String(tickets.length);
+  ui.ticketsEmpty.hidden = tickets.length > 0;
+  ui.ticketsBody.replaceChildren(...tickets.map((t) => h("tr", { "data-testid": "ticket-row", "data-ticket-id": t.ticket_id },
+    h("td", { "data-label": "Ticket" }, h("span", { class: "mono strong", text: t.ticket_id })),
+    h("td", { "data-label": "Customer", text: t.customer_id }),
+    h("td", { "data-label": "Summary", class: "summary", text: t.summary }),
+    h("td", { "data-label": "Opened" }, h("time", { datetime: t.created_at, title: formatDateTime(t.created_at), text: formatRelative(t.created_at) })),
+    h("td", { "data-label": "Conversation" }, threadButton(t.thread_id)))));
+}
+
+export async function loadAudit() {
+  const { decisions = [] } = await api("/audit");
+  ui.auditEmpty.hidden = decisions.length > 0;
+  ui.auditBody.replaceChildren(...decisions.map((d) => {
+    const outcome = d.outcome || (d.decided_by === "timeout" ? "expired" : d.approved ? "approved" : "rejected");
+    const tone = { approved: "ok", rejected: "danger", expired: "muted", timeout: "muted" }[outcome] || "muted";
+    const by = d.decided_by === "timeout" ? "Timeout" : `${titleCase(d.decided_by || d.role || "?")}${d.decided_by_id ? ` · ${d.decided_by_id}` : ""}`;
+    return h("tr", { "data-testid": "audit-row", "data-interrupt-id": d.interrupt_id, "data-outcome": outcome },
+      h("td", { "data-label": "When" }, h("time", { datetime: d.decided_at, text: formatDateTime(d.decided_at) })),
+      h("td", { "data-label": "Request" }, h("div", { class: "strong", text: d.description || describeAction(d.action, d.args) }),
+        d.thread_id ? threadButton(d.thread_id) : null),
+      h("td", { "data-label": "Customer", text: d.customer_id || "—" }),
+      h("td", { "data-label": "Outcome" }, h("span", { class: `badge ${tone}`, text: titleCase(outcome) })),
+      h("td", { "data-label": "Decided by", text: by }),
+      h("td", { "data-label": "Comment", class: "summary", text: d.comment || "—" }));
+  }));
+}

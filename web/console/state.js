@@ -1,0 +1,77 @@
+// The operator console's state, shared by its modules: the configuration (?api=), the page's elements (`ui`),
+// the mutable `state` object, and the HTTP API called with the operator's token.
+//
+// The console's modules import one another in cycles (approvals, drawer, session). ES modules allow that as long as
+// nothing imported is used while a module loads: they only define functions and constants at the top level and
+// call each other later. This module imports nothing from the others, so the state exists before any of them runs.
+
+import { apiFetch, readConfig } from "../shared.js";
+
+const config = readConfig();
+
+export const $ = (id) => document.getElementById(id);
+
+export const ui = {
+  error: $("console-error"),
+  gate: $("token-gate"),
+  tokenForm: $("token-form"),
+  tokenInput: $("operator-token-input"),
+  gateError: $("gate-error"),
+  main: $("console-main"),
+  topActions: $("top-actions"),
+  who: $("who"),
+  refreshState: $("refresh-state"),
+  pause: $("pause-button"),
+  signout: $("signout-button"),
+  analytics: $("analytics"),
+  approvalsBody: $("approvals-body"),
+  approvalsEmpty: $("approvals-empty"),
+  ticketsBody: $("tickets-body"),
+  ticketsEmpty: $("tickets-empty"),
+  auditBody: $("audit-body"),
+  auditEmpty: $("audit-empty"),
+  countApprovals: $("count-approvals"),
+  countTickets: $("count-tickets"),
+  drawer: $("transcript-panel"),
+  drawerScrim: $("drawer-scrim"),
+  drawerTitle: $("drawer-title"),
+  drawerSub: $("drawer-sub"),
+  drawerBody: $("drawer-body"),
+  drawerClose: $("drawer-close"),
+  drawerRefresh: $("drawer-refresh"),
+  toast: $("toast"),
+};
+
+export const state = {
+  token: "",
+  claims: null,
+  timer: null,
+  paused: false,
+  lastOk: 0,
+  refreshing: false,
+  tab: "approvals",
+  rows: new Map(), // interrupt_id -> <tr>
+  pending: new Map(), // interrupt_id -> approval
+  drawerThread: null,
+  drawerOpener: null,
+  drawerSignature: null,
+  toastTimer: null,
+};
+
+export function api(path, options = {}) {
+  return apiFetch(config.apiBase, path, { ...options, token: state.token });
+}
+
+/** A refused token or a customer's token stops the console and asks for an operator token. */
+export function isAuthProblem(err) {
+  return err && (err.code === "token_rejected" || err.code === "forbidden" || err.code === "unauthorized");
+}
+
+export function authProblemText(err) {
+  if (err.code === "forbidden") {
+    const who = state.claims && state.claims.sub ? `${state.claims.sub} (${state.claims.role || "customer"})` : "a customer";
+    return `This token belongs to ${who}: the console needs an operator token (HTTP 403).`;
+  }
+  if (err.code === "unauthorized") return "A token is required (HTTP 401).";
+  return `The token was rejected: it is invalid or has expired (HTTP ${err.status}).`;
+}

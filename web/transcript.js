@@ -1,0 +1,180 @@
+// The conversation view the web chat and the operator console render transcripts with (live and replayed).
+// No build step: a plain ES module.
+
+import { agentLabel, deciderInWords, describeAction, formatClock, h, icon, toolInWords } from "./shared.js";
+
+/**
+ * One conversation's messages: user bubbles, streamed assistant bubbles labelled by agent, tool-call chips,
+ * approval outcomes and inline errors. The chat adds live approval cards through `append`.
+ */
+export class TranscriptView {
+  constructor({ threadId, perspective = "customer", label = "Conversation" } = {}) {
+    this.perspective = perspective;
+    this.root = h("div", {
+      class: "transcript", role: "log", "aria-live": "polite", "aria-relevant": "additions",
+      "aria-label": label, "data-testid": "transcript", "data-thread-id": threadId,
+    });
+    this.stream = null; // {el, text, agent, chunks} of the assistant bubble being streamed
+    this.toolRow = null;
+    this.typing = null;
+  }
+
+  get isEmpty() {
+    return !this.root.querySelector(".msg, .tool-row, .approval, .inline-error");
+  }
+
+  clear() {
+    this.root.replaceChildren();
+    this.stream = null;
+    this.toolRow = null;
+    this.typing = null;
+  }
+
+  /** Append a node keeping the typing indicator last and the view scrolled to the bottom if it was. */
+  append(node) {
+    const scroller = this.root.closest(".scroll") || this.root;
+    const nearBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 120;
+    this.root.querySelector(".empty-state")?.remove();
+    this.root.append(node);
+    if (this.typing) this.root.append(this.typing);
+    if (nearBottom) scroller.scrollTop = scroller.scrollHeight;
+    return node;
+  }
+
+  addUser(content, at) {
+    this.stream = null;
+    this.toolRow = null;
+    return this.append(h("div", { class: "msg user", "data-testid": "msg-user" },
+      h("div", { class: "bubble" }, h("div", { class: "text", "data-testid": "msg-text" }, content)),
+      at ? h("time", { class: "msg-time", datetime: at, text: formatClock(at) }) : null));
+  }
+
+  toolCall(agent, tool, args) {
+    if (this.stream) this.finishStream();
+    if (!this.toolRow) {
+      this.toolRow = this.append(h("div", { class: "tool-row", "data-testid": "tool-calls", "aria-label": "Actions taken" }));
+    }
+    const raw = `${tool}(${JSON.stringify(args || {})})`;
+    this.toolRow.append(h("span", {
+      class: `chip tool-chip agent-${agent || "supervisor"}`, "data-testid": "tool-chip", "data-tool": tool, title: raw,
+    }, icon("tool"), h("span", { text: toolInWords(tool, args || {}) })));
+  }
+
+  /** Append a streamed chunk; a new bubble starts when the agent changes. */
+  token(agent, content) {
+    if (!this.stream || this.stream.agent !== agent) {
+      if (this.stream) this.finishStream();
+      this.stream = this.startAssistant(agent);
+    }
+    this.stream.text.append(content);
+    this.stream.chunks += 1;
+    this.stream.el.dataset.chunks = String(this.stream.chunks);
+    const scroller = this.root.closest(".scroll") || this.root;
+    if (scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 160) scroller.scrollTop = scroller.scrollHeight;
+  }
+
+  startAssistant(agent, at) {
+    this.toolRow = null;
+    const text = h("div", { class: "text", "data-testid": "msg-text" });
+    const el = h("div", {
+      class: `msg assistant agent-${agent || "supervisor"}`, "data-testid": "msg-assistant",
+      "data-agent": agent || "supervisor", "data-state": "streaming", "data-chunks": "0", "aria-busy": "true",
+    },
+    h("div", { class: "avatar", "aria-hidden": "true", text: initials(agentLabel(agent)) }),
+    h("div", { class: "bubble" },
+      h("div", { class: "meta" }, h("span", { class: "agent-name", "data-testid": "agent-label", text: agentLabel(agent) }),
+        at ? h("time", { datetime: at, text: formatClock(at) }) : null),
+      text));
+    this.append(el);
+    return { el, text, agent, chunks: 0 };
+  }
+
+  finishStream() {
+    if (!this.stream) return;
+    this.stream.el.dataset.state = "done";
+    this.stream.el.removeAttribute("aria-busy");
+    this.stream = null;
+  }
+
+  /** The turn ended: close the bubble, drop the typing indicator. */
+  endTurn() {
+    this.finishStream();
+    this.toolRow = null;
+    this.setTyping(false);
+  }
+
+  setTyping(on, label = "Assistant is typing") {
+    if (on && !this.typing) {
+      this.typing = h("div", { class: "typing", "data-testid": "typing", "aria-label": label, role: "status" },
+        h("span"), h("span"), h("span"));
+      this.root.append(this.typing);
+    } else if (!on && this.typing) {
+      this.typing.remove();
+      this.typing = null;
+    }
+  }
+
+  /** A resolved approval as a compact card (replay, and the console's transcript). */
+  decision({ interrupt_id: interruptId, action, args, approved, decided_by: decidedBy, comment, at, description }) {
+    this.finishStream();
+    this.toolRow = null;
+    const state = decidedBy === "timeout" ? "timeout" : approved ? "approved" : "rejected";
+    const kicker = { approved: "Approved", rejected: "Rejected", timeout: "Timed out" }[state];
+    return this.append(h("article", {
+      class: `approval resolved state-${state}`, "data-testid": "approval-card", "data-interrupt-id": interruptId,
+      "data-state": state, "data-decided-by": decidedBy,
+    },
+    h("div", { class: "approval-head" },
+      icon(state === "approved" ? "check" : state === "timeout" ? "clock" : "x", "icon badge-icon"),
+      h("div", { class: "approval-heading" },
+        h("div", { class: "approval-kicker", text: kicker }),
+        h("h3", { class: "approval-title", "data-testid": "approval-description",
+          text: description || describeAction(action, args) }))),
+    h("div", { class: "approval-result", "data-testid": "approval-result",
+      text: resultInWords(state, decidedBy, this.perspective, at) }),
+    comment ? h("p", { class: "approval-comment", text: `“${comment}”` }) : null));
+  }
+
+  error(code, message, extra) {
+    this.finishStream();
+    this.setTyping(false);
+    return this.append(h("div", { class: "inline-error", role: "alert", "data-testid": "chat-error", "data-code": code || "error" },
+      icon("alert"), h("div", {}, h("div", { class: "error-text", text: message }),
+        code ? h("div", { class: "error-code", text: code }) : null, extra || null)));
+  }
+
+  /** Render a stored transcript (GET /sessions/{id}/messages). */
+  replay(messages) {
+    this.clear();
+    for (const entry of messages || []) {
+      if (entry.role === "user") {
+        this.addUser(entry.content || "", entry.at);
+      } else if (entry.role === "assistant") {
+        for (const call of entry.tool_calls || []) this.toolCall(entry.agent, call.tool, call.args);
+        if (entry.content) {
+          const stream = this.startAssistant(entry.agent, entry.at);
+          stream.text.append(entry.content);
+          stream.el.dataset.state = "done";
+          stream.el.dataset.replayed = "true";
+          stream.el.removeAttribute("aria-busy");
+        }
+        this.toolRow = entry.content ? null : this.toolRow;
+      } else if (entry.role === "decision") {
+        this.decision(entry);
+      }
+    }
+    this.stream = null;
+    this.toolRow = null;
+  }
+}
+
+export function resultInWords(state, decidedBy, perspective, at) {
+  const when = at ? ` · ${formatClock(at)}` : "";
+  if (state === "timeout") return `Timed out: nothing was changed${when}`;
+  const verb = state === "approved" ? "Approved" : "Rejected";
+  return `${verb} by ${deciderInWords(decidedBy, perspective)}${when}`;
+}
+
+function initials(label) {
+  return label.split(/\s+/).filter(Boolean).slice(0, 2).map((w) => w[0].toUpperCase()).join("");
+}
