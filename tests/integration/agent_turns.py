@@ -98,13 +98,29 @@ def say(graph: Any, thread_id: str, content: str, customer_id: str = DEMO) -> Tu
     return run(graph, payload, config(thread_id))
 
 
+def bound(pending: dict[str, Any], approved: bool, decided_by: str = "customer", **extra: Any) -> dict[str, Any]:
+    """A resume value bound to one approval request, as the runner builds it from a decision."""
+    return {
+        "interrupt_id": pending["interrupt_id"],
+        "args_hash": pending["args_hash"],
+        "approved": approved,
+        "decided_by": decided_by,
+        **extra,
+    }
+
+
+def pending_request(graph: Any, thread_id: str) -> dict[str, Any]:
+    """The approval request the thread's graph is paused on."""
+    (pending,) = graph.get_state(config(thread_id)).interrupts
+    return dict(pending.value)
+
+
 def decide(
-    graph: Any, thread_id: str, approved: bool, decided_by: str = "customer", comment: str | None = None
+    graph: Any, thread_id: str, approved: bool, decided_by: str = "customer", comment: str | None = None, **extra: Any
 ) -> Turn:
-    """Resume the thread's pending approval."""
-    return run(
-        graph, Command(resume={"approved": approved, "decided_by": decided_by, "comment": comment}), config(thread_id)
-    )
+    """Resume the thread's pending approval with a decision bound to it."""
+    resume = bound(pending_request(graph, thread_id), approved, decided_by, comment=comment, **extra)
+    return run(graph, Command(resume=resume), config(thread_id))
 
 
 def dangling_tool_calls(graph: Any, thread_id: str) -> list[str]:

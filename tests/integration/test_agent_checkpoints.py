@@ -9,14 +9,14 @@ from langchain_core.messages import HumanMessage
 from langgraph.types import Command
 
 from smart_support.store.demo_data import seed_orders
-from tests.integration.agent_turns import config, make_graph, make_saver
+from tests.integration.agent_turns import bound, config, make_graph, make_saver, pending_request
 
-TURNS: list[tuple[str, Any]] = [
+TURNS: list[tuple[str, str]] = [
     ("status (4 steps)", "What is the status of order 1042?"),
     ("follow-up (4 steps)", "When will it arrive?"),
     ("greeting (2 steps)", "Hello"),
     ("cancel -> interrupt", "Cancel order 1043"),
-    ("resume approved", Command(resume={"approved": True, "decided_by": "customer", "comment": None})),
+    ("resume approved", "approve"),
 ]
 
 
@@ -35,13 +35,11 @@ def measure(dynamodb: Any, durability: str, thread_id: str) -> list[tuple[str, d
     graph = make_graph(dynamodb, saver)
     rows = []
     for label, content in TURNS:
+        payload: Any = {"messages": [HumanMessage(content)], "customer_id": "demo-customer", "thread_id": thread_id}
+        if content == "approve":
+            payload = Command(resume=bound(pending_request(graph, thread_id), approved=True))
         checkpoint_calls.clear()
         data_calls.clear()
-        payload = (
-            content
-            if isinstance(content, Command)
-            else {"messages": [HumanMessage(content)], "customer_id": "demo-customer", "thread_id": thread_id}
-        )
         for _ in graph.stream(payload, config(thread_id), stream_mode=["messages", "updates"], durability=durability):
             pass
         rows.append((label, dict(checkpoint_calls), dict(data_calls)))

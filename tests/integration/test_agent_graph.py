@@ -10,13 +10,17 @@ from langgraph.types import Command
 
 from smart_support.store.orders import OrderStore
 from smart_support.store.tickets import TicketStore
+from smart_support.agent.tools import action_id_for
+from smart_support.turns.policy import args_hash
 from tests.integration.agent_turns import (
     OTHER,
+    bound,
     config,
     dangling_tool_calls,
     decide,
     make_graph,
     make_saver,
+    pending_request,
     run,
     say,
 )
@@ -25,6 +29,12 @@ from tests.integration.agent_turns import (
 @pytest.fixture
 def graph(dynamodb, orders):
     return make_graph(dynamodb)
+
+
+def turn_tool_call_id(graph, thread_id: str) -> str:
+    """The id of the tool call the thread is paused on."""
+    (call,) = graph.get_state(config(thread_id)).values["messages"][-1].tool_calls
+    return call["id"]
 
 
 def order_status(orders: OrderStore, order_id: str, customer_id: str = "demo-customer") -> str:
@@ -150,12 +160,17 @@ def test_cancel_1043_interrupts_with_the_exact_args_and_writes_nothing_yet(graph
     # Then the run pauses for approval with the exact tool arguments
     assert turn.tool_calls == [{"tool": "cancel_order", "args": {"order_id": "1043"}, "agent": "order_actions"}]
     assert turn.interrupt == {
+        "interrupt_id": turn.interrupt["interrupt_id"],
+        "args_hash": args_hash({"order_id": "1043"}),
         "action": "cancel_order",
         "args": {"order_id": "1043"},
         "description": "Cancel order 1043 (1 item, $59.90)",
         "approver": "customer",
         "amount": 59.9,
+        "order_total": 59.9,
+        "reason": None,
     }
+    assert turn.interrupt["interrupt_id"] == action_id_for("t-cancel", turn_tool_call_id(graph, "t-cancel"))
     assert turn.text == ""
     assert order_status(orders, "1043") == "processing"
     assert graph.get_state(config("t-cancel")).next == ("order_actions_tools",)
@@ -210,7 +225,7 @@ def test_resuming_the_same_interrupt_twice_writes_once(dynamodb, orders):
     paused = graph.get_state(config("t-twice")).config
 
     # When the same approval is resumed twice from that checkpoint (e.g. a retry after a crash)
-    approve = Command(resume={"approved": True, "decided_by": "customer", "comment": None})
+    approve = Command(resume=bound(pending_request(graph, "t-twice"), approved=True))
     first = run(make_graph(dynamodb, make_saver()), approve, paused)
     second = run(make_graph(dynamodb, make_saver()), approve, paused)
 
@@ -227,10 +242,11 @@ def test_resuming_the_same_interrupt_twice_writes_once(dynamodb, orders):
 def test_resuming_a_finished_turn_again_does_nothing(graph, orders):
     # Given an approved and finished cancellation
     say(graph, "t-again", "Cancel order 1043")
-    decide(graph, "t-again", approved=True)
+    approve = Command(resume=bound(pending_request(graph, "t-again"), approved=True))
+    run(graph, approve, config("t-again"))
 
     # When the same decision is delivered once more
-    turn = decide(graph, "t-again", approved=True)
+    turn = run(graph, approve, config("t-again"))
 
     # Then nothing runs and nothing is written again
     assert turn.updates == []
@@ -257,7 +273,8 @@ def test_refund_of_1045_needs_an_operator(graph):
 
     # Then only an operator may approve it
     assert turn.interrupt["action"] == "request_refund"
-    assert turn.interrupt["args"] == {"order_id": "1045"}
+    assert turn.interrupt["args"] == {"order_id": "1045", "amount": 129.0, "reason": "I'd like a refund for order 1045"}
+    assert turn.interrupt["reason"] == "I'd like a refund for order 1045"
     assert turn.interrupt["approver"] == "operator"
     assert turn.interrupt["amount"] == 129.0
 
@@ -266,7 +283,7 @@ def test_refund_of_1044_is_approved_by_the_customer_and_requested(graph, orders)
     # Given order 1044 was delivered and cost $24.50
     turn = say(graph, "t-refund-small", "Can I get a refund for order 1044?")
     assert turn.interrupt["approver"] == "customer"
-    assert turn.interrupt["description"] == "Refund order 1044 (1 item, $24.50)"
+    assert turn.interrupt["description"] == "Refund $24.50 for order 1044 (1 item)"
 
     # When the customer approves
     done = decide(graph, "t-refund-small", approved=True)

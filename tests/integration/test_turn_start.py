@@ -126,5 +126,5 @@ def test_resume_of_an_unknown_thread_is_not_found(chat):
 def test_interrupt_response_without_pending_approval(chat):
     service, _ = chat
     service.handle(json.dumps({"type": "message", "thread_id": "t-1", "content": "hi"}), CTX)
-    reply = service.handle('{"type":"interrupt_response","thread_id":"t-1","approved":true}', CTX)
+    reply = service.handle('{"type":"interrupt_response","thread_id":"t-1","interrupt_id":"i-1","approved":true}', CTX)
     assert reply["code"] == "no_pending_interrupt"

@@ -26,7 +26,9 @@ def test_valid_frames_parse_to_their_models():
     # Then each becomes its model with its fields
     message = parse_frame(frame(type="message", thread_id="t-1", content="hi", message_id="m-1"))
     assert isinstance(message, MessageFrame) and message.content == "hi" and message.message_id == "m-1"
-    decision = parse_frame(frame(type="interrupt_response", thread_id="t-1", approved=False, comment="no"))
+    decision = parse_frame(
+        frame(type="interrupt_response", thread_id="t-1", interrupt_id="i-1", approved=False, comment="no")
+    )
     assert isinstance(decision, InterruptResponseFrame) and decision.approved is False
     assert isinstance(parse_frame(frame(type="ping")), PingFrame)
     assert isinstance(parse_frame(frame(type="resume", thread_id="a.b:c_d-e")), ResumeFrame)
@@ -77,10 +79,14 @@ def test_unknown_or_missing_type_names_the_type(data, shown):
         ({"type": "message", "thread_id": "t", "content": ["hi"]}, "content"),
         ({"type": "message", "thread_id": "t", "content": "x" * 8001}, "content"),
         ({"type": "message", "thread_id": "t", "content": "hi", "message_id": 3}, "message_id"),
-        ({"type": "interrupt_response", "thread_id": "t"}, "approved"),
-        ({"type": "interrupt_response", "thread_id": "t", "approved": "yes"}, "approved"),
-        ({"type": "interrupt_response", "thread_id": "t", "approved": 1}, "approved"),
-        ({"type": "interrupt_response", "approved": True}, "thread_id"),
+        ({"type": "interrupt_response", "thread_id": "t", "interrupt_id": "i"}, "approved"),
+        ({"type": "interrupt_response", "thread_id": "t", "interrupt_id": "i", "approved": "yes"}, "approved"),
+        ({"type": "interrupt_response", "thread_id": "t", "interrupt_id": "i", "approved": 1}, "approved"),
+        ({"type": "interrupt_response", "interrupt_id": "i", "approved": True}, "thread_id"),
+        ({"type": "interrupt_response", "thread_id": "t", "approved": True}, "interrupt_id"),
+        ({"type": "interrupt_response", "thread_id": "t", "interrupt_id": 7, "approved": True}, "interrupt_id"),
+        ({"type": "interrupt_response", "thread_id": "t", "interrupt_id": "i" * 129, "approved": True}, "interrupt_id"),
+        ({"type": "interrupt_response", "thread_id": "t", "interrupt_id": "a b", "approved": True}, "interrupt_id"),
         ({"type": "resume"}, "thread_id"),
     ],
 )

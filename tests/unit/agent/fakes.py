@@ -21,13 +21,14 @@ class FakeOrders:
     def cancel(self, order_id: str, customer_id: str, action_id: str) -> Order:
         return self._apply("cancel_order", order_id, customer_id, action_id, status="cancelled")
 
-    def request_refund(self, order_id: str, customer_id: str, action_id: str) -> Order:
-        return self._apply("request_refund", order_id, customer_id, action_id, refund_status="requested")
+    def request_refund(self, order_id: str, customer_id: str, action_id: str, amount: float | None = None) -> Order:
+        changes = {"refund_status": "requested", "refund_amount": amount}
+        return self._apply("request_refund", order_id, customer_id, action_id, **changes)
 
     def update_shipping_address(self, order_id: str, customer_id: str, address: str, action_id: str) -> Order:
         return self._apply("update_shipping_address", order_id, customer_id, action_id, shipping_address=address)
 
-    def _apply(self, action: str, order_id: str, customer_id: str, action_id: str, **changes: str) -> Order:
+    def _apply(self, action: str, order_id: str, customer_id: str, action_id: str, **changes: object) -> Order:
         order = self.orders.get(order_id)
         if order is None or order.customer_id != customer_id:
             raise OrderNotFound()
@@ -49,7 +50,15 @@ class FakeTickets:
     def __init__(self) -> None:
         self.tickets: list[Ticket] = []
 
-    def create(self, thread_id: str, customer_id: str, summary: str, idempotency_key: str | None = None) -> Ticket:
+    def create(
+        self,
+        thread_id: str,
+        customer_id: str,
+        summary: str,
+        idempotency_key: str | None = None,
+        now: float | None = None,
+        kind: str = "escalation",
+    ) -> Ticket:
         ticket_id = ticket_id_for(thread_id, idempotency_key or str(len(self.tickets)))
         for ticket in self.tickets:
             if ticket.ticket_id == ticket_id:

@@ -30,7 +30,7 @@ def ask(agent: str, *texts: str) -> AIMessage:
         ("order_status", "What is the status of order 1042?", "get_order_status", {"order_id": "1042"}),
         ("order_status", "Can you track order 1042?", "track_shipment", {"order_id": "1042"}),
         ("order_actions", "Cancel order 1043", "cancel_order", {"order_id": "1043"}),
-        ("order_actions", "Refund order 1044", "request_refund", {"order_id": "1044"}),
+        ("order_actions", "Refund order 1044", "request_refund", {"order_id": "1044", "reason": "Refund order 1044"}),
         (
             "order_actions",
             "Change the address of order 1043 to 5 Main St, Boston, MA 02108",

@@ -7,23 +7,40 @@ from typing import Any
 
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langgraph.errors import GraphInterrupt
 
 from smart_support.agent import tools as tools_module
 from smart_support.agent.graph import close_dangling_tool_calls, run_tool
 from smart_support.agent.tools import action_id_for, build_toolsets
+from smart_support.turns.policy import args_hash
 from tests.unit.agent.fakes import FakeOrders, FakeTickets
 
 
-class Approvals:
-    """Stands in for langgraph's interrupt(): records the payloads and answers with a fixed decision."""
+class NoMoreDecisions(GraphInterrupt):
+    """What langgraph's interrupt() raises when no resume value is left: the graph pauses."""
 
-    def __init__(self, decision: Any) -> None:
-        self.decision = decision
+
+class Approvals:
+    """Stands in for langgraph's interrupt(): records the payloads and answers with the given resume values.
+
+    A dict decision is bound to the request it answers (its interrupt id and arguments' hash), as the runner
+    binds a human's decision; `raw` values are passed as they are. When none is left, the graph would pause.
+    """
+
+    def __init__(self, *decisions: Any, raw: bool = False, repeat: bool = True) -> None:
+        self.decisions = list(decisions)
+        self.raw = raw
+        self.repeat = repeat
         self.payloads: list[dict[str, Any]] = []
 
     def __call__(self, payload: dict[str, Any]) -> Any:
         self.payloads.append(payload)
-        return self.decision
+        if not self.decisions:
+            raise NoMoreDecisions(payload["interrupt_id"])
+        decision = self.decisions[0] if self.repeat else self.decisions.pop(0)
+        if self.raw or not isinstance(decision, dict):
+            return decision
+        return {"interrupt_id": payload["interrupt_id"], "args_hash": payload["args_hash"], **decision}
 
 
 @pytest.fixture
@@ -38,12 +55,12 @@ def tickets() -> FakeTickets:
 
 @pytest.fixture
 def by_name(orders, tickets):
-    toolsets = build_toolsets(orders, tickets)  # type: ignore[arg-type]
+    toolsets = build_toolsets(orders, tickets)  # type: ignore[arg-type]  # (Protocols come with issue 16)
     return {tool.name: tool for tools in toolsets.values() for tool in tools}
 
 
-def approve_with(monkeypatch, decision: Any) -> Approvals:
-    approvals = Approvals(decision)
+def approve_with(monkeypatch, *decisions: Any, raw: bool = False, repeat: bool = True) -> Approvals:
+    approvals = Approvals(*decisions, raw=raw, repeat=repeat)
     monkeypatch.setattr(tools_module, "interrupt", approvals)
     return approvals
 
@@ -86,8 +103,20 @@ def test_status_of_an_own_order(by_name):
     ("tool", "args", "approver", "amount", "description"),
     [
         ("cancel_order", {"order_id": "1043"}, "customer", 59.9, "Cancel order 1043 (1 item, $59.90)"),
-        ("request_refund", {"order_id": "1044"}, "customer", 24.5, "Refund order 1044 (1 item, $24.50)"),
-        ("request_refund", {"order_id": "1045"}, "operator", 129.0, "Refund order 1045 (1 item, $129.00)"),
+        (
+            "request_refund",
+            {"order_id": "1044", "reason": "it arrived broken"},
+            "customer",
+            24.5,
+            "Refund $24.50 for order 1044 (1 item)",
+        ),
+        (
+            "request_refund",
+            {"order_id": "1045", "reason": "wrong size"},
+            "operator",
+            129.0,
+            "Refund $129.00 for order 1045 (1 item)",
+        ),
         (
             "update_shipping_address",
             {"order_id": "1043", "address": "5 Main St, Boston, MA 02108"},
@@ -106,10 +135,19 @@ def test_write_tools_ask_the_policy_approver_with_the_exact_args(
     # When the write tool runs
     call(by_name, tool, args)
 
-    # Then it asked once, with the exact arguments and the approver the policy names
-    assert approvals.payloads == [
-        {"action": tool, "args": args, "description": description, "approver": approver, "amount": amount}
-    ]
+    # Then it asked once, with the exact arguments and the approver the policy names, bound to this tool call
+    (payload,) = approvals.payloads
+    expected_args = {**args, "amount": amount} if tool == "request_refund" else args
+    assert payload["interrupt_id"] == action_id_for("thread-1", "call-1")
+    assert payload["args_hash"] == args_hash(expected_args)
+    assert {k: payload[k] for k in ("action", "args", "description", "approver", "amount")} == {
+        "action": tool,
+        "args": expected_args,
+        "description": description,
+        "approver": approver,
+        "amount": amount,
+    }
+    assert payload["reason"] == args.get("reason")
 
 
 def test_rejection_writes_nothing_and_says_so(monkeypatch, by_name, orders):
@@ -219,3 +257,67 @@ def test_an_address_too_long_for_an_approval_request_is_refused_before_asking(mo
     # Then nobody is asked and nothing changes
     assert approvals.payloads == []
     assert result["error"] == "invalid_address" and "too long" in result["message"]
+
+
+def test_a_decision_for_another_approval_runs_nothing_and_asks_again(monkeypatch, by_name, orders):
+    # Given a resume value that approves some other request (a retried or replayed task)
+    foreign = {"interrupt_id": "other", "args_hash": "x", "approved": True, "decided_by": "customer"}
+    approvals = approve_with(monkeypatch, foreign, raw=True, repeat=False)
+
+    # When the refund of 1045 meets it
+    with pytest.raises(NoMoreDecisions):
+        call(by_name, "request_refund", {"order_id": "1045", "reason": "wrong size"})
+
+    # Then nothing was written and the same operator-only approval is asked again
+    assert orders.writes == []
+    first, again = approvals.payloads
+    assert first == again and again["approver"] == "operator"
+
+
+def test_a_decision_for_other_arguments_runs_nothing(monkeypatch, by_name, orders):
+    # Given a decision with this call's id but the hash of other arguments
+    approvals = Approvals({"approved": True, "decided_by": "operator"}, repeat=False)
+    monkeypatch.setattr(tools_module, "interrupt", lambda p: {**approvals(p), "args_hash": "tampered"})
+
+    # When the cancel runs
+    with pytest.raises(NoMoreDecisions):
+        call(by_name, "cancel_order", {"order_id": "1043"})
+
+    # Then nothing was written
+    assert orders.writes == []
+
+
+def test_an_operator_edit_runs_the_edited_call(monkeypatch, by_name, orders):
+    # Given an operator approving a smaller refund of 1045
+    approve_with(monkeypatch, {"approved": True, "decided_by": "operator", "edited_args": {"amount": 50}})
+
+    # When the refund runs
+    result = call(by_name, "request_refund", {"order_id": "1045", "reason": "wrong size"})
+
+    # Then $50, not $129, was refunded
+    assert result["result"] == "refund_requested" and result["amount"] == 50.0 and result["edited"] is True
+    assert orders.orders["1045"].refund_amount == 50.0
+
+
+@pytest.mark.parametrize("edits", [{"amount": 500}, {"amount": 0}, {"order_id": "1044"}, {"amount": "50"}])
+def test_an_invalid_edit_never_runs(monkeypatch, by_name, orders, edits):
+    # Given an approval whose edits break the rules of the original call
+    approve_with(monkeypatch, {"approved": True, "decided_by": "operator", "edited_args": edits})
+
+    # When the refund runs
+    result = call(by_name, "request_refund", {"order_id": "1045", "reason": "wrong size"})
+
+    # Then nothing was written
+    assert result["error"] == "invalid_edit"
+    assert orders.writes == []
+
+
+def test_a_rejection_comment_reaches_the_result(monkeypatch, by_name):
+    # Given a rejection with a comment
+    approve_with(monkeypatch, {"approved": False, "decided_by": "operator", "comment": "Please return it first"})
+
+    # When the refund runs
+    result = call(by_name, "request_refund", {"order_id": "1045", "reason": "wrong size"})
+
+    # Then the model reads the comment
+    assert result["result"] == "not_changed" and result["comment"] == "Please return it first"

@@ -161,6 +161,8 @@ def _decide(conversation: list[BaseMessage], tools: Sequence[str]) -> AIMessage:
         if not address:
             return AIMessage(content=prompts.ASK_ADDRESS)
         return _tool_call(conversation, wanted, {"order_id": order_id, "address": address})
+    if wanted == "request_refund":
+        return _tool_call(conversation, wanted, {"order_id": order_id, "reason": " ".join(text.split())[:300]})
     return _tool_call(conversation, wanted, {"order_id": order_id})
 
 
@@ -202,6 +204,8 @@ def answer_for(tool: str, payload: dict[str, Any]) -> str:
         return f"I can't do that: {payload.get('message', '')} Nothing was changed."
     if error == "invalid_address":
         return f"{payload.get('message', '')} Please send the new address again, on one line. Nothing was changed."
+    if error in ("invalid_amount", "invalid_edit"):
+        return f"I can't do that: {payload.get('message', '')} Nothing was changed."
     if error:
         return "Sorry, something went wrong on our side while I was checking that. Please try again in a moment."
     composer = _COMPOSERS.get(tool)
@@ -263,7 +267,12 @@ def _write_answer(p: dict[str, Any]) -> str:
     if result == "not_changed":
         why = "the approval timed out" if p.get("reason") == "timeout" else "the request was declined"
         action = _NOT_DONE[p["action"]].format(order_id=order_id)
-        return f"I did not {action}: {why}, so nothing was changed."
+        answer = f"I did not {action}: {why}, so nothing was changed."
+        if comment := p.get("comment"):
+            answer += f' The reviewer said: "{comment}"'
+        if p.get("reason") == "timeout":
+            answer += " A support agent will follow up with you here."
+        return answer
     if result == "cancelled":
         return f"Order {order_id} is now cancelled. Nothing will ship, and you won't be charged for it."
     if result == "refund_requested":

@@ -16,9 +16,11 @@ from smart_support.clock import iso
 from smart_support.protocol.events import event, message_complete_event, tool_call_event
 from smart_support.store import analytics
 from smart_support.store.sessions import SessionStore
+from smart_support.store.tickets import TicketStore
 from smart_support.store.transcript import segment_item
 from smart_support.turns.decisions import ApprovalService
-from smart_support.turns.models import AgentTask, InterruptInfo
+from smart_support.turns.models import AgentTask, Decision, InterruptInfo
+from smart_support.turns.policy import args_hash
 from smart_support.turns.streaming import EventSender, ThreadChannel, TokenCoalescer
 
 logger = Logger(child=True)
@@ -33,6 +35,10 @@ THROTTLING_CODES = (
 )
 
 
+CONTEXT_MESSAGES = 4
+CONTEXT_CHARS = 400
+
+
 class ThrottlingError(Exception):
     """The model provider throttled us past the client's own retries (the state machine retries it)."""
 
@@ -42,6 +48,20 @@ def _text(message: BaseMessage) -> str:
     if isinstance(content, str):
         return content
     return "".join(part.get("text", "") for part in content if isinstance(part, dict) and part.get("type") == "text")
+
+
+def resume_value(info: InterruptInfo, decision: Decision) -> dict[str, Any]:
+    """The graph's resume value: the decision bound to the interrupt it answers (id and arguments' hash)."""
+    if decision.interrupt_id not in (None, info.interrupt_id):
+        raise ValueError("the decision answers another approval")
+    return {
+        "interrupt_id": info.interrupt_id,
+        "args_hash": decision.args_hash or args_hash(info.args),
+        "approved": decision.approved,
+        "decided_by": decision.decided_by,
+        "comment": decision.comment,
+        "edited_args": decision.edited_args if decision.approved else None,
+    }
 
 
 class TurnRunner:
@@ -56,6 +76,7 @@ class TurnRunner:
         table_name: str,
         dynamodb: Any = None,
         flush_ms: int = 50,
+        tickets: TicketStore | None = None,
     ) -> None:
         self.graph = graph
         self.sessions = sessions
@@ -63,6 +84,7 @@ class TurnRunner:
         self.sender = sender
         self.table_name = table_name
         self.flush_ms = flush_ms
+        self.tickets = tickets
         self._dynamodb = dynamodb or aws.client("dynamodb")
 
     def handle(self, task: AgentTask) -> dict[str, Any]:
@@ -112,12 +134,22 @@ class TurnRunner:
                 decided_by=decision.decided_by,
             )
         )
+        if decision.decided_by == "timeout" and self.tickets is not None:
+            # Nobody decided in time: a person follows up on every request that was left waiting.
+            self.tickets.create(
+                thread_id=turn.thread_id,
+                customer_id=turn.owner,
+                summary=f"Approval timed out: {info.description}"[:500],
+                idempotency_key=f"timeout:{info.interrupt_id}",
+                kind="approval_timeout",
+            )
         entries.append(
             {
                 "role": "decision",
                 "interrupt_id": info.interrupt_id,
                 "action": info.action,
                 "args": info.args,
+                "edited_args": decision.edited_args,
                 "description": info.description,
                 "approved": decision.approved,
                 "decided_by": decision.decided_by,
@@ -125,9 +157,7 @@ class TurnRunner:
                 "at": iso(now),
             }
         )
-        return Command(
-            resume={"approved": decision.approved, "decided_by": decision.decided_by, "comment": decision.comment}
-        )
+        return Command(resume=resume_value(info, decision))
 
     def _stream(
         self, graph_input: Any, thread_id: str, channel: ThreadChannel, entries: list[dict[str, Any]]
@@ -189,12 +219,15 @@ class TurnRunner:
             raw = outcome["interrupts"][0]
             value = dict(raw.value)
             info = InterruptInfo(
-                interrupt_id=raw.id,
+                interrupt_id=value.get("interrupt_id") or raw.id,
                 action=value["action"],
                 args=value["args"],
                 description=value["description"],
                 approver=value["approver"],
                 amount=value.get("amount"),
+                order_total=value.get("order_total"),
+                reason=value.get("reason"),
+                context=self._recent_messages(turn.thread_id),
             )
             counters["interrupts_requested"] = 1
             self._transact(segment, counters, None)
@@ -219,6 +252,19 @@ class TurnRunner:
             },
         )
         return {"outcome": "complete", "interrupt": None, "latency_ms": round((now - turn.started_at) * 1000)}
+
+    def _recent_messages(self, thread_id: str) -> list[dict[str, str]]:
+        """The last few customer and assistant messages, shown to whoever decides the approval."""
+        state = self.graph.get_state({"configurable": {"thread_id": thread_id}})
+        recent: list[dict[str, str]] = []
+        for message in reversed(state.values.get("messages", [])):
+            text = _text(message).strip()
+            if isinstance(message, HumanMessage | AIMessage) and text:
+                role = "user" if isinstance(message, HumanMessage) else "assistant"
+                recent.append({"role": role, "content": text[:CONTEXT_CHARS]})
+            if len(recent) == CONTEXT_MESSAGES:
+                break
+        return recent[::-1]
 
     def _transact(self, segment: dict[str, Any], counters: dict[str, int], finish: dict[str, Any] | None) -> None:
         """Transcript, counters and the session's return to idle in one DynamoDB request."""

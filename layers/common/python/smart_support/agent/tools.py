@@ -17,9 +17,18 @@ from langgraph.prebuilt import InjectedState
 from langgraph.types import interrupt
 
 from smart_support.agent import knowledge
+from smart_support.protocol.errors import SupportError
 from smart_support.store.orders import Order, OrderAction, OrderNotFound, OrderRuleViolation, OrderStore
 from smart_support.store.tickets import TicketStore
-from smart_support.turns.policy import approver_for
+from smart_support.turns.policy import (
+    MAX_REASON_CHARS,
+    address_problem,
+    amount_problem,
+    apply_edits,
+    approver_for,
+    args_hash,
+    normalize_address,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +39,6 @@ OrderNumber = Annotated[str, "The order number, e.g. 1042"]
 
 READ_TOOLS = ("get_order_status", "track_shipment")
 WRITE_TOOLS = ("cancel_order", "request_refund", "update_shipping_address")
-MAX_ADDRESS_CHARS = 300  # keeps an approval request (args + description) far below a 32 KB frame
 
 
 def action_id_for(thread_id: str, tool_call_id: str) -> str:
@@ -66,18 +74,19 @@ def describe_action(action: str, order: Order, args: dict[str, Any]) -> str:
     if action == "cancel_order":
         return f"Cancel order {order.order_id} ({items}, ${order.total:.2f})"
     if action == "request_refund":
-        return f"Refund order {order.order_id} ({items}, ${order.total:.2f})"
+        amount = float(args.get("amount", order.total))
+        of = "" if abs(amount - order.total) < 0.005 else f" of ${order.total:.2f}"
+        return f"Refund ${amount:.2f}{of} for order {order.order_id} ({items})"
     return f"Change the shipping address of order {order.order_id} to {args['address']}"
 
 
-def read_decision(decision: Any) -> tuple[bool, str | None, str | None]:
-    """(approved, decided_by, comment) from the resume value; anything unexpected counts as a rejection."""
-    if isinstance(decision, bool):
-        return decision, None, None
-    if isinstance(decision, dict):
-        comment = decision.get("comment")
-        return decision.get("approved") is True, decision.get("decided_by"), str(comment) if comment else None
-    return False, None, None
+def bound_decision(decision: Any, approval_id: str, hashed: str) -> dict[str, Any] | None:
+    """The resume value if it answers exactly this approval (its id and its arguments' hash), else None."""
+    if not isinstance(decision, dict):
+        return None
+    if decision.get("interrupt_id") != approval_id or decision.get("args_hash") != hashed:
+        return None
+    return decision
 
 
 def order_view(order: Order) -> dict[str, Any]:
@@ -133,28 +142,43 @@ def build_toolsets(orders: OrderStore, tickets: TicketStore) -> dict[str, list[B
     ) -> str:
         """Cancel an order that is still processing (the customer or an operator approves it first)."""
         order_id = normalize_order_id(order_id)
-        return _gated_write(
+        return gated_write(
+            orders,
             "cancel_order",
             {"order_id": order_id},
             customer_id,
             thread_id,
             tool_call_id,
-            lambda action_id: orders.cancel(order_id, customer_id, action_id),
+            lambda action_id, _run: orders.cancel(order_id, customer_id, action_id),
         )
 
     @tool
     def request_refund(
-        order_id: OrderNumber, customer_id: CustomerId, thread_id: ThreadId, tool_call_id: ToolCallId
+        order_id: OrderNumber,
+        customer_id: CustomerId,
+        thread_id: ThreadId,
+        tool_call_id: ToolCallId,
+        reason: Annotated[str, "Why the customer wants the refund, in their words"] = "",
+        amount: Annotated[float | None, "The amount to refund; leave empty for the whole order"] = None,
     ) -> str:
         """Request a refund of a delivered order (approved by the customer up to $50, above that by an operator)."""
         order_id = normalize_order_id(order_id)
-        return _gated_write(
+        order = orders.get_for_customer(order_id, customer_id)
+        if order is None:
+            return not_found(order_id)
+        refund = order.total if amount is None else amount
+        if why := amount_problem(refund, order.total):
+            return dumps({"error": "invalid_amount", "order_id": order_id, "message": why})
+        stated = " ".join(str(reason).split())[:MAX_REASON_CHARS]
+        args = {"order_id": order_id, "amount": round(float(refund), 2), "reason": stated}
+        return gated_write(
+            orders,
             "request_refund",
-            {"order_id": order_id},
+            args,
             customer_id,
             thread_id,
             tool_call_id,
-            lambda action_id: orders.request_refund(order_id, customer_id, action_id),
+            lambda action_id, run: orders.request_refund(order_id, customer_id, action_id, amount=run["amount"]),
         )
 
     @tool
@@ -167,22 +191,17 @@ def build_toolsets(orders: OrderStore, tickets: TicketStore) -> dict[str, list[B
     ) -> str:
         """Change the shipping address of an order that is still processing (approved before it happens)."""
         order_id = normalize_order_id(order_id)
-        address = " ".join(str(address).split())
-        if len(address) > MAX_ADDRESS_CHARS:
-            return dumps(
-                {
-                    "error": "invalid_address",
-                    "order_id": order_id,
-                    "message": f"That address is too long ({MAX_ADDRESS_CHARS} characters at most).",
-                }
-            )
-        return _gated_write(
+        address = normalize_address(address)
+        if why := address_problem(address):
+            return dumps({"error": "invalid_address", "order_id": order_id, "message": why})
+        return gated_write(
+            orders,
             "update_shipping_address",
             {"order_id": order_id, "address": address},
             customer_id,
             thread_id,
             tool_call_id,
-            lambda action_id: orders.update_shipping_address(order_id, customer_id, address, action_id),
+            lambda action_id, run: orders.update_shipping_address(order_id, customer_id, run["address"], action_id),
         )
 
     @tool
@@ -210,81 +229,98 @@ def build_toolsets(orders: OrderStore, tickets: TicketStore) -> dict[str, list[B
             }
         )
 
-    def _gated_write(
-        action: OrderAction,
-        args: dict[str, Any],
-        customer_id: str,
-        thread_id: str,
-        tool_call_id: str,
-        write: Callable[[str], Order],
-    ) -> str:
-        # Check (read only) -> interrupt for approval -> the idempotent write of exactly `args`.
-        order_id = args["order_id"]
-        order = orders.get_for_customer(order_id, customer_id)
-        if order is None:
-            return not_found(order_id)
-        action_id = action_id_for(thread_id, tool_call_id)
-        already_applied = action_id in order.action_ids  # a re-run after the write: skip the rule check
-        if not already_applied and (why := order.rule_violation(action)):
-            return dumps(
-                {"error": "not_allowed", "action": action, "order_id": order_id, "status": order.status, "message": why}
-            )
-        amount = order.total if action != "update_shipping_address" else None
-        decision = interrupt(
-            {
-                "action": action,
-                "args": args,
-                "description": describe_action(action, order, args),
-                "approver": approver_for(action, order.total),
-                "amount": amount,
-            }
-        )
-        approved, decided_by, comment = read_decision(decision)
-        if not approved:
-            reason = "timeout" if decided_by == "timeout" else "declined"
-            return dumps(
-                {
-                    "result": "not_changed",
-                    "action": action,
-                    "order_id": order_id,
-                    "reason": reason,
-                    "decided_by": decided_by,
-                    "comment": comment,
-                    "message": "The approval timed out; nothing was changed."
-                    if reason == "timeout"
-                    else "The request was declined; nothing was changed.",
-                }
-            )
-        try:
-            updated = write(action_id)
-        except OrderNotFound:
-            return not_found(order_id)
-        except OrderRuleViolation as exc:  # the order changed between the approval and the write
-            return dumps(
-                {
-                    "error": "not_allowed",
-                    "action": action,
-                    "order_id": order_id,
-                    "status": exc.status,
-                    "message": exc.reason,
-                }
-            )
-        return dumps(
-            {
-                "result": RESULTS[action],
-                "action": action,
-                "order_id": order_id,
-                "decided_by": decided_by,
-                **_changed_fields(action, updated),
-            }
-        )
-
     return {
         "order_status": [get_order_status, track_shipment],
         "order_actions": [cancel_order, request_refund, update_shipping_address],
         "knowledge": [search_faq],
         "escalation": [escalate_to_human],
     }
+
+
+def gated_write(
+    orders: OrderStore,
+    action: OrderAction,
+    args: dict[str, Any],
+    customer_id: str,
+    thread_id: str,
+    tool_call_id: str,
+    write: Callable[[str, dict[str, Any]], Order],
+) -> str:
+    """Check (read only) -> ask for approval -> the idempotent write of exactly the approved call."""
+    # Check (read only) -> interrupt for approval -> the idempotent write of exactly the approved call.
+    order_id = args["order_id"]
+    order = orders.get_for_customer(order_id, customer_id)
+    if order is None:
+        return not_found(order_id)
+    action_id = action_id_for(thread_id, tool_call_id)
+    already_applied = action_id in order.action_ids  # a re-run after the write: skip the rule check
+    if not already_applied and (why := order.rule_violation(action)):
+        return dumps(
+            {"error": "not_allowed", "action": action, "order_id": order_id, "status": order.status, "message": why}
+        )
+    amount = float(args.get("amount", order.total)) if action != "update_shipping_address" else None
+    hashed = args_hash(args)
+    request = {
+        "interrupt_id": action_id,  # the approval is bound to this very tool call
+        "args_hash": hashed,
+        "action": action,
+        "args": args,
+        "description": describe_action(action, order, args),
+        "approver": approver_for(action, amount),
+        "amount": amount,
+        "order_total": order.total,
+        "reason": args.get("reason"),
+    }
+    while (decision := bound_decision(interrupt(request), action_id, hashed)) is None:
+        # A resume value meant for another approval (a retried or replayed task) decides nothing here.
+        logger.warning("A decision for another approval reached %s; asking again.", action_id)
+    decided_by, comment = decision.get("decided_by"), decision.get("comment") or None
+    if decision.get("approved") is not True:
+        timed_out = decided_by == "timeout"
+        return dumps(
+            {
+                "result": "not_changed",
+                "action": action,
+                "order_id": order_id,
+                "reason": "timeout" if timed_out else "declined",
+                "decided_by": decided_by,
+                "comment": comment,
+                "message": "The approval timed out; nothing was changed."
+                if timed_out
+                else "The request was declined; nothing was changed.",
+            }
+        )
+    run = args
+    if edits := decision.get("edited_args"):
+        try:
+            run = apply_edits(action, args, edits, order.total)
+        except SupportError as exc:  # the server validated them already; never run a call nobody approved
+            return dumps({"error": "invalid_edit", "action": action, "order_id": order_id, "message": exc.message})
+    try:
+        updated = write(action_id, run)
+    except OrderNotFound:
+        return not_found(order_id)
+    except OrderRuleViolation as exc:  # the order changed between the approval and the write
+        return dumps(
+            {
+                "error": "not_allowed",
+                "action": action,
+                "order_id": order_id,
+                "status": exc.status,
+                "message": exc.reason,
+            }
+        )
+    return dumps(
+        {
+            "result": RESULTS[action],
+            "action": action,
+            "order_id": order_id,
+            "decided_by": decided_by,
+            "edited": bool(edits) or None,
+            "comment": comment,
+            **_changed_fields(action, updated),
+        }
+    )
 
 
 RESULTS = {
@@ -298,5 +334,6 @@ def _changed_fields(action: str, order: Order) -> dict[str, Any]:
     if action == "cancel_order":
         return {"status": order.status}
     if action == "request_refund":
-        return {"status": order.status, "refund_status": order.refund_status, "amount": order.total}
+        amount = order.refund_amount if order.refund_amount is not None else order.total
+        return {"status": order.status, "refund_status": order.refund_status, "amount": amount}
     return {"status": order.status, "shipping_address": order.shipping_address}

@@ -36,10 +36,11 @@ class MessageFrame(_Frame):
 
 
 class InterruptResponseFrame(_Frame):
-    """Decides the pending approval of a thread."""
+    """Decides one approval of a thread: the one the `interrupt` event named, nothing else."""
 
     type: Literal["interrupt_response"]
     thread_id: ThreadId
+    interrupt_id: Annotated[str, Field(strict=True, pattern=THREAD_ID_PATTERN)]
     approved: StrictBool
     comment: Annotated[str, Field(strict=True, max_length=1000)] | None = None
 

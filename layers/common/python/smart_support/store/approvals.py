@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -19,15 +17,11 @@ from smart_support.protocol.events import event
 from smart_support.protocol.types import Approver
 from smart_support.store import items
 from smart_support.turns.models import Decision
+from smart_support.turns.policy import EDITABLE
 
 PENDING_INDEX_KEY = "APPROVALS#PENDING"
 NEW_ITEM = "attribute_not_exists(PK)"
 GRACE_SECONDS = 24 * 3600  # the pending item outlives its deadline so late deciders hear "expired", not "unknown"
-
-
-def args_hash(args: dict[str, Any]) -> str:
-    """Stable hash of the exact arguments shown to the approver."""
-    return hashlib.sha256(json.dumps(args, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 class PendingApproval(BaseModel):
@@ -45,6 +39,10 @@ class PendingApproval(BaseModel):
     requested_at: float
     deadline: float
     task_token: str = Field(repr=False)
+    amount: float | None = None
+    order_total: float | None = None
+    reason: str | None = None
+    context: list[dict[str, str]] = Field(default_factory=list)
 
     def public(self) -> dict[str, Any]:
         """What clients and operators may see (never the task token)."""
@@ -56,6 +54,11 @@ class PendingApproval(BaseModel):
             "args": self.args,
             "description": self.description,
             "approver": self.approver,
+            "order_id": self.args.get("order_id"),
+            "order_total": self.order_total,
+            "reason": self.reason,
+            "editable": list(EDITABLE.get(self.action, ())),
+            "recent_messages": self.context,
             "requested_at": iso(self.requested_at),
             "expires_at": iso(self.deadline),
         }
@@ -70,6 +73,7 @@ class PendingApproval(BaseModel):
             args=self.args,
             description=self.description,
             approver=self.approver,
+            reason=self.reason,
             expires_at=iso(self.deadline),
         )
 
@@ -175,6 +179,7 @@ class ApprovalStore:
             "action": pending.action,
             "args": pending.args,
             "args_hash": pending.args_hash,
+            "edited_args": decision.edited_args,
             "description": pending.description,
             "approved": decision.approved,
             "decided_by": decision.decided_by,

@@ -74,6 +74,7 @@ class Order(BaseModel):
     shipping_address: str | None = None
     refund_status: Literal["requested"] | None = None
     refund_requested_at: str | None = None
+    refund_amount: float | None = None
     cancelled_at: str | None = None
     updated_at: str | None = None
     last_action_id: str | None = None
@@ -178,16 +179,24 @@ class OrderStore:
             stamp,
         )
 
-    def request_refund(self, order_id: str, customer_id: str, action_id: str, now: float | None = None) -> Order:
-        """Request a refund of a delivered order (once); repeating `action_id` is a no-op."""
+    def request_refund(
+        self, order_id: str, customer_id: str, action_id: str, amount: float | None = None, now: float | None = None
+    ) -> Order:
+        """Request a refund (the whole order unless `amount`) of a delivered order, once; `action_id` dedupes."""
         stamp = iso(time.time() if now is None else now)
+        values: dict[str, Any] = {":requested": "requested", ":stamp": stamp}
+        values[":required"] = REQUIRED_STATUS["request_refund"]
+        expression = "SET refund_status = :requested, refund_requested_at = :stamp"
+        if amount is not None:
+            expression += ", refund_amount = :amount"
+            values[":amount"] = round(float(amount), 2)
         return self._apply(
             order_id,
             customer_id,
             action_id,
             "request_refund",
-            "SET refund_status = :requested, refund_requested_at = :stamp",
-            {":requested": "requested", ":stamp": stamp, ":required": REQUIRED_STATUS["request_refund"]},
+            expression,
+            values,
             stamp,
             extra_condition="attribute_not_exists(refund_status)",
         )

@@ -16,6 +16,9 @@ from smart_support.store import items
 TICKETS_PARTITION = "TICKETS"
 
 
+TicketKind = Literal["escalation", "approval_timeout"]
+
+
 class TicketStoreError(Exception):
     """DynamoDB failed while reading or writing a ticket."""
 
@@ -29,6 +32,7 @@ class Ticket(BaseModel):
     thread_id: str
     customer_id: str
     summary: str
+    kind: TicketKind = "escalation"
     status: Literal["open", "closed"] = "open"
     created_at: str
 
@@ -63,13 +67,19 @@ class TicketStore:
         summary: str,
         idempotency_key: str | None = None,
         now: float | None = None,
+        kind: TicketKind = "escalation",
     ) -> Ticket:
         """Open a ticket; the same thread + idempotency key returns the ticket created the first time."""
         now = time.time() if now is None else now
         stamp = iso(now)
         ticket_id = ticket_id_for(thread_id, idempotency_key) if idempotency_key else ticket_id_for(thread_id, stamp)
         ticket = Ticket(
-            ticket_id=ticket_id, thread_id=thread_id, customer_id=customer_id, summary=summary, created_at=stamp
+            ticket_id=ticket_id,
+            thread_id=thread_id,
+            customer_id=customer_id,
+            summary=summary,
+            kind=kind,
+            created_at=stamp,
         )
         item = {
             **ticket_key(ticket_id),

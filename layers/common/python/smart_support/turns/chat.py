@@ -74,7 +74,9 @@ class ChatService:
             self.start_turn(frame, ctx)
             return None
         if isinstance(frame, InterruptResponseFrame):
-            self.approvals.decide_for_thread(frame.thread_id, ctx.principal, frame.approved, frame.comment)
+            self.approvals.decide_for_thread(
+                frame.thread_id, frame.interrupt_id, ctx.principal, frame.approved, frame.comment
+            )
             return None
         if isinstance(frame, ResumeFrame):
             return self.resume(frame, ctx)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from smart_support.auth.tokens import Principal
 from smart_support.protocol.errors import (
@@ -11,12 +12,13 @@ from smart_support.protocol.errors import (
     Forbidden,
     NoPendingInterrupt,
     NotFound,
+    ValidationFailed,
 )
 from smart_support.store.analytics import AnalyticsStore
 from smart_support.store.approvals import ApprovalStore, PendingApproval
 from smart_support.store.sessions import SessionStore
 from smart_support.turns.models import Decision
-from smart_support.turns.policy import may_decide
+from smart_support.turns.policy import apply_edits, may_decide
 from smart_support.turns.stepfunctions import TurnWorkflow
 
 
@@ -38,6 +40,7 @@ class ApprovalService:
         approved: bool,
         comment: str | None = None,
         now: float | None = None,
+        edited_args: dict[str, Any] | None = None,
     ) -> PendingApproval:
         """Decide a pending approval: visible to the principal, allowed by policy, exactly once."""
         now = time.time() if now is None else now
@@ -55,11 +58,20 @@ class ApprovalService:
             raise Forbidden("This request needs a support agent's approval; one will look at it shortly.")
         if pending.deadline <= now:
             raise ApprovalExpired("This approval has expired.")
+        if edited_args:
+            if not principal.is_operator:
+                raise Forbidden("Only a support agent may change the request.")
+            if not approved:
+                raise ValidationFailed("args: edited arguments only go with approved: true.")
+            apply_edits(pending.action, pending.args, edited_args, pending.order_total)  # 422 and still pending
         decision = Decision(
             approved=approved,
             decided_by="operator" if principal.is_operator else "customer",
             comment=comment,
             decided_by_id=principal.sub,
+            interrupt_id=pending.interrupt_id,
+            args_hash=pending.args_hash,
+            edited_args=edited_args or None,
         )
         self.store.claim(pending, decision, principal.role, now)
         self.sessions.mark_running(pending.thread_id, pending.turn, pending.interrupt_id, now=now)
@@ -72,14 +84,24 @@ class ApprovalService:
         return pending
 
     def decide_for_thread(
-        self, thread_id: str, principal: Principal, approved: bool, comment: str | None = None, now: float | None = None
+        self,
+        thread_id: str,
+        interrupt_id: str,
+        principal: Principal,
+        approved: bool,
+        comment: str | None = None,
+        now: float | None = None,
     ) -> PendingApproval:
-        """The customer path: decide whatever is pending on the principal's thread."""
+        """The chat path: decide `interrupt_id` if it is the one pending on the principal's thread, nothing else."""
         session = self.sessions.get_visible(thread_id, principal.sub, is_operator=principal.is_operator, now=now)
-        interrupt_id = session.pending_interrupt_id or session.last_interrupt_id
-        if not interrupt_id:
-            raise NoPendingInterrupt()
-        return self.decide(interrupt_id, principal, approved, comment, now=now)
+        if session.pending_interrupt_id == interrupt_id:
+            return self.decide(interrupt_id, principal, approved, comment, now=now)
+        decided = self.store.decision_of(interrupt_id)
+        if decided and decided.get("thread_id") == thread_id:
+            if decided.get("outcome") == "expired":
+                raise ApprovalExpired("This approval has expired; nothing was changed.")
+            raise ApprovalAlreadyDecided("This approval was already decided.")
+        raise NoPendingInterrupt("Nothing with that id is waiting for a decision in this conversation.")
 
     def expire(self, interrupt_id: str, now: float | None = None) -> None:
         """The wait timed out: drop the pending item and audit the automatic rejection."""

@@ -22,12 +22,15 @@ class TurnRequest(BaseModel):
 
 
 class Decision(BaseModel):
-    """A human's (or the timeout's) answer to an approval request."""
+    """A human's (or the timeout's) answer to one approval request, bound to it by id and arguments' hash."""
 
     approved: bool
     decided_by: DecidedBy
     comment: str | None = None
     decided_by_id: str | None = None
+    interrupt_id: str | None = None
+    args_hash: str | None = None
+    edited_args: dict[str, Any] | None = None  # an operator's partial change of the editable arguments
 
 
 class InterruptInfo(BaseModel):
@@ -39,6 +42,9 @@ class InterruptInfo(BaseModel):
     description: str
     approver: Approver
     amount: float | None = None
+    order_total: float | None = None
+    reason: str | None = None
+    context: list[dict[str, str]] = Field(default_factory=list)  # the last few messages, for the approver
 
 
 class AwaitApprovalTask(BaseModel):

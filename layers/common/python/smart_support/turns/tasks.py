@@ -9,9 +9,10 @@ from aws_lambda_powertools import Logger
 from smart_support.protocol.errors import InternalError
 from smart_support.protocol.events import error_event
 from smart_support.store.analytics import AnalyticsStore
-from smart_support.store.approvals import ApprovalStore, PendingApproval, args_hash
+from smart_support.store.approvals import ApprovalStore, PendingApproval
 from smart_support.store.sessions import SessionStore
 from smart_support.turns.models import AwaitApprovalTask, ReportFailureTask
+from smart_support.turns.policy import args_hash
 from smart_support.turns.streaming import EventSender, ThreadChannel
 
 logger = Logger(child=True)
@@ -48,6 +49,10 @@ class WorkflowTasks:
             args_hash=args_hash(info.args),
             description=info.description,
             approver=info.approver,
+            amount=info.amount,
+            order_total=info.order_total,
+            reason=info.reason,
+            context=info.context,
             requested_at=now,
             deadline=now + self.approval_timeout_seconds,
             task_token=task.task_token,
