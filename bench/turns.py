@@ -126,7 +126,15 @@ class TurnDriver:
             if event["type"] != "interrupt":
                 raise RuntimeError(f"expected an interrupt, got {event}")
             measure.interrupt_s = time.perf_counter() - started
-            decided = self._send(measure, {"type": "interrupt_response", "thread_id": thread_id, "approved": approved})
+            decided = self._send(
+                measure,
+                {
+                    "type": "interrupt_response",
+                    "thread_id": thread_id,
+                    "interrupt_id": event["interrupt_id"],
+                    "approved": approved,
+                },
+            )
             self._stream(
                 measure,
                 decided,

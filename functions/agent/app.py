@@ -17,10 +17,11 @@ logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 settings = get_settings()
+tickets = TicketStore(settings.conversations_table)
 graph = build_graph(
     model=build_model(settings),
     orders=OrderStore(settings.orders_table),
-    tickets=TicketStore(settings.conversations_table),
+    tickets=tickets,
     checkpointer=build_checkpointer(settings),
 )
 runner = TurnRunner(
@@ -30,6 +31,7 @@ runner = TurnRunner(
     services.sender(),
     settings.conversations_table,
     flush_ms=settings.stream_flush_ms,
+    tickets=tickets,
 )
 
 

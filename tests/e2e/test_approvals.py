@@ -45,7 +45,14 @@ def test_reject_changes_nothing(fresh):
         assert interrupt["description"] and interrupt["expires_at"].endswith("Z")
         assert "task_token" not in str(events).lower() and "tasktoken" not in str(events).lower()
         # When the customer rejects
-        client.send({"type": "interrupt_response", "thread_id": thread, "approved": False})
+        client.send(
+            {
+                "type": "interrupt_response",
+                "thread_id": thread,
+                "interrupt_id": interrupt["interrupt_id"],
+                "approved": False,
+            }
+        )
         rest = client.until(lambda e: e["type"] == "message_complete")
         # Then the resolution comes first, the agent says nothing changed, the order is still processing
         assert rest[0] == {
@@ -70,7 +77,14 @@ def test_the_resumed_run_follows_the_customer_to_a_new_connection(fresh):
         attached = second.until(lambda e: e["type"] == "status")
         assert attached[-1]["status"] == "awaiting_approval"
         assert [e["interrupt_id"] for e in attached if e["type"] == "interrupt"] == [interrupt["interrupt_id"]]
-        second.send({"type": "interrupt_response", "thread_id": thread, "approved": False})
+        second.send(
+            {
+                "type": "interrupt_response",
+                "thread_id": thread,
+                "interrupt_id": interrupt["interrupt_id"],
+                "approved": False,
+            }
+        )
         # Then the rest of the turn arrives on the new connection only
         rest = second.until(lambda e: e["type"] == "message_complete")
         assert rest[0]["type"] == "interrupt_resolved" and tokens(rest, "order_actions")
@@ -84,7 +98,14 @@ def test_address_change_is_approved_with_the_exact_address(fresh):
         assert interrupt["type"] == "interrupt" and interrupt["action"] == "update_shipping_address"
         assert interrupt["args"]["order_id"] == "1043"
         assert "12 Harbour Street" in interrupt["args"]["address"] and interrupt["approver"] == "customer"
-        client.send({"type": "interrupt_response", "thread_id": thread, "approved": True})
+        client.send(
+            {
+                "type": "interrupt_response",
+                "thread_id": thread,
+                "interrupt_id": interrupt["interrupt_id"],
+                "approved": True,
+            }
+        )
         rest = client.until(lambda e: e["type"] == "message_complete")
         assert rest[0]["type"] == "interrupt_resolved" and rest[0]["approved"] is True
         assert "12 Harbour Street" in tokens(rest, "order_actions")
@@ -95,7 +116,14 @@ def test_small_refund_is_approved_by_the_customer(fresh):
         thread = new_thread()
         interrupt = client.ask(thread, "I would like a refund for order 1044")[-1]
         assert interrupt["action"] == "request_refund" and interrupt["approver"] == "customer"
-        client.send({"type": "interrupt_response", "thread_id": thread, "approved": True})
+        client.send(
+            {
+                "type": "interrupt_response",
+                "thread_id": thread,
+                "interrupt_id": interrupt["interrupt_id"],
+                "approved": True,
+            }
+        )
         rest = client.until(lambda e: e["type"] == "message_complete")
         assert "refund" in tokens(rest, "order_actions").lower()
 
@@ -116,14 +144,28 @@ def test_thread_busy_while_awaiting_and_approve_executes(fresh):
         busy = client.ask(thread, "hello?")[-1]
         assert busy["type"] == "error" and busy["code"] == "thread_busy"
         # Approve: the action runs, order_actions speaks, one message_complete
-        client.send({"type": "interrupt_response", "thread_id": thread, "approved": True})
+        client.send(
+            {
+                "type": "interrupt_response",
+                "thread_id": thread,
+                "interrupt_id": interrupt["interrupt_id"],
+                "approved": True,
+            }
+        )
         rest = client.until(lambda e: e["type"] == "message_complete")
         assert rest[0]["type"] == "interrupt_resolved" and rest[0]["approved"] is True
         assert rest[0]["decided_by"] == "customer"
         assert "cancel" in tokens(rest, "order_actions").lower()
         assert sum(e["type"] == "message_complete" for e in rest) == 1
         # A second decision is refused
-        client.send({"type": "interrupt_response", "thread_id": thread, "approved": True})
+        client.send(
+            {
+                "type": "interrupt_response",
+                "thread_id": thread,
+                "interrupt_id": interrupt["interrupt_id"],
+                "approved": True,
+            }
+        )
         again = client.recv()
         assert again["type"] == "error" and again["code"] == "approval_expired" and "already" in again["message"]
         assert "cancelled" in order_status(client, "1043")
@@ -158,7 +200,14 @@ def test_operator_approves_a_large_refund_from_the_console_api(fresh):
         assert interrupt["type"] == "interrupt" and interrupt["action"] == "request_refund"
         assert interrupt["approver"] == "operator"
         # The customer cannot decide it
-        client.send({"type": "interrupt_response", "thread_id": thread, "approved": True})
+        client.send(
+            {
+                "type": "interrupt_response",
+                "thread_id": thread,
+                "interrupt_id": interrupt["interrupt_id"],
+                "approved": True,
+            }
+        )
         refused = client.recv()
         assert refused["code"] == "forbidden" and "support agent" in refused["message"]
         # A customer token on the operator routes is 403
@@ -170,7 +219,7 @@ def test_operator_approves_a_large_refund_from_the_console_api(fresh):
         status, queue = fresh.http("GET", "/api/v1/approvals?status=pending", operator)
         assert status == 200
         mine = [a for a in queue["approvals"] if a["interrupt_id"] == interrupt["interrupt_id"]]
-        assert mine and mine[0]["customer_id"] == "demo-customer" and mine[0]["args"] == {"order_id": "1045"}
+        assert mine and mine[0]["customer_id"] == "demo-customer" and mine[0]["args"]["order_id"] == "1045"
         assert "token" not in str(queue).lower()
         # When the operator approves
         status, body = fresh.http(
@@ -194,7 +243,7 @@ def test_operator_approves_a_large_refund_from_the_console_api(fresh):
         status, audit = fresh.http("GET", "/api/v1/audit", operator)
         record = next(r for r in audit["decisions"] if r["interrupt_id"] == interrupt["interrupt_id"])
         assert record["decided_by_id"] == "ops-1" and record["role"] == "operator" and record["outcome"] == "approved"
-        assert record["args"] == {"order_id": "1045"} and record["comment"] == "loyal customer"
+        assert record["args"]["amount"] == 129.0 and record["comment"] == "loyal customer"
         assert "PK" not in record and "GSI1PK" not in record
 
 
@@ -222,6 +271,18 @@ def test_timeout_rejects_and_changes_nothing(short_stack):
             "POST", f"/api/v1/approvals/{interrupt['interrupt_id']}", operator, {"approved": True}
         )
         assert status == 410 and "expired" in body["error"]["message"]
-        client.send({"type": "interrupt_response", "thread_id": thread, "approved": True})
+        client.send(
+            {
+                "type": "interrupt_response",
+                "thread_id": thread,
+                "interrupt_id": interrupt["interrupt_id"],
+                "approved": True,
+            }
+        )
         late = client.recv()
         assert late["code"] == "approval_expired" and "expired" in late["message"]
+        # And a person follows up: the timed-out request opened a ticket
+        status, inbox = short_stack.http("GET", "/api/v1/tickets", operator)
+        assert status == 200
+        ticket = next(t for t in inbox["tickets"] if t["thread_id"] == thread)
+        assert ticket["kind"] == "approval_timeout" and "Cancel order 1043" in ticket["summary"]

@@ -46,7 +46,7 @@ def test_a_thread_cannot_be_hijacked_over_websocket(stack):
             for frame in (
                 {"type": "message", "thread_id": thread, "content": "What did we talk about?"},
                 {"type": "resume", "thread_id": thread},
-                {"type": "interrupt_response", "thread_id": thread, "approved": True},
+                {"type": "interrupt_response", "thread_id": thread, "interrupt_id": "i-1", "approved": True},
             ):
                 mallory.send(frame)
                 error = mallory.recv()
@@ -108,5 +108,12 @@ def test_no_stack_traces_or_tokens_reach_clients(stack):
         events = client.ask(new_thread(), "Please cancel order 1043")
         text = str(events)
         assert "Traceback" not in text and "taskToken" not in text and "task_token" not in text
-        client.send({"type": "interrupt_response", "thread_id": events[-1]["thread_id"], "approved": False})
+        client.send(
+            {
+                "type": "interrupt_response",
+                "thread_id": events[-1]["thread_id"],
+                "interrupt_id": events[-1]["interrupt_id"],
+                "approved": False,
+            }
+        )
         client.until(lambda e: e["type"] == "message_complete")

@@ -70,6 +70,13 @@ def test_resume_while_awaiting_approval_resends_the_interrupt(fault_stack):
         again = [e for e in got if e["type"] == "interrupt"]
         assert again and again[0]["interrupt_id"] == interrupt["interrupt_id"]
         # The decision on the new connection finishes the turn there
-        second.send({"type": "interrupt_response", "thread_id": thread, "approved": False})
+        second.send(
+            {
+                "type": "interrupt_response",
+                "thread_id": thread,
+                "interrupt_id": interrupt["interrupt_id"],
+                "approved": False,
+            }
+        )
         rest = second.until(lambda e: e["type"] == "message_complete")
         assert rest[0]["type"] == "interrupt_resolved" and rest[0]["approved"] is False

@@ -65,7 +65,7 @@ def test_customer_and_operator_deciding_at_once_make_one_decision(fault_stack, a
         worker = threading.Thread(target=operator_decides)
         worker.start()
         barrier.wait()
-        client.send({"type": "interrupt_response", "thread_id": thread, "approved": approved})
+        client.send({"type": "interrupt_response", "thread_id": thread, "interrupt_id": iid, "approved": approved})
         worker.join(20)
         events = client.until(lambda e: e["type"] == "message_complete", timeout=30)
         events += client.quiet(0.5)

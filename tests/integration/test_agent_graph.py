@@ -8,9 +8,9 @@ import time
 import pytest
 from langgraph.types import Command
 
+from smart_support.agent.tools import action_id_for
 from smart_support.store.orders import OrderStore
 from smart_support.store.tickets import TicketStore
-from smart_support.agent.tools import action_id_for
 from smart_support.turns.policy import args_hash
 from tests.integration.agent_turns import (
     OTHER,

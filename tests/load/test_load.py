@@ -97,7 +97,16 @@ async def run_session(stack: Stack, session: Session, start: asyncio.Event) -> N
             if decision is not None:
                 assert end["type"] == "interrupt", f"session {session.index}: expected an approval, got {end}"
                 session.approvals += 1
-                await ws.send(json.dumps({"type": "interrupt_response", "thread_id": thread, "approved": decision}))
+                await ws.send(
+                    json.dumps(
+                        {
+                            "type": "interrupt_response",
+                            "thread_id": thread,
+                            "interrupt_id": end["interrupt_id"],
+                            "approved": decision,
+                        }
+                    )
+                )
                 resolved = await until(ws, session, "interrupt_resolved")
                 assert resolved["approved"] is decision and resolved["decided_by"] == "customer"
                 end = await until(ws, session, "message_complete")

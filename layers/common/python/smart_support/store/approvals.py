@@ -16,6 +16,7 @@ from smart_support.protocol.errors import (
 from smart_support.protocol.events import event
 from smart_support.protocol.types import Approver
 from smart_support.store import items
+from smart_support.store.pages import decode_cursor, encode_cursor
 from smart_support.turns.models import Decision
 from smart_support.turns.policy import EDITABLE
 
@@ -155,17 +156,22 @@ class ApprovalStore:
             ExpressionAttributeValues=items.to_values({":expired": "expired"}),
         )
 
-    def list_pending(self, now: float, limit: int = 100) -> list[PendingApproval]:
-        """Open approvals across threads, oldest first."""
-        response = self._dynamodb.query(
-            TableName=self.table_name,
-            IndexName="GSI1",
-            KeyConditionExpression="GSI1PK = :pk",
-            ExpressionAttributeValues=items.to_values({":pk": PENDING_INDEX_KEY}),
-            Limit=limit,
-        )
+    def list_pending(
+        self, now: float, limit: int = 20, cursor: str | None = None
+    ) -> tuple[list[PendingApproval], str | None]:
+        """One page of open approvals across threads, oldest first, and the cursor of the next page."""
+        query: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": "GSI1",
+            "KeyConditionExpression": "GSI1PK = :pk",
+            "ExpressionAttributeValues": items.to_values({":pk": PENDING_INDEX_KEY}),
+            "Limit": limit,
+        }
+        if start := decode_cursor(cursor):
+            query["ExclusiveStartKey"] = start
+        response = self._dynamodb.query(**query)
         pending = [PendingApproval.model_validate(items.from_item(i)) for i in response.get("Items", [])]
-        return [p for p in pending if p.deadline > now]
+        return [p for p in pending if p.deadline > now], encode_cursor(response.get("LastEvaluatedKey"))
 
     @staticmethod
     def _audit_item(
