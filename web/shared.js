@@ -133,7 +133,10 @@ const ARG_LABELS = {
 /** [[label, value], …] for an approval's arguments, e.g. [["Order", "1043"]]. */
 export function argsInWords(args) {
   if (!args || typeof args !== "object") return [];
-  return Object.entries(args).map(([key, value]) => [ARG_LABELS[key] || titleCase(key), valueInWords(value)]);
+  return Object.entries(args).map(([key, value]) => [
+    ARG_LABELS[key] || titleCase(key),
+    key === "amount" && typeof value === "number" ? `$${value.toFixed(2)}` : valueInWords(value),
+  ]);
 }
 
 function valueInWords(value) {

@@ -59,7 +59,8 @@ export function isUndecided(card) {
 
 function decide(thread, card, approved) {
   if (!isUndecided(card)) return;
-  if (!sendFrame({ type: "interrupt_response", thread_id: thread.id, approved })) {
+  const frame = { type: "interrupt_response", thread_id: thread.id, interrupt_id: card.dataset.interruptId, approved };
+  if (!sendFrame(frame)) {
     cardError(card, "You're offline. We'll reconnect, then you can decide.", "offline");
     return;
   }

@@ -47,6 +47,44 @@ export function removeRow(id) {
   renderApprovalsCount();
 }
 
+/** Inputs for the arguments an operator may change before approving (refund amount, shipping address). */
+function editFields(approval) {
+  return (approval.editable || []).map((key) => {
+    const attrs = key === "amount"
+      ? { type: "number", min: "0.01", step: "0.01", max: String(approval.order_total ?? ""), inputmode: "decimal" }
+      : { type: "text", maxlength: "300" };
+    const input = h("input", {
+      class: "field edit", ...attrs, value: String(approval.args?.[key] ?? ""), "data-key": key,
+      "data-original": String(approval.args?.[key] ?? ""), "data-testid": `approval-edit-${key}`,
+      "aria-label": key === "amount" ? "Amount to refund" : "Shipping address",
+    });
+    return h("label", { class: "edit-field" },
+      h("span", { class: "sub", text: key === "amount" ? `Amount (max $${Number(approval.order_total).toFixed(2)})` : "Address" }),
+      input);
+  });
+}
+
+/** The edits typed into a row: only the fields that differ from the request. */
+function editsOf(row) {
+  const edits = {};
+  for (const input of row.querySelectorAll("input.edit")) {
+    const value = input.value.trim();
+    if (value === input.dataset.original) continue;
+    edits[input.dataset.key] = input.dataset.key === "amount" ? Number(value) : value;
+  }
+  return edits;
+}
+
+function contextOf(approval) {
+  const recent = approval.recent_messages || [];
+  if (!recent.length) return null;
+  return h("details", { class: "context", "data-testid": "approval-context" },
+    h("summary", { text: `Last ${recent.length} message${recent.length === 1 ? "" : "s"}` }),
+    h("ol", { class: "context-list" }, recent.map((m) =>
+      h("li", { class: `context-${m.role}` }, h("strong", { text: m.role === "user" ? "Customer: " : "Assistant: " }),
+        h("span", { text: m.content })))));
+}
+
 function addApprovalRow(approval) {
   const comment = h("input", {
     class: "field comment", type: "text", maxlength: "1000", placeholder: "Comment (optional)",
@@ -70,13 +108,15 @@ function addApprovalRow(approval) {
         ? h("span", { class: "badge warn", text: "Operator only" })
         : h("span", { class: "badge muted", text: "Customer may decide too" }))),
   h("td", { "data-label": "Details" }, h("dl", { class: "kv" },
-    argsInWords(approval.args).map(([k, v]) => h("div", {}, h("dt", { text: k }), h("dd", { text: v }))))),
+    argsInWords(approval.args).map(([k, v]) => h("div", {}, h("dt", { text: k }), h("dd", { text: v })))),
+  contextOf(approval)),
   h("td", { "data-label": "Requested" }, h("time", { class: "requested", datetime: approval.requested_at,
     title: formatDateTime(approval.requested_at), text: formatRelative(approval.requested_at) })),
   h("td", { "data-label": "Expires" }, h("span", { class: "countdown", "data-expires-at": approval.expires_at,
     title: formatDateTime(approval.expires_at) })),
   h("td", { class: "decision-cell", "data-label": "Decision" },
-    h("div", { class: "decision" }, comment, h("div", { class: "decision-buttons" }, approve, reject), status)));
+    h("div", { class: "decision" }, ...editFields(approval), comment,
+      h("div", { class: "decision-buttons" }, approve, reject), status)));
   approve.addEventListener("click", () => decide(approval.interrupt_id, true));
   reject.addEventListener("click", () => decide(approval.interrupt_id, false));
   comment.addEventListener("keydown", (event) => {
@@ -102,18 +142,21 @@ async function decide(interruptId, approved) {
   const row = state.rows.get(interruptId);
   if (!row || row.dataset.outcome) return;
   const comment = row.querySelector("input.comment").value.trim();
+  const edits = approved ? editsOf(row) : {};
   const status = row.querySelector(".row-status");
   for (const control of row.querySelectorAll("button:not(.link), input")) control.disabled = true;
   row.dataset.outcome = "deciding";
   status.className = "row-status";
   status.textContent = approved ? "Approving…" : "Rejecting…";
   try {
-    await api(`/approvals/${encodeURIComponent(interruptId)}`, {
-      method: "POST", body: comment ? { approved, comment } : { approved },
-    });
+    const body = { approved };
+    if (comment) body.comment = comment;
+    if (Object.keys(edits).length) body.args = edits;
+    await api(`/approvals/${encodeURIComponent(interruptId)}`, { method: "POST", body });
     row.dataset.outcome = approved ? "approved" : "rejected";
     status.className = `row-status ${approved ? "ok" : "rejected"}`;
-    status.replaceChildren(icon(approved ? "check" : "x"), approved ? "Approved" : "Rejected");
+    const edited = Object.keys(edits).length ? " (edited)" : "";
+    status.replaceChildren(icon(approved ? "check" : "x"), approved ? `Approved${edited}` : "Rejected");
     toast(`${approved ? "Approved" : "Rejected"}: ${state.pending.get(interruptId)?.description || interruptId}`);
     if (state.tab === "audit") loadAudit().catch(() => {});
     if (state.drawerThread === row.dataset.threadId) loadTranscript(state.drawerThread, { quiet: true }).catch(() => {});
@@ -130,7 +173,7 @@ async function decide(interruptId, approved) {
     row.dataset.outcome = `error-${err.status || "network"}`;
     status.className = "row-status error";
     status.textContent = known || `Could not save the decision: ${err.message}`;
-    if (!known) { // a transient failure: let the operator try again
+    if (!known) { // invalid edits (422, still pending) or a transient failure: let the operator try again
       delete row.dataset.outcome;
       for (const control of row.querySelectorAll("button, input")) control.disabled = false;
       return;
