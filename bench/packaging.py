@@ -121,7 +121,8 @@ def function_environment(name: str) -> dict[str, str]:
 
     def resolve(value: Any) -> str:
         if isinstance(value, dict) and "Ref" in value:
-            return placeholders.get(value["Ref"], params.get(value["Ref"], value["Ref"]))
+            ref = str(value["Ref"])
+            return placeholders.get(ref, params.get(ref, ref))
         if isinstance(value, dict) and "Fn::Sub" in value:
             text = value["Fn::Sub"]
             for key, sub in {**params, **placeholders, "AWS::Region": "us-east-1"}.items():

@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from bench import packaging
+from bench.metrics import RecordedStack, Snapshot
 from bench.prices import TurnUsage, cost_per_1000, price_table
-from bench.stack import InProcessStack
 from bench.turns import LONG_ANSWER_PROMPT, PLAIN_PROMPTS, TurnDriver, TurnMeasure, mean, percentile, run_inprocess
-from local.metrics import Snapshot
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TOKEN_DELAY_MS = 20  # the offline model's pace: about 50 words a second, like a fast hosted model
@@ -101,7 +100,7 @@ def usage_of(summary: dict[str, Any], connection: Snapshot, connections: int, me
     )
 
 
-def seed_bench_customers(stack: InProcessStack, count: int) -> list[tuple[str, str]]:
+def seed_bench_customers(stack: RecordedStack, count: int) -> list[tuple[str, str]]:
     """One processing order for each of `count` bench customers (approvals that really cancel something)."""
     import boto3
 
@@ -123,9 +122,8 @@ def seed_bench_customers(stack: InProcessStack, count: int) -> list[tuple[str, s
 def measure_stack(args: argparse.Namespace) -> dict[str, Any]:
     """Every per-turn figure, on one in-process stack."""
     out: dict[str, Any] = {}
-    with InProcessStack(record=True, OFFLINE_TOKEN_DELAY_MS=str(TOKEN_DELAY_MS)) as stack:
+    with RecordedStack(OFFLINE_TOKEN_DELAY_MS=str(TOKEN_DELAY_MS)) as stack:
         recorder = stack.recorder
-        assert recorder is not None
         memory = {f.logical_id: f.memory for f in stack.stack.functions.functions.values()}
         with recorder.scope("harness:bench"):
             customers = seed_bench_customers(stack, args.approvals + 1)

@@ -17,8 +17,7 @@ from typing import Any
 
 from websockets.sync.client import ClientConnection, connect
 
-from bench.stack import InProcessStack
-from local.metrics import Snapshot
+from bench.metrics import RecordedStack, Snapshot
 
 PLAIN_PROMPTS = ("What is the status of order 1042?", "When will it arrive?", "How long does shipping take?")
 LONG_ANSWER_PROMPT = "Hello!"  # the greeting: about 60 words, no tool call
@@ -54,7 +53,7 @@ class TurnMeasure:
 class TurnDriver:
     """Sends turns on one WebSocket and measures them."""
 
-    def __init__(self, stack: InProcessStack, token: str | None = None) -> None:
+    def __init__(self, stack: RecordedStack, token: str | None = None) -> None:
         self.stack = stack
         self.conn: ClientConnection = connect(stack.ws_url(token), open_timeout=10, max_size=2**20)
         self.turns: dict[str, int] = Counter()
@@ -147,25 +146,22 @@ class TurnDriver:
 
     @contextmanager
     def _usage(self, measure: TurnMeasure) -> Iterator[None]:
-        recorder = self.stack.recorder
-        before = recorder.snapshot() if recorder else None
+        before = self.stack.recorder.snapshot()
         yield
         measure.states = wait_for_execution(self.stack, measure.thread_id, measure.turn)
-        if recorder and before is not None:
-            measure.usage = recorder.snapshot().diff(before)
+        measure.usage = self.stack.recorder.snapshot().diff(before)
 
 
-def wait_for_execution(stack: InProcessStack, thread_id: str, turn: int, timeout: float = 30) -> list[str]:
+def wait_for_execution(stack: RecordedStack, thread_id: str, turn: int, timeout: float = 30) -> list[str]:
     """The states the turn's execution entered, once it finished."""
     import boto3
 
     from local.template import REGION
     from smart_support.turns.stepfunctions import execution_name
 
-    recorder = stack.recorder
     arn = stack.stack.state_machine_arn.replace(":stateMachine:", ":execution:") + ":" + execution_name(thread_id, turn)
     deadline = time.monotonic() + timeout
-    with recorder.scope("harness:bench") if recorder else _nothing():
+    with stack.recorder.scope("harness:bench"):
         sfn = boto3.client("stepfunctions", region_name=REGION)
         while time.monotonic() < deadline:
             if sfn.describe_execution(executionArn=arn)["status"] != "RUNNING":
@@ -175,18 +171,14 @@ def wait_for_execution(stack: InProcessStack, thread_id: str, turn: int, timeout
     raise TimeoutError(f"execution of {thread_id} turn {turn} did not finish")
 
 
-@contextmanager
-def _nothing() -> Iterator[None]:
-    yield
-
-
 # ---------------------------------------------------------------- the same graph, in-process
 
 
-def run_inprocess(prompts: list[tuple[str, str]], token_delay_ms: int, stack: InProcessStack) -> list[TurnMeasure]:
+def run_inprocess(prompts: list[tuple[str, str]], token_delay_ms: int, stack: RecordedStack) -> list[TurnMeasure]:
     """The agent graph alone: offline model, InMemorySaver, orders read from the stack's (moto) table."""
     import boto3
     from langchain_core.messages import AIMessageChunk, HumanMessage
+    from langchain_core.runnables import RunnableConfig
     from langgraph.checkpoint.memory import InMemorySaver
 
     from local.template import REGION
@@ -199,7 +191,7 @@ def run_inprocess(prompts: list[tuple[str, str]], token_delay_ms: int, stack: In
 
     settings = get_settings()
     dynamodb = boto3.client("dynamodb", region_name=REGION)
-    graph = build_graph(
+    graph: Any = build_graph(  # stream() with several modes yields (mode, chunk) pairs its overloads do not spell
         model=OfflineChatModel(token_delay_ms=token_delay_ms),
         orders=OrderStore(settings.orders_table, dynamodb=dynamodb),
         tickets=TicketStore(settings.conversations_table, dynamodb=dynamodb),
@@ -211,11 +203,15 @@ def run_inprocess(prompts: list[tuple[str, str]], token_delay_ms: int, stack: In
     for thread_id, content in prompts:
         turns[thread_id] += 1
         measure = TurnMeasure("inprocess", thread_id, turns[thread_id])
-        before = recorder.snapshot() if recorder else None
-        with recorder.scope("inprocess") if recorder else _nothing():
+        before = recorder.snapshot()
+        with recorder.scope("inprocess"):
             started = time.perf_counter()
-            config = {"configurable": {"thread_id": thread_id}, "recursion_limit": 40}
-            graph_input = {"messages": [HumanMessage(content)], "customer_id": "demo-customer", "thread_id": thread_id}
+            config: RunnableConfig = {"configurable": {"thread_id": thread_id}, "recursion_limit": 40}
+            graph_input: dict[str, Any] = {
+                "messages": [HumanMessage(content)],
+                "customer_id": "demo-customer",
+                "thread_id": thread_id,
+            }
             for mode, chunk in graph.stream(
                 graph_input, config, stream_mode=["messages", "updates"], durability="exit"
             ):
@@ -227,8 +223,7 @@ def run_inprocess(prompts: list[tuple[str, str]], token_delay_ms: int, stack: In
                         measure.first_token_s = time.perf_counter() - started
                     measure.answer_words += len(message.text.split())
             measure.complete_s = time.perf_counter() - started
-        if recorder and before is not None:
-            measure.usage = recorder.snapshot().diff(before)
+        measure.usage = recorder.snapshot().diff(before)
         results.append(measure)
     return results
 

@@ -82,7 +82,7 @@ class LocalFunction:
 
 @dataclass
 class FunctionRegistry:
-    """Functions by logical id, with invocation counts for the benchmarks."""
+    """Functions by logical id, with how often each was invoked."""
 
     functions: dict[str, LocalFunction]
     invocations: Counter[str] = field(default_factory=Counter)

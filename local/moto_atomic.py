@@ -46,7 +46,7 @@ def make_dynamodb_atomic() -> None:
                     return __original(self, *args, **kwargs)
 
             functools.update_wrapper(locked, original)
-            locked._atomic = True  # type: ignore[attr-defined]
+            locked._atomic = True  # type: ignore[attr-defined]  # a marker on the wrapper function
             setattr(cls, name, locked)
 
 
@@ -61,5 +61,5 @@ def set_task_token_poll(seconds: float) -> float:
     )
 
     previous = float(callback._DELAY_SECONDS_SYNC_CONDITION_CHECK)
-    callback._DELAY_SECONDS_SYNC_CONDITION_CHECK = seconds  # type: ignore[misc]
+    callback._DELAY_SECONDS_SYNC_CONDITION_CHECK = seconds  # type: ignore[misc]  # moto declares it Final
     return previous

@@ -28,8 +28,10 @@ def _tag(name: str):  # noqa: ANN202 - yaml constructor factory
                 value = str(value).split(".", 1)
         elif isinstance(node, yaml.SequenceNode):
             value = loader.construct_sequence(node, deep=True)
+        elif isinstance(node, yaml.MappingNode):
+            value = loader.construct_mapping(node, deep=True)
         else:
-            value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+            raise yaml.constructor.ConstructorError(None, None, f"unexpected node for !{name}", node.start_mark)
         return {name: value}
 
     return construct
@@ -129,10 +131,9 @@ class LocalResolver:
             name = name.split(".", 1)[0]
         if name in self.physical:
             return self.physical[name]
-        resource = self.template["Resources"][name]
-        if resource["Type"] == "AWS::Serverless::Function":
-            return name
-        return name
+        if name not in self.template["Resources"]:
+            raise KeyError(f"!Ref {name}: no such parameter or resource")
+        return name  # locally a resource's name is its logical id
 
     def get_att(self, logical_id: str, attribute: str) -> str:
         """What !GetAtt means locally."""

@@ -29,7 +29,6 @@ runner = TurnRunner(
     services.sessions(),
     services.approvals(),
     services.sender(),
-    settings.conversations_table,
     flush_ms=settings.stream_flush_ms,
     tickets=tickets,
 )

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, expect, sync_playwright
 
 from tests.e2e.conftest import Stack, start_stack
 
@@ -26,8 +26,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-DESKTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
+DESKTOP: ViewportSize = {"width": 1280, "height": 800}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 
 # Records every WebSocket the page opens, so a test can drop the connection like a flaky network would.
 TRACK_SOCKETS = """
@@ -42,7 +42,9 @@ expect.set_options(timeout=15_000)
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     setattr(item, f"report_{report.when}", report)
     return report
@@ -77,7 +79,7 @@ def new_page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Calla
     pages: list[Page] = []
     errors: list[str] = []
 
-    def open_page(viewport: dict[str, int] | None = None) -> Page:
+    def open_page(viewport: ViewportSize | None = None) -> Page:
         context = browser.new_context(viewport=viewport or DESKTOP)
         context.add_init_script(TRACK_SOCKETS)
         contexts.append(context)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,16 +16,11 @@ import pytest
 from websockets.sync.client import ClientConnection, connect
 
 from local.client import http_request
+from local.inprocess import free_port
 from local.server import DEFAULT_AUTH_SECRET
-from smart_support.auth.tokens import mint_token
+from smart_support.auth.tokens import Role, mint_token
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -34,7 +28,7 @@ class Stack:
     """A running local stack."""
 
     port: int
-    process: subprocess.Popen
+    process: subprocess.Popen[bytes] | None  # None for a stack served in this process (local.inprocess)
     log_path: Path
     secret: str = DEFAULT_AUTH_SECRET
 
@@ -42,7 +36,7 @@ class Stack:
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def token(self, sub: str = "demo-customer", role: str = "customer", **kw: Any) -> str:
+    def token(self, sub: str = "demo-customer", role: Role = "customer", **kw: Any) -> str:
         return mint_token(self.secret, sub, role, **kw)
 
     def ws(self, token: str | None = None) -> Client:
@@ -74,7 +68,7 @@ class Client:
     def until(self, done: Callable[[dict[str, Any]], bool], timeout: float = 30) -> list[dict[str, Any]]:
         """Events up to and including the first one for which `done` is true."""
         deadline = time.monotonic() + timeout
-        events = []
+        events: list[dict[str, Any]] = []
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:

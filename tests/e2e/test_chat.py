@@ -49,10 +49,14 @@ def test_two_threads_at_once_on_one_connection(stack):
         first, second = new_thread("a"), new_thread("b")
         client.send({"type": "message", "thread_id": first, "content": "What is the status of order 1042?"})
         client.send({"type": "message", "thread_id": second, "content": "What is the status of order 1044?"})
-        done = set()
-        events = client.until(
-            lambda e: e["type"] == "message_complete" and (done.add(e["thread_id"]) or len(done) == 2)
-        )
+        done: set[str] = set()
+
+        def both_complete(e: dict) -> bool:
+            if e["type"] == "message_complete":
+                done.add(e["thread_id"])
+            return len(done) == 2
+
+        events = client.until(both_complete)
         assert done == {first, second}
         assert "1042" in "".join(e["content"] for e in events if e["type"] == "token" and e["thread_id"] == first)
         assert "1044" in "".join(e["content"] for e in events if e["type"] == "token" and e["thread_id"] == second)
@@ -64,8 +68,13 @@ def test_a_second_message_while_running_is_thread_busy(stack):
         client.send({"type": "message", "thread_id": thread, "content": "What is the status of order 1042?"})
         client.send({"type": "message", "thread_id": thread, "content": "And 1044?"})
         # Frames are handled concurrently, as API Gateway does: one of the two wins, the other is busy.
-        seen = set()
-        client.until(lambda e: seen.add(e["type"]) or {"error", "message_complete"} <= seen, timeout=30)
+        seen: set[str] = set()
+
+        def error_and_complete(e: dict) -> bool:
+            seen.add(e["type"])
+            return {"error", "message_complete"} <= seen
+
+        client.until(error_and_complete, timeout=30)
         errors = [e for e in client.seen if e["type"] == "error"]
         assert [e["code"] for e in errors] == ["thread_busy"]
         assert client.quiet(0.5) == []

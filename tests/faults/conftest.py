@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bench.stack import InProcessStack
+from local.inprocess import InProcessStack
 from tests.e2e.conftest import Stack, start_stack
 
 
@@ -22,8 +22,8 @@ def fault_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 @pytest.fixture(scope="module")
 def inproc() -> Iterator[InProcessStack]:
-    """The local stack in this process: its functions' modules can be patched, its AWS calls counted."""
-    stack = InProcessStack(record=True, OFFLINE_TOKEN_DELAY_MS="0")
+    """The local stack in this process: its functions' modules can be patched, their invocations counted."""
+    stack = InProcessStack(OFFLINE_TOKEN_DELAY_MS="0")
     stack.start()
     yield stack
     stack.stop()
@@ -32,7 +32,7 @@ def inproc() -> Iterator[InProcessStack]:
 @pytest.fixture(scope="module")
 def inproc_client(inproc: InProcessStack) -> Stack:
     """The e2e helpers (ws(), http(), token()) pointed at the in-process stack."""
-    return Stack(inproc.port, None, Path(os.devnull), inproc.secret)  # type: ignore[arg-type]
+    return Stack(inproc.port, None, Path(os.devnull), inproc.secret)
 
 
 def function_module(stack: InProcessStack, logical_id: str) -> Any:

@@ -123,7 +123,7 @@ def decide(
     return run(graph, Command(resume=resume), config(thread_id))
 
 
-def dangling_tool_calls(graph: Any, thread_id: str) -> list[str]:
+def dangling_tool_calls(graph: Any, thread_id: str) -> list[str | None]:
     """Tool call ids in the checkpointed conversation that have no ToolMessage."""
     messages = graph.get_state(config(thread_id)).values["messages"]
     answered = {m.tool_call_id for m in messages if isinstance(m, ToolMessage)}

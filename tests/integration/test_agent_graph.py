@@ -225,7 +225,7 @@ def test_resuming_the_same_interrupt_twice_writes_once(dynamodb, orders):
     paused = graph.get_state(config("t-twice")).config
 
     # When the same approval is resumed twice from that checkpoint (e.g. a retry after a crash)
-    approve = Command(resume=bound(pending_request(graph, "t-twice"), approved=True))
+    approve: Command[None] = Command(resume=bound(pending_request(graph, "t-twice"), approved=True))
     first = run(make_graph(dynamodb, make_saver()), approve, paused)
     second = run(make_graph(dynamodb, make_saver()), approve, paused)
 
@@ -242,7 +242,7 @@ def test_resuming_the_same_interrupt_twice_writes_once(dynamodb, orders):
 def test_resuming_a_finished_turn_again_does_nothing(graph, orders):
     # Given an approved and finished cancellation
     say(graph, "t-again", "Cancel order 1043")
-    approve = Command(resume=bound(pending_request(graph, "t-again"), approved=True))
+    approve: Command[None] = Command(resume=bound(pending_request(graph, "t-again"), approved=True))
     run(graph, approve, config("t-again"))
 
     # When the same decision is delivered once more

@@ -64,7 +64,7 @@ def test_two_writes_in_one_message_are_two_approvals_decided_one_at_a_time(graph
 def test_a_replayed_decision_never_approves_the_next_write(graph, orders):
     # Given the address change approved, and the graph now paused on the refund
     say(graph, "t-replay", "please do both: new address for 1043 and refund 1045")
-    address_decision = Command(resume=bound(pending_request(graph, "t-replay"), approved=True))
+    address_decision: Command[None] = Command(resume=bound(pending_request(graph, "t-replay"), approved=True))
     run(graph, address_decision, config("t-replay"))
     refund_request = pending_request(graph, "t-replay")
 

@@ -104,9 +104,10 @@ def test_a_failed_start_returns_the_thread_to_idle(dynamodb, caplog):
     # When a message arrives
     reply = service.handle(json.dumps({"type": "message", "thread_id": "t-1", "content": "hi"}), CTX)
     # Then the client hears a generic internal error with a request id, and the thread is usable again
-    assert reply["code"] == "internal_error" and reply["request_id"] == "req-1"
+    assert reply is not None and reply["code"] == "internal_error" and reply["request_id"] == "req-1"
     assert "missing" not in reply["message"]
-    assert sessions.get("t-1").status == "idle"
+    session = sessions.get("t-1")
+    assert session is not None and session.status == "idle"
     # and the same request id is in the log record with the real cause
     failure = next(r for r in caplog.records if r.getMessage() == "frame failed")
     assert failure.request_id == "req-1" and failure.exc_info is not None

@@ -49,7 +49,7 @@ def test_missing_or_bad_claims_are_refused(claims):
 
 
 def test_alg_none_is_refused():
-    token = jwt.encode({"sub": "x", "role": "operator", "exp": 4_000_000_000}, None, algorithm="none")
+    token = jwt.encode({"sub": "x", "role": "operator", "exp": 4_000_000_000}, "", algorithm="none")
     with pytest.raises(Unauthorized):
         verify_token(SECRET, token)
 

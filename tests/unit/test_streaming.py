@@ -1,38 +1,53 @@
 """Token coalescing and frame limits, with a recording sender (the real @connections path is tested e2e)."""
 
+from typing import Any
+
 from smart_support.protocol.events import dumps
 from smart_support.protocol.frames import MAX_FRAME_BYTES
+from smart_support.store.sessions import Session
 from smart_support.turns.streaming import MAX_TOKEN_CHARS, ThreadChannel, TokenCoalescer
 
 
 class RecordingSender:
-    def __init__(self, gone=()):
-        self.sent = []
+    """A Sender that keeps what it posted; connections in `gone` have left."""
+
+    def __init__(self, gone: tuple[str, ...] | set[str] = ()) -> None:
+        self.sent: list[tuple[str, dict[str, Any]]] = []
         self.gone = set(gone)
 
-    def send(self, connection_id, payload):
-        if connection_id in self.gone or not connection_id:
+    def send(self, connection_id: str | None, payload: dict[str, Any]) -> bool:
+        if not connection_id or connection_id in self.gone:
             return False
         self.sent.append((connection_id, payload))
         return True
 
 
 class FakeClock:
-    def __init__(self):
+    def __init__(self) -> None:
         self.now = 0.0
 
-    def __call__(self):
+    def __call__(self) -> float:
         return self.now
 
 
 class SessionsWith:
-    def __init__(self, connection_id):
+    """A SessionReader whose thread is on `connection_id`; counts its reads."""
+
+    def __init__(self, connection_id: str) -> None:
         self.connection_id = connection_id
         self.reads = 0
 
-    def get(self, thread_id):
+    def get(self, thread_id: str) -> Session | None:
         self.reads += 1
-        return type("S", (), {"connection_id": self.connection_id})()
+        stamp = "2026-11-24T00:00:00Z"
+        return Session(
+            thread_id=thread_id,
+            owner="demo-customer",
+            connection_id=self.connection_id,
+            created_at=stamp,
+            updated_at=stamp,
+            expires_at=1795480200,
+        )
 
 
 def test_first_token_goes_at_once_then_windows_grow():

@@ -1,10 +1,13 @@
-"""In-memory stand-ins for the order and ticket stores (unit tests never touch AWS)."""
+"""In-memory stand-ins for the order and ticket stores (unit tests never touch AWS), shaped like their ports."""
 
 from __future__ import annotations
 
+from smart_support.clock import iso
 from smart_support.store.demo_data import DEMO_ORDERS
 from smart_support.store.orders import Order, OrderNotFound, OrderRuleViolation
-from smart_support.store.tickets import Ticket, ticket_id_for
+from smart_support.store.tickets import Ticket, TicketKind, ticket_id_for
+
+CREATED_AT = 1795478400.0  # 2026-11-24T00:00:00Z
 
 
 class FakeOrders:
@@ -18,14 +21,18 @@ class FakeOrders:
         order = self.orders.get(order_id)
         return order.model_copy(deep=True) if order and order.customer_id == customer_id else None
 
-    def cancel(self, order_id: str, customer_id: str, action_id: str) -> Order:
+    def cancel(self, order_id: str, customer_id: str, action_id: str, now: float | None = None) -> Order:
         return self._apply("cancel_order", order_id, customer_id, action_id, status="cancelled")
 
-    def request_refund(self, order_id: str, customer_id: str, action_id: str, amount: float | None = None) -> Order:
+    def request_refund(
+        self, order_id: str, customer_id: str, action_id: str, amount: float | None = None, now: float | None = None
+    ) -> Order:
         changes = {"refund_status": "requested", "refund_amount": amount}
         return self._apply("request_refund", order_id, customer_id, action_id, **changes)
 
-    def update_shipping_address(self, order_id: str, customer_id: str, address: str, action_id: str) -> Order:
+    def update_shipping_address(
+        self, order_id: str, customer_id: str, address: str, action_id: str, now: float | None = None
+    ) -> Order:
         return self._apply("update_shipping_address", order_id, customer_id, action_id, shipping_address=address)
 
     def _apply(self, action: str, order_id: str, customer_id: str, action_id: str, **changes: object) -> Order:
@@ -57,18 +64,25 @@ class FakeTickets:
         summary: str,
         idempotency_key: str | None = None,
         now: float | None = None,
-        kind: str = "escalation",
+        kind: TicketKind = "escalation",
     ) -> Ticket:
         ticket_id = ticket_id_for(thread_id, idempotency_key or str(len(self.tickets)))
-        for ticket in self.tickets:
-            if ticket.ticket_id == ticket_id:
-                return ticket
+        existing = self.get(ticket_id)
+        if existing is not None:
+            return existing
         ticket = Ticket(
             ticket_id=ticket_id,
             thread_id=thread_id,
             customer_id=customer_id,
             summary=summary,
-            created_at="2026-11-24T00:00:00Z",
+            kind=kind,
+            created_at=iso(CREATED_AT if now is None else now),
         )
         self.tickets.append(ticket)
         return ticket
+
+    def get(self, ticket_id: str) -> Ticket | None:
+        return next((ticket for ticket in self.tickets if ticket.ticket_id == ticket_id), None)
+
+    def list_open(self, limit: int = 50) -> list[Ticket]:
+        return [ticket for ticket in reversed(self.tickets) if ticket.status == "open"][:limit]

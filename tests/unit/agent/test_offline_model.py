@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, SystemMessage, ToolMessage
 
-from smart_support.agent import models, prompts
+from smart_support.agent import prompts
 from smart_support.agent.models import OfflineChatModel
 from smart_support.agent.state import RouteDecision
 from smart_support.agent.tools import build_toolsets
 from tests.unit.agent.fakes import FakeOrders, FakeTickets
 
-TOOLSETS = build_toolsets(FakeOrders(), FakeTickets())  # type: ignore[arg-type]
+TOOLSETS = build_toolsets(FakeOrders(), FakeTickets())
 
 
 def bound(agent: str, delay_ms: int = 0):
@@ -50,7 +51,7 @@ def test_each_intent_emits_a_real_tool_call(agent, text, tool, args):
     assert len(reply.tool_calls) == 1
     call = reply.tool_calls[0]
     assert (call["name"], call["args"]) == (tool, args)
-    assert call["id"].startswith("call_")
+    assert call["id"] is not None and call["id"].startswith("call_")
 
 
 def test_escalation_summarises_the_request():
@@ -161,7 +162,7 @@ def test_write_outcomes_are_told_to_the_customer(result, expected):
 def test_streams_word_by_word_with_the_configured_pace(monkeypatch):
     # Given a 15 ms pace (sleeps recorded instead of slept)
     sleeps: list[float] = []
-    monkeypatch.setattr(models.time, "sleep", sleeps.append)
+    monkeypatch.setattr(time, "sleep", sleeps.append)
 
     # When a text answer is streamed
     chunks = list(bound("knowledge", delay_ms=15).stream([HumanMessage("hello")]))

@@ -6,11 +6,12 @@ import json
 from typing import Any
 
 import pytest
-from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolMessage
 from langgraph.errors import GraphInterrupt
 
 from smart_support.agent import tools as tools_module
 from smart_support.agent.graph import close_dangling_tool_calls, run_tool
+from smart_support.agent.state import SupportState
 from smart_support.agent.tools import action_id_for, build_toolsets
 from smart_support.turns.policy import args_hash
 from tests.unit.agent.fakes import FakeOrders, FakeTickets
@@ -55,7 +56,7 @@ def tickets() -> FakeTickets:
 
 @pytest.fixture
 def by_name(orders, tickets):
-    toolsets = build_toolsets(orders, tickets)  # type: ignore[arg-type]  # (Protocols come with issue 16)
+    toolsets = build_toolsets(orders, tickets)
     return {tool.name: tool for tools in toolsets.values() for tool in tools}
 
 
@@ -68,7 +69,7 @@ def approve_with(monkeypatch, *decisions: Any, raw: bool = False, repeat: bool =
 def call(
     by_name, name: str, args: dict[str, Any], customer_id: str = "demo-customer", call_id: str = "call-1"
 ) -> dict[str, Any]:
-    state = {"messages": [], "customer_id": customer_id, "thread_id": "thread-1"}
+    state: SupportState = {"messages": [], "customer_id": customer_id, "thread_id": "thread-1"}
     message = run_tool(by_name, {"name": name, "args": args, "id": call_id, "type": "tool_call"}, state)
     assert isinstance(message, ToolMessage)
     assert message.tool_call_id == call_id
@@ -234,7 +235,7 @@ def test_escalation_is_idempotent_per_tool_call(by_name, tickets):
 
 def test_dangling_tool_calls_get_a_stand_in_result_for_the_model():
     # Given a conversation whose last tool call never got a result
-    messages = [
+    messages: list[AnyMessage] = [
         HumanMessage("cancel 1043"),
         AIMessage("", tool_calls=[{"name": "cancel_order", "args": {"order_id": "1043"}, "id": "x"}]),
     ]

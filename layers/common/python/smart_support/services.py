@@ -8,19 +8,21 @@ from typing import TYPE_CHECKING
 from smart_support.settings import get_settings
 
 if TYPE_CHECKING:  # each factory imports its module itself: a function loads only the stores it uses
-    from smart_support.store.analytics import AnalyticsStore
-    from smart_support.store.approvals import ApprovalStore
-    from smart_support.store.connections import ConnectionStore
-    from smart_support.store.sessions import SessionStore
-    from smart_support.store.tickets import TicketStore
-    from smart_support.store.transcript import TranscriptStore
+    from smart_support.store.ports import (
+        AnalyticsRepository,
+        ApprovalRepository,
+        ConnectionRepository,
+        SessionRepository,
+        TicketRepository,
+        TranscriptRepository,
+    )
     from smart_support.turns.decisions import ApprovalService
     from smart_support.turns.stepfunctions import TurnWorkflow
     from smart_support.turns.streaming import EventSender
 
 
 @cache
-def sessions() -> SessionStore:
+def sessions() -> SessionRepository:
     """Session data access."""
     from smart_support.store.sessions import SessionStore
 
@@ -29,7 +31,7 @@ def sessions() -> SessionStore:
 
 
 @cache
-def connections() -> ConnectionStore:
+def connections() -> ConnectionRepository:
     """Connection records."""
     from smart_support.store.connections import ConnectionStore
 
@@ -53,7 +55,7 @@ def workflow() -> TurnWorkflow:
 
 
 @cache
-def analytics() -> AnalyticsStore:
+def analytics() -> AnalyticsRepository:
     """Analytics counters."""
     from smart_support.store.analytics import AnalyticsStore
 
@@ -61,7 +63,7 @@ def analytics() -> AnalyticsStore:
 
 
 @cache
-def approval_store() -> ApprovalStore:
+def approval_store() -> ApprovalRepository:
     """Pending approvals and audit records."""
     from smart_support.store.approvals import ApprovalStore
 
@@ -77,7 +79,7 @@ def approvals() -> ApprovalService:
 
 
 @cache
-def transcripts() -> TranscriptStore:
+def transcripts() -> TranscriptRepository:
     """Stored transcripts."""
     from smart_support.store.transcript import TranscriptStore
 
@@ -85,7 +87,7 @@ def transcripts() -> TranscriptStore:
 
 
 @cache
-def tickets() -> TicketStore:
+def tickets() -> TicketRepository:
     """Escalation tickets."""
     from smart_support.store.tickets import TicketStore
 

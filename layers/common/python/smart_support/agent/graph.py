@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any
 
 from langchain_core.exceptions import OutputParserException
 from langchain_core.language_models import BaseChatModel
@@ -25,17 +25,17 @@ from langgraph.constants import TAG_NOSTREAM
 from langgraph.errors import GraphBubbleUp
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.prebuilt import tools_condition
 from pydantic import ValidationError
 
 from smart_support import aws
 from smart_support.agent.intents import route_for
-from smart_support.agent.nodes import SPECIALISTS, SUPERVISOR, Specialist
+from smart_support.agent.nodes import SPECIALISTS, SUPERVISOR, Specialist, tools_node
 from smart_support.agent.prompts import SPECIALIST_PROMPTS, SUPERVISOR_PROMPT
 from smart_support.agent.state import RouteDecision, SupportState
 from smart_support.agent.tools import build_toolsets
 from smart_support.settings import Settings
-from smart_support.store.orders import OrderStore
-from smart_support.store.tickets import TicketStore
+from smart_support.store.ports import OrderRepository, TicketRepository
 
 logger = logging.getLogger(__name__)
 
@@ -43,8 +43,12 @@ INJECTED_FROM_STATE = ("customer_id", "thread_id")
 
 
 def build_graph(
-    *, model: BaseChatModel, orders: OrderStore, tickets: TicketStore, checkpointer: BaseCheckpointSaver | None
-) -> CompiledStateGraph:
+    *,
+    model: BaseChatModel,
+    orders: OrderRepository,
+    tickets: TicketRepository,
+    checkpointer: BaseCheckpointSaver[Any] | None,
+) -> CompiledStateGraph[SupportState, None, SupportState, SupportState]:
     """Compile the supervisor + specialists graph over the given model, data stores and checkpointer."""
     toolsets = build_toolsets(orders, tickets)
     # Tagged nostream: the routing call never reaches stream_mode="messages".
@@ -56,39 +60,25 @@ def build_graph(
     builder.add_conditional_edges(SUPERVISOR, route_to_specialist, list(SPECIALISTS))
     for name in SPECIALISTS:
         tools = toolsets[name]
-        tool_node = f"{name}_tools"
         builder.add_node(name, SpecialistAgent(model.bind_tools(tools), SPECIALIST_PROMPTS[name]))
-        builder.add_node(tool_node, ToolExecutor(tools))
-        builder.add_conditional_edges(name, needs_tools, {"tools": tool_node, END: END})
-        builder.add_edge(tool_node, name)
+        builder.add_node(tools_node(name), ToolExecutor(tools))
+        builder.add_conditional_edges(name, tools_condition, {"tools": tools_node(name), END: END})
+        builder.add_edge(tools_node(name), name)
     return builder.compile(checkpointer=checkpointer, name="smart-support")
 
 
-def build_checkpointer(settings: Settings, endpoint_url: str | None = None) -> BaseCheckpointSaver:
+def build_checkpointer(settings: Settings, endpoint_url: str | None = None) -> BaseCheckpointSaver[Any]:
     """DynamoDBSaver on the checkpoints table, its TTL equal to the session TTL."""
     from langgraph_checkpoint_aws import DynamoDBSaver
 
-    return DynamoDBSaver(
+    saver: BaseCheckpointSaver[Any] = DynamoDBSaver(
         table_name=settings.checkpoints_table,
         region_name=settings.region,
         endpoint_url=endpoint_url,
         boto_config=aws.CLIENT_CONFIG,
         ttl_seconds=settings.session_ttl_seconds,
     )
-
-
-def build_agent(
-    settings: Settings, checkpointer: BaseCheckpointSaver | None = None, dynamodb: Any = None
-) -> CompiledStateGraph:
-    """The graph wired from settings: model by provider, stores on the configured tables, DynamoDB checkpoints."""
-    from smart_support.agent.models import build_model
-
-    return build_graph(
-        model=build_model(settings),
-        orders=OrderStore(settings.orders_table, dynamodb=dynamodb),
-        tickets=TicketStore(settings.conversations_table, dynamodb=dynamodb),
-        checkpointer=checkpointer if checkpointer is not None else build_checkpointer(settings),
-    )
+    return saver
 
 
 # ---------------------------------------------------------------- routers
@@ -97,14 +87,6 @@ def build_agent(
 def route_to_specialist(state: SupportState) -> Specialist:
     """The specialist the supervisor chose."""
     return state.get("route", "knowledge")
-
-
-def needs_tools(state: SupportState) -> Literal["tools", "__end__"]:
-    """Run the tools of the specialist's last message, or finish the turn when it answered."""
-    last = state["messages"][-1]
-    if isinstance(last, AIMessage) and last.tool_calls:
-        return "tools"
-    return "__end__"  # END
 
 
 # ---------------------------------------------------------------- nodes

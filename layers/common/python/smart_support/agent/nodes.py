@@ -8,3 +8,8 @@ Specialist = Literal["order_status", "order_actions", "knowledge", "escalation"]
 SPECIALISTS: tuple[Specialist, ...] = get_args(Specialist)
 SUPERVISOR = "supervisor"
 AGENT_NODES: tuple[str, ...] = (SUPERVISOR, *SPECIALISTS)
+
+
+def tools_node(specialist: Specialist) -> str:
+    """The node that runs a specialist's tool calls."""
+    return f"{specialist}_tools"

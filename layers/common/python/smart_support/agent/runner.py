@@ -15,13 +15,12 @@ from smart_support.agent.nodes import AGENT_NODES, SPECIALISTS
 from smart_support.clock import iso
 from smart_support.protocol.events import event, message_complete_event, tool_call_event
 from smart_support.store import analytics
-from smart_support.store.sessions import SessionStore
-from smart_support.store.tickets import TicketStore
-from smart_support.store.transcript import segment_item
+from smart_support.store.dynamodb import StoreError
+from smart_support.store.ports import SessionRepository, TicketRepository
 from smart_support.turns.decisions import ApprovalService
 from smart_support.turns.models import AgentTask, Decision, InterruptInfo
 from smart_support.turns.policy import args_hash
-from smart_support.turns.streaming import EventSender, ThreadChannel, TokenCoalescer
+from smart_support.turns.streaming import Sender, ThreadChannel, TokenCoalescer
 
 logger = Logger(child=True)
 
@@ -70,22 +69,18 @@ class TurnRunner:
     def __init__(
         self,
         graph: Any,
-        sessions: SessionStore,
+        sessions: SessionRepository,
         approvals: ApprovalService,
-        sender: EventSender,
-        table_name: str,
-        dynamodb: Any = None,
+        sender: Sender,
         flush_ms: int = 50,
-        tickets: TicketStore | None = None,
+        tickets: TicketRepository | None = None,
     ) -> None:
         self.graph = graph
         self.sessions = sessions
         self.approvals = approvals
         self.sender = sender
-        self.table_name = table_name
         self.flush_ms = flush_ms
         self.tickets = tickets
-        self._dynamodb = dynamodb or aws.client("dynamodb")
 
     def handle(self, task: AgentTask) -> dict[str, Any]:
         """Run or resume the graph; returns {"outcome": "complete"|"interrupted", "interrupt": ...}."""
@@ -107,14 +102,15 @@ class TurnRunner:
         try:
             outcome = self._stream(graph_input, turn.thread_id, channel, entries)
             return self._finish(task, outcome, channel, entries)
-        except ClientError as exc:
-            if aws.error_code(exc) in THROTTLING_CODES:
+        except (ClientError, StoreError) as exc:
+            code = exc.code if isinstance(exc, StoreError) else aws.error_code(exc)
+            if code in THROTTLING_CODES:
                 raise ThrottlingError(str(exc)) from exc
             raise
 
     def _resume_input(
         self, task: AgentTask, channel: ThreadChannel, entries: list[dict[str, Any]], now: float
-    ) -> Command:
+    ) -> Command[Any]:
         decision, info, turn = task.decision, task.interrupt, task.turn
         if decision is None or info is None:
             raise ValueError("a resume task needs the interrupt and the decision")
@@ -214,7 +210,6 @@ class TurnRunner:
         counters: dict[str, int] = {f"tool_{name}": 0 for name in outcome["tools"]}
         for name in outcome["tools"]:
             counters[f"tool_{name}"] += 1
-        segment = segment_item(turn.thread_id, turn.turn, int(now * 1000) % 10**13, entries, now)
         if outcome["interrupts"]:
             raw = outcome["interrupts"][0]
             value = dict(raw.value)
@@ -230,7 +225,7 @@ class TurnRunner:
                 context=self._recent_messages(turn.thread_id),
             )
             counters["interrupts_requested"] = 1
-            self._transact(segment, counters, None)
+            self.sessions.end_run(turn.thread_id, turn.turn, entries, counters, finished=False, now=now)
             logger.info("turn interrupted", extra={"thread_id": turn.thread_id, "action": info.action})
             return {"outcome": "interrupted", "interrupt": info.model_dump()}
 
@@ -239,8 +234,8 @@ class TurnRunner:
             counters[analytics.latency_bucket((now - turn.started_at) * 1000)] = 1
             if turn.turn == 1:
                 counters["sessions"] = 1
-        finish = self.sessions.finish_update(turn.thread_id, turn.turn, now)
-        self._transact(segment, counters, finish)
+        if not self.sessions.end_run(turn.thread_id, turn.turn, entries, counters, finished=True, now=now):
+            logger.warning("session changed under the turn", extra={"thread_id": turn.thread_id, "turn": turn.turn})
         channel.send(message_complete_event(turn.thread_id, turn.turn))
         logger.info(
             "turn complete",
@@ -265,19 +260,3 @@ class TurnRunner:
             if len(recent) == CONTEXT_MESSAGES:
                 break
         return recent[::-1]
-
-    def _transact(self, segment: dict[str, Any], counters: dict[str, int], finish: dict[str, Any] | None) -> None:
-        """Transcript, counters and the session's return to idle in one DynamoDB request."""
-        items: list[dict[str, Any]] = [{"Put": {"TableName": self.table_name, "Item": segment}}]
-        if counters:
-            items.append({"Update": analytics.counters_update(self.table_name, counters)})
-        if finish:
-            items.append({"Update": finish})
-        try:
-            self._dynamodb.transact_write_items(TransactItems=items)
-        except ClientError as exc:
-            if aws.error_code(exc) != "TransactionCanceledException" or not finish:
-                raise
-            # The thread moved on (a newer turn owns it): keep the transcript and counters anyway.
-            logger.warning("session changed under the turn", extra={"key": finish["Key"]})
-            self._dynamodb.transact_write_items(TransactItems=items[:-1])

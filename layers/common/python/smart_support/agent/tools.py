@@ -18,8 +18,8 @@ from langgraph.types import interrupt
 
 from smart_support.agent import knowledge
 from smart_support.protocol.errors import SupportError
-from smart_support.store.orders import Order, OrderAction, OrderNotFound, OrderRuleViolation, OrderStore
-from smart_support.store.tickets import TicketStore
+from smart_support.store.orders import Order, OrderAction, OrderNotFound, OrderRuleViolation
+from smart_support.store.ports import OrderRepository, TicketRepository
 from smart_support.turns.policy import (
     MAX_REASON_CHARS,
     address_problem,
@@ -108,7 +108,7 @@ def order_view(order: Order) -> dict[str, Any]:
     }
 
 
-def build_toolsets(orders: OrderStore, tickets: TicketStore) -> dict[str, list[BaseTool]]:
+def build_toolsets(orders: OrderRepository, tickets: TicketRepository) -> dict[str, list[BaseTool]]:
     """The tools of each specialist, bound to the data stores."""
 
     @tool
@@ -238,7 +238,7 @@ def build_toolsets(orders: OrderStore, tickets: TicketStore) -> dict[str, list[B
 
 
 def gated_write(
-    orders: OrderStore,
+    orders: OrderRepository,
     action: OrderAction,
     args: dict[str, Any],
     customer_id: str,
@@ -247,7 +247,6 @@ def gated_write(
     write: Callable[[str, dict[str, Any]], Order],
 ) -> str:
     """Check (read only) -> ask for approval -> the idempotent write of exactly the approved call."""
-    # Check (read only) -> interrupt for approval -> the idempotent write of exactly the approved call.
     order_id = args["order_id"]
     order = orders.get_for_customer(order_id, customer_id)
     if order is None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
@@ -20,7 +22,7 @@ def build_resolver() -> APIGatewayHttpResolver:
     for module in (operations, sessions, approvals):
         app.include_router(module.router, prefix=PREFIX)
 
-    def envelope(error: SupportError) -> Response:
+    def envelope(error: SupportError) -> Response[dict[str, Any]]:
         request_id = app.current_event.request_context.request_id
         return Response(
             status_code=error.http_status,
@@ -38,21 +40,21 @@ def build_resolver() -> APIGatewayHttpResolver:
 
     app.enable_swagger(path=f"{PREFIX}/docs", title="smart-support API", version="1.0.0")
 
-    @app.exception_handler(SupportError)
-    def support_error(error: SupportError) -> Response:
+    @app.exception_handler(SupportError)  # type: ignore[untyped-decorator]  # Powertools leaves it unannotated
+    def support_error(error: SupportError) -> Response[dict[str, Any]]:
         return envelope(error)
 
-    @app.exception_handler(RequestValidationError)
-    def invalid_request(error: RequestValidationError) -> Response:
+    @app.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]  # Powertools leaves it unannotated
+    def invalid_request(error: RequestValidationError) -> Response[dict[str, Any]]:
         fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in error.errors())
         return envelope(ValidationFailed(f"Invalid request: {fields}"))
 
     @app.not_found
-    def not_found(_: NotFoundError) -> Response:
+    def not_found(_: NotFoundError) -> Response[dict[str, Any]]:
         return envelope(NotFound("No such route."))
 
-    @app.exception_handler(Exception)
-    def unexpected(error: Exception) -> Response:
+    @app.exception_handler(Exception)  # type: ignore[untyped-decorator]  # Powertools leaves it unannotated
+    def unexpected(error: Exception) -> Response[dict[str, Any]]:
         logger.exception("request failed")
         return envelope(InternalError())
 

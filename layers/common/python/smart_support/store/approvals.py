@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
 from pydantic import BaseModel, Field
 
 from smart_support import aws
@@ -16,6 +15,7 @@ from smart_support.protocol.errors import (
 from smart_support.protocol.events import event
 from smart_support.protocol.types import Approver
 from smart_support.store import items
+from smart_support.store.dynamodb import TransactionCancelled, transact_write
 from smart_support.store.pages import decode_cursor, encode_cursor
 from smart_support.turns.models import Decision
 from smart_support.turns.policy import EDITABLE
@@ -140,10 +140,8 @@ class ApprovalStore:
             delete["ExpressionAttributeValues"] = items.to_values({":now": before_deadline})
         audit_put = {"TableName": self.table_name, "Item": audit, "ConditionExpression": NEW_ITEM}
         try:
-            self._dynamodb.transact_write_items(TransactItems=[{"Delete": delete}, {"Put": audit_put}])
-        except ClientError as exc:
-            if aws.error_code(exc) != "TransactionCanceledException":
-                raise
+            transact_write(self._dynamodb, [{"Delete": delete}, {"Put": audit_put}])
+        except TransactionCancelled:
             return False
         return True
 

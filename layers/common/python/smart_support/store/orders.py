@@ -5,13 +5,13 @@ from __future__ import annotations
 import time
 from typing import Any, Literal
 
-from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
 from smart_support import aws
 from smart_support.clock import iso
 from smart_support.protocol.errors import ConflictError, NotFound
 from smart_support.store import items
+from smart_support.store.dynamodb import ConditionFailed, conditional_write, store_errors
 
 OrderStatus = Literal["processing", "shipped", "delivered", "cancelled"]
 OrderAction = Literal["cancel_order", "request_refund", "update_shipping_address"]
@@ -40,10 +40,6 @@ class OrderRuleViolation(ConflictError):
         self.status = status
         self.reason = reason or rule_message(order_id, action, status)
         super().__init__(self.reason)
-
-
-class OrderStoreError(Exception):
-    """DynamoDB failed for a reason other than a business rule (throttling after retries, access)."""
 
 
 class OrderItem(BaseModel):
@@ -137,10 +133,8 @@ class OrderStore:
         """The order if `customer_id` owns it; None when absent or someone else's."""
         if not order_id or not customer_id:
             return None
-        try:
+        with store_errors():
             response = self._dynamodb.get_item(TableName=self.table_name, Key=order_key(order_id), ConsistentRead=True)
-        except ClientError as exc:
-            raise OrderStoreError(f"Reading order {order_id} failed ({aws.error_code(exc)}).") from exc
         item = response.get("Item")
         if not item:
             return None
@@ -156,37 +150,32 @@ class OrderStore:
             "KeyConditionExpression": "customer_id = :cid",
             "ExpressionAttributeValues": items.to_values({":cid": customer_id}),
         }
-        try:
+        with store_errors():
             while True:
                 response = self._dynamodb.query(**kwargs)
                 orders.extend(Order.from_item(item) for item in response.get("Items", []))
                 if "LastEvaluatedKey" not in response:
                     return orders
                 kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-        except ClientError as exc:
-            raise OrderStoreError(f"Listing orders failed ({aws.error_code(exc)}).") from exc
 
     def cancel(self, order_id: str, customer_id: str, action_id: str, now: float | None = None) -> Order:
         """Cancel a processing order; repeating `action_id` is a no-op that returns the order."""
-        stamp = iso(time.time() if now is None else now)
         return self._apply(
             order_id,
             customer_id,
             action_id,
             "cancel_order",
-            "SET #status = :cancelled, cancelled_at = :stamp",
-            {":cancelled": "cancelled", ":stamp": stamp, ":required": REQUIRED_STATUS["cancel_order"]},
-            stamp,
+            "SET #status = :cancelled, cancelled_at = :updated",
+            {":cancelled": "cancelled"},
+            now,
         )
 
     def request_refund(
         self, order_id: str, customer_id: str, action_id: str, amount: float | None = None, now: float | None = None
     ) -> Order:
         """Request a refund (the whole order unless `amount`) of a delivered order, once; `action_id` dedupes."""
-        stamp = iso(time.time() if now is None else now)
-        values: dict[str, Any] = {":requested": "requested", ":stamp": stamp}
-        values[":required"] = REQUIRED_STATUS["request_refund"]
-        expression = "SET refund_status = :requested, refund_requested_at = :stamp"
+        expression = "SET refund_status = :requested, refund_requested_at = :updated"
+        values: dict[str, Any] = {":requested": "requested"}
         if amount is not None:
             expression += ", refund_amount = :amount"
             values[":amount"] = round(float(amount), 2)
@@ -197,7 +186,7 @@ class OrderStore:
             "request_refund",
             expression,
             values,
-            stamp,
+            now,
             extra_condition="attribute_not_exists(refund_status)",
         )
 
@@ -205,15 +194,14 @@ class OrderStore:
         self, order_id: str, customer_id: str, address: str, action_id: str, now: float | None = None
     ) -> Order:
         """Change the address of a processing order; repeating `action_id` is a no-op."""
-        stamp = iso(time.time() if now is None else now)
         return self._apply(
             order_id,
             customer_id,
             action_id,
             "update_shipping_address",
             "SET shipping_address = :address",
-            {":address": address, ":required": REQUIRED_STATUS["update_shipping_address"]},
-            stamp,
+            {":address": address},
+            now,
         )
 
     def _apply(
@@ -224,10 +212,10 @@ class OrderStore:
         action: OrderAction,
         set_expression: str,
         values: dict[str, Any],
-        stamp: str,
+        now: float | None,
         extra_condition: str | None = None,
     ) -> Order:
-        # One conditional write: owner AND status rule AND this action not applied yet.
+        # One conditional write: owner AND the status the action needs AND this action not applied yet.
         condition = "customer_id = :cid AND #status = :required AND NOT contains(action_ids, :aid)"
         if extra_condition:
             condition = f"{condition} AND {extra_condition}"
@@ -236,11 +224,20 @@ class OrderStore:
             " version = if_not_exists(version, :zero) + :one ADD action_ids :aids"
         )
         attribute_values = items.to_values(
-            {**values, ":cid": customer_id, ":aid": action_id, ":updated": stamp, ":zero": 0, ":one": 1}
+            {
+                **values,
+                ":required": REQUIRED_STATUS[action],
+                ":cid": customer_id,
+                ":aid": action_id,
+                ":updated": iso(time.time() if now is None else now),
+                ":zero": 0,
+                ":one": 1,
+            }
         )
         attribute_values[":aids"] = {"SS": [action_id]}
         try:
-            response = self._dynamodb.update_item(
+            response = conditional_write(
+                self._dynamodb.update_item,
                 TableName=self.table_name,
                 Key=order_key(order_id),
                 UpdateExpression=expression,
@@ -248,15 +245,12 @@ class OrderStore:
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues=attribute_values,
                 ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-        except ClientError as exc:
-            if aws.error_code(exc) != "ConditionalCheckFailedException":
-                raise OrderStoreError(f"Updating order {order_id} failed ({aws.error_code(exc)}).") from exc
-            outcome = self._why_not(order_id, customer_id, action_id, action, exc.response.get("Item"))
+        except ConditionFailed as failed:
+            outcome = self._why_not(order_id, customer_id, action_id, action, failed.old)
             if isinstance(outcome, Order):
                 return outcome
-            raise outcome from exc
+            raise outcome from failed
         return Order.from_item(response["Attributes"])
 
     @staticmethod

@@ -5,14 +5,15 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from smart_support import aws
 from smart_support.clock import iso
 from smart_support.protocol.errors import NotFound, SessionExpired, ThreadBusy
 from smart_support.protocol.types import Status
-from smart_support.store import items
+from smart_support.store import analytics, items
+from smart_support.store.dynamodb import ConditionFailed, TransactionCancelled, conditional_write, transact_write
+from smart_support.store.transcript import segment_item
 
 
 def thread_key(thread_id: str) -> dict[str, Any]:
@@ -112,7 +113,8 @@ class SessionStore:
             ":title": (title or thread_id)[:80],
         }
         try:
-            response = self._dynamodb.update_item(
+            response = conditional_write(
+                self._dynamodb.update_item,
                 TableName=self.table_name,
                 Key=thread_key(thread_id),
                 UpdateExpression=(
@@ -126,15 +128,11 @@ class SessionStore:
                 ExpressionAttributeNames={"#status": "status", "#owner": "owner"},
                 ExpressionAttributeValues=items.to_values(values),
                 ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-        except ClientError as exc:
-            if aws.error_code(exc) != "ConditionalCheckFailedException":
+        except ConditionFailed as failed:
+            if not failed.old:  # the condition holds for a missing item, so DynamoDB always returns one
                 raise
-            old = exc.response.get("Item")
-            if not old:
-                raise
-            raise self._why_not(Session.from_item(old), owner, message_id, now) from exc
+            raise self._why_not(Session.from_item(failed.old), owner, message_id, now) from failed
         return Session.from_item(response["Attributes"])
 
     @staticmethod
@@ -149,11 +147,36 @@ class SessionStore:
 
     def finish_turn(self, thread_id: str, turn: int, now: float | None = None) -> Session | None:
         """Back to idle after `turn` (sliding TTL); None if the thread moved on or is gone."""
-        return self._apply(self.finish_update(thread_id, turn, now))
+        return self._apply(self._finish_update(thread_id, turn, time.time() if now is None else now))
 
-    def finish_update(self, thread_id: str, turn: int, now: float | None = None) -> dict[str, Any]:
+    def end_run(
+        self,
+        thread_id: str,
+        turn: int,
+        entries: list[dict[str, Any]],
+        counters: dict[str, int],
+        *,
+        finished: bool,
+        now: float,
+    ) -> bool:
+        """Store a run's transcript and counters and, once the turn `finished`, return the thread to idle: one
+        transaction. False when the thread had moved on (a newer turn owns it): transcript and counters are kept."""
+        segment = segment_item(thread_id, turn, int(now * 1000) % 10**13, entries, now)
+        writes: list[dict[str, Any]] = [{"Put": {"TableName": self.table_name, "Item": segment}}]
+        if counters:
+            writes.append({"Update": analytics.counters_update(self.table_name, counters)})
+        if not finished:
+            transact_write(self._dynamodb, writes)
+            return True
+        try:
+            transact_write(self._dynamodb, [*writes, {"Update": self._finish_update(thread_id, turn, now)}])
+        except TransactionCancelled:
+            transact_write(self._dynamodb, writes)
+            return False
+        return True
+
+    def _finish_update(self, thread_id: str, turn: int, now: float) -> dict[str, Any]:
         """The Update that returns the thread to idle after `turn` (alone, or inside a transaction)."""
-        now = time.time() if now is None else now
         return self._turn_update(
             thread_id,
             turn,
@@ -189,7 +212,8 @@ class SessionStore:
         """Send this thread's events to `connection_id` from now on (resume after reconnect)."""
         now = time.time() if now is None else now
         try:
-            response = self._dynamodb.update_item(
+            response = conditional_write(
+                self._dynamodb.update_item,
                 TableName=self.table_name,
                 Key=thread_key(thread_id),
                 UpdateExpression="SET connection_id = :conn",
@@ -197,15 +221,11 @@ class SessionStore:
                 ExpressionAttributeNames={"#owner": "owner"},
                 ExpressionAttributeValues=items.to_values({":conn": connection_id, ":owner": owner, ":now": int(now)}),
                 ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-        except ClientError as exc:
-            if aws.error_code(exc) != "ConditionalCheckFailedException":
-                raise
-            old = exc.response.get("Item")
-            if old and Session.from_item(old).owner == owner:
-                raise SessionExpired() from exc
-            raise NotFound("No conversation with that id.") from exc
+        except ConditionFailed as failed:
+            if failed.old and Session.from_item(failed.old).owner == owner:
+                raise SessionExpired() from failed
+            raise NotFound("No conversation with that id.") from failed
         return Session.from_item(response["Attributes"])
 
     def list_for_owner(self, owner: str, limit: int = 50) -> list[Session]:
@@ -237,9 +257,7 @@ class SessionStore:
 
     def _apply(self, update: dict[str, Any]) -> Session | None:
         try:
-            response = self._dynamodb.update_item(**update, ReturnValues="ALL_NEW")
-        except ClientError as exc:
-            if aws.error_code(exc) == "ConditionalCheckFailedException":
-                return None
-            raise
+            response = conditional_write(self._dynamodb.update_item, **update, ReturnValues="ALL_NEW")
+        except ConditionFailed:
+            return None
         return Session.from_item(response["Attributes"])

@@ -6,21 +6,17 @@ import hashlib
 import time
 from typing import Any, Literal
 
-from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
 from smart_support import aws
 from smart_support.clock import iso
 from smart_support.store import items
+from smart_support.store.dynamodb import ConditionFailed, conditional_write, store_errors
 
 TICKETS_PARTITION = "TICKETS"
 
 
 TicketKind = Literal["escalation", "approval_timeout"]
-
-
-class TicketStoreError(Exception):
-    """DynamoDB failed while reading or writing a ticket."""
 
 
 class Ticket(BaseModel):
@@ -86,27 +82,24 @@ class TicketStore:
             **items.to_item({**ticket.model_dump(), "GSI1PK": TICKETS_PARTITION, "GSI1SK": f"{stamp}#{ticket_id}"}),
         }
         try:
-            self._dynamodb.put_item(
+            conditional_write(
+                self._dynamodb.put_item,
                 TableName=self.table_name,
                 Item=item,
                 ConditionExpression="attribute_not_exists(PK)",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-        except ClientError as exc:
-            if aws.error_code(exc) == "ConditionalCheckFailedException":
-                old = exc.response.get("Item")
-                return Ticket.from_item(old) if old else self._get_existing(ticket_id)
-            raise TicketStoreError(f"Creating a ticket failed ({aws.error_code(exc)}).") from exc
+        except ConditionFailed as failed:  # the same escalation created it before: that ticket
+            if not failed.old:  # pragma: no cover - the condition fails only on an item, which DynamoDB returns
+                raise
+            return Ticket.from_item(failed.old)
         return ticket
 
     def get(self, ticket_id: str) -> Ticket | None:
         """One ticket by id (None when absent)."""
-        try:
+        with store_errors():
             response = self._dynamodb.get_item(
                 TableName=self.table_name, Key=ticket_key(ticket_id), ConsistentRead=True
             )
-        except ClientError as exc:
-            raise TicketStoreError(f"Reading ticket {ticket_id} failed ({aws.error_code(exc)}).") from exc
         item = response.get("Item")
         return Ticket.from_item(item) if item else None
 
@@ -122,19 +115,11 @@ class TicketStore:
             "ExpressionAttributeValues": items.to_values({":pk": TICKETS_PARTITION, ":open": "open"}),
             "ScanIndexForward": False,
         }
-        try:
+        with store_errors():
             while len(tickets) < limit:
                 response = self._dynamodb.query(**kwargs, Limit=limit)
                 tickets.extend(Ticket.from_item(item) for item in response.get("Items", []))
                 if "LastEvaluatedKey" not in response:
                     break
                 kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-        except ClientError as exc:
-            raise TicketStoreError(f"Listing tickets failed ({aws.error_code(exc)}).") from exc
         return tickets[:limit]
-
-    def _get_existing(self, ticket_id: str) -> Ticket:
-        ticket = self.get(ticket_id)
-        if ticket is None:  # pragma: no cover - the conditional write just saw it
-            raise TicketStoreError(f"Ticket {ticket_id} vanished.")
-        return ticket

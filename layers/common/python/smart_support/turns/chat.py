@@ -19,12 +19,12 @@ from smart_support.protocol.frames import (
     ResumeFrame,
     parse_frame,
 )
-from smart_support.store.approvals import ApprovalStore
-from smart_support.store.sessions import DuplicateMessage, SessionStore
+from smart_support.store.ports import ApprovalRepository, SessionRepository
+from smart_support.store.sessions import DuplicateMessage
 from smart_support.turns.decisions import ApprovalService
 from smart_support.turns.models import TurnRequest
 from smart_support.turns.stepfunctions import TurnWorkflow
-from smart_support.turns.streaming import EventSender
+from smart_support.turns.streaming import Sender
 
 logger = Logger(child=True)
 
@@ -43,11 +43,11 @@ class ChatService:
 
     def __init__(
         self,
-        sessions: SessionStore,
+        sessions: SessionRepository,
         workflow: TurnWorkflow,
         approvals: ApprovalService,
-        approval_store: ApprovalStore,
-        sender: EventSender,
+        approval_store: ApprovalRepository,
+        sender: Sender,
     ) -> None:
         self.sessions = sessions
         self.workflow = workflow

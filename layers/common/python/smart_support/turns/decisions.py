@@ -14,9 +14,8 @@ from smart_support.protocol.errors import (
     NotFound,
     ValidationFailed,
 )
-from smart_support.store.analytics import AnalyticsStore
-from smart_support.store.approvals import ApprovalStore, PendingApproval
-from smart_support.store.sessions import SessionStore
+from smart_support.store.approvals import PendingApproval
+from smart_support.store.ports import AnalyticsRepository, ApprovalRepository, SessionRepository
 from smart_support.turns.models import Decision
 from smart_support.turns.policy import apply_edits, may_decide
 from smart_support.turns.stepfunctions import TurnWorkflow
@@ -26,7 +25,11 @@ class ApprovalService:
     """Registers approvals for the state machine and decides them exactly once."""
 
     def __init__(
-        self, store: ApprovalStore, sessions: SessionStore, workflow: TurnWorkflow, analytics: AnalyticsStore
+        self,
+        store: ApprovalRepository,
+        sessions: SessionRepository,
+        workflow: TurnWorkflow,
+        analytics: AnalyticsRepository,
     ) -> None:
         self.store = store
         self.sessions = sessions

@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
 from smart_support import aws
 from smart_support.protocol.events import dumps, token_event
 from smart_support.protocol.frames import MAX_FRAME_BYTES
-from smart_support.store.sessions import SessionStore
+from smart_support.store.ports import SessionReader
 
 MAX_TOKEN_CHARS = 6000  # a token frame stays far below 32 KiB even at 4 bytes per character
+
+
+class Sender(Protocol):
+    """Where events go: one connection at a time, False when it is gone."""
+
+    def send(self, connection_id: str | None, payload: dict[str, Any]) -> bool:
+        """Post one event; False when the connection is gone (or there is none)."""
 
 
 class EventSender:
@@ -45,8 +52,8 @@ class ThreadChannel:
 
     def __init__(
         self,
-        sender: EventSender,
-        sessions: SessionStore,
+        sender: Sender,
+        sessions: SessionReader,
         thread_id: str,
         connection_id: str | None,
         clock: Callable[[], float] = time.monotonic,

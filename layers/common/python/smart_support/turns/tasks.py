@@ -8,12 +8,11 @@ from aws_lambda_powertools import Logger
 
 from smart_support.protocol.errors import InternalError
 from smart_support.protocol.events import error_event
-from smart_support.store.analytics import AnalyticsStore
-from smart_support.store.approvals import ApprovalStore, PendingApproval
-from smart_support.store.sessions import SessionStore
+from smart_support.store.approvals import PendingApproval
+from smart_support.store.ports import AnalyticsRepository, ApprovalRepository, SessionRepository
 from smart_support.turns.models import AwaitApprovalTask, ReportFailureTask
 from smart_support.turns.policy import args_hash
-from smart_support.turns.streaming import EventSender, ThreadChannel
+from smart_support.turns.streaming import Sender, ThreadChannel
 
 logger = Logger(child=True)
 
@@ -23,10 +22,10 @@ class WorkflowTasks:
 
     def __init__(
         self,
-        approvals: ApprovalStore,
-        sessions: SessionStore,
-        sender: EventSender,
-        analytics: AnalyticsStore,
+        approvals: ApprovalRepository,
+        sessions: SessionRepository,
+        sender: Sender,
+        analytics: AnalyticsRepository,
         approval_timeout_seconds: int,
     ) -> None:
         self.approvals = approvals

@@ -1,8 +1,8 @@
 """The local stack in this process: LocalStack booted here, its aiohttp app served from a background thread.
 
-In-process, the benchmark can hook botocore (local.metrics) and read moto's tables directly, and fault tests can
-monkeypatch a function's module. The stack is the same one `python -m local` runs: template.yaml, the handlers
-from functions/, moto with the real ASL.
+In-process, fault tests can patch a function's loaded module and the benchmark can hook botocore (bench.metrics)
+and read moto's tables directly. The stack is the same one `python -m local` runs: template.yaml, the handlers from
+functions/, moto with the real ASL.
 """
 
 from __future__ import annotations
@@ -11,12 +11,14 @@ import asyncio
 import os
 import socket
 import threading
-from typing import Any
+from typing import Any, Self
+
+from aiohttp import web
 
 from local.client import http_request
-from local.metrics import RECORDER, AwsRequestRecorder
 from local.moto_atomic import set_task_token_poll
 from local.server import LocalConfig, LocalStack
+from smart_support.auth.tokens import Role, mint_token
 
 # moto's interpreter checks a .waitForTaskToken callback every 500 ms; Step Functions resumes within tens of ms.
 MOTO_CALLBACK_POLL_SECONDS = 0.02
@@ -29,15 +31,24 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+class QuietLocalStack(LocalStack):
+    """The local stack without its per-request log lines: the callers read results, not logs."""
+
+    def _log_ws(self, conn_id: str, route: str, detail: str) -> None:
+        pass
+
+    def _log_http(self, request: web.Request, status: int, started: float) -> None:
+        pass
+
+    def _log_invoke(self, function_id: str, event: Any, error: dict[str, Any] | None, started: float) -> None:
+        pass
+
+
 class InProcessStack:
     """Boot, serve and stop a LocalStack inside this process (environment restored on stop)."""
 
-    def __init__(self, *, record: bool = False, quiet: bool = True, fast_callbacks: bool = True, **env: str) -> None:
+    def __init__(self, **env: str) -> None:
         self.env = {"PORT": str(free_port()), **env}
-        self.record = record
-        self.quiet = quiet
-        self.fast_callbacks = fast_callbacks
-        self.recorder: AwsRequestRecorder | None = None
         self.stack: LocalStack
         self._saved_env: dict[str, str] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -46,25 +57,15 @@ class InProcessStack:
         self._saved_poll: float | None = None
 
     # ------------------------------------------------------------ lifecycle
-    def start(self) -> InProcessStack:
+    def start(self) -> Self:
         """Boot moto, the template's resources and the functions, then serve on 127.0.0.1:PORT."""
-        from aiohttp import web
-
         self._saved_env = dict(os.environ)
         os.environ.update(self.env)
         _clear_process_caches()
         config = LocalConfig.from_env()
-        self.stack = LocalStack(config)
-        if self.quiet:
-            self.stack._log_ws = self.stack._log_http = lambda *a, **k: None  # type: ignore[method-assign]
-            self.stack._log_invoke = lambda *a, **k: None  # type: ignore[method-assign]
-        if self.record:
-            self.recorder = RECORDER.install()
-        if self.fast_callbacks:
-            self._saved_poll = set_task_token_poll(MOTO_CALLBACK_POLL_SECONDS)
+        self.stack = QuietLocalStack(config)
+        self._saved_poll = set_task_token_poll(MOTO_CALLBACK_POLL_SECONDS)
         self.stack.boot()
-        if self.recorder is not None:
-            self.recorder.attribute(self.stack.functions)
 
         ready = threading.Event()
         app = self.stack.application()
@@ -95,15 +96,13 @@ class InProcessStack:
         if self._thread is not None:
             self._thread.join(10)
         self.stack.shutdown()
-        if self.recorder is not None:
-            self.recorder.uninstall()
         if self._saved_poll is not None:
             set_task_token_poll(self._saved_poll)
         os.environ.clear()
         os.environ.update(self._saved_env)
         _clear_process_caches()
 
-    def __enter__(self) -> InProcessStack:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -125,11 +124,9 @@ class InProcessStack:
         """The HS256 secret tokens are signed with."""
         return self.stack.config.auth_secret
 
-    def token(self, sub: str = "demo-customer", role: str = "customer") -> str:
+    def token(self, sub: str = "demo-customer", role: Role = "customer") -> str:
         """A valid token for `sub`."""
-        from smart_support.auth.tokens import mint_token
-
-        return mint_token(self.secret, sub, role)  # type: ignore[arg-type]
+        return mint_token(self.secret, sub, role)
 
     def ws_url(self, token: str | None = None) -> str:
         """The WebSocket URL (with ?token=)."""
@@ -150,4 +147,4 @@ def _clear_process_caches() -> None:
                 value.cache_clear()
 
 
-__all__ = ["InProcessStack", "free_port", "http_request"]
+__all__ = ["InProcessStack", "QuietLocalStack", "free_port"]

@@ -1,4 +1,4 @@
-"""AWS request accounting for benchmarks: every boto3 call the local stack's functions make, by service and operation.
+"""AWS request accounting for the bench: every boto3 call the local stack's functions make, by service and operation.
 
 `AwsRequestRecorder.install()` appends botocore event handlers to `botocore.handlers.BUILTIN_HANDLERS`, the list
 every new botocore session registers (moto plugs in its stubber the same way), so each client made afterwards,
@@ -30,7 +30,9 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
+
+from local.inprocess import InProcessStack
 
 CALLER: ContextVar[str | None] = ContextVar("aws_caller", default=None)
 UNATTRIBUTED = "-"
@@ -47,7 +49,7 @@ class Units(dict[str, float]):
         """Add `value` units to `key`."""
         self[key] = self.get(key, 0.0) + value
 
-    def __add__(self, other: dict[str, float]) -> Units:  # type: ignore[override]
+    def __add__(self, other: dict[str, float]) -> Units:
         out = Units(self)
         for key, value in other.items():
             out.add(key, value)
@@ -330,4 +332,25 @@ def _value_size(value: dict[str, Any]) -> int:
 
 RECORDER = AwsRequestRecorder()
 
-__all__ = ["CALLER", "HARNESS", "RECORDER", "AwsRequestRecorder", "Snapshot", "wire_size"]
+
+class RecordedStack(InProcessStack):
+    """The in-process local stack with every AWS request of its functions counted by `recorder`."""
+
+    def __init__(self, **env: str) -> None:
+        super().__init__(**env)
+        self.recorder = RECORDER
+
+    def start(self) -> Self:
+        """Hook botocore before the functions make their clients, then attribute their calls to them."""
+        self.recorder.install()
+        super().start()
+        self.recorder.attribute(self.stack.functions)
+        return self
+
+    def stop(self) -> None:
+        """Stop the stack; botocore sessions made from now on are no longer hooked."""
+        super().stop()
+        self.recorder.uninstall()
+
+
+__all__ = ["CALLER", "HARNESS", "RECORDER", "AwsRequestRecorder", "RecordedStack", "Snapshot", "wire_size"]

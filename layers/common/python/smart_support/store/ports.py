@@ -1,0 +1,168 @@
+"""What the domain needs of each table, as Protocols: turns/, agent/ and api/ depend on these, services.py hands them
+the DynamoDB stores of this package, and tests may hand them in-memory fakes."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:  # annotations only: importing the ports loads no store (light functions stay light)
+    from smart_support.store.approvals import PendingApproval
+    from smart_support.store.orders import Order
+    from smart_support.store.sessions import Session
+    from smart_support.store.tickets import Ticket, TicketKind
+    from smart_support.turns.models import Decision
+
+
+class SessionReader(Protocol):
+    """Reading a thread's session (all that streaming needs: where the client is now)."""
+
+    def get(self, thread_id: str) -> Session | None:
+        """The session item, expired or not (None when absent)."""
+
+
+class SessionRepository(SessionReader, Protocol):
+    """Sessions: ownership, status, sliding TTL, and the end of each agent run."""
+
+    def get_visible(
+        self, thread_id: str, principal_id: str, *, is_operator: bool = False, now: float | None = None
+    ) -> Session:
+        """The session if this principal may see it; NotFound otherwise, SessionExpired past its TTL."""
+
+    def list_for_owner(self, owner: str, limit: int = 50) -> list[Session]:
+        """The owner's threads, most recently active first."""
+
+    def begin_turn(
+        self,
+        thread_id: str,
+        owner: str,
+        connection_id: str | None,
+        message_id: str | None = None,
+        now: float | None = None,
+        title: str | None = None,
+    ) -> Session:
+        """Create or load the session and mark it running; NotFound, SessionExpired, ThreadBusy or DuplicateMessage."""
+
+    def finish_turn(self, thread_id: str, turn: int, now: float | None = None) -> Session | None:
+        """Back to idle after `turn`; None if the thread moved on or is gone."""
+
+    def end_run(
+        self,
+        thread_id: str,
+        turn: int,
+        entries: list[dict[str, Any]],
+        counters: dict[str, int],
+        *,
+        finished: bool,
+        now: float,
+    ) -> bool:
+        """Store a run's transcript and counters (and, once finished, go idle) at once; False if the thread moved on."""
+
+    def mark_awaiting_approval(
+        self, thread_id: str, turn: int, interrupt_id: str, approval_expires_at: float, now: float | None = None
+    ) -> Session | None:
+        """The turn waits for a human; None if the thread moved on."""
+
+    def mark_running(self, thread_id: str, turn: int, interrupt_id: str, now: float | None = None) -> Session | None:
+        """A decision on `interrupt_id` arrived: the turn runs again; None if the thread moved on."""
+
+    def attach_connection(self, thread_id: str, owner: str, connection_id: str, now: float | None = None) -> Session:
+        """Send this thread's events to `connection_id` from now on."""
+
+
+class ConnectionRepository(Protocol):
+    """Who is on which WebSocket connection."""
+
+    def put(self, connection_id: str, principal_id: str, role: str, now: float | None = None) -> None:
+        """Record a new connection."""
+
+    def delete(self, connection_id: str) -> None:
+        """Forget a connection."""
+
+
+class ApprovalRepository(Protocol):
+    """Pending approvals (with their task tokens) and the audit trail."""
+
+    def register(self, pending: PendingApproval) -> None:
+        """Store (or refresh the token of) a pending approval."""
+
+    def get(self, interrupt_id: str) -> PendingApproval | None:
+        """The pending approval (None once decided or unknown)."""
+
+    def list_pending(
+        self, now: float, limit: int = 20, cursor: str | None = None
+    ) -> tuple[list[PendingApproval], str | None]:
+        """Open approvals across threads, oldest first, a page at a time (and the cursor of the next page)."""
+
+    def claim(self, pending: PendingApproval, decision: Decision, role: str, now: float) -> None:
+        """Close the approval with its audit record, exactly once; ApprovalExpired or ApprovalAlreadyDecided."""
+
+    def expire(self, pending: PendingApproval, now: float) -> bool:
+        """Close it as expired, unless a human got there first (then False)."""
+
+    def mark_expired(self, interrupt_id: str) -> None:
+        """A claimed decision arrived after the wait ended: its audit record says so."""
+
+    def decision_of(self, interrupt_id: str) -> dict[str, Any] | None:
+        """The audit record of a decided approval."""
+
+    def audit_log(self, limit: int = 100) -> list[dict[str, Any]]:
+        """The latest decisions, newest first."""
+
+
+class TicketRepository(Protocol):
+    """Escalation tickets (hand-off to a human)."""
+
+    def create(
+        self,
+        thread_id: str,
+        customer_id: str,
+        summary: str,
+        idempotency_key: str | None = None,
+        now: float | None = None,
+        kind: TicketKind = "escalation",
+    ) -> Ticket:
+        """Open a ticket; the same thread and idempotency key give back the first one."""
+
+    def get(self, ticket_id: str) -> Ticket | None:
+        """One ticket by id (None when absent)."""
+
+    def list_open(self, limit: int = 50) -> list[Ticket]:
+        """Open tickets, newest first."""
+
+
+class OrderRepository(Protocol):
+    """Orders, each read and write scoped to the owning customer, each write idempotent by `action_id`."""
+
+    def get_for_customer(self, order_id: str, customer_id: str) -> Order | None:
+        """The order if `customer_id` owns it; None when absent or someone else's."""
+
+    def cancel(self, order_id: str, customer_id: str, action_id: str, now: float | None = None) -> Order:
+        """Cancel a processing order; OrderNotFound or OrderRuleViolation."""
+
+    def request_refund(
+        self, order_id: str, customer_id: str, action_id: str, amount: float | None = None, now: float | None = None
+    ) -> Order:
+        """Request a refund (the whole order unless `amount`) of a delivered order, once; OrderNotFound or
+        OrderRuleViolation."""
+
+    def update_shipping_address(
+        self, order_id: str, customer_id: str, address: str, action_id: str, now: float | None = None
+    ) -> Order:
+        """Change the address of a processing order; OrderNotFound or OrderRuleViolation."""
+
+
+class TranscriptRepository(Protocol):
+    """The stored transcript, for replay (the agent writes it through SessionRepository.end_run)."""
+
+    def messages(self, thread_id: str, now: float) -> list[dict[str, Any]]:
+        """Every entry of the thread, oldest first."""
+
+
+class AnalyticsRepository(Protocol):
+    """The operator's counters."""
+
+    def add(self, **increments: int) -> None:
+        """Atomically add to counters."""
+
+    def summary(self) -> dict[str, Any]:
+        """Sessions, turns, interrupts, tool usage and turn latency percentiles."""
