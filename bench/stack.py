@@ -16,7 +16,8 @@ from typing import Any
 from local.client import http_request
 from local.metrics import RECORDER, AwsRequestRecorder
 from local.moto_atomic import set_task_token_poll
-from local.server import LocalConfig, LocalStack
+from local.server import LocalStack
+from smart_support.settings import LocalStackSettings, load_settings
 
 # moto's interpreter checks a .waitForTaskToken callback every 500 ms; Step Functions resumes within tens of ms.
 MOTO_CALLBACK_POLL_SECONDS = 0.02
@@ -53,7 +54,7 @@ class InProcessStack:
         self._saved_env = dict(os.environ)
         os.environ.update(self.env)
         _clear_process_caches()
-        config = LocalConfig.from_env()
+        config = load_settings(LocalStackSettings)
         self.stack = LocalStack(config)
         if self.quiet:
             self.stack._log_ws = self.stack._log_http = lambda *a, **k: None  # type: ignore[method-assign]
@@ -129,7 +130,7 @@ class InProcessStack:
         """A valid token for `sub`."""
         from smart_support.auth.tokens import mint_token
 
-        return mint_token(self.secret, sub, role)  # type: ignore[arg-type]
+        return mint_token(self.secret, sub, role)
 
     def ws_url(self, token: str | None = None) -> str:
         """The WebSocket URL (with ?token=)."""

@@ -33,7 +33,7 @@ from smart_support.agent.nodes import SPECIALISTS, SUPERVISOR, Specialist
 from smart_support.agent.prompts import SPECIALIST_PROMPTS, SUPERVISOR_PROMPT
 from smart_support.agent.state import RouteDecision, SupportState
 from smart_support.agent.tools import build_toolsets
-from smart_support.settings import Settings
+from smart_support.settings import AgentSettings
 from smart_support.store.orders import OrderStore
 from smart_support.store.tickets import TicketStore
 
@@ -64,7 +64,7 @@ def build_graph(
     return builder.compile(checkpointer=checkpointer, name="smart-support")
 
 
-def build_checkpointer(settings: Settings, endpoint_url: str | None = None) -> BaseCheckpointSaver:
+def build_checkpointer(settings: AgentSettings, endpoint_url: str | None = None) -> BaseCheckpointSaver:
     """DynamoDBSaver on the checkpoints table, its TTL equal to the session TTL."""
     from langgraph_checkpoint_aws import DynamoDBSaver
 
@@ -74,20 +74,6 @@ def build_checkpointer(settings: Settings, endpoint_url: str | None = None) -> B
         endpoint_url=endpoint_url,
         boto_config=aws.CLIENT_CONFIG,
         ttl_seconds=settings.session_ttl_seconds,
-    )
-
-
-def build_agent(
-    settings: Settings, checkpointer: BaseCheckpointSaver | None = None, dynamodb: Any = None
-) -> CompiledStateGraph:
-    """The graph wired from settings: model by provider, stores on the configured tables, DynamoDB checkpoints."""
-    from smart_support.agent.models import build_model
-
-    return build_graph(
-        model=build_model(settings),
-        orders=OrderStore(settings.orders_table, dynamodb=dynamodb),
-        tickets=TicketStore(settings.conversations_table, dynamodb=dynamodb),
-        checkpointer=checkpointer if checkpointer is not None else build_checkpointer(settings),
     )
 
 
