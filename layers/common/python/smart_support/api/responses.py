@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from http import HTTPStatus
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -89,14 +89,55 @@ class SessionState(BaseModel):
     pending_interrupt: ApprovalView | None
 
 
-class TranscriptEntry(BaseModel):
-    """One stored entry: user (content), assistant (agent, content, tool_calls) or decision (the approval)."""
+class ToolCallRecord(BaseModel):
+    """A tool the assistant called."""
+
+    tool: str
+    args: dict[str, Any]
+
+
+class UserEntry(BaseModel):
+    """What the customer wrote."""
 
     model_config = ConfigDict(extra="allow")
 
     turn: int
-    role: Literal["user", "assistant", "decision"]
+    role: Literal["user"]
+    content: str
     at: str
+
+
+class AssistantEntry(BaseModel):
+    """What one agent said, and the tools it called (absent when none)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    turn: int
+    role: Literal["assistant"]
+    agent: str
+    content: str
+    tool_calls: list[ToolCallRecord] = Field(default_factory=list, exclude_if=lambda calls: not calls)
+    at: str
+
+
+class DecisionEntry(BaseModel):
+    """How an approval was decided."""
+
+    model_config = ConfigDict(extra="allow")
+
+    turn: int
+    role: Literal["decision"]
+    interrupt_id: str
+    action: str
+    args: dict[str, Any]
+    description: str
+    approved: bool
+    decided_by: str
+    comment: str | None
+    at: str
+
+
+TranscriptEntry = Annotated[UserEntry | AssistantEntry | DecisionEntry, Field(discriminator="role")]
 
 
 class Transcript(BaseModel):

@@ -15,7 +15,6 @@ from smart_support.api.responses import (
     SessionState,
     SessionSummary,
     Transcript,
-    TranscriptEntry,
     documented,
 )
 from smart_support.clock import iso
@@ -78,5 +77,4 @@ def get_session(thread_id: ThreadIdPath, caller: Caller, sessions: Sessions, app
 def get_messages(thread_id: ThreadIdPath, caller: Caller, sessions: Sessions, transcripts: Transcripts) -> Transcript:
     """Every stored entry of the thread, oldest first."""
     sessions.get_visible(thread_id, caller.sub, is_operator=caller.is_operator)
-    entries = transcripts.messages(thread_id, time.time())
-    return Transcript(thread_id=thread_id, messages=[TranscriptEntry.model_validate(e) for e in entries])
+    return Transcript.model_validate({"thread_id": thread_id, "messages": transcripts.messages(thread_id, time.time())})
