@@ -52,6 +52,17 @@ def agent_graph_patched(inproc, before: Callable[[str], None]) -> Iterator[None]
         runner.graph = original
 
 
+def usage_once_returned(recorder: Any, before: Any, function_id: str, invocations: int, timeout: float = 5) -> Any:
+    """The calls since `before`, once `function_id` has returned `invocations` times (the client hears the turn's
+    last event before the function returns, and an invocation is counted when it returns)."""
+    deadline = time.monotonic() + timeout
+    usage = recorder.snapshot().diff(before)
+    while usage.invocations[function_id] < invocations and time.monotonic() < deadline:
+        time.sleep(0.02)
+        usage = recorder.snapshot().diff(before)
+    return usage
+
+
 def fail_once(prefix: str, exc: Exception) -> Callable[[str], None]:
     state = {"left": 1}
 
@@ -94,7 +105,7 @@ def test_throttling_past_the_client_retries_is_retried_by_the_state_machine(inpr
     # Then RunAgent's Retry ran the agent again and the turn completed, once, with no error
     assert events[-1]["type"] == "message_complete"
     assert not [e for e in events if e["type"] == "error"]
-    assert recorder.snapshot().diff(before).invocations["AgentFunction"] == 2
+    assert usage_once_returned(recorder, before, "AgentFunction", 2).invocations["AgentFunction"] == 2
 
 
 class _Body:
@@ -140,7 +151,7 @@ def test_dynamodb_throttling_is_retried_by_the_client(inproc, inproc_client):
     finally:
         dynamodb.meta.events.unregister("before-send.dynamodb.TransactWriteItems", handler)
     # Then botocore's standard retry mode retried it and the turn completed
-    usage = recorder.snapshot().diff(before)
+    usage = usage_once_returned(recorder, before, "AgentFunction", 1)
     assert state["left"] == 0, events
     assert events[-1]["type"] == "message_complete", events
     assert usage.retries[("AgentFunction", "dynamodb", "TransactWriteItems")] == 2, usage

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from smart_support import services
 from smart_support.settings import (
     ApiSettings,
     AuthorizerSettings,
@@ -148,18 +147,3 @@ def test_the_local_stack_reads_the_same_variables_with_its_own_defaults(environm
     assert defaults.auth_secret and defaults.seed_demo_data is True
     assert configured.base_url == "http://127.0.0.1:3456"
     assert (configured.session_ttl_seconds, configured.allow_anonymous, configured.seed_demo_data) == (5, False, False)
-
-
-def test_services_are_built_once_per_settings_object_and_never_shared_across_different_ones(environment):
-    # Given two functions' settings in one process (as in the local stack), and an API with another table
-    environment(**TEMPLATE_GLOBALS)
-    connect = load_settings(ConnectSettings)
-    api = load_settings(ApiSettings)
-    other = ApiSettings(conversations_table="another-table")
-
-    # When each asks for its session store
-    # Then each settings object gets its own, built once, on its own table
-    assert services.sessions(connect) is services.sessions(connect)
-    assert services.sessions(api).table_name == "smart-support-conversations"
-    assert services.sessions(other).table_name == "another-table"
-    assert services.sessions(api).ttl_seconds == 600
