@@ -130,6 +130,7 @@ class DecisionEntry(BaseModel):
     interrupt_id: str
     action: str
     args: dict[str, Any]
+    edited_args: dict[str, Any] | None = None
     description: str
     approved: bool
     decided_by: str
