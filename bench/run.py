@@ -105,12 +105,14 @@ def seed_bench_customers(stack: RecordedStack, count: int) -> list[tuple[str, st
     import boto3
 
     from local.template import REGION
-    from smart_support.settings import get_settings
+    from smart_support.settings import OrdersSettings, load_settings
     from smart_support.store.demo_data import DEMO_ORDERS
     from smart_support.store.orders import OrderStore
 
     template = next(o for o in DEMO_ORDERS if o.order_id == "1043")
-    store = OrderStore(get_settings().orders_table, dynamodb=boto3.client("dynamodb", region_name=REGION))
+    store = OrderStore(
+        load_settings(OrdersSettings).orders_table, dynamodb=boto3.client("dynamodb", region_name=REGION)
+    )
     pairs = []
     for i in range(count):
         customer, order_id = f"bench-{i:03d}", str(BENCH_CUSTOMER_ORDERS + i)

@@ -185,11 +185,11 @@ def run_inprocess(prompts: list[tuple[str, str]], token_delay_ms: int, stack: Re
     from smart_support.agent.graph import build_graph
     from smart_support.agent.models import OfflineChatModel
     from smart_support.agent.runner import SPEAKERS
-    from smart_support.settings import get_settings
+    from smart_support.settings import AgentSettings, load_settings
     from smart_support.store.orders import OrderStore
     from smart_support.store.tickets import TicketStore
 
-    settings = get_settings()
+    settings = load_settings(AgentSettings)  # the agent function's, from the stack's environment
     dynamodb = boto3.client("dynamodb", region_name=REGION)
     graph: Any = build_graph(  # stream() with several modes yields (mode, chunk) pairs its overloads do not spell
         model=OfflineChatModel(token_delay_ms=token_delay_ms),

@@ -17,8 +17,9 @@ from aiohttp import web
 
 from local.client import http_request
 from local.moto_atomic import set_task_token_poll
-from local.server import LocalConfig, LocalStack
+from local.server import LocalStack
 from smart_support.auth.tokens import Role, mint_token
+from smart_support.settings import LocalStackSettings, load_settings
 
 # moto's interpreter checks a .waitForTaskToken callback every 500 ms; Step Functions resumes within tens of ms.
 MOTO_CALLBACK_POLL_SECONDS = 0.02
@@ -62,7 +63,7 @@ class InProcessStack:
         self._saved_env = dict(os.environ)
         os.environ.update(self.env)
         _clear_process_caches()
-        config = LocalConfig.from_env()
+        config = load_settings(LocalStackSettings)
         self.stack = QuietLocalStack(config)
         self._saved_poll = set_task_token_poll(MOTO_CALLBACK_POLL_SECONDS)
         self.stack.boot()

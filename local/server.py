@@ -29,6 +29,7 @@ from aiohttp import WSMsgType, web
 
 from local.lambdas import FunctionRegistry, load_functions
 from local.template import ACCOUNT_ID, REGION, ROOT, LocalResolver, create_tables, load_template, resources_of_type
+from smart_support.settings import LocalStackSettings, load_settings
 
 log = logging.getLogger("local")
 WEB_DIR = ROOT / "web"
@@ -37,45 +38,6 @@ API_ID = "localws"
 HTTP_API_ID = "localhttp"
 MAX_MESSAGE_BYTES = 128 * 1024
 IDLE_TIMEOUT_SECONDS = 600
-DEFAULT_AUTH_SECRET = "local-dev-secret-change-me-0123456789abcdef"
-
-
-@dataclass
-class LocalConfig:
-    """Settings of the local stack, from the environment (DESIGN.md, Local stack)."""
-
-    host: str = "127.0.0.1"
-    port: int = 3000
-    session_ttl_seconds: int = 1800
-    approval_timeout_seconds: int = 900
-    auth_secret: str = DEFAULT_AUTH_SECRET
-    allow_anonymous: bool = True
-    model_provider: str = "offline"
-    offline_token_delay_ms: int = 20
-    log_level: str = "WARNING"
-    seed: bool = True
-
-    @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> LocalConfig:
-        """Read PORT, SESSION_TTL_SECONDS, APPROVAL_TIMEOUT_SECONDS, AUTH_SECRET, ALLOW_ANONYMOUS, MODEL_PROVIDER."""
-        env = dict(os.environ if env is None else env)
-        return cls(
-            host=env.get("HOST", "127.0.0.1"),
-            port=int(env.get("PORT", 3000)),
-            session_ttl_seconds=int(env.get("SESSION_TTL_SECONDS", 1800)),
-            approval_timeout_seconds=int(env.get("APPROVAL_TIMEOUT_SECONDS", 900)),
-            auth_secret=env.get("AUTH_SECRET") or DEFAULT_AUTH_SECRET,
-            allow_anonymous=env.get("ALLOW_ANONYMOUS", "true").lower() == "true",
-            model_provider=env.get("MODEL_PROVIDER", "offline"),
-            offline_token_delay_ms=int(env.get("OFFLINE_TOKEN_DELAY_MS", 20)),
-            log_level=env.get("LOG_LEVEL", "WARNING"),
-            seed=env.get("SEED_DEMO_DATA", "true").lower() == "true",
-        )
-
-    @property
-    def base_url(self) -> str:
-        """http://host:port"""
-        return f"http://{self.host}:{self.port}"
 
 
 @dataclass
@@ -106,7 +68,7 @@ def _new_connection_id() -> str:
 class LocalStack:
     """Owns moto, the functions and the aiohttp application."""
 
-    def __init__(self, config: LocalConfig) -> None:
+    def __init__(self, config: LocalStackSettings) -> None:
         self.config = config
         self.template = load_template()
         self.connections: dict[str, Connection] = {}
@@ -170,7 +132,7 @@ class LocalStack:
             POWERTOOLS_LOG_LEVEL=cfg.log_level,
         )
         os.environ.update(merged)  # one process: every function sees the same (non-conflicting) settings
-        if cfg.seed:
+        if cfg.seed_demo_data:
             from smart_support.store.demo_data import seed_orders
 
             seed_orders(boto3.client("dynamodb", region_name=REGION), merged["ORDERS_TABLE"])
@@ -648,7 +610,7 @@ class LocalStack:
 
 def main() -> None:
     """`python -m local`: boot and serve until Ctrl-C."""
-    config = LocalConfig.from_env()
+    config = load_settings(LocalStackSettings)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("moto").setLevel(logging.CRITICAL)  # its interpreter logs every Fail state as an error
     stack = LocalStack(config)
@@ -680,4 +642,4 @@ def main() -> None:
         sys.stdout.flush()
 
 
-__all__ = ["LocalConfig", "LocalStack", "main"]
+__all__ = ["LocalStack", "main"]

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
-from local.server import DEFAULT_AUTH_SECRET
 from smart_support.auth.tokens import mint_token
+from smart_support.settings import LocalStackSettings, load_settings
 
 
 def main() -> None:
@@ -17,9 +16,9 @@ def main() -> None:
     parser.add_argument("--role", choices=["customer", "operator"], default="customer")
     parser.add_argument("--hours", type=int, default=12)
     args = parser.parse_args()
-    secret = os.environ.get("AUTH_SECRET") or DEFAULT_AUTH_SECRET
-    token = mint_token(secret, args.sub, args.role, ttl_seconds=args.hours * 3600)
-    port = os.environ.get("PORT", "3000")
+    settings = load_settings(LocalStackSettings)
+    token = mint_token(settings.auth_secret, args.sub, args.role, ttl_seconds=args.hours * 3600)
+    port = settings.port
     try:
         print(token, flush=True)
     except BrokenPipeError:  # e.g. `make token | head -1`

@@ -5,33 +5,13 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from smart_support import services
-from smart_support.agent.graph import build_checkpointer, build_graph
-from smart_support.agent.models import build_model
-from smart_support.agent.runner import TurnRunner
-from smart_support.settings import get_settings
-from smart_support.store.orders import OrderStore
-from smart_support.store.tickets import TicketStore
+from smart_support.settings import AgentSettings, load_settings
 from smart_support.turns.models import AgentTask
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-settings = get_settings()
-tickets = TicketStore(settings.conversations_table)
-graph = build_graph(
-    model=build_model(settings),
-    orders=OrderStore(settings.orders_table),
-    tickets=tickets,
-    checkpointer=build_checkpointer(settings),
-)
-runner = TurnRunner(
-    graph,
-    services.sessions(),
-    services.approvals(),
-    services.sender(),
-    flush_ms=settings.stream_flush_ms,
-    tickets=tickets,
-)
+runner = services.turn_runner(load_settings(AgentSettings))
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -5,11 +5,12 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from smart_support.api.app import build_resolver
+from smart_support.settings import ApiSettings, load_settings
 
 logger = Logger()
 tracer = Tracer(patch_modules=("botocore",))  # only AWS calls are worth tracing here
 metrics = Metrics()
-app = build_resolver()
+app = build_resolver(load_settings(ApiSettings))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)

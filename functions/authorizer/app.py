@@ -6,44 +6,46 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
     APIGatewayAuthorizerResponseWebSocket,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import TypeAdapter
 
 from smart_support.auth.secrets import auth_secret
-from smart_support.auth.tokens import authenticate
+from smart_support.auth.tokens import Principal, authenticate
 from smart_support.protocol.errors import Unauthorized
-from smart_support.settings import get_settings
+from smart_support.protocol.gateway import HttpAuthorizerEvent, WebSocketAuthorizerEvent
+from smart_support.settings import AuthorizerSettings, load_settings
 
 logger = Logger()
 tracer = Tracer(patch_modules=("botocore",))  # only AWS calls are worth tracing here
-settings = get_settings()
+settings = load_settings(AuthorizerSettings)
+AuthorizerEvent = TypeAdapter(HttpAuthorizerEvent | WebSocketAuthorizerEvent)
 
 
-def _bearer(headers: dict) -> str | None:
-    value = {k.lower(): v for k, v in (headers or {}).items()}.get("authorization", "")
-    return value[7:].strip() if value.lower().startswith("bearer ") else (value or None)
-
-
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    """Allow with the principal as context, or refuse (401 on the WebSocket handshake)."""
-    is_http_api = event.get("version") == "2.0"
-    token = (
-        _bearer(event.get("headers") or {}) if is_http_api else (event.get("queryStringParameters") or {}).get("token")
-    )
+def _principal(token: str | None) -> Principal | None:
     try:
         principal = authenticate(
             token, auth_secret(settings.auth_secret, settings.auth_secret_parameter), settings.allow_anonymous
         )
     except Unauthorized:
         logger.info("token refused", extra={"had_token": bool(token)})
-        if is_http_api:
-            return APIGatewayAuthorizerResponseV2(authorize=False).asdict()
-        raise Exception("Unauthorized")  # noqa: B904 - API Gateway answers 401 to exactly this
+        return None
     logger.info("token accepted", extra={"sub": principal.sub, "role": principal.role})
-    if is_http_api:
+    return principal
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    """Allow with the principal as context, or refuse (401 on the WebSocket handshake)."""
+    request = AuthorizerEvent.validate_python(event)
+    principal = _principal(request.token)
+    if isinstance(request, HttpAuthorizerEvent):
+        if principal is None:
+            return APIGatewayAuthorizerResponseV2(authorize=False).asdict()
         return APIGatewayAuthorizerResponseV2(authorize=True, context=principal.context()).asdict()
+    if principal is None:
+        raise Exception("Unauthorized")  # API Gateway answers 401 to exactly this
     response = APIGatewayAuthorizerResponseWebSocket.from_route_arn(
-        event["methodArn"], principal.sub, context=principal.context()
+        request.method_arn, principal.sub, context=principal.context()
     )
     response.allow_all_routes()
     return response.asdict()

@@ -7,10 +7,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from smart_support import services
 from smart_support.auth.tokens import principal_from_context
 from smart_support.protocol.gateway import WebSocketConnectEvent
+from smart_support.settings import ConnectSettings, load_settings
 
 logger = Logger()
 tracer = Tracer(patch_modules=("botocore",))  # only AWS calls are worth tracing here
 metrics = Metrics()
+connections = services.connections(load_settings(ConnectSettings))
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -20,7 +22,7 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     """Store who is on this connection."""
     request = WebSocketConnectEvent.model_validate(event).request_context
     principal = principal_from_context(request.authorizer)
-    services.connections().put(request.connection_id, principal.sub, principal.role)
+    connections.put(request.connection_id, principal.sub, principal.role)
     logger.append_keys(connection_id=request.connection_id, principal=principal.sub)
     logger.info("connected")
     metrics.add_metric(name="Connections", unit=MetricUnit.Count, value=1)

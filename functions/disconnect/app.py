@@ -5,9 +5,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from smart_support import services
 from smart_support.protocol.gateway import WebSocketDisconnectEvent
+from smart_support.settings import ConnectSettings, load_settings
 
 logger = Logger()
 tracer = Tracer(patch_modules=("botocore",))  # only AWS calls are worth tracing here
+connections = services.connections(load_settings(ConnectSettings))
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -15,6 +17,6 @@ tracer = Tracer(patch_modules=("botocore",))  # only AWS calls are worth tracing
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     """Delete the connection record."""
     request = WebSocketDisconnectEvent.model_validate(event).request_context
-    services.connections().delete(request.connection_id)
+    connections.delete(request.connection_id)
     logger.info("disconnected", extra={"connection_id": request.connection_id})
     return {"statusCode": 200}

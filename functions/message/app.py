@@ -9,14 +9,13 @@ from smart_support import services
 from smart_support.auth.tokens import principal_from_context
 from smart_support.protocol.events import dumps
 from smart_support.protocol.gateway import WebSocketMessageEvent
-from smart_support.turns.chat import ChatService, FrameContext
+from smart_support.settings import MessageSettings, load_settings
+from smart_support.turns.chat import FrameContext
 
 logger = Logger()
 tracer = Tracer(patch_modules=("botocore",))  # only AWS calls are worth tracing here
 metrics = Metrics()
-chat = ChatService(
-    services.sessions(), services.workflow(), services.approvals(), services.approval_store(), services.sender()
-)
+chat = services.chat(load_settings(MessageSettings))
 
 
 @logger.inject_lambda_context(

@@ -7,19 +7,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field, TypeAdapter
 
 from smart_support import services
-from smart_support.settings import get_settings
+from smart_support.settings import WorkflowTaskSettings, load_settings
 from smart_support.turns.models import AwaitApprovalTask, ReportFailureTask
-from smart_support.turns.tasks import WorkflowTasks
 
 logger = Logger()
 tracer = Tracer(patch_modules=("botocore",))  # only AWS calls are worth tracing here
-tasks = WorkflowTasks(
-    services.approval_store(),
-    services.sessions(),
-    services.sender(),
-    services.analytics(),
-    get_settings().approval_timeout_seconds,
-)
+tasks = services.workflow_tasks(load_settings(WorkflowTaskSettings))
 Task = TypeAdapter(Annotated[AwaitApprovalTask | ReportFailureTask, Field(discriminator="task")])
 
 

@@ -17,8 +17,8 @@ from websockets.sync.client import ClientConnection, connect
 
 from local.client import http_request
 from local.inprocess import free_port
-from local.server import DEFAULT_AUTH_SECRET
 from smart_support.auth.tokens import Role, mint_token
+from smart_support.settings import LOCAL_AUTH_SECRET
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,7 +30,7 @@ class Stack:
     port: int
     process: subprocess.Popen[bytes] | None  # None for a stack served in this process (local.inprocess)
     log_path: Path
-    secret: str = DEFAULT_AUTH_SECRET
+    secret: str = LOCAL_AUTH_SECRET
 
     @property
     def base(self) -> str:

@@ -52,6 +52,17 @@ def agent_graph_patched(inproc, before: Callable[[str], None]) -> Iterator[None]
         runner.graph = original
 
 
+def usage_once_returned(recorder: Any, before: Any, function_id: str, invocations: int, timeout: float = 5) -> Any:
+    """The calls since `before`, once `function_id` has returned `invocations` times (the client hears the turn's
+    last event before the function returns, and an invocation is counted when it returns)."""
+    deadline = time.monotonic() + timeout
+    usage = recorder.snapshot().diff(before)
+    while usage.invocations[function_id] < invocations and time.monotonic() < deadline:
+        time.sleep(0.02)
+        usage = recorder.snapshot().diff(before)
+    return usage
+
+
 def fail_once(prefix: str, exc: Exception) -> Callable[[str], None]:
     state = {"left": 1}
 

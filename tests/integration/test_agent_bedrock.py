@@ -16,7 +16,7 @@ import boto3
 from botocore.awsrequest import AWSResponse
 
 from smart_support.agent.models import build_bedrock_model
-from smart_support.settings import Settings
+from smart_support.settings import AgentModelSettings
 from tests.integration.agent_turns import make_graph, say
 
 MODEL_ID = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
@@ -132,7 +132,7 @@ def bedrock_graph(dynamodb, recorded: RecordedBedrock):
     client = boto3.client("bedrock-runtime", region_name="us-east-1", endpoint_url="https://bedrock.recorded.invalid")
     client.meta.events.register_first("before-send.bedrock-runtime.ConverseStream", recorded)
     client.meta.events.register_first("before-send.bedrock-runtime.Converse", _no_plain_converse)
-    settings = Settings.model_validate({"MODEL_PROVIDER": "bedrock", "BEDROCK_MODEL_ID": MODEL_ID})
+    settings = AgentModelSettings(model_provider="bedrock", bedrock_model_id=MODEL_ID)  # type: ignore[call-arg]  # region: AWS_REGION
     return make_graph(dynamodb, model=build_bedrock_model(settings, client=client))
 
 

@@ -9,9 +9,16 @@ from local.lambdas import LocalFunction
 from local.template import ROOT
 from smart_support import services
 from smart_support.auth.tokens import mint_token
-from smart_support.settings import get_settings
+from smart_support.settings import InvalidSettings, load_settings
 
 SECRET = "handler-test-secret-0123456789abcdef-xyz"
+
+
+def forget_process_caches():
+    load_settings.cache_clear()
+    for factory in vars(services).values():
+        if hasattr(factory, "cache_clear"):
+            factory.cache_clear()
 
 
 def sample(name):
@@ -26,16 +33,19 @@ def handlers(dynamodb, monkeypatch):
     arn = sfn.create_state_machine(name="turns", definition=definition, roleArn="arn:aws:iam::123456789012:role/r")[
         "stateMachineArn"
     ]
+    for variable, table in (
+        ("CONVERSATIONS_TABLE", "ConversationsTable"),
+        ("ORDERS_TABLE", "OrdersTable"),
+        ("CHECKPOINTS_TABLE", "CheckpointsTable"),
+    ):
+        monkeypatch.setenv(variable, table)
     monkeypatch.setenv("STATE_MACHINE_ARN", arn)
     monkeypatch.setenv("AUTH_SECRET", SECRET)
     monkeypatch.setenv("ALLOW_ANONYMOUS", "false")
     monkeypatch.setenv("WEBSOCKET_ENDPOINT", "https://abc123.execute-api.us-east-1.amazonaws.com/dev")
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
-    get_settings.cache_clear()
-    for factory in vars(services).values():
-        if hasattr(factory, "cache_clear"):
-            factory.cache_clear()
+    forget_process_caches()
 
     def load(name):
         function = LocalFunction(name, f"functions/{name}", "app.lambda_handler", 256, 10, {})
@@ -43,10 +53,7 @@ def handlers(dynamodb, monkeypatch):
         return function
 
     yield load, sfn, arn
-    get_settings.cache_clear()
-    for factory in vars(services).values():
-        if hasattr(factory, "cache_clear"):
-            factory.cache_clear()
+    forget_process_caches()
 
 
 def test_connect_message_disconnect_with_sample_events(handlers, dynamodb):
@@ -93,13 +100,31 @@ def test_websocket_authorizer_allows_a_valid_token_and_refuses_others(handlers):
 def test_http_authorizer_simple_responses(handlers):
     load, _, _ = handlers
     authorizer = load("authorizer")
-    ok, _ = authorizer.invoke(
-        {
-            "version": "2.0",
-            "type": "REQUEST",
-            "headers": {"authorization": f"Bearer {mint_token(SECRET, 'op', 'operator')}"},
-        }
-    )
+    event = sample("authorizer_http")
+    event["headers"]["authorization"] = f"Bearer {mint_token(SECRET, 'op', 'operator')}"
+    ok, _ = authorizer.invoke(event)
     assert ok == {"isAuthorized": True, "context": {"sub": "op", "role": "operator"}}
-    refused, _ = authorizer.invoke({"version": "2.0", "type": "REQUEST", "headers": {}})
+    del event["headers"]["authorization"]
+    refused, _ = authorizer.invoke(event)
     assert refused["isAuthorized"] is False
+
+
+def test_a_function_whose_settings_are_missing_fails_its_cold_start_naming_them(handlers, monkeypatch):
+    # Given the message function's environment without its state machine and with a bad session TTL
+    monkeypatch.delenv("STATE_MACHINE_ARN")
+    monkeypatch.setenv("SESSION_TTL_SECONDS", "half an hour")
+    forget_process_caches()
+    function = LocalFunction("message", "functions/message", "app.lambda_handler", 256, 10, {})
+
+    # When Lambda imports the handler (the init phase) and then invokes it
+    with pytest.raises(InvalidSettings) as init_error:
+        function.load()
+    _, error = function.invoke(sample("message_status"))
+
+    # Then the import fails with a message naming each variable, and so does every invocation
+    message = str(init_error.value)
+    assert "STATE_MACHINE_ARN: field required" in message
+    assert "SESSION_TTL_SECONDS: input should be a valid integer" in message
+    assert "half an hour" not in message
+    assert error is not None
+    assert error["errorType"] == "InvalidSettings" and "STATE_MACHINE_ARN" in error["errorMessage"]

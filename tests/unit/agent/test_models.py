@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from smart_support.agent.models import BEDROCK_CLIENT_CONFIG, OfflineChatModel, build_model
-from smart_support.settings import Settings
+from smart_support.settings import AgentModelSettings
 
 
-def test_offline_is_the_default_provider_with_the_configured_pace():
+def test_offline_is_the_default_provider_with_the_configured_pace(monkeypatch):
     # Given default settings with a 7 ms pace
-    settings = Settings.model_validate({"OFFLINE_TOKEN_DELAY_MS": "7"})
+    monkeypatch.delenv("MODEL_PROVIDER", raising=False)
+    settings = AgentModelSettings(offline_token_delay_ms=7)  # type: ignore[call-arg]  # region comes from AWS_REGION
 
     # When the model is built
     model = build_model(settings)
@@ -20,12 +21,8 @@ def test_offline_is_the_default_provider_with_the_configured_pace():
 
 def test_bedrock_provider_builds_converse_with_retries_on_throttling():
     # Given the bedrock provider
-    settings = Settings.model_validate(
-        {
-            "MODEL_PROVIDER": "bedrock",
-            "BEDROCK_MODEL_ID": "us.anthropic.claude-haiku-4-5-20251001-v1:0",
-            "AWS_REGION": "eu-west-1",
-        }
+    settings = AgentModelSettings(
+        model_provider="bedrock", bedrock_model_id="us.anthropic.claude-haiku-4-5-20251001-v1:0", region="eu-west-1"
     )
 
     # When the model is built (no call is made)

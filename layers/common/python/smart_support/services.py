@@ -1,94 +1,160 @@
-"""Composition root: each service built once per process from the validated settings."""
+"""Composition root: each service built from the settings it is given, once per settings object.
+
+Factories take their settings explicitly and are cached on them (settings are frozen, so hashable): nothing
+here remembers a "current" settings, which matters locally, where every function runs in one process.
+Each factory imports its module itself, so a function loads only the stores it uses.
+"""
 
 from __future__ import annotations
 
 from functools import cache
 from typing import TYPE_CHECKING
 
-from smart_support.settings import get_settings
-
-if TYPE_CHECKING:  # each factory imports its module itself: a function loads only the stores it uses
-    from smart_support.store.ports import (
-        AnalyticsRepository,
-        ApprovalRepository,
-        ConnectionRepository,
-        SessionRepository,
-        TicketRepository,
-        TranscriptRepository,
+if TYPE_CHECKING:
+    from smart_support.agent.runner import TurnRunner
+    from smart_support.settings import (
+        AgentSettings,
+        ConversationSettings,
+        MessageSettings,
+        StreamingSettings,
+        WorkflowSettings,
+        WorkflowTaskSettings,
     )
+    from smart_support.store.analytics import AnalyticsStore
+    from smart_support.store.approvals import ApprovalStore
+    from smart_support.store.connections import ConnectionStore
+    from smart_support.store.sessions import SessionStore
+    from smart_support.store.tickets import TicketStore
+    from smart_support.store.transcript import TranscriptStore
+    from smart_support.turns.chat import ChatService
     from smart_support.turns.decisions import ApprovalService
     from smart_support.turns.stepfunctions import TurnWorkflow
     from smart_support.turns.streaming import EventSender
+    from smart_support.turns.tasks import WorkflowTasks
+
+
+# ---------------------------------------------------------------- stores and adapters
 
 
 @cache
-def sessions() -> SessionRepository:
+def sessions(settings: ConversationSettings) -> SessionStore:
     """Session data access."""
     from smart_support.store.sessions import SessionStore
 
-    settings = get_settings()
     return SessionStore(settings.conversations_table, settings.session_ttl_seconds)
 
 
 @cache
-def connections() -> ConnectionRepository:
+def connections(settings: ConversationSettings) -> ConnectionStore:
     """Connection records."""
     from smart_support.store.connections import ConnectionStore
 
-    return ConnectionStore(get_settings().conversations_table)
+    return ConnectionStore(settings.conversations_table)
 
 
 @cache
-def sender() -> EventSender:
-    """The @connections client."""
-    from smart_support.turns.streaming import EventSender
-
-    return EventSender(get_settings().websocket_endpoint)
-
-
-@cache
-def workflow() -> TurnWorkflow:
-    """The turn state machine."""
-    from smart_support.turns.stepfunctions import TurnWorkflow
-
-    return TurnWorkflow(get_settings().state_machine_arn)
-
-
-@cache
-def analytics() -> AnalyticsRepository:
+def analytics(settings: ConversationSettings) -> AnalyticsStore:
     """Analytics counters."""
     from smart_support.store.analytics import AnalyticsStore
 
-    return AnalyticsStore(get_settings().conversations_table)
+    return AnalyticsStore(settings.conversations_table)
 
 
 @cache
-def approval_store() -> ApprovalRepository:
+def approval_store(settings: ConversationSettings) -> ApprovalStore:
     """Pending approvals and audit records."""
     from smart_support.store.approvals import ApprovalStore
 
-    return ApprovalStore(get_settings().conversations_table)
+    return ApprovalStore(settings.conversations_table)
 
 
 @cache
-def approvals() -> ApprovalService:
-    """Exactly-once approval decisions."""
-    from smart_support.turns.decisions import ApprovalService
-
-    return ApprovalService(approval_store(), sessions(), workflow(), analytics())
-
-
-@cache
-def transcripts() -> TranscriptRepository:
+def transcripts(settings: ConversationSettings) -> TranscriptStore:
     """Stored transcripts."""
     from smart_support.store.transcript import TranscriptStore
 
-    return TranscriptStore(get_settings().conversations_table)
+    return TranscriptStore(settings.conversations_table)
 
 
 @cache
-def tickets() -> TicketRepository:
+def tickets(settings: ConversationSettings) -> TicketStore:
     """Escalation tickets."""
     from smart_support.store.tickets import TicketStore
 
-    return TicketStore(get_settings().conversations_table)
+    return TicketStore(settings.conversations_table)
+
+
+@cache
+def sender(settings: StreamingSettings) -> EventSender:
+    """The @connections client."""
+    from smart_support.turns.streaming import EventSender
+
+    return EventSender(settings.websocket_endpoint)
+
+
+@cache
+def workflow(settings: WorkflowSettings) -> TurnWorkflow:
+    """The turn state machine, able to start executions."""
+    from smart_support.turns.stepfunctions import TurnWorkflow
+
+    return TurnWorkflow(settings.state_machine_arn)
+
+
+# ---------------------------------------------------------------- what the handlers run
+
+
+@cache
+def approvals(settings: ConversationSettings) -> ApprovalService:
+    """Exactly-once approval decisions (delivered by task token: no state machine ARN needed)."""
+    from smart_support.turns.decisions import ApprovalService
+    from smart_support.turns.stepfunctions import TurnWorkflow
+
+    return ApprovalService(approval_store(settings), sessions(settings), TurnWorkflow(), analytics(settings))
+
+
+@cache
+def chat(settings: MessageSettings) -> ChatService:
+    """The WebSocket message routes."""
+    from smart_support.turns.chat import ChatService
+
+    return ChatService(
+        sessions(settings), workflow(settings), approvals(settings), approval_store(settings), sender(settings)
+    )
+
+
+@cache
+def workflow_tasks(settings: WorkflowTaskSettings) -> WorkflowTasks:
+    """The AwaitApproval and ReportFailure states."""
+    from smart_support.turns.tasks import WorkflowTasks
+
+    return WorkflowTasks(
+        approval_store(settings),
+        sessions(settings),
+        sender(settings),
+        analytics(settings),
+        settings.approval_timeout_seconds,
+    )
+
+
+@cache
+def turn_runner(settings: AgentSettings) -> TurnRunner:
+    """The agent task: the compiled graph on the configured model, stores and checkpoints."""
+    from smart_support.agent.graph import build_checkpointer, build_graph
+    from smart_support.agent.models import build_model
+    from smart_support.agent.runner import TurnRunner
+    from smart_support.store.orders import OrderStore
+
+    graph = build_graph(
+        model=build_model(settings),
+        orders=OrderStore(settings.orders_table),
+        tickets=tickets(settings),
+        checkpointer=build_checkpointer(settings),
+    )
+    return TurnRunner(
+        graph,
+        sessions(settings),
+        approvals(settings),
+        sender(settings),
+        flush_ms=settings.stream_flush_ms,
+        tickets=tickets(settings),
+    )

@@ -1,38 +1,160 @@
-"""Settings read from the environment once per cold start and validated with pydantic."""
+"""Settings from the environment: one model per process kind, composed from small field groups.
+
+Every default lives here. A field reads the environment variable of its name in capitals (template.yaml
+Globals and each function's Environment); `load_settings(kind)` validates once per cold start and raises
+InvalidSettings naming each missing or bad variable, so a handler whose settings are wrong fails to import.
+"""
 
 from __future__ import annotations
 
-import os
 from functools import cache
-from typing import Literal
+from typing import Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field, NonNegativeInt, PositiveInt, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LOCAL_AUTH_SECRET = "local-dev-secret-change-me-0123456789abcdef"  # noqa: S105 - the local stack's, by design
 
 
-class Settings(BaseModel):
-    """Every setting a function may need; names are the environment variables (see template.yaml)."""
+class FieldGroup(BaseSettings):
+    """Base of every group: frozen (hashable, so services can be cached per settings), env names in capitals."""
 
-    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
+    model_config = SettingsConfigDict(
+        frozen=True, extra="ignore", env_ignore_empty=True, hide_input_in_errors=True, validate_by_name=True
+    )
 
-    stage: str = Field("dev", alias="STAGE")
-    region: str = Field("us-east-1", alias="AWS_REGION")
-    conversations_table: str = Field("ConversationsTable", alias="CONVERSATIONS_TABLE")
-    orders_table: str = Field("OrdersTable", alias="ORDERS_TABLE")
-    checkpoints_table: str = Field("CheckpointsTable", alias="CHECKPOINTS_TABLE")
-    state_machine_arn: str = Field("", alias="STATE_MACHINE_ARN")
-    websocket_endpoint: str = Field("", alias="WEBSOCKET_ENDPOINT")
-    session_ttl_seconds: int = Field(1800, alias="SESSION_TTL_SECONDS", ge=1)
-    approval_timeout_seconds: int = Field(900, alias="APPROVAL_TIMEOUT_SECONDS", ge=1)
-    allow_anonymous: bool = Field(False, alias="ALLOW_ANONYMOUS")
-    auth_secret: str | None = Field(None, alias="AUTH_SECRET", repr=False)
-    auth_secret_parameter: str = Field("/smart-support/auth-secret", alias="AUTH_SECRET_PARAMETER")
-    model_provider: Literal["offline", "bedrock"] = Field("offline", alias="MODEL_PROVIDER")
-    bedrock_model_id: str = Field("us.anthropic.claude-haiku-4-5-20251001-v1:0", alias="BEDROCK_MODEL_ID")
-    offline_token_delay_ms: int = Field(20, alias="OFFLINE_TOKEN_DELAY_MS", ge=0)
-    stream_flush_ms: int = Field(50, alias="STREAM_FLUSH_MS", ge=0)
+
+# ---------------------------------------------------------------- field groups
+
+
+class SessionSettings(FieldGroup):
+    """How long an idle conversation lives."""
+
+    session_ttl_seconds: PositiveInt = 1800
+
+
+class ConversationSettings(SessionSettings):
+    """The conversations table (sessions, connections, approvals, transcripts, tickets, analytics)."""
+
+    conversations_table: str
+
+
+class StreamingSettings(FieldGroup):
+    """The @connections endpoint events are posted to."""
+
+    websocket_endpoint: str
+
+
+class WorkflowSettings(FieldGroup):
+    """The turn state machine (needed to start executions; answering a task token needs no ARN)."""
+
+    state_machine_arn: str
+
+
+class ApprovalSettings(FieldGroup):
+    """How long a pending approval waits for a human."""
+
+    approval_timeout_seconds: PositiveInt = 900
+
+
+class AgentModelSettings(FieldGroup):
+    """Which chat model the agent runs, and where."""
+
+    region: str = Field("us-east-1", validation_alias="AWS_REGION")
+    model_provider: Literal["offline", "bedrock"] = "offline"
+    bedrock_model_id: str = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
+    offline_token_delay_ms: NonNegativeInt = 20
+
+
+class OrdersSettings(FieldGroup):
+    """The orders table (the agent's tools; `make seed`)."""
+
+    orders_table: str
+
+
+class AgentDataSettings(OrdersSettings):
+    """The agent's tables and how often it flushes streamed tokens."""
+
+    checkpoints_table: str
+    stream_flush_ms: NonNegativeInt = 50
+
+
+class IdentitySettings(FieldGroup):
+    """How callers are authenticated (the secret comes from SSM unless AUTH_SECRET is given)."""
+
+    allow_anonymous: bool = False
+    auth_secret: str | None = Field(None, repr=False)
+    auth_secret_parameter: str = "/smart-support/auth-secret"  # noqa: S105 - a parameter name, not a secret
+
+
+# ---------------------------------------------------------------- one model per process kind
+
+
+class ConnectSettings(ConversationSettings):
+    """$connect and $disconnect: the connection records."""
+
+
+class MessageSettings(ConversationSettings, StreamingSettings, WorkflowSettings):
+    """The WebSocket message routes: sessions, turns, approvals, replies."""
+
+
+class WorkflowTaskSettings(ConversationSettings, StreamingSettings, ApprovalSettings):
+    """The state machine's AwaitApproval and ReportFailure tasks."""
+
+
+class AgentSettings(ConversationSettings, StreamingSettings, AgentModelSettings, AgentDataSettings):
+    """The agent task: model, stores, checkpoints, streaming."""
+
+
+class ApiSettings(ConversationSettings):
+    """The HTTP API."""
+
+
+class AuthorizerSettings(IdentitySettings):
+    """The Lambda authorizer."""
+
+
+class LocalStackSettings(SessionSettings, ApprovalSettings, AgentModelSettings, IdentitySettings):
+    """`python -m local`: where it listens and the template parameters it deploys with (docs/local-stack.md)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(3000, ge=0, le=65535)
+    allow_anonymous: bool = True
+    auth_secret: str = Field(LOCAL_AUTH_SECRET, repr=False)
+    log_level: str = "WARNING"
+    seed_demo_data: bool = True
+
+    @property
+    def base_url(self) -> str:
+        """http://host:port"""
+        return f"http://{self.host}:{self.port}"
+
+
+# ---------------------------------------------------------------- loading
+
+Kind = TypeVar("Kind", bound=FieldGroup)
+
+
+class InvalidSettings(RuntimeError):
+    """The environment misses a setting or holds a bad value; the message names each variable."""
+
+
+def env_name(model: type[FieldGroup], location: str | int) -> str:
+    """The environment variable behind a field (or alias) of `model`."""
+    field = model.model_fields.get(str(location))
+    alias = field.validation_alias if field is not None else None
+    return (alias if isinstance(alias, str) else str(location)).upper()
 
 
 @cache
-def get_settings() -> Settings:
-    """The process-wide settings, validated on first use (cold start)."""
-    return Settings.model_validate(dict(os.environ))
+def load_settings(kind: type[Kind]) -> Kind:
+    """The settings of this process kind, validated on first use (cold start) and then shared."""
+    try:
+        return kind()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{env_name(kind, error['loc'][0]) if error['loc'] else kind.__name__}: "
+            f"{error['msg'][:1].lower()}{error['msg'][1:]}"
+            for error in exc.errors(include_input=False, include_url=False)
+        )
+        raise InvalidSettings(f"{kind.__name__}: {problems}") from None

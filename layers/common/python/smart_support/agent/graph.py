@@ -34,7 +34,7 @@ from smart_support.agent.nodes import SPECIALISTS, SUPERVISOR, Specialist, tools
 from smart_support.agent.prompts import SPECIALIST_PROMPTS, SUPERVISOR_PROMPT
 from smart_support.agent.state import RouteDecision, SupportState
 from smart_support.agent.tools import build_toolsets
-from smart_support.settings import Settings
+from smart_support.settings import AgentSettings
 from smart_support.store.ports import OrderRepository, TicketRepository
 
 logger = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ def build_graph(
     return builder.compile(checkpointer=checkpointer, name="smart-support")
 
 
-def build_checkpointer(settings: Settings, endpoint_url: str | None = None) -> BaseCheckpointSaver[Any]:
+def build_checkpointer(settings: AgentSettings, endpoint_url: str | None = None) -> BaseCheckpointSaver[Any]:
     """DynamoDBSaver on the checkpoints table, its TTL equal to the session TTL."""
     from langgraph_checkpoint_aws import DynamoDBSaver
 

@@ -35,7 +35,7 @@ from smart_support.agent.intents import (
     turn_intent,
 )
 from smart_support.agent.state import RouteDecision
-from smart_support.settings import Settings
+from smart_support.settings import AgentModelSettings
 
 # Throttling on Bedrock is common at low quotas: adaptive retries back off client-side too.
 BEDROCK_CLIENT_CONFIG = Config(
@@ -311,7 +311,7 @@ _COMPOSERS: dict[str, Callable[[dict[str, Any]], str]] = {
 # ---------------------------------------------------------------- providers
 
 
-def build_bedrock_model(settings: Settings, client: Any = None) -> BaseChatModel:
+def build_bedrock_model(settings: AgentModelSettings, client: Any = None) -> BaseChatModel:
     """ChatBedrockConverse for `settings.bedrock_model_id`, streaming, with retries on throttling."""
     from langchain_aws import ChatBedrockConverse  # heavy import: only when Bedrock is the provider
 
@@ -326,7 +326,7 @@ def build_bedrock_model(settings: Settings, client: Any = None) -> BaseChatModel
     )
 
 
-def build_model(settings: Settings) -> BaseChatModel:
+def build_model(settings: AgentModelSettings) -> BaseChatModel:
     """The chat model `settings.model_provider` names."""
     if settings.model_provider == "bedrock":
         return build_bedrock_model(settings)

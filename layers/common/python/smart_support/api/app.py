@@ -7,20 +7,29 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 from smart_support.api import approvals, operations, sessions
+from smart_support.api.dependencies import SETTINGS_KEY
 from smart_support.protocol.errors import InternalError, NotFound, SupportError, ValidationFailed
+from smart_support.settings import ApiSettings
 
 PREFIX = "/api/v1"
 logger = Logger(child=True)
 
 
-def build_resolver() -> APIGatewayHttpResolver:
-    """The API with every router, validation on, docs at /api/v1/docs."""
+def build_resolver(settings: ApiSettings) -> APIGatewayHttpResolver:
+    """The API with every router, validation on, docs at /api/v1/docs; routes get their stores from `settings`."""
     app = APIGatewayHttpResolver(enable_validation=True)
     for module in (operations, sessions, approvals):
         app.include_router(module.router, prefix=PREFIX)
+
+    def provide_settings(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
+        app.append_context(**{SETTINGS_KEY: settings})  # the context is cleared after every request
+        return next_middleware(app)
+
+    app.use(middlewares=[provide_settings])
 
     def envelope(error: SupportError) -> Response[dict[str, Any]]:
         request_id = app.current_event.request_context.request_id

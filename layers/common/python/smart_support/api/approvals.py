@@ -9,8 +9,8 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel, Field, StrictBool
 
-from smart_support import services
-from smart_support.api.context import require_operator
+from smart_support.api.dependencies import Approvals, Decisions, Operator
+from smart_support.api.responses import ApprovalQueue, ApprovalView, AuditLog, DecisionResult, documented
 
 router = Router()
 
@@ -25,36 +25,45 @@ class DecisionBody(BaseModel):
     )
 
 
-@router.get("/approvals", summary="Pending approvals across threads (operators)")
+@router.get(
+    "/approvals",
+    summary="Pending approvals across threads (operators)",
+    responses=documented("Open approvals, oldest first", 401, 403),
+)
 def list_approvals(
+    operator: Operator,
+    approvals: Approvals,
     status: Annotated[Literal["pending"], Query()] = "pending",
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=1024)] = None,
-) -> dict[str, Any]:
+) -> ApprovalQueue:
     """Open approvals, oldest first, a page at a time (`next_cursor` until the end)."""
-    require_operator(router)
-    pending, next_cursor = services.approval_store().list_pending(time.time(), limit, cursor)
-    return {"status": status, "approvals": [p.public() for p in pending], "next_cursor": next_cursor}
-
-
-@router.post("/approvals/<interrupt_id>", summary="Decide a pending approval (operators)")
-def decide(interrupt_id: str, body: DecisionBody) -> dict[str, Any]:
-    """Approve or reject exactly once: 404 unknown, 409 already decided, 410 expired."""
-    principal = require_operator(router)
-    decided = services.approvals().decide(
-        interrupt_id, principal, body.approved, body.comment, edited_args=body.args or None
+    pending, next_cursor = approvals.list_pending(time.time(), limit, cursor)
+    return ApprovalQueue(
+        status=status, approvals=[ApprovalView.model_validate(p.public()) for p in pending], next_cursor=next_cursor
     )
-    return {
-        "interrupt_id": decided.interrupt_id,
-        "thread_id": decided.thread_id,
-        "approved": body.approved,
-        "decided_by": "operator",
-        "edited_args": body.args or None,
-    }
 
 
-@router.get("/audit", summary="Approval decisions, newest first (operators)")
-def audit() -> dict[str, Any]:
+@router.post(
+    "/approvals/<interrupt_id>",
+    summary="Decide a pending approval (operators)",
+    responses=documented("Decided", 401, 403, 404, 409, 410),
+)
+def decide(interrupt_id: str, body: DecisionBody, operator: Operator, decisions: Decisions) -> DecisionResult:
+    """Approve or reject exactly once: 404 unknown, 409 already decided, 410 expired."""
+    decided = decisions.decide(interrupt_id, operator, body.approved, body.comment, edited_args=body.args or None)
+    return DecisionResult(
+        interrupt_id=decided.interrupt_id,
+        thread_id=decided.thread_id,
+        approved=body.approved,
+        decided_by="operator",
+        edited_args=body.args or None,
+    )
+
+
+@router.get(
+    "/audit", summary="Approval decisions, newest first (operators)", responses=documented("Decisions", 401, 403)
+)
+def audit(operator: Operator, approvals: Approvals) -> AuditLog:
     """The audit trail of decisions."""
-    require_operator(router)
-    return {"decisions": services.approval_store().audit_log()}
+    return AuditLog.model_validate({"decisions": approvals.audit_log()})

@@ -2,31 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from smart_support import services
-from smart_support.api.context import require_operator
+from smart_support.api.dependencies import Analytics, Operator, Tickets
+from smart_support.api.responses import AnalyticsSummary, Health, TicketList, documented
 
 router = Router()
 
 
-@router.get("/health", summary="Liveness")
-def health() -> dict[str, Any]:
+@router.get("/health", summary="Liveness", responses=documented("The function runs"))
+def health() -> Health:
     """Always ok when the function runs."""
-    return {"status": "ok", "service": "smart-support"}
+    return Health(status="ok", service="smart-support")
 
 
-@router.get("/analytics", summary="Sessions, turns, interrupts, tool usage, latency (operators)")
-def analytics() -> dict[str, Any]:
+@router.get(
+    "/analytics",
+    summary="Sessions, turns, interrupts, tool usage, latency (operators)",
+    responses=documented("The counters", 401, 403),
+)
+def analytics(operator: Operator, counters: Analytics) -> AnalyticsSummary:
     """The counters summary."""
-    require_operator(router)
-    return services.analytics().summary()
+    return AnalyticsSummary.model_validate(counters.summary())
 
 
-@router.get("/tickets", summary="Open escalation tickets (operators)")
-def tickets() -> dict[str, Any]:
+@router.get("/tickets", summary="Open escalation tickets (operators)", responses=documented("Open tickets", 401, 403))
+def tickets(operator: Operator, tickets: Tickets) -> TicketList:
     """Tickets created by the escalation agent."""
-    require_operator(router)
-    return {"tickets": [t.model_dump() for t in services.tickets().list_open()]}
+    return TicketList(tickets=tickets.list_open())

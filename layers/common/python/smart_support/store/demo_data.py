@@ -86,10 +86,10 @@ def seed_orders(target: OrderStore | Any, table_name: str | None = None) -> list
 
 
 def main() -> None:
-    """Seed the orders table named by the settings (`make seed`)."""
-    from smart_support.settings import get_settings
+    """Seed the orders table named by ORDERS_TABLE (`make seed`)."""
+    from smart_support.settings import OrdersSettings, load_settings
 
-    table = get_settings().orders_table
+    table = load_settings(OrdersSettings).orders_table
     orders = seed_orders(OrderStore(table))
     print(f"Seeded {len(orders)} demo orders into {table}.")
 

@@ -20,14 +20,16 @@ def execution_name(thread_id: str, turn: int) -> str:
 
 
 class TurnWorkflow:
-    """Starts executions of the turn state machine and answers its task tokens."""
+    """Starts executions of the turn state machine and answers its task tokens (which need no ARN)."""
 
-    def __init__(self, state_machine_arn: str, sfn: Any = None) -> None:
+    def __init__(self, state_machine_arn: str | None = None, sfn: Any = None) -> None:
         self.state_machine_arn = state_machine_arn
         self._sfn = sfn or aws.client("stepfunctions")
 
     def start(self, request: TurnRequest) -> str:
         """Start (at most once per thread and turn) the execution for this turn; returns its name."""
+        if not self.state_machine_arn:
+            raise RuntimeError("this TurnWorkflow was built without a state machine ARN")
         name = execution_name(request.thread_id, request.turn)
         try:
             self._sfn.start_execution(

@@ -1,0 +1,226 @@
+"""The HTTP API's response bodies, so the OpenAPI document shows what each route really returns."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from smart_support.protocol.types import Approver, Status
+from smart_support.store.tickets import Ticket
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong."""
+
+    code: str = Field(description="machine-readable, e.g. not_found, forbidden, validation_error")
+    message: str
+    request_id: str
+
+
+class ErrorEnvelope(BaseModel):
+    """Every error the API answers."""
+
+    error: ErrorDetail
+
+
+def documented(ok: str, *errors: int) -> dict[int, Any]:
+    """OpenAPI responses of a route: its success (the return annotation's schema) and its error statuses."""
+    envelope = {"application/json": {"model": ErrorEnvelope}}
+    responses: dict[int, Any] = {200: {"description": ok}}
+    for status in (*errors, 422, 500):
+        responses[status] = {"description": HTTPStatus(status).phrase, "content": envelope}
+    return responses
+
+
+class Health(BaseModel):
+    """Liveness."""
+
+    status: Literal["ok"]
+    service: str
+
+
+class SessionSummary(BaseModel):
+    """One of the caller's threads."""
+
+    thread_id: str
+    title: str | None
+    status: Status
+    turns: int
+    updated_at: str
+    expires_at: str
+
+
+class SessionList(BaseModel):
+    """The caller's threads, most recent first."""
+
+    sessions: list[SessionSummary]
+
+
+class ApprovalView(BaseModel):
+    """A pending approval as clients and operators see it (never its task token)."""
+
+    interrupt_id: str
+    thread_id: str
+    customer_id: str
+    action: str
+    args: dict[str, Any]
+    description: str
+    approver: Approver
+    order_id: str | None
+    order_total: float | None
+    reason: str | None = Field(description="the customer's words when they asked")
+    editable: list[str] = Field(description="the arguments an operator may change when approving")
+    recent_messages: list[dict[str, str]] = Field(description="the conversation's last messages (role, content)")
+    requested_at: str
+    expires_at: str
+
+
+class SessionState(BaseModel):
+    """One thread's state."""
+
+    thread_id: str
+    status: Status
+    turns: int
+    created_at: str
+    updated_at: str
+    expires_at: str
+    pending_interrupt: ApprovalView | None
+
+
+class ToolCallRecord(BaseModel):
+    """A tool the assistant called."""
+
+    tool: str
+    args: dict[str, Any]
+
+
+class UserEntry(BaseModel):
+    """What the customer wrote."""
+
+    model_config = ConfigDict(extra="allow")
+
+    turn: int
+    role: Literal["user"]
+    content: str
+    at: str
+
+
+class AssistantEntry(BaseModel):
+    """What one agent said, and the tools it called (absent when none)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    turn: int
+    role: Literal["assistant"]
+    agent: str
+    content: str
+    tool_calls: list[ToolCallRecord] = Field(default_factory=list, exclude_if=lambda calls: not calls)
+    at: str
+
+
+class DecisionEntry(BaseModel):
+    """How an approval was decided."""
+
+    model_config = ConfigDict(extra="allow")
+
+    turn: int
+    role: Literal["decision"]
+    interrupt_id: str
+    action: str
+    args: dict[str, Any]
+    edited_args: dict[str, Any] | None = None
+    description: str
+    approved: bool
+    decided_by: str
+    comment: str | None
+    at: str
+
+
+TranscriptEntry = Annotated[UserEntry | AssistantEntry | DecisionEntry, Field(discriminator="role")]
+
+
+class Transcript(BaseModel):
+    """A thread's transcript, oldest first."""
+
+    thread_id: str
+    messages: list[TranscriptEntry]
+
+
+class ApprovalQueue(BaseModel):
+    """Open approvals, oldest first."""
+
+    status: Literal["pending"]
+    approvals: list[ApprovalView]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last")
+
+
+class DecisionResult(BaseModel):
+    """An operator's decision, recorded."""
+
+    interrupt_id: str
+    thread_id: str
+    approved: bool
+    decided_by: Literal["operator"]
+    edited_args: dict[str, Any] | None
+
+
+class AuditRecord(BaseModel):
+    """Who decided what, when, with which outcome."""
+
+    interrupt_id: str
+    thread_id: str
+    customer_id: str
+    action: str
+    args: dict[str, Any]
+    args_hash: str
+    description: str
+    approved: bool
+    decided_by: str
+    decided_by_id: str
+    role: str
+    outcome: str
+    comment: str | None = Field(None, exclude_if=lambda value: value is None)
+    edited_args: dict[str, Any] | None = Field(None, exclude_if=lambda value: value is None)
+    decided_at: str
+
+
+class AuditLog(BaseModel):
+    """Approval decisions, newest first."""
+
+    decisions: list[AuditRecord]
+
+
+class InterruptCounts(BaseModel):
+    """Approvals by outcome."""
+
+    requested: int
+    approved: int
+    rejected: int
+    expired: int
+
+
+class TurnLatency(BaseModel):
+    """Turn latency in ms: percentiles (bucket upper bounds) and the histogram they come from."""
+
+    p50: int | None
+    p95: int | None
+    histogram: dict[str, int]
+
+
+class AnalyticsSummary(BaseModel):
+    """Sessions, turns, interrupts, tool usage, latency."""
+
+    sessions: int
+    turns: int
+    failed_turns: int
+    interrupts: InterruptCounts
+    tool_usage: dict[str, int]
+    turn_latency_ms: TurnLatency
+
+
+class TicketList(BaseModel):
+    """Open escalation tickets, newest first."""
+
+    tickets: list[Ticket]

@@ -1,0 +1,149 @@
+"""Settings per process kind: read from the environment once, and a bad environment named at cold start."""
+
+from __future__ import annotations
+
+import pytest
+
+from smart_support.settings import (
+    ApiSettings,
+    AuthorizerSettings,
+    ConnectSettings,
+    InvalidSettings,
+    LocalStackSettings,
+    MessageSettings,
+    WorkflowTaskSettings,
+    load_settings,
+)
+
+TEMPLATE_GLOBALS = {  # what template.yaml's Globals give every function
+    "STAGE": "dev",
+    "CONVERSATIONS_TABLE": "smart-support-conversations",
+    "ORDERS_TABLE": "smart-support-orders",
+    "CHECKPOINTS_TABLE": "smart-support-checkpoints",
+    "SESSION_TTL_SECONDS": "600",
+    "APPROVAL_TIMEOUT_SECONDS": "120",
+    "ALLOW_ANONYMOUS": "false",
+    "AUTH_SECRET_PARAMETER": "/smart-support/dev/auth-secret",
+    "WEBSOCKET_ENDPOINT": "https://abc123.execute-api.us-east-1.amazonaws.com/dev",
+}
+LOCAL_VARIABLES = (
+    *TEMPLATE_GLOBALS,
+    "STATE_MACHINE_ARN",
+    "AUTH_SECRET",
+    "HOST",
+    "PORT",
+    "MODEL_PROVIDER",
+    "OFFLINE_TOKEN_DELAY_MS",
+    "LOG_LEVEL",
+    "SEED_DEMO_DATA",
+)
+
+
+@pytest.fixture
+def environment(monkeypatch):
+    """A clean slate: none of the settings' variables set, nothing cached."""
+    for name in LOCAL_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    load_settings.cache_clear()
+
+    def set_env(**values: str) -> None:
+        for name, value in values.items():
+            monkeypatch.setenv(name, value)
+        load_settings.cache_clear()
+
+    yield set_env
+    load_settings.cache_clear()
+
+
+def test_a_missing_variable_is_named(environment):
+    # Given a function environment without CONVERSATIONS_TABLE
+    environment(**{k: v for k, v in TEMPLATE_GLOBALS.items() if k != "CONVERSATIONS_TABLE"})
+
+    # When the connect function loads its settings
+    with pytest.raises(InvalidSettings) as error:
+        load_settings(ConnectSettings)
+
+    # Then the error names the variable
+    assert str(error.value) == "ConnectSettings: CONVERSATIONS_TABLE: field required"
+
+
+def test_a_bad_integer_is_named_without_its_value(environment):
+    # Given a session TTL that is not a number, and a message function without its state machine
+    environment(**TEMPLATE_GLOBALS | {"SESSION_TTL_SECONDS": "thirty minutes"})
+
+    # When the message function loads its settings
+    with pytest.raises(InvalidSettings) as error:
+        load_settings(MessageSettings)
+
+    # Then both variables are named, and the bad value is not echoed
+    message = str(error.value)
+    assert "SESSION_TTL_SECONDS: input should be a valid integer" in message
+    assert "STATE_MACHINE_ARN: field required" in message
+    assert "thirty minutes" not in message
+
+
+def test_a_value_out_of_range_is_refused(environment):
+    # Given an approval timeout of zero
+    environment(**TEMPLATE_GLOBALS | {"APPROVAL_TIMEOUT_SECONDS": "0"})
+
+    # When the workflow tasks load their settings
+    with pytest.raises(InvalidSettings) as error:
+        load_settings(WorkflowTaskSettings)
+
+    # Then the variable is named
+    assert "APPROVAL_TIMEOUT_SECONDS: input should be greater than 0" in str(error.value)
+
+
+def test_a_good_environment_gives_each_kind_its_fields_once(environment):
+    # Given the template's environment plus the message function's own variable
+    environment(**TEMPLATE_GLOBALS, STATE_MACHINE_ARN="arn:aws:states:us-east-1:123456789012:stateMachine:turns")
+
+    # When the message and authorizer functions load their settings
+    message = load_settings(MessageSettings)
+    authorizer = load_settings(AuthorizerSettings)
+
+    # Then each kind has the typed values, and a second load is the same object (validated once)
+    assert message.conversations_table == "smart-support-conversations"
+    assert message.session_ttl_seconds == 600
+    assert message.state_machine_arn.endswith(":turns")
+    assert message.websocket_endpoint.startswith("https://")
+    assert authorizer.allow_anonymous is False
+    assert authorizer.auth_secret is None
+    assert authorizer.auth_secret_parameter == "/smart-support/dev/auth-secret"
+    assert load_settings(MessageSettings) is message
+
+
+def test_defaults_apply_and_an_empty_variable_counts_as_unset(environment):
+    # Given only the table, and an empty SESSION_TTL_SECONDS
+    environment(CONVERSATIONS_TABLE="t", SESSION_TTL_SECONDS="")
+
+    # When the API loads its settings
+    settings = load_settings(ApiSettings)
+
+    # Then the default TTL applies
+    assert settings.session_ttl_seconds == 1800
+
+
+def test_the_local_stack_reads_the_same_variables_with_its_own_defaults(environment):
+    # Given an empty environment, then one with a port, a TTL and anonymous access off
+    defaults = load_settings(LocalStackSettings)
+    environment(PORT="3456", SESSION_TTL_SECONDS="5", ALLOW_ANONYMOUS="false", SEED_DEMO_DATA="false")
+
+    # When it loads again
+    configured = load_settings(LocalStackSettings)
+
+    # Then the defaults are the documented ones, and the variables override them
+    assert (defaults.host, defaults.port, defaults.allow_anonymous, defaults.model_provider) == (
+        "127.0.0.1",
+        3000,
+        True,
+        "offline",
+    )
+    assert (defaults.session_ttl_seconds, defaults.approval_timeout_seconds, defaults.log_level) == (
+        1800,
+        900,
+        "WARNING",
+    )
+    assert defaults.auth_secret and defaults.seed_demo_data is True
+    assert configured.base_url == "http://127.0.0.1:3456"
+    assert (configured.session_ttl_seconds, configured.allow_anonymous, configured.seed_demo_data) == (5, False, False)
