@@ -154,7 +154,7 @@ class LocalStack:
         json.loads(definition)  # fail fast on a bad substitution
         sfn = boto3.client("stepfunctions", region_name=REGION)
         created = sfn.create_state_machine(
-            name=logical_id,
+            name=str(resolver.resolve(props["Name"])) if "Name" in props else logical_id,
             definition=definition,
             type=props.get("Type", "STANDARD"),
             roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/{logical_id}Role",

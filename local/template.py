@@ -140,8 +140,9 @@ class LocalResolver:
         resource = self.template["Resources"][logical_id]
         if resource["Type"] == "AWS::Serverless::Function" and attribute == "Arn":
             return function_arn(logical_id)
-        if attribute == "Name":
-            return logical_id
+        if attribute == "Name":  # the resource's own Name when the template sets one
+            name = resource.get("Properties", {}).get("Name")
+            return str(self.resolve(name)) if name is not None else logical_id
         if attribute == "Arn":
             return self.ref(logical_id)
         raise KeyError(f"{logical_id}.{attribute} has no local meaning")

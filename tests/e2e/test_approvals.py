@@ -140,9 +140,10 @@ def test_thread_busy_while_awaiting_and_approve_executes(fresh):
         thread = new_thread()
         interrupt = client.ask(thread, "Please cancel order 1043")[-1]
         assert interrupt["type"] == "interrupt"
-        # While it waits, a new message on the thread is busy
-        busy = client.ask(thread, "hello?")[-1]
-        assert busy["type"] == "error" and busy["code"] == "thread_busy"
+        # While it waits, a new message on the thread waits behind it
+        client.send({"type": "message", "thread_id": thread, "content": "hello?"})
+        queued = client.until(lambda e: e["type"] == "status")[-1]
+        assert (queued["status"], queued["queued"]) == ("awaiting_approval", 1)
         # Approve: the action runs, order_actions speaks, one message_complete
         client.send(
             {
@@ -157,6 +158,8 @@ def test_thread_busy_while_awaiting_and_approve_executes(fresh):
         assert rest[0]["decided_by"] == "customer"
         assert "cancel" in tokens(rest, "order_actions").lower()
         assert sum(e["type"] == "message_complete" for e in rest) == 1
+        # then the queued message is answered as its own turn
+        assert client.until(lambda e: e["type"] == "message_complete")[-1]["turn"] == 2
         # A second decision is refused
         client.send(
             {

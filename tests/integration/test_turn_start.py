@@ -1,6 +1,7 @@
 """The message route's domain on moto: one execution per turn, idempotent retries, rollback on failure."""
 
 import json
+import time
 
 import boto3
 import pytest
@@ -10,6 +11,7 @@ from smart_support.auth.tokens import Principal
 from smart_support.store.analytics import AnalyticsStore
 from smart_support.store.approvals import ApprovalStore
 from smart_support.store.sessions import SessionStore
+from smart_support.store.transcript import TranscriptStore
 from smart_support.turns.chat import ChatService, FrameContext
 from smart_support.turns.decisions import ApprovalService
 from smart_support.turns.stepfunctions import TurnWorkflow, execution_name
@@ -74,12 +76,60 @@ def test_a_retried_frame_starts_nothing_twice(chat, sfn):
     assert len(executions(sfn)) == 1
 
 
-def test_a_second_message_while_running_is_thread_busy(chat, sfn):
-    service, _ = chat
+def test_messages_while_running_are_queued_up_to_three_then_busy(chat, sfn):
+    service, sessions = chat
+    # Given a running turn
     service.handle(json.dumps({"type": "message", "thread_id": "t-1", "content": "one"}), CTX)
-    reply = service.handle(json.dumps({"type": "message", "thread_id": "t-1", "content": "two"}), CTX)
-    assert reply["type"] == "error" and reply["code"] == "thread_busy" and reply["thread_id"] == "t-1"
+    # When three more messages arrive, and a retried one, and a fourth
+    replies = [
+        service.handle(json.dumps({"type": "message", "thread_id": "t-1", "content": c, "message_id": f"m-{c}"}), CTX)
+        for c in ("two", "three", "three", "four", "five")
+    ]
+    # Then three wait (the retry is not stored twice), the fifth is thread_busy, and no execution started
+    assert [(r["type"], r.get("queued")) for r in replies[:4]] == [
+        ("status", 1),
+        ("status", 2),
+        ("status", 2),
+        ("status", 3),
+    ]
+    assert replies[0]["status"] == "running"
+    assert replies[4]["type"] == "error" and replies[4]["code"] == "thread_busy"
     assert len(executions(sfn)) == 1
+    session = sessions.get("t-1")
+    assert [q.content for q in session.queued] == ["two", "three", "four"]
+    # And they are in the transcript already, in order, as part of the next turn
+    entries = TranscriptStore(TABLE, sessions._dynamodb).messages("t-1", time.time())
+    assert [(e["turn"], e["content"]) for e in entries] == [(2, "two"), (2, "three"), (2, "four")]
+
+
+def test_a_finished_turn_with_queued_messages_advances_instead_of_going_idle(chat):
+    service, sessions = chat
+    service.handle(json.dumps({"type": "message", "thread_id": "t-q", "content": "hi"}), CTX)
+    service.handle(json.dumps({"type": "message", "thread_id": "t-q", "content": "my order"}), CTX)
+    service.handle(json.dumps({"type": "message", "thread_id": "t-q", "content": "it's 1042"}), CTX)
+    # When turn 1 tries to return the thread to idle
+    assert sessions.finish_turn("t-q", 1) is None
+    # Then the queued messages become turn 2, running, and the queue is empty
+    advanced, taken = sessions.advance("t-q", 1)
+    assert (advanced.turn, advanced.status, advanced.queued) == (2, "running", [])
+    assert [q.content for q in taken] == ["my order", "it's 1042"]
+    # And turn 2 can finish normally
+    assert sessions.finish_turn("t-q", 2).status == "idle"
+    assert sessions.advance("t-q", 2) is None
+
+
+def test_cancel_marks_the_running_turn_and_is_a_no_op_when_idle(chat):
+    service, sessions = chat
+    idle = service.handle(json.dumps({"type": "cancel", "thread_id": "t-c"}), CTX)
+    assert idle["code"] == "not_found"
+    service.handle(json.dumps({"type": "message", "thread_id": "t-c", "content": "hi"}), CTX)
+    assert sessions.cancel_requested("t-c", 1) is False
+    assert service.handle(json.dumps({"type": "cancel", "thread_id": "t-c"}), CTX) is None
+    assert sessions.cancel_requested("t-c", 1) is True
+    sessions.finish_turn("t-c", 1)
+    reply = service.handle(json.dumps({"type": "cancel", "thread_id": "t-c"}), CTX)
+    assert (reply["type"], reply["status"]) == ("status", "idle")
+    assert sessions.get("t-c").cancel_turn is None
 
 
 def test_execution_names_are_valid_and_distinct():

@@ -157,4 +157,5 @@ def turn_runner(settings: AgentSettings) -> TurnRunner:
         sender(settings),
         flush_ms=settings.stream_flush_ms,
         tickets=tickets(settings),
+        workflow=workflow(settings),
     )

@@ -102,8 +102,8 @@ class WorkflowTaskSettings(ConversationSettings, StreamingSettings, ApprovalSett
     """The state machine's AwaitApproval and ReportFailure tasks."""
 
 
-class AgentSettings(ConversationSettings, StreamingSettings, AgentModelSettings, AgentDataSettings):
-    """The agent task: model, stores, checkpoints, streaming."""
+class AgentSettings(ConversationSettings, StreamingSettings, WorkflowSettings, AgentModelSettings, AgentDataSettings):
+    """The agent task: model, stores, checkpoints, streaming, and starting a queued next turn."""
 
 
 class ApiSettings(ConversationSettings):

@@ -13,13 +13,16 @@ from langgraph.types import Command
 from smart_support import aws
 from smart_support.agent.nodes import AGENT_NODES, SPECIALISTS
 from smart_support.clock import iso
-from smart_support.protocol.events import event, message_complete_event, tool_call_event
+from smart_support.protocol.errors import InternalError
+from smart_support.protocol.events import error_event, event, message_complete_event, tool_call_event
 from smart_support.store import analytics
 from smart_support.store.dynamodb import StoreError
 from smart_support.store.ports import SessionRepository, TicketRepository
+from smart_support.store.sessions import QueuedMessage, Session
 from smart_support.turns.decisions import ApprovalService
-from smart_support.turns.models import AgentTask, Decision, InterruptInfo
+from smart_support.turns.models import AgentTask, Decision, InterruptInfo, TurnRequest
 from smart_support.turns.policy import args_hash
+from smart_support.turns.stepfunctions import TurnWorkflow
 from smart_support.turns.streaming import Sender, ThreadChannel, TokenCoalescer
 
 logger = Logger(child=True)
@@ -34,6 +37,7 @@ THROTTLING_CODES = (
 )
 
 
+CUT_NOTE = "[The customer stopped this answer here.]"
 CONTEXT_MESSAGES = 4
 CONTEXT_CHARS = 400
 
@@ -63,6 +67,88 @@ def resume_value(info: InterruptInfo, decision: Decision) -> dict[str, Any]:
     }
 
 
+class EventRelay:
+    """Forwards one run's stream to the client (coalesced tokens, tool calls) and records its transcript entries."""
+
+    def __init__(self, channel: ThreadChannel, coalescer: TokenCoalescer, entries: list[dict[str, Any]]) -> None:
+        self.channel = channel
+        self.coalescer = coalescer
+        self.entries = entries
+        self.interrupts: list[Any] = []
+        self.tools: list[str] = []
+        self._current: dict[str, Any] | None = None
+
+    def _entry_for(self, agent: str) -> dict[str, Any]:
+        if self._current is None or self._current["agent"] != agent:
+            self._current = {
+                "role": "assistant",
+                "agent": agent,
+                "content": "",
+                "tool_calls": [],
+                "at": iso(time.time()),
+            }
+            self.entries.append(self._current)
+        return self._current
+
+    def token(self, message: Any, metadata: dict[str, Any]) -> None:
+        """A chunk of a specialist's answer."""
+        node = metadata.get("langgraph_node")
+        if node in SPEAKERS and isinstance(message, AIMessageChunk | AIMessage) and (text := _text(message)):
+            self.coalescer.add(node, text)
+            self._entry_for(node)["content"] += text
+
+    def update(self, chunk: dict[str, Any]) -> None:
+        """A node's update: tool calls go to the client, an interrupt is kept for the state machine."""
+        for node, update in chunk.items():
+            if node == "__interrupt__":
+                self.interrupts.extend(update)
+                continue
+            if node not in AGENT_NODES or not isinstance(update, dict):
+                continue
+            for message in update.get("messages", []) or []:
+                if isinstance(message, AIMessage) and message.tool_calls:
+                    self.coalescer.flush()
+                    for call in message.tool_calls:
+                        self.channel.send(tool_call_event(self.channel.thread_id, call["name"], call["args"], node))
+                        self._entry_for(node)["tool_calls"].append({"tool": call["name"], "args": call["args"]})
+                        self.tools.append(call["name"])
+
+    def cut(self) -> None:
+        """The customer stopped the answer: send what is buffered, mark what was said as interrupted."""
+        self.coalescer.flush()
+        for entry in self.entries:
+            if entry.get("role") == "assistant":
+                entry["interrupted"] = True
+
+    def finish(self, cancelled: bool) -> dict[str, Any]:
+        """Flush; the run's interrupts, tools and whether it was cancelled."""
+        self.coalescer.flush()
+        for entry in self.entries:
+            if entry.get("role") == "assistant" and not entry["tool_calls"]:
+                entry.pop("tool_calls")
+        return {"interrupts": self.interrupts, "tools": self.tools, "cancelled": cancelled}
+
+
+class CancelWatch:
+    """Has the customer asked this turn to stop? Checked at most every CHECK_SECONDS while the answer streams."""
+
+    CHECK_SECONDS = 0.5
+
+    def __init__(self, sessions: SessionRepository, thread_id: str, turn: int, check_now: bool = False) -> None:
+        self.sessions = sessions
+        self.thread_id = thread_id
+        self.turn = turn
+        self.cancelled = False
+        self._next_check = time.monotonic() + (0 if check_now else self.CHECK_SECONDS)
+
+    def check(self) -> bool:
+        """True once cancelled (one read per CHECK_SECONDS at most)."""
+        if not self.cancelled and time.monotonic() >= self._next_check:
+            self._next_check = time.monotonic() + self.CHECK_SECONDS
+            self.cancelled = self.sessions.cancel_requested(self.thread_id, self.turn)
+        return self.cancelled
+
+
 class TurnRunner:
     """Drives the compiled graph for one task and reports the outcome to the state machine."""
 
@@ -74,6 +160,7 @@ class TurnRunner:
         sender: Sender,
         flush_ms: int = 50,
         tickets: TicketRepository | None = None,
+        workflow: TurnWorkflow | None = None,
     ) -> None:
         self.graph = graph
         self.sessions = sessions
@@ -81,6 +168,7 @@ class TurnRunner:
         self.sender = sender
         self.flush_ms = flush_ms
         self.tickets = tickets
+        self.workflow = workflow
 
     def handle(self, task: AgentTask) -> dict[str, Any]:
         """Run or resume the graph; returns {"outcome": "complete"|"interrupted", "interrupt": ...}."""
@@ -91,16 +179,21 @@ class TurnRunner:
         graph_input: Any
         if task.task == "run":
             graph_input = {
-                "messages": [HumanMessage(turn.content)],
+                "messages": [HumanMessage(text) for text in turn.messages()],
                 "customer_id": turn.owner,
                 "thread_id": turn.thread_id,
             }
-            entries.append({"role": "user", "content": turn.content, "at": iso(turn.started_at)})
+            if not turn.queued:  # queued messages went into the transcript when they arrived
+                entries.append({"role": "user", "content": turn.content, "at": iso(turn.started_at)})
         else:
             graph_input = self._resume_input(task, channel, entries, now)
 
+        # A resumed run checks at once: `cancel` during an approval is what resumed it.
+        watch = CancelWatch(self.sessions, turn.thread_id, turn.turn, check_now=task.task == "resume")
         try:
-            outcome = self._stream(graph_input, turn.thread_id, channel, entries)
+            outcome = self._stream(graph_input, turn.thread_id, channel, entries, watch, stop=task.task == "run")
+            if watch.cancelled and task.task == "run":
+                self._record_cut(turn.thread_id, graph_input["messages"], entries)
             return self._finish(task, outcome, channel, entries)
         except (ClientError, StoreError) as exc:
             code = exc.code if isinstance(exc, StoreError) else aws.error_code(exc)
@@ -156,51 +249,39 @@ class TurnRunner:
         return Command(resume=resume_value(info, decision))
 
     def _stream(
-        self, graph_input: Any, thread_id: str, channel: ThreadChannel, entries: list[dict[str, Any]]
+        self,
+        graph_input: Any,
+        thread_id: str,
+        channel: ThreadChannel,
+        entries: list[dict[str, Any]],
+        watch: CancelWatch,
+        stop: bool,
     ) -> dict[str, Any]:
-        coalescer = TokenCoalescer(channel, flush_ms=self.flush_ms)
+        """Stream the graph to the client; once cancelled, send nothing more and (if `stop`) end the run."""
+        relay = EventRelay(channel, TokenCoalescer(channel, flush_ms=self.flush_ms), entries)
         config = {"configurable": {"thread_id": thread_id}, "recursion_limit": 40}
-        interrupts: list[Any] = []
-        tools_used: list[str] = []
-        current: dict[str, Any] | None = None
-
-        def entry_for(agent: str) -> dict[str, Any]:
-            nonlocal current
-            if current is None or current["agent"] != agent:
-                current = {"role": "assistant", "agent": agent, "content": "", "tool_calls": [], "at": iso(time.time())}
-                entries.append(current)
-            return current
-
-        for mode, chunk in self.graph.stream(
-            graph_input, config, stream_mode=["messages", "updates"], durability="exit"
-        ):
-            if mode == "messages":
-                message, metadata = chunk
-                node = metadata.get("langgraph_node")
-                if node in SPEAKERS and isinstance(message, AIMessageChunk | AIMessage):
-                    text = _text(message)
-                    if text:
-                        coalescer.add(node, text)
-                        entry_for(node)["content"] += text
+        stream = self.graph.stream(graph_input, config, stream_mode=["messages", "updates"], durability="exit")
+        for mode, chunk in stream:
+            if not watch.cancelled and watch.check():
+                relay.cut()
+                if stop:  # a new run writes nothing before an approval: it can simply end here
+                    stream.close()
+                    break
+            if watch.cancelled:
                 continue
-            for node, update in (chunk or {}).items():
-                if node == "__interrupt__":
-                    interrupts.extend(update)
-                    continue
-                if node not in AGENT_NODES or not isinstance(update, dict):
-                    continue
-                for message in update.get("messages", []) or []:
-                    if isinstance(message, AIMessage) and message.tool_calls:
-                        coalescer.flush()
-                        for call in message.tool_calls:
-                            channel.send(tool_call_event(thread_id, call["name"], call["args"], node))
-                            entry_for(node)["tool_calls"].append({"tool": call["name"], "args": call["args"]})
-                            tools_used.append(call["name"])
-        coalescer.flush()
-        for entry in entries:
-            if entry.get("role") == "assistant" and not entry["tool_calls"]:
-                entry.pop("tool_calls")
-        return {"interrupts": interrupts, "tools": tools_used}
+            if mode == "messages":
+                relay.token(*chunk)
+            else:
+                relay.update(chunk or {})
+        return relay.finish(watch.cancelled)
+
+    def _record_cut(self, thread_id: str, asked: list[BaseMessage], entries: list[dict[str, Any]]) -> None:
+        """A stopped run checkpointed nothing: keep the question and the partial answer, marked as cut."""
+        said = "".join(e.get("content", "") for e in entries if e.get("role") == "assistant").strip()
+        note = CUT_NOTE if not said else f"{said} {CUT_NOTE}"
+        speaker = next((e["agent"] for e in reversed(entries) if e.get("role") == "assistant"), SPEAKERS[-1])
+        config = {"configurable": {"thread_id": thread_id}}
+        self.graph.update_state(config, {"messages": [*asked, AIMessage(note)]}, as_node=speaker)
 
     def _finish(
         self, task: AgentTask, outcome: dict[str, Any], channel: ThreadChannel, entries: list[dict[str, Any]]
@@ -210,7 +291,8 @@ class TurnRunner:
         counters: dict[str, int] = {f"tool_{name}": 0 for name in outcome["tools"]}
         for name in outcome["tools"]:
             counters[f"tool_{name}"] += 1
-        if outcome["interrupts"]:
+        cancelled = bool(outcome.get("cancelled"))
+        if outcome["interrupts"] and not cancelled:
             raw = outcome["interrupts"][0]
             value = dict(raw.value)
             info = InterruptInfo(
@@ -230,13 +312,18 @@ class TurnRunner:
             return {"outcome": "interrupted", "interrupt": info.model_dump()}
 
         counters["turns"] = 1
+        if cancelled:
+            counters["turns_cancelled"] = 1
         if task.task == "run":
             counters[analytics.latency_bucket((now - turn.started_at) * 1000)] = 1
             if turn.turn == 1:
                 counters["sessions"] = 1
-        if not self.sessions.end_run(turn.thread_id, turn.turn, entries, counters, finished=True, now=now):
-            logger.warning("session changed under the turn", extra={"thread_id": turn.thread_id, "turn": turn.turn})
-        channel.send(message_complete_event(turn.thread_id, turn.turn))
+        idle = self.sessions.end_run(turn.thread_id, turn.turn, entries, counters, finished=True, now=now)
+        # Not idle: messages were queued behind the turn (they make the next one), or the thread moved on.
+        queued = None if idle else self.sessions.advance(turn.thread_id, turn.turn, now)
+        channel.send(message_complete_event(turn.thread_id, turn.turn, cancelled=cancelled))
+        if queued is not None:
+            self._start_queued(turn, *queued)
         logger.info(
             "turn complete",
             extra={
@@ -247,6 +334,33 @@ class TurnRunner:
             },
         )
         return {"outcome": "complete", "interrupt": None, "latency_ms": round((now - turn.started_at) * 1000)}
+
+    def _start_queued(self, previous: TurnRequest, session: Session, queued: list[QueuedMessage]) -> None:
+        """The messages that waited behind `previous` make the next turn: a new execution, as a message would."""
+        contents = [q.content for q in queued]
+        request = TurnRequest(
+            thread_id=previous.thread_id,
+            turn=session.turn,
+            owner=previous.owner,
+            content="\n\n".join(contents),
+            connection_id=session.connection_id,
+            message_id=session.last_message_id or None,
+            started_at=time.time(),
+            queued=contents,
+        )
+        try:
+            if self.workflow is None:
+                raise RuntimeError("no workflow to start the queued turn with")
+            self.workflow.start(request)
+        except Exception:
+            logger.exception("queued turn did not start", extra={"thread_id": request.thread_id, "turn": request.turn})
+            self.sessions.finish_turn(request.thread_id, request.turn)
+            failed = InternalError("Your next message could not be answered; please send it again.")
+            ThreadChannel(self.sender, self.sessions, request.thread_id, request.connection_id).send(
+                error_event(failed, request.thread_id)
+            )
+            return
+        logger.info("queued turn started", extra={"thread_id": request.thread_id, "turn": request.turn})
 
     def _recent_messages(self, thread_id: str) -> list[dict[str, str]]:
         """The last few customer and assistant messages, shown to whoever decides the approval."""

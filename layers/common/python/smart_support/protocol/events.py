@@ -28,9 +28,9 @@ def tool_call_event(thread_id: str, tool: str, args: dict[str, Any], agent: str)
     return event("tool_call", thread_id, tool=tool, args=args, agent=agent)
 
 
-def message_complete_event(thread_id: str, turn: int | None = None) -> dict[str, Any]:
-    """Exactly one per turn, after its last token."""
-    return event("message_complete", thread_id, turn=turn)
+def message_complete_event(thread_id: str, turn: int | None = None, cancelled: bool = False) -> dict[str, Any]:
+    """Exactly one per turn, after its last token (`cancelled: true` when `cancel` ended it)."""
+    return event("message_complete", thread_id, turn=turn, cancelled=True if cancelled else None)
 
 
 def status_event(thread_id: str, status: Status, **fields: Any) -> dict[str, Any]:

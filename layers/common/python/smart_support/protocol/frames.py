@@ -51,6 +51,13 @@ class PingFrame(_Frame):
     type: Literal["ping"]
 
 
+class CancelFrame(_Frame):
+    """Stop the thread's running turn ("stop generating")."""
+
+    type: Literal["cancel"]
+    thread_id: ThreadId
+
+
 class ResumeFrame(_Frame):
     """Re-attach a thread's events to this connection."""
 
@@ -58,13 +65,15 @@ class ResumeFrame(_Frame):
     thread_id: ThreadId
 
 
-ClientFrame = Annotated[MessageFrame | InterruptResponseFrame | PingFrame | ResumeFrame, Field(discriminator="type")]
+ClientFrame = Annotated[
+    MessageFrame | InterruptResponseFrame | PingFrame | ResumeFrame | CancelFrame, Field(discriminator="type")
+]
 
 
 _CLIENT_FRAME: TypeAdapter[ClientFrame] = TypeAdapter(ClientFrame)
 
 
-FRAME_TYPES = ("message", "interrupt_response", "ping", "resume")
+FRAME_TYPES = ("message", "interrupt_response", "ping", "resume", "cancel")
 
 
 def parse_frame(body: str | bytes | None) -> ClientFrame:

@@ -6,9 +6,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # annotations only: importing the ports loads no store (light functions stay light)
+    from collections.abc import Callable
+
     from smart_support.store.approvals import PendingApproval
     from smart_support.store.orders import Order
-    from smart_support.store.sessions import Session
+    from smart_support.store.sessions import QueuedMessage, Session
     from smart_support.store.tickets import Ticket, TicketKind
     from smart_support.turns.models import Decision
 
@@ -61,6 +63,28 @@ class SessionRepository(SessionReader, Protocol):
         self, thread_id: str, turn: int, interrupt_id: str, approval_expires_at: float, now: float | None = None
     ) -> Session | None:
         """The turn waits for a human; None if the thread moved on."""
+
+    def enqueue(
+        self,
+        thread_id: str,
+        owner: str,
+        content: str,
+        message_id: str | None,
+        transcript_item: Callable[[int], dict[str, Any]],
+        now: float | None = None,
+    ) -> Session:
+        """Queue a message behind the running turn (and store it in the transcript); ThreadBusy when full."""
+
+    def advance(
+        self, thread_id: str, turn: int, now: float | None = None
+    ) -> tuple[Session, list[QueuedMessage]] | None:
+        """`turn` ended with messages queued: they become turn + 1, running (None if the thread moved on)."""
+
+    def request_cancel(self, thread_id: str, owner: str, now: float | None = None) -> Session:
+        """Ask the running turn to stop; returns the session."""
+
+    def cancel_requested(self, thread_id: str, turn: int) -> bool:
+        """True once `cancel` asked this turn to stop."""
 
     def mark_running(self, thread_id: str, turn: int, interrupt_id: str, now: float | None = None) -> Session | None:
         """A decision on `interrupt_id` arrived: the turn runs again; None if the thread moved on."""

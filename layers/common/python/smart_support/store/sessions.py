@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from smart_support import aws
 from smart_support.clock import iso
@@ -19,6 +20,17 @@ from smart_support.store.transcript import segment_item
 def thread_key(thread_id: str) -> dict[str, Any]:
     """Primary key of a thread's session item."""
     return {"PK": {"S": f"THREAD#{thread_id}"}, "SK": {"S": "SESSION"}}
+
+
+MAX_QUEUED = 3  # messages that may wait behind a running turn; the next one is thread_busy
+
+
+class QueuedMessage(BaseModel):
+    """A message the customer sent while a turn ran: it is part of the next turn."""
+
+    content: str
+    message_id: str | None = None
+    at: str
 
 
 class Session(BaseModel):
@@ -36,6 +48,9 @@ class Session(BaseModel):
     last_interrupt_id: str | None = None
     last_message_id: str | None = None
     title: str | None = None
+    queued: list[QueuedMessage] = Field(default_factory=list)
+    queued_ids: list[str] = Field(default_factory=list)
+    cancel_turn: int | None = None
 
     def expired(self, now: float) -> bool:
         """True once the TTL passed (DynamoDB deletes lazily, so every read checks)."""
@@ -46,6 +61,10 @@ class Session(BaseModel):
         """Build from a DynamoDB item."""
         values = items.from_item(item) or {}
         return cls.model_validate(values)
+
+
+class ThreadIdle(Exception):
+    """The thread is idle: a message starts a turn rather than waiting in the queue."""
 
 
 class DuplicateMessage(Exception):
@@ -177,12 +196,144 @@ class SessionStore:
 
     def _finish_update(self, thread_id: str, turn: int, now: float) -> dict[str, Any]:
         """The Update that returns the thread to idle after `turn` (alone, or inside a transaction)."""
-        return self._turn_update(
+        update = self._turn_update(
             thread_id,
             turn,
-            "SET #status = :idle, updated_at = :stamp, expires_at = :exp, GSI1SK = :stamp REMOVE pending_interrupt_id",
+            "SET #status = :idle, updated_at = :stamp, expires_at = :exp, GSI1SK = :stamp"
+            " REMOVE pending_interrupt_id, cancel_turn",
             {":idle": "idle", ":stamp": iso(now), ":exp": int(now) + self.ttl_seconds},
         )
+        # A message queued meanwhile makes the next turn instead (see advance()).
+        update["ConditionExpression"] += " AND (attribute_not_exists(queued) OR size(queued) = :none)"
+        update["ExpressionAttributeValues"][":none"] = {"N": "0"}
+        return update
+
+    def enqueue(
+        self,
+        thread_id: str,
+        owner: str,
+        content: str,
+        message_id: str | None,
+        transcript_item: Callable[[int], dict[str, Any]],
+        now: float | None = None,
+    ) -> Session:
+        """Queue a message behind the running turn and store it in the transcript, in one transaction.
+
+        Raises ThreadBusy when MAX_QUEUED already wait, DuplicateMessage for a message_id already taken, NotFound /
+        SessionExpired as begin_turn does, and ThreadIdle when the turn ended meanwhile (start a turn instead).
+        """
+        now = time.time() if now is None else now
+        session = self.get_visible(thread_id, owner, now=now)
+        if session.status == "idle":
+            raise ThreadIdle()
+        if message_id and (message_id in session.queued_ids or message_id == session.last_message_id):
+            raise DuplicateMessage(session)
+        if len(session.queued) >= MAX_QUEUED:
+            raise ThreadBusy("Three messages are already waiting for this answer; please wait a moment.")
+        queued = QueuedMessage(content=content, message_id=message_id, at=iso(now))
+        update: dict[str, Any] = {
+            "TableName": self.table_name,
+            "Key": thread_key(thread_id),
+            "UpdateExpression": "SET queued = list_append(if_not_exists(queued, :empty), :one),"
+            " queued_ids = list_append(if_not_exists(queued_ids, :empty), :mids), updated_at = :stamp,"
+            " expires_at = if_not_exists(expires_at, :exp)",
+            "ConditionExpression": "#owner = :owner AND turn = :turn AND #status <> :idle AND expires_at > :now"
+            " AND (attribute_not_exists(queued) OR size(queued) < :max)",
+            "ExpressionAttributeNames": {"#owner": "owner", "#status": "status"},
+            "ExpressionAttributeValues": items.to_values(
+                {
+                    ":empty": [],
+                    ":one": [queued.model_dump()],
+                    ":mids": [message_id] if message_id else [],
+                    ":stamp": iso(now),
+                    ":exp": int(now) + self.ttl_seconds,
+                    ":owner": owner,
+                    ":turn": session.turn,
+                    ":idle": "idle",
+                    ":now": int(now),
+                    ":max": MAX_QUEUED,
+                }
+            ),
+        }
+        try:
+            transact_write(
+                self._dynamodb,
+                [
+                    {"Update": update},
+                    {"Put": {"TableName": self.table_name, "Item": transcript_item(session.turn + 1)}},
+                ],
+            )
+        except TransactionCancelled as exc:
+            latest = self.get(thread_id)
+            if latest is None or latest.turn != session.turn or latest.status == "idle":
+                raise ThreadIdle() from exc  # the turn ended (or the next one began): the caller tries again
+            if message_id and message_id in latest.queued_ids:
+                raise DuplicateMessage(latest) from exc
+            raise ThreadBusy("Three messages are already waiting for this answer; please wait a moment.") from exc
+        return session.model_copy(update={"queued": [*session.queued, queued]})
+
+    def advance(
+        self, thread_id: str, turn: int, now: float | None = None
+    ) -> tuple[Session, list[QueuedMessage]] | None:
+        """`turn` ended with messages queued: they become turn + 1, running (None if the thread moved on)."""
+        now = time.time() if now is None else now
+        for _ in range(MAX_QUEUED + 2):  # a message queued between the read and the write: read again
+            session = self.get(thread_id)
+            if session is None or session.turn != turn or not session.queued:
+                return None
+            last_id = next((q.message_id for q in reversed(session.queued) if q.message_id), None)
+            try:
+                response = conditional_write(
+                    self._dynamodb.update_item,
+                    TableName=self.table_name,
+                    Key=thread_key(thread_id),
+                    UpdateExpression="SET #status = :running, turn = :next, updated_at = :stamp, expires_at = :exp,"
+                    " last_message_id = :mid, GSI1SK = :stamp"
+                    " REMOVE queued, queued_ids, pending_interrupt_id, cancel_turn",
+                    ConditionExpression="turn = :turn AND size(queued) = :count",
+                    ExpressionAttributeNames={"#status": "status"},
+                    ExpressionAttributeValues=items.to_values(
+                        {
+                            ":running": "running",
+                            ":next": turn + 1,
+                            ":stamp": iso(now),
+                            ":exp": int(now) + self.ttl_seconds,
+                            ":mid": last_id or "",
+                            ":turn": turn,
+                            ":count": len(session.queued),
+                        }
+                    ),
+                    ReturnValues="ALL_NEW",
+                )
+            except ConditionFailed:
+                continue
+            return Session.from_item(response["Attributes"]), session.queued
+        return None
+
+    def request_cancel(self, thread_id: str, owner: str, now: float | None = None) -> Session:
+        """Ask the running turn to stop (it checks while it streams); returns the session as it was."""
+        now = time.time() if now is None else now
+        session = self.get_visible(thread_id, owner, now=now)
+        if session.status == "idle":
+            return session
+        applied = self._update_for_turn(
+            thread_id,
+            session.turn,
+            "SET cancel_turn = :turn",
+            {},
+        )
+        return applied or session
+
+    def cancel_requested(self, thread_id: str, turn: int) -> bool:
+        """True once `cancel` asked this turn to stop."""
+        response = self._dynamodb.get_item(
+            TableName=self.table_name,
+            Key=thread_key(thread_id),
+            ProjectionExpression="cancel_turn",
+            ConsistentRead=True,
+        )
+        value = (response.get("Item") or {}).get("cancel_turn", {}).get("N")
+        return value is not None and int(value) == turn
 
     def mark_awaiting_approval(
         self, thread_id: str, turn: int, interrupt_id: str, approval_expires_at: float, now: float | None = None

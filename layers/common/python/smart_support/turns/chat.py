@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -9,9 +10,11 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from smart_support.auth.tokens import Principal
-from smart_support.protocol.errors import InternalError, SupportError
+from smart_support.clock import iso
+from smart_support.protocol.errors import ApprovalExpired, InternalError, NotFound, SupportError, ThreadBusy
 from smart_support.protocol.events import error_event, event, status_event
 from smart_support.protocol.frames import (
+    CancelFrame,
     ClientFrame,
     InterruptResponseFrame,
     MessageFrame,
@@ -20,13 +23,22 @@ from smart_support.protocol.frames import (
     parse_frame,
 )
 from smart_support.store.ports import ApprovalRepository, SessionRepository
-from smart_support.store.sessions import DuplicateMessage
+from smart_support.store.sessions import DuplicateMessage, ThreadIdle
+from smart_support.store.transcript import segment_item
 from smart_support.turns.decisions import ApprovalService
 from smart_support.turns.models import TurnRequest
 from smart_support.turns.stepfunctions import TurnWorkflow
 from smart_support.turns.streaming import Sender
 
 logger = Logger(child=True)
+CANCELLED_COMMENT = "cancelled"
+
+
+def queued_item(frame: MessageFrame, turn: int) -> dict[str, Any]:
+    """The transcript item of a queued message: stored at once, in order, as part of the next turn."""
+    now = time.time()
+    entry = {"role": "user", "content": frame.content, "at": iso(now), "queued": True, "message_id": frame.message_id}
+    return segment_item(frame.thread_id, turn, int(now * 1000) % 10**13, [entry], now)
 
 
 @dataclass(frozen=True)
@@ -71,8 +83,9 @@ class ChatService:
 
     def _dispatch(self, frame: ClientFrame, ctx: FrameContext) -> dict[str, Any] | None:
         if isinstance(frame, MessageFrame):
-            self.start_turn(frame, ctx)
-            return None
+            return self.send_message(frame, ctx)
+        if isinstance(frame, CancelFrame):
+            return self.cancel(frame, ctx)
         if isinstance(frame, InterruptResponseFrame):
             self.approvals.decide_for_thread(
                 frame.thread_id, frame.interrupt_id, ctx.principal, frame.approved, frame.comment
@@ -83,6 +96,44 @@ class ChatService:
         if isinstance(frame, PingFrame):
             return event("pong")
         raise AssertionError(f"unhandled frame {frame!r}")  # pragma: no cover - parse_frame is exhaustive
+
+    def send_message(self, frame: MessageFrame, ctx: FrameContext) -> dict[str, Any] | None:
+        """Start a turn, or queue the message behind the one that runs (answered with `status` and `queued`)."""
+        for _ in range(3):  # a turn that ends between the two attempts: start one after all
+            try:
+                self.start_turn(frame, ctx)
+                return None
+            except ThreadBusy:
+                pass
+            try:
+                session = self.sessions.enqueue(
+                    frame.thread_id,
+                    ctx.principal.sub,
+                    frame.content,
+                    frame.message_id,
+                    lambda turn: queued_item(frame, turn),
+                )
+            except ThreadIdle:
+                continue
+            except DuplicateMessage as dup:
+                session = dup.session
+            logger.info("message queued", extra={"thread_id": frame.thread_id, "queued": len(session.queued)})
+            return status_event(session.thread_id, session.status, turn=session.turn, queued=len(session.queued))
+        raise ThreadBusy()
+
+    def cancel(self, frame: CancelFrame, ctx: FrameContext) -> dict[str, Any] | None:
+        """Stop the running turn: the agent stops streaming, a pending approval is rejected (comment "cancelled")."""
+        session = self.sessions.request_cancel(frame.thread_id, ctx.principal.sub)
+        if session.status == "idle":
+            return status_event(session.thread_id, "idle", turn=session.turn, queued=0)
+        if session.status == "awaiting_approval" and session.pending_interrupt_id:
+            # Decided or timed out meanwhile: the turn is resuming and sees the cancel itself.
+            with contextlib.suppress(ApprovalExpired, NotFound):
+                self.approvals.decide(
+                    session.pending_interrupt_id, ctx.principal, False, CANCELLED_COMMENT, cancelling=True
+                )
+        logger.info("turn cancel requested", extra={"thread_id": frame.thread_id, "turn": session.turn})
+        return None
 
     def start_turn(self, frame: MessageFrame, ctx: FrameContext) -> str:
         """Mark the thread running and start its execution (once per thread and turn)."""
@@ -125,4 +176,4 @@ class ChatService:
             pending = self.approval_store.get(session.pending_interrupt_id)
             if pending is not None:
                 self.sender.send(ctx.connection_id, pending.interrupt_event())
-        return status_event(session.thread_id, session.status, turn=session.turn)
+        return status_event(session.thread_id, session.status, turn=session.turn, queued=len(session.queued))

@@ -44,8 +44,13 @@ class ApprovalService:
         comment: str | None = None,
         now: float | None = None,
         edited_args: dict[str, Any] | None = None,
+        cancelling: bool = False,
     ) -> PendingApproval:
-        """Decide a pending approval: visible to the principal, allowed by policy, exactly once."""
+        """Decide a pending approval: visible to the principal, allowed by policy, exactly once.
+
+        `cancelling` (the owner stopped the turn) may reject what the policy leaves to an operator: a rejection
+        changes nothing.
+        """
         now = time.time() if now is None else now
         pending = self.store.get(interrupt_id)
         if pending is None:
@@ -57,7 +62,7 @@ class ApprovalService:
             raise NotFound("No approval with that id.")
         if pending.owner != principal.sub and not principal.is_operator:
             raise NotFound("No approval with that id.")
-        if not may_decide(pending.approver, principal.role):
+        if not may_decide(pending.approver, principal.role) and not (cancelling and not approved):
             raise Forbidden("This request needs a support agent's approval; one will look at it shortly.")
         if pending.deadline <= now:
             raise ApprovalExpired("This approval has expired.")

@@ -19,6 +19,11 @@ class TurnRequest(BaseModel):
     connection_id: str | None = None
     message_id: str | None = None
     started_at: float
+    queued: list[str] | None = None  # messages queued behind the previous turn (already in the transcript)
+
+    def messages(self) -> list[str]:
+        """The customer's messages this turn answers, in order."""
+        return list(self.queued) if self.queued else [self.content]
 
 
 class Decision(BaseModel):
