@@ -5,7 +5,7 @@
 import { STORAGE, adoptTokenFromUrl, formatRelative } from "./shared.js";
 import { applyToken, openAccount, readIdentity } from "./chat/account.js";
 import { tickCountdowns } from "./chat/approvals.js";
-import { autosize, sendMessage, updateComposer } from "./chat/composer.js";
+import { autosize, sendMessage, stopAnswer, updateComposer } from "./chat/composer.js";
 import { closeSidebar, openSidebar } from "./chat/render.js";
 import { connect, reconnectNow } from "./chat/socket.js";
 import { app, ui } from "./chat/state.js";
@@ -26,6 +26,7 @@ function wire() {
       sendMessage();
     }
   });
+  ui.stop.addEventListener("click", stopAnswer);
   window.addEventListener("resize", autosize);
   ui.input.addEventListener("input", () => {
     autosize();

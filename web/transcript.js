@@ -96,6 +96,14 @@ export class TranscriptView {
     this.stream = null;
   }
 
+  /** The customer stopped the answer: its bubble says so (or a note, if nothing was said yet). */
+  stopped() {
+    const last = this.stream?.el;
+    this.finishStream();
+    if (last) last.dataset.stopped = "true";
+    else this.append(h("div", { class: "inline-note", "data-testid": "stopped-note", text: "Stopped" }));
+  }
+
   /** The turn ended: close the bubble, drop the typing indicator. */
   endTurn() {
     this.finishStream();
@@ -156,6 +164,7 @@ export class TranscriptView {
           stream.text.append(entry.content);
           stream.el.dataset.state = "done";
           stream.el.dataset.replayed = "true";
+          if (entry.interrupted) stream.el.dataset.stopped = "true";
           stream.el.removeAttribute("aria-busy");
         }
         this.toolRow = entry.content ? null : this.toolRow;

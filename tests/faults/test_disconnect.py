@@ -30,7 +30,7 @@ def test_answer_is_saved_when_the_client_leaves_mid_turn(fault_stack):
     # And a new connection that resumes hears the thread is idle, and can carry on
     with fault_stack.ws(token) as second:
         second.send({"type": "resume", "thread_id": thread})
-        assert second.recv() == {"type": "status", "thread_id": thread, "status": "idle", "turn": 1}
+        assert second.recv() == {"type": "status", "thread_id": thread, "status": "idle", "turn": 1, "queued": 0}
         events = second.ask(thread, "How long does shipping take?")
         assert events[-1]["type"] == "message_complete" and words(events)
 

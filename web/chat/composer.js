@@ -1,22 +1,43 @@
 // The message box: its hint and counter, sending a `message` frame, and growing with its text.
 
-import { MAX_CONTENT_CHARS, truncate } from "../shared.js";
+import { MAX_CONTENT_CHARS, h, truncate } from "../shared.js";
 import { setStatus } from "./events.js";
 import { isOpen, sendFrame } from "./socket.js";
 import { app, currentThread, ui } from "./state.js";
 import { saveThreads } from "./threads.js";
 
 const MAX_FRAME_BYTES = 32 * 1024;
+const MAX_QUEUED = 3; // messages that may wait behind a running turn (the server says thread_busy to a fourth)
 
 export function updateComposer() {
   const thread = currentThread();
   const length = ui.input.value.length;
-  const ready = isOpen() && thread && thread.status === "idle" && !thread.expired && !thread.loading;
+  const ready = isOpen() && thread && !thread.expired && !thread.loading; // a message sent mid-answer waits its turn
   ui.send.disabled = !ready || !ui.input.value.trim() || length > MAX_CONTENT_CHARS;
   ui.counter.hidden = length < MAX_CONTENT_CHARS - 1000;
   ui.counter.textContent = `${length.toLocaleString()} / ${MAX_CONTENT_CHARS.toLocaleString()}`;
   ui.counter.classList.toggle("over", length > MAX_CONTENT_CHARS);
   if (!app.hintTimer) ui.hint.textContent = composerHint(thread);
+  const answering = Boolean(thread && isOpen() && ["running", "awaiting_approval"].includes(thread.status));
+  ui.stop.hidden = !answering;
+  if (!answering) ui.stop.disabled = false;
+}
+
+/** "Stop generating": ask the server to end the running turn (it answers with message_complete, cancelled). */
+export function stopAnswer() {
+  const thread = currentThread();
+  if (!thread || !["running", "awaiting_approval"].includes(thread.status)) return;
+  if (sendFrame({ type: "cancel", thread_id: thread.id })) ui.stop.disabled = true;
+}
+
+/** The messages waiting behind the running turn, shown above the message box until their turn starts. */
+export function renderQueue(thread) {
+  if (thread.id !== app.openId) return;
+  const queue = thread.queue || [];
+  ui.queuedTray.replaceChildren(...queue.map((item) =>
+    h("li", { class: "queued-message", "data-testid": "queued-message" },
+      h("span", { class: "queued-label", text: "Waiting to be answered" }), h("span", { text: item.content }))));
+  ui.queuedTray.hidden = queue.length === 0;
 }
 
 function composerHint(thread) {
@@ -24,7 +45,7 @@ function composerHint(thread) {
   if (!isOpen()) return "Connecting… you can type your message meanwhile.";
   if (!thread) return "";
   if (thread.expired) return "This conversation has ended. Start a new one.";
-  if (thread.status === "running") return "The assistant is answering…";
+  if (thread.status === "running") return "The assistant is answering… you can keep typing: messages wait their turn.";
   if (thread.status === "awaiting_approval") {
     return thread.approver === "operator"
       ? "A support agent is reviewing your request. You can start a new conversation meanwhile."
@@ -60,8 +81,9 @@ export function sendMessage() {
     flashHint("This conversation has ended. Start a new one to continue.");
     return;
   }
-  if (thread.status !== "idle") {
-    flashHint(composerHint(thread));
+  const queueing = thread.status !== "idle";
+  if (queueing && (thread.queue || []).length >= MAX_QUEUED) {
+    flashHint("Three messages are already waiting for this answer. Please wait a moment.");
     return;
   }
   const frame = { type: "message", thread_id: thread.id, content, message_id: newMessageId() };
@@ -75,6 +97,15 @@ export function sendMessage() {
   }
   const now = new Date().toISOString();
   app.lastSentThread = thread.id;
+  if (queueing) { // it becomes part of the next turn: shown as waiting until this answer ends
+    thread.queue = [...(thread.queue || []), { content, at: now, messageId: frame.message_id }];
+    thread.queueAcks = (thread.queueAcks || 0) + 1;
+    renderQueue(thread);
+    ui.input.value = "";
+    autosize();
+    updateComposer();
+    return;
+  }
   thread.lastEventAt = Date.now();
   thread.view.addUser(content, now);
   thread.view.setTyping(true);

@@ -2,10 +2,10 @@
 // (the events and error codes are in docs/protocol.md).
 
 import { cardError, isUndecided, resolveApprovalCard, showApprovalCard } from "./approvals.js";
-import { updateComposer } from "./composer.js";
+import { renderQueue, updateComposer } from "./composer.js";
 import { announce, newConversationButton, renderHeader, renderThreadList, showBanner } from "./render.js";
 import { resumeThread } from "./socket.js";
-import { app, currentThread } from "./state.js";
+import { app, currentThread, ui } from "./state.js";
 import { addThread, reloadTranscript, saveThreads } from "./threads.js";
 
 export function onFrame(raw) {
@@ -64,18 +64,35 @@ export function handleThreadEvent(thread, event) {
       setStatus(thread, "running", true);
       view.setTyping(true);
       break;
-    case "message_complete":
+    case "message_complete": {
+      if (event.cancelled) view.stopped();
       view.endTurn();
-      setStatus(thread, "idle");
+      const next = thread.queue || [];
+      thread.queue = [];
+      thread.queueAcks = 0;
+      renderQueue(thread);
       thread.updatedAt = new Date().toISOString();
-      saveThreads();
       if (thread.missed) {
         thread.missed = false;
-        reloadTranscript(thread);
+        reloadTranscript(thread); // the reloaded transcript already holds the queued messages
+      } else {
+        for (const item of next) view.addUser(item.content, item.at);
       }
-      if (open) announce("The assistant finished answering.");
+      if (next.length) { // the queued messages are the next turn, which starts now
+        setStatus(thread, "running", true);
+        view.setTyping(true);
+      } else {
+        setStatus(thread, "idle");
+      }
+      saveThreads();
+      if (open) announce(event.cancelled ? "Stopped." : "The assistant finished answering.");
       break;
+    }
     case "status":
+      if (thread.queueAcks > 0 && event.status !== "idle" && event.queued > 0) {
+        thread.queueAcks -= 1; // the answer to a message we queued: it is stored and waits its turn
+        break;
+      }
       applyStatus(thread, event);
       break;
     case "error":
@@ -104,6 +121,10 @@ function applyStatus(thread, event) {
       reloadTranscript(thread);
     }
   } else if (event.status === "running") {
+    if (event.queued === 0 && thread.queue?.length) { // the queued messages' turn began while we were away
+      thread.queue = [];
+      renderQueue(thread);
+    }
     setStatus(thread, "running");
     thread.missed = true; // part of this turn streamed before we (re)attached
     thread.view.setTyping(true);
@@ -127,6 +148,15 @@ function handleError(thread, event) {
   if (deciding && ["approval_expired", "no_pending_interrupt", "forbidden", "validation_error"].includes(code)) {
     cardError(deciding, message, code);
     resumeThread(thread); // learn the real state
+    return;
+  }
+  if (code === "thread_busy" && thread.queueAcks > 0) { // a fourth message: not stored, back into the box
+    thread.queueAcks -= 1;
+    const refused = (thread.queue || []).pop();
+    renderQueue(thread);
+    if (refused && thread.id === app.openId && !ui.input.value) ui.input.value = refused.content;
+    thread.view.error(code, message);
+    updateComposer();
     return;
   }
   thread.view.endTurn();

@@ -24,6 +24,8 @@ export const ui = {
   composer: $("composer"),
   input: $("composer-input"),
   send: $("send-button"),
+  stop: $("stop-button"),
+  queuedTray: $("queued-tray"),
   hint: $("composer-hint"),
   counter: $("composer-counter"),
   live: $("live-status"),

@@ -4,7 +4,7 @@
 import { STORAGE, THREAD_ID_PATTERN, apiFetch, h, parseTime, truncate } from "../shared.js";
 import { TranscriptView } from "../transcript.js";
 import { authFailed } from "./account.js";
-import { updateComposer } from "./composer.js";
+import { renderQueue, updateComposer } from "./composer.js";
 import { handleThreadEvent } from "./events.js";
 import {
   closeSidebar, emptyState, newConversationButton, renderHeader, renderThreadList, showBanner,
@@ -120,6 +120,7 @@ export async function openThread(id, { focus = true } = {}) {
   closeSidebar();
   renderHeader();
   renderThreadList();
+  renderQueue(thread);
   updateComposer();
   if (focus) ui.input.focus();
   if (!thread.loaded) await loadTranscript(thread);
