@@ -135,6 +135,24 @@ class LocalResolver:
             raise KeyError(f"!Ref {name}: no such parameter or resource")
         return name  # locally a resource's name is its logical id
 
+    def condition(self, name: str) -> bool:
+        """A template condition's value for the local parameters."""
+        return self._truth(self.template.get("Conditions", {})[name])
+
+    def _truth(self, expression: Any) -> bool:
+        ((key, arg),) = expression.items()
+        if key == "Fn::Equals":
+            return str(self.resolve(arg[0])) == str(self.resolve(arg[1]))
+        if key == "Fn::Not":
+            return not self._truth(arg[0])
+        if key == "Fn::And":
+            return all(self._truth(a) for a in arg)
+        if key == "Fn::Or":
+            return any(self._truth(a) for a in arg)
+        if key == "Condition":
+            return self.condition(arg)
+        raise KeyError(f"{key} has no local meaning")
+
     def get_att(self, logical_id: str, attribute: str) -> str:
         """What !GetAtt means locally."""
         resource = self.template["Resources"][logical_id]
@@ -179,6 +197,8 @@ class LocalResolver:
                 return self.resolve(arg[1]).split(arg[0])
             if key == "Fn::Join":
                 return arg[0].join(str(self.resolve(v)) for v in arg[1])
+            if key == "Fn::If":
+                return self.resolve(arg[1] if self.condition(arg[0]) else arg[2])
         if isinstance(value, dict):
             return {k: self.resolve(v) for k, v in value.items()}
         if isinstance(value, list):

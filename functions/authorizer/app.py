@@ -8,8 +8,8 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import TypeAdapter
 
-from smart_support.auth.secrets import auth_secret
 from smart_support.auth.tokens import Principal, authenticate
+from smart_support.auth.verifiers import verifier_for
 from smart_support.protocol.errors import Unauthorized
 from smart_support.protocol.gateway import HttpAuthorizerEvent, WebSocketAuthorizerEvent
 from smart_support.settings import AuthorizerSettings, load_settings
@@ -17,14 +17,13 @@ from smart_support.settings import AuthorizerSettings, load_settings
 logger = Logger()
 tracer = Tracer(patch_modules=("botocore",))  # only AWS calls are worth tracing here
 settings = load_settings(AuthorizerSettings)
+verifier = verifier_for(settings)  # shared-secret (HS256) or oidc (RS256 against the provider's JWKS)
 AuthorizerEvent = TypeAdapter(HttpAuthorizerEvent | WebSocketAuthorizerEvent)
 
 
 def _principal(token: str | None) -> Principal | None:
     try:
-        principal = authenticate(
-            token, auth_secret(settings.auth_secret, settings.auth_secret_parameter), settings.allow_anonymous
-        )
+        principal = authenticate(token, verifier, settings.allow_anonymous)
     except Unauthorized:
         logger.info("token refused", extra={"had_token": bool(token)})
         return None

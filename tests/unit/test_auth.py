@@ -36,16 +36,29 @@ def test_expired_token_is_refused():
 @pytest.mark.parametrize(
     "claims",
     [
-        {"sub": "x", "exp": 4_000_000_000},
-        {"role": "customer", "exp": 4_000_000_000},
-        {"sub": "x", "role": "admin", "exp": 4_000_000_000},
+        {"sub": "x", "iat": 3_999_999_000, "exp": 4_000_000_000},
+        {"role": "customer", "iat": 3_999_999_000, "exp": 4_000_000_000},
+        {"sub": "x", "role": "admin", "iat": 3_999_999_000, "exp": 4_000_000_000},
         {"sub": "x", "role": "customer"},
+        {"sub": "x", "role": "customer", "exp": 4_000_000_000},  # no iat: its lifetime is unknown
     ],
 )
 def test_missing_or_bad_claims_are_refused(claims):
     token = jwt.encode(claims, SECRET, algorithm="HS256")
     with pytest.raises(Unauthorized):
         verify_token(SECRET, token)
+
+
+def test_a_token_living_longer_than_a_day_is_refused():
+    # Given a shared-secret token valid for 25 hours
+    token = jwt.encode(
+        {"sub": "x", "role": "customer", "iat": 4_000_000_000 - 25 * 3600, "exp": 4_000_000_000}, SECRET, "HS256"
+    )
+    # Then it is refused, and nothing mints one
+    with pytest.raises(Unauthorized):
+        verify_token(SECRET, token)
+    with pytest.raises(ValueError, match="24 hours"):
+        mint_token(SECRET, "x", ttl_seconds=25 * 3600)
 
 
 def test_alg_none_is_refused():

@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Literal, TypeVar
 
-from pydantic import Field, NonNegativeInt, PositiveInt, ValidationError
+from pydantic import Field, NonNegativeInt, PositiveInt, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LOCAL_AUTH_SECRET = "local-dev-secret-change-me-0123456789abcdef"  # noqa: S105 - the local stack's, by design
@@ -83,8 +83,26 @@ class IdentitySettings(FieldGroup):
     """How callers are authenticated (the secret comes from SSM unless AUTH_SECRET is given)."""
 
     allow_anonymous: bool = False
+    identity_mode: Literal["shared-secret", "oidc"] = "shared-secret"
     auth_secret: str | None = Field(None, repr=False)
     auth_secret_parameter: str = "/smart-support/auth-secret"  # noqa: S105 - a parameter name, not a secret
+    oidc_issuer: str | None = None
+    oidc_audience: str | None = None
+    oidc_jwks_url: str | None = None  # default: the issuer's /.well-known/jwks.json
+    oidc_audience_claim: str = "aud"  # Cognito access tokens carry the app client in `client_id`
+    oidc_role_claim: str = "cognito:groups"
+    oidc_operator_group: str = "operators"
+
+    @model_validator(mode="after")
+    def _oidc_needs_issuer_and_audience(self) -> IdentitySettings:
+        if self.identity_mode == "oidc" and not (self.oidc_issuer and self.oidc_audience):
+            raise ValueError("OIDC_ISSUER and OIDC_AUDIENCE are required when IDENTITY_MODE is oidc")
+        return self
+
+    @property
+    def jwks_url(self) -> str:
+        """Where the identity provider publishes its signing keys."""
+        return self.oidc_jwks_url or f"{(self.oidc_issuer or '').rstrip('/')}/.well-known/jwks.json"
 
 
 # ---------------------------------------------------------------- one model per process kind

@@ -1,17 +1,21 @@
-"""Principals and HS256 JWTs (PyJWT): mint, verify, and read the authorizer context."""
+"""Principals, development tokens (HS256, PyJWT), and the authorizer context."""
 
 from __future__ import annotations
 
 import time
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from smart_support.protocol.errors import Unauthorized
 
+if TYPE_CHECKING:
+    from smart_support.auth.verifiers import TokenVerifier
+
 Role = Literal["customer", "operator"]
 ANONYMOUS_SUB = "demo-customer"
 ALGORITHM = "HS256"
+MAX_LIFETIME_SECONDS = 24 * 3600  # shared-secret tokens: `exp` required, and at most a day after `iat`
 
 
 class Principal(BaseModel):
@@ -38,32 +42,32 @@ ANONYMOUS = Principal(sub=ANONYMOUS_SUB, role="customer")
 def mint_token(
     secret: str, sub: str, role: Role = "customer", ttl_seconds: int = 12 * 3600, now: float | None = None
 ) -> str:
-    """A signed token for `sub` with `role`, valid for `ttl_seconds`."""
+    """A signed token for `sub` with `role`, valid for `ttl_seconds` (at most 24 h; negative: already expired)."""
     import jwt  # only the authorizer and tooling verify or mint; connect and message just read the context
 
+    if ttl_seconds > MAX_LIFETIME_SECONDS:
+        raise ValueError("a token lives at most 24 hours")
     issued = int(time.time() if now is None else now)
     claims = {"sub": sub, "role": role, "iat": issued, "exp": issued + ttl_seconds}
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
 def verify_token(secret: str, token: str) -> Principal:
-    """The principal of a valid token; Unauthorized for a bad signature, expiry or missing claims."""
-    import jwt
+    """The principal of a valid shared-secret token (see SharedSecretVerifier)."""
+    from smart_support.auth.verifiers import SharedSecretVerifier
 
-    try:
-        claims = jwt.decode(token, secret, algorithms=[ALGORITHM], options={"require": ["sub", "role", "exp"]})
-        return Principal(sub=str(claims["sub"]), role=claims["role"])
-    except (jwt.InvalidTokenError, ValidationError) as exc:
-        raise Unauthorized("The token is invalid or expired.") from exc
+    return SharedSecretVerifier(lambda: secret).verify(token)
 
 
-def authenticate(token: str | None, secret: str, allow_anonymous: bool) -> Principal:
+def authenticate(token: str | None, verifier: TokenVerifier | str, allow_anonymous: bool) -> Principal:
     """Verify a token; no token at all means the demo customer when anonymous access is allowed."""
     if not token:
         if allow_anonymous:
             return ANONYMOUS
         raise Unauthorized()
-    return verify_token(secret, token)
+    if isinstance(verifier, str):
+        return verify_token(verifier, token)
+    return verifier.verify(token)
 
 
 def principal_from_context(context: dict[str, Any] | None) -> Principal:
