@@ -37,6 +37,7 @@ STAGE = "local"
 API_ID = "localws"
 HTTP_API_ID = "localhttp"
 MAX_MESSAGE_BYTES = 128 * 1024
+HTTP_API_MAX_PAYLOAD = 10 * 1024 * 1024  # API Gateway HTTP APIs take request bodies up to 10 MB
 IDLE_TIMEOUT_SECONDS = 600
 
 
@@ -114,6 +115,8 @@ class LocalStack:
                 "ApprovalTimeoutSeconds": str(cfg.approval_timeout_seconds),
                 "AllowAnonymous": "true" if cfg.allow_anonymous else "false",
                 "ModelProvider": cfg.model_provider,
+                "RateLimitTurnsPerMinute": str(cfg.rate_limit_turns_per_minute),
+                "RateLimitFramesPerSecond": str(cfg.rate_limit_frames_per_second),
             },
             base_url=cfg.base_url,
         )
@@ -595,7 +598,7 @@ class LocalStack:
 
     def application(self) -> web.Application:
         """The aiohttp app with every route."""
-        app = web.Application(client_max_size=MAX_MESSAGE_BYTES * 2)
+        app = web.Application(client_max_size=HTTP_API_MAX_PAYLOAD)
         app.router.add_get("/ws", self.handle_ws)
         app.router.add_route("*", "/{stage}/@connections/{connection_id}", self.handle_connection_api)
         app.router.add_post("/2015-03-31/functions/{name}/invocations", self.handle_invoke)

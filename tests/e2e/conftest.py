@@ -112,6 +112,9 @@ def start_stack(tmp_path_factory: pytest.TempPathFactory, name: str, **env: str)
         "PORT": str(port),
         "OFFLINE_TOKEN_DELAY_MS": "0",
         "LOG_LEVEL": "INFO",
+        # Many tests share a principal (the anonymous demo-customer); the limits have tests of their own.
+        "RATE_LIMIT_TURNS_PER_MINUTE": "100000",
+        "RATE_LIMIT_FRAMES_PER_SECOND": "100000",
         "PYTHONPATH": f"{ROOT / 'layers/common/python'}{os.pathsep}{ROOT}",
         **env,
     }

@@ -142,6 +142,7 @@ def test_cancel_during_an_approval_rejects_it(slow):
 def test_cancel_racing_the_natural_end_gives_exactly_one_message_complete(stack, delay):
     with stack.ws() as client:
         thread = new_thread("race")
+        assert client.ask(thread, "Hello")[-1]["type"] == "message_complete"  # the thread exists
         client.send({"type": "message", "thread_id": thread, "content": "Hello"})
         time.sleep(delay)
         client.send({"type": "cancel", "thread_id": thread})

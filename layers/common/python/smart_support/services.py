@@ -16,6 +16,7 @@ if TYPE_CHECKING:
         AgentSettings,
         ConversationSettings,
         MessageSettings,
+        RateLimitedSettings,
         StreamingSettings,
         WorkflowSettings,
         WorkflowTaskSettings,
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from smart_support.store.transcript import TranscriptStore
     from smart_support.turns.chat import ChatService
     from smart_support.turns.decisions import ApprovalService
+    from smart_support.turns.limits import Limits
     from smart_support.turns.stepfunctions import TurnWorkflow
     from smart_support.turns.streaming import EventSender
     from smart_support.turns.tasks import WorkflowTasks
@@ -118,7 +120,25 @@ def chat(settings: MessageSettings) -> ChatService:
     from smart_support.turns.chat import ChatService
 
     return ChatService(
-        sessions(settings), workflow(settings), approvals(settings), approval_store(settings), sender(settings)
+        sessions(settings),
+        workflow(settings),
+        approvals(settings),
+        approval_store(settings),
+        sender(settings),
+        limits(settings),
+    )
+
+
+@cache
+def limits(settings: RateLimitedSettings) -> Limits:
+    """The per-principal token buckets (frames and requests per second, turns per minute)."""
+    from smart_support.store.ratelimit import RateLimiter
+    from smart_support.turns.limits import Limits
+
+    return Limits(
+        RateLimiter(settings.conversations_table),
+        settings.rate_limit_frames_per_second,
+        settings.rate_limit_turns_per_minute,
     )
 
 

@@ -51,6 +51,13 @@ class WorkflowSettings(FieldGroup):
     state_machine_arn: str
 
 
+class RateLimitSettings(FieldGroup):
+    """Per-principal limits (token buckets: a burst up to the limit passes)."""
+
+    rate_limit_turns_per_minute: PositiveInt = 20
+    rate_limit_frames_per_second: PositiveInt = 10
+
+
 class ApprovalSettings(FieldGroup):
     """How long a pending approval waits for a human."""
 
@@ -112,7 +119,11 @@ class ConnectSettings(ConversationSettings):
     """$connect and $disconnect: the connection records."""
 
 
-class MessageSettings(ConversationSettings, StreamingSettings, WorkflowSettings):
+class RateLimitedSettings(ConversationSettings, RateLimitSettings):
+    """A function that enforces the per-principal limits (the buckets live in the conversations table)."""
+
+
+class MessageSettings(RateLimitedSettings, StreamingSettings, WorkflowSettings):
     """The WebSocket message routes: sessions, turns, approvals, replies."""
 
 
@@ -124,7 +135,7 @@ class AgentSettings(ConversationSettings, StreamingSettings, WorkflowSettings, A
     """The agent task: model, stores, checkpoints, streaming, and starting a queued next turn."""
 
 
-class ApiSettings(ConversationSettings):
+class ApiSettings(RateLimitedSettings):
     """The HTTP API."""
 
 
@@ -132,7 +143,7 @@ class AuthorizerSettings(IdentitySettings):
     """The Lambda authorizer."""
 
 
-class LocalStackSettings(SessionSettings, ApprovalSettings, AgentModelSettings, IdentitySettings):
+class LocalStackSettings(SessionSettings, ApprovalSettings, AgentModelSettings, IdentitySettings, RateLimitSettings):
     """`python -m local`: where it listens and the template parameters it deploys with (docs/local-stack.md)."""
 
     host: str = "127.0.0.1"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -9,19 +11,59 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from smart_support import services
 from smart_support.api import approvals, operations, sessions
 from smart_support.api.dependencies import SETTINGS_KEY
-from smart_support.protocol.errors import InternalError, NotFound, SupportError, ValidationFailed
+from smart_support.auth.tokens import principal_from_context
+from smart_support.protocol.errors import (
+    InternalError,
+    MessageTooLarge,
+    NotFound,
+    RateLimited,
+    SupportError,
+    ValidationFailed,
+)
 from smart_support.settings import ApiSettings
 
 PREFIX = "/api/v1"
+MAX_BODY_BYTES = 64 * 1024  # every body this API takes is far smaller (a decision, a note, an operator's message)
 logger = Logger(child=True)
+
+
+class GuardedResolver(APIGatewayHttpResolver):
+    """The HTTP API resolver, with the abuse limits applied before anything parses the request."""
+
+    def __init__(self, settings: ApiSettings) -> None:
+        super().__init__(enable_validation=True)
+        self.settings = settings
+
+    def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
+        """413 for a body larger than any route takes, 429 for a caller over its quota; else route the request."""
+        body = event.get("body") or ""
+        refused: SupportError | None = None
+        if len(body) > MAX_BODY_BYTES:
+            refused = MessageTooLarge(f"The request body is too large ({len(body):,} bytes; the limit is 64 KiB).")
+        elif authorizer := (event.get("requestContext") or {}).get("authorizer"):
+            try:
+                services.limits(self.settings).frame(principal_from_context(authorizer).sub)
+            except RateLimited as exc:
+                refused = exc
+        if refused is None:
+            return super().resolve(event, context)
+        request_id = (event.get("requestContext") or {}).get("requestId")
+        return {
+            "statusCode": refused.http_status,
+            "headers": {"Content-Type": content_types.APPLICATION_JSON},
+            "body": json.dumps({"error": {"code": refused.code, "message": refused.message, "request_id": request_id}}),
+            "isBase64Encoded": False,
+        }
 
 
 def build_resolver(settings: ApiSettings) -> APIGatewayHttpResolver:
     """The API with every router, validation on, docs at /api/v1/docs; routes get their stores from `settings`."""
-    app = APIGatewayHttpResolver(enable_validation=True)
+    app = GuardedResolver(settings)
     for module in (operations, sessions, approvals):
         app.include_router(module.router, prefix=PREFIX)
 

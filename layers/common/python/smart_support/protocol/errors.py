@@ -51,6 +51,12 @@ class ThreadBusy(SupportError):
     default_message = "This conversation is still working on your last message; please wait for it to finish."
 
 
+class RateLimited(SupportError):
+    code = "rate_limited"
+    http_status = 429
+    default_message = "You are sending too fast; please slow down and try again in a moment."
+
+
 class NoPendingInterrupt(SupportError):
     code = "no_pending_interrupt"
     http_status = 409

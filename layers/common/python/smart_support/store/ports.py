@@ -190,3 +190,10 @@ class AnalyticsRepository(Protocol):
 
     def summary(self) -> dict[str, Any]:
         """Sessions, turns, interrupts, tool usage and turn latency percentiles."""
+
+
+class RateLimitRepository(Protocol):
+    """Token buckets per principal and kind."""
+
+    def allow(self, principal: str, kind: str, per_second: float, burst: int, now: float | None = None) -> bool:
+        """Take a token (False when the bucket is empty)."""

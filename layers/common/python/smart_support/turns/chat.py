@@ -26,6 +26,7 @@ from smart_support.store.ports import ApprovalRepository, SessionRepository
 from smart_support.store.sessions import DuplicateMessage, ThreadIdle
 from smart_support.store.transcript import segment_item
 from smart_support.turns.decisions import ApprovalService
+from smart_support.turns.limits import Limits
 from smart_support.turns.models import TurnRequest
 from smart_support.turns.stepfunctions import TurnWorkflow
 from smart_support.turns.streaming import Sender
@@ -60,12 +61,14 @@ class ChatService:
         approvals: ApprovalService,
         approval_store: ApprovalRepository,
         sender: Sender,
+        limits: Limits | None = None,
     ) -> None:
         self.sessions = sessions
         self.workflow = workflow
         self.approvals = approvals
         self.approval_store = approval_store
         self.sender = sender
+        self.limits = limits
 
     def handle(self, body: str | None, ctx: FrameContext) -> dict[str, Any] | None:
         """Process one raw frame; returns the reply frame (an `error` for every failure) or None."""
@@ -73,6 +76,8 @@ class ChatService:
         try:
             frame = parse_frame(body)
             thread_id = getattr(frame, "thread_id", None)
+            if self.limits:
+                self.limits.frame(ctx.principal.sub)
             return self._dispatch(frame, ctx)
         except SupportError as exc:
             logger.info("frame rejected", extra={"code": exc.code, "thread_id": thread_id})
@@ -99,6 +104,8 @@ class ChatService:
 
     def send_message(self, frame: MessageFrame, ctx: FrameContext) -> dict[str, Any] | None:
         """Start a turn, or queue the message behind the one that runs (answered with `status` and `queued`)."""
+        if self.limits:
+            self.limits.turn(ctx.principal.sub)
         for _ in range(3):  # a turn that ends between the two attempts: start one after all
             try:
                 self.start_turn(frame, ctx)

@@ -1,0 +1,66 @@
+"""Abuse limits over the real stack: rate_limited frames and turns (connection kept), size limits never a 5xx."""
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.e2e.conftest import Stack, new_thread, start_stack
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def limited(tmp_path_factory) -> Iterator[Stack]:
+    """A stack with the limits low enough to reach: 5 frames a second, 3 turns a minute."""
+    yield from start_stack(
+        tmp_path_factory, "limits", RATE_LIMIT_FRAMES_PER_SECOND="5", RATE_LIMIT_TURNS_PER_MINUTE="3"
+    )
+
+
+def test_too_many_frames_are_rate_limited_and_the_connection_stays(limited):
+    with limited.ws(limited.token("c-fast")) as client:
+        for _ in range(12):
+            client.send({"type": "ping"})
+        replies = [client.recv() for _ in range(12)]
+        limited_replies = [r for r in replies if r["type"] == "error"]
+        assert limited_replies and all(r["code"] == "rate_limited" for r in limited_replies)
+        assert "slow down" in limited_replies[0]["message"]
+        assert sum(r["type"] == "pong" for r in replies) >= 5
+        # A moment later the same connection works again
+        client.quiet(1.2)
+        client.send({"type": "ping"})
+        assert client.recv() == {"type": "pong"}
+
+
+def test_too_many_turns_in_a_minute_are_rate_limited(limited):
+    with limited.ws(limited.token("c-chatty")) as client:
+        for n in range(3):
+            assert client.ask(new_thread(f"turn{n}"), "Hello")[-1]["type"] == "message_complete"
+        refused = client.ask(new_thread("turn3"), "Hello")[-1]
+        assert (refused["type"], refused["code"]) == ("error", "rate_limited")
+    # Another principal is not affected
+    with limited.ws(limited.token("c-calm")) as client:
+        assert client.ask(new_thread("calm"), "Hello")[-1]["type"] == "message_complete"
+
+
+def test_http_requests_are_rate_limited_per_principal(limited):
+    token = limited.token("c-http")
+    statuses = [limited.http("GET", "/api/v1/sessions", token)[0] for _ in range(12)]
+    assert 429 in statuses and statuses.count(200) >= 5
+    status, body = limited.http("GET", "/api/v1/sessions", token)
+    if status == 429:
+        assert body["error"]["code"] == "rate_limited"
+
+
+def test_oversize_bodies_and_ids_are_4xx_not_500(limited):
+    operator = limited.token("ops-size", "operator")
+    status, body = limited.http(
+        "POST", "/api/v1/approvals/abc", operator, {"approved": True, "comment": "x" * 6_000_000}
+    )
+    assert status == 413 and body["error"]["code"] == "message_too_large"
+    status, body = limited.http("POST", f"/api/v1/approvals/{'i' * 5000}", operator, {"approved": True})
+    assert status in (404, 422) and "error" in body
+    with limited.ws(limited.token("c-size")) as client:
+        client.send({"type": "interrupt_response", "thread_id": "t", "interrupt_id": "i" * 5000, "approved": True})
+        error = client.recv()
+        assert error["code"] == "validation_error" and "interrupt_id" in error["message"]
