@@ -8,42 +8,23 @@ payload: the customer's decision, once more. That decision must not approve the 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import boto3
 import pytest
-from langchain_core.messages import AIMessage, BaseMessage, SystemMessage
 from langgraph.types import Command
 
 from smart_support.agent.graph import build_graph
-from smart_support.agent.models import ROUTE_TOOL, OfflineChatModel, tool_results_of_turn
 from smart_support.agent.runner import ThrottlingError
 from smart_support.store.orders import OrderStore
 from smart_support.store.tickets import TicketStore
 from tests.e2e.conftest import new_thread
 from tests.faults.conftest import function_module
+from tests.integration.agent_turns import TwoWritesModel
 
 pytestmark = pytest.mark.e2e
-
-TWO_WRITES = [
-    {"name": "update_shipping_address", "args": {"order_id": "1043", "address": "1 Main St, Springfield"}},
-    {"name": "request_refund", "args": {"order_id": "1045", "reason": "wrong size"}},
-]
-
-
-class TwoWritesModel(OfflineChatModel):
-    """The offline model, except that "both" makes it ask for the address change and the refund at once."""
-
-    def reply(self, messages: Sequence[BaseMessage], tools: Sequence[str]) -> AIMessage:
-        conversation = [m for m in messages if not isinstance(m, SystemMessage)]
-        if ROUTE_TOOL not in tools and not tool_results_of_turn(conversation) and "both" in conversation[-1].text:
-            calls = [
-                {**c, "id": f"call_{i}_{len(conversation)}", "type": "tool_call"} for i, c in enumerate(TWO_WRITES)
-            ]
-            return AIMessage(content="", tool_calls=calls)
-        return super().reply(messages, tools)
 
 
 class ThrottledAfterResume:

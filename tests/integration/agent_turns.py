@@ -2,18 +2,39 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, ToolMessage
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 from langgraph.types import Command
 from langgraph_checkpoint_aws import DynamoDBSaver
 
 from smart_support.agent.graph import build_graph
-from smart_support.agent.models import OfflineChatModel
+from smart_support.agent.models import ROUTE_TOOL, OfflineChatModel, tool_results_of_turn
 from smart_support.agent.nodes import AGENT_NODES
 from smart_support.store.orders import OrderStore
 from smart_support.store.tickets import TicketStore
+
+TWO_WRITES = [
+    {"name": "update_shipping_address", "args": {"order_id": "1043", "address": "1 Main St, Springfield"}},
+    {"name": "request_refund", "args": {"order_id": "1045", "reason": "wrong size"}},
+]
+
+
+class TwoWritesModel(OfflineChatModel):
+    """The offline model, except that "both" makes it ask for an address change and a $129 refund at once."""
+
+    def reply(self, messages: Sequence[BaseMessage], tools: Sequence[str]) -> AIMessage:
+        conversation = [m for m in messages if not isinstance(m, SystemMessage)]
+        if ROUTE_TOOL not in tools and not tool_results_of_turn(conversation) and "both" in conversation[-1].text:
+            calls = [
+                {**call, "id": f"call_{i}_{len(conversation)}", "type": "tool_call"}
+                for i, call in enumerate(TWO_WRITES)
+            ]
+            return AIMessage(content="", tool_calls=calls)
+        return super().reply(messages, tools)
+
 
 DEMO = "demo-customer"
 OTHER = "c-2001"

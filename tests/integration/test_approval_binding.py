@@ -2,35 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import pytest
-from langchain_core.messages import AIMessage, BaseMessage, SystemMessage
 from langgraph.types import Command
 
-from smart_support.agent.models import ROUTE_TOOL, OfflineChatModel, tool_results_of_turn
 from smart_support.store.orders import OrderStore
-from tests.integration.agent_turns import bound, config, decide, make_graph, pending_request, run, say
-
-TWO_WRITES = [
-    {"name": "update_shipping_address", "args": {"order_id": "1043", "address": "1 Main St, Springfield"}},
-    {"name": "request_refund", "args": {"order_id": "1045", "reason": "wrong size"}},
-]
-
-
-class TwoWritesModel(OfflineChatModel):
-    """The offline model, except that "both" makes it ask for an address change and a $129 refund at once."""
-
-    def reply(self, messages: Sequence[BaseMessage], tools: Sequence[str]) -> AIMessage:
-        conversation = [m for m in messages if not isinstance(m, SystemMessage)]
-        if ROUTE_TOOL not in tools and not tool_results_of_turn(conversation) and "both" in conversation[-1].text:
-            calls = [
-                {**call, "id": f"call_{i}_{len(conversation)}", "type": "tool_call"}
-                for i, call in enumerate(TWO_WRITES)
-            ]
-            return AIMessage(content="", tool_calls=calls)
-        return super().reply(messages, tools)
+from tests.integration.agent_turns import (
+    TwoWritesModel,
+    bound,
+    config,
+    decide,
+    make_graph,
+    pending_request,
+    run,
+    say,
+)
 
 
 @pytest.fixture
