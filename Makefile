@@ -63,8 +63,8 @@ bench: install
 seed: install ## seed the demo orders into an AWS stage: make seed ORDERS_TABLE=...
 	$(PY) -m smart_support.store.demo_data
 
-token: install ## mint a dev token: make token SUB=c-2001 ROLE=operator
-	@$(PY) -m local.token --sub "$(or $(SUB),demo-customer)" --role "$(or $(ROLE),customer)"
+token: install ## mint a dev token: make token SUB=c-2001, make token SUB=op-1 ROLE=operator NAME=Alice
+	@$(PY) -m local.token --sub "$(or $(SUB),demo-customer)" --role "$(or $(ROLE),customer)" --name "$(NAME)"
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -1,4 +1,4 @@
-"""Mint a development JWT: `make token SUB=c-2001 ROLE=operator` (uses AUTH_SECRET or the local default)."""
+"""Mint a development JWT: `make token SUB=c-2001`, `make token SUB=op-1 ROLE=operator NAME=Alice` (AUTH_SECRET)."""
 
 from __future__ import annotations
 
@@ -14,16 +14,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sub", default="demo-customer")
     parser.add_argument("--role", choices=["customer", "operator"], default="customer")
+    parser.add_argument("--name", default="", help="the display name customers see of an operator")
     parser.add_argument("--hours", type=int, default=12)
     args = parser.parse_args()
     settings = load_settings(LocalStackSettings)
-    token = mint_token(settings.auth_secret, args.sub, args.role, ttl_seconds=args.hours * 3600)
+    token = mint_token(settings.auth_secret, args.sub, args.role, ttl_seconds=args.hours * 3600, name=args.name or None)
     port = settings.port
     try:
         print(token, flush=True)
     except BrokenPipeError:  # e.g. `make token | head -1`
         return
-    print(f"\n# web chat:  http://127.0.0.1:{port}/?token={token}")
+    if args.role == "operator":
+        print(f"\n# console:   http://127.0.0.1:{port}/console?token={token}")
+    else:
+        print(f"\n# web chat:  http://127.0.0.1:{port}/?token={token}")
     print(f"# websocket: ws://127.0.0.1:{port}/ws?token={token}")
     print(f"# curl:      curl -H 'Authorization: Bearer {token}' http://127.0.0.1:{port}/api/v1/sessions")
 

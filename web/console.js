@@ -1,28 +1,17 @@
-// The operator console: the approval queue (approve/reject with a comment), transcripts on demand,
-// analytics, escalation tickets and the audit log. Refreshes itself every few seconds.
+// The operator console: the inbox (people waiting, held conversations, approvals), the approval queue, a live
+// conversation view where an operator joins, replies and hands back, analytics and the audit log.
 // The page and its behaviour: docs/web.md. This entry wires the page's events (tabs, pause, sign-out, drawer) and
-// boots; the rest is in console/ (state, session, approvals, reports, drawer).
+// boots; the rest is in console/ (state, session, tabs, inbox, approvals, reports, drawer, live).
 
 import { STORAGE, adoptTokenFromUrl } from "./shared.js";
 import { tickCountdowns } from "./console/approvals.js";
-import { closeDrawer, loadTranscript } from "./console/drawer.js";
-import { loadAudit } from "./console/reports.js";
+import { closeDrawer, loadTranscript, wireDrawer } from "./console/drawer.js";
+import { loadInbox } from "./console/inbox.js";
 import { readToken, refresh, renderRefreshState, showError, showGate, signIn, signOut } from "./console/session.js";
-import { $, state, ui } from "./console/state.js";
+import { selectTab } from "./console/tabs.js";
+import { state, ui } from "./console/state.js";
 
 adoptTokenFromUrl(STORAGE.operatorToken);
-
-function selectTab(name, focus = false) {
-  state.tab = name;
-  for (const tab of document.querySelectorAll("[role=tab]")) {
-    const selected = tab.dataset.tab === name;
-    tab.setAttribute("aria-selected", String(selected));
-    tab.tabIndex = selected ? 0 : -1;
-    if (selected && focus) tab.focus();
-    $(tab.getAttribute("aria-controls")).hidden = !selected;
-  }
-  if (name === "audit" && state.token) loadAudit().catch((err) => showError(err.message));
-}
 
 function wire() {
   ui.tokenForm.addEventListener("submit", (event) => {
@@ -53,6 +42,16 @@ function wire() {
       if (event.key === "ArrowLeft") selectTab(tabs[(i - 1 + tabs.length) % tabs.length].dataset.tab, true);
     });
   }
+  ui.inboxFilter.addEventListener("change", () => {
+    state.inboxFilter = ui.inboxFilter.value;
+    state.inboxLimit = state.inboxFilter === "closed" ? 20 : 50;
+    loadInbox().catch((err) => showError(err.message));
+  });
+  ui.inboxMore.addEventListener("click", () => {
+    state.inboxLimit = Math.min(100, state.inboxLimit + 20);
+    loadInbox().catch((err) => showError(err.message));
+  });
+  wireDrawer();
   ui.drawerClose.addEventListener("click", closeDrawer);
   ui.drawerScrim.addEventListener("click", closeDrawer);
   ui.drawerRefresh.addEventListener("click", () => state.drawerThread && loadTranscript(state.drawerThread).catch(() => {}));

@@ -86,11 +86,15 @@ export async function apiFetch(apiBase, path, { token, method = "GET", body, sig
   }
   if (response.ok) return data;
   const envelope = data && data.error;
+  if (response.status === 401) { // the API's `unauthorized`: a token that is missing, invalid or expired
+    throw new ApiError(401, "token_rejected", "The token was rejected: it is invalid or has expired.",
+      envelope && envelope.request_id);
+  }
   if (envelope && envelope.code) {
     throw new ApiError(response.status, envelope.code, envelope.message || `HTTP ${response.status}`, envelope.request_id);
   }
-  // API Gateway's own answers (the authorizer refused the token) carry no envelope.
-  if (response.status === 401 || response.status === 403) {
+  // API Gateway's own answers (a deployment whose authorizer still denies) carry no envelope.
+  if (response.status === 403) {
     throw new ApiError(response.status, "token_rejected", "The token was rejected: it is invalid or has expired.");
   }
   throw new ApiError(response.status, `http_${response.status}`, (data && data.message) || `HTTP ${response.status}`);

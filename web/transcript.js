@@ -5,7 +5,8 @@ import { agentLabel, deciderInWords, describeAction, formatClock, h, icon, toolI
 
 /**
  * One conversation's messages: user bubbles, streamed assistant bubbles labelled by agent, tool-call chips,
- * approval outcomes and inline errors. The chat adds live approval cards through `append`.
+ * approval outcomes, a human operator's bubbles, hand-off lines and inline errors. The chat adds live approval
+ * cards through `append`.
  */
 export class TranscriptView {
   constructor({ threadId, perspective = "customer", label = "Conversation" } = {}) {
@@ -20,7 +21,7 @@ export class TranscriptView {
   }
 
   get isEmpty() {
-    return !this.root.querySelector(".msg, .tool-row, .approval, .inline-error");
+    return !this.root.querySelector(".msg, .tool-row, .approval, .inline-error, .system-line");
   }
 
   clear() {
@@ -41,10 +42,11 @@ export class TranscriptView {
     return node;
   }
 
-  addUser(content, at) {
+  addUser(content, at, messageId) {
     this.stream = null;
     this.toolRow = null;
-    return this.append(h("div", { class: "msg user", "data-testid": "msg-user" },
+    if (messageId && this.root.querySelector(`[data-message-id="${CSS.escape(messageId)}"]`)) return null;
+    return this.append(h("div", { class: "msg user", "data-testid": "msg-user", "data-message-id": messageId || null },
       h("div", { class: "bubble" }, h("div", { class: "text", "data-testid": "msg-text" }, content)),
       at ? h("time", { class: "msg-time", datetime: at, text: formatClock(at) }) : null));
   }
@@ -122,6 +124,36 @@ export class TranscriptView {
     }
   }
 
+  /** A human operator's message: a bubble of its own, with the person's name (never an agent label). */
+  operator(content, name, at, messageId) {
+    this.finishStream();
+    this.toolRow = null;
+    if (messageId && this.root.querySelector(`[data-message-id="${CSS.escape(messageId)}"]`)) return null;
+    const who = name || "Support agent";
+    return this.append(h("div", {
+      class: "msg operator", "data-testid": "msg-operator", "data-operator": who, "data-message-id": messageId || null,
+    },
+    h("div", { class: "avatar", "aria-hidden": "true", text: initials(who) }),
+    h("div", { class: "bubble" },
+      h("div", { class: "meta" },
+        h("span", { class: "agent-name", "data-testid": "operator-name", text: who }),
+        h("span", { class: "person-tag", text: "Support agent" }),
+        at ? h("time", { datetime: at, text: formatClock(at) }) : null),
+      h("div", { class: "text", "data-testid": "msg-text" }, content))));
+  }
+
+  /** A hand-off event as a line across the conversation: a person was asked for, joined, or left. */
+  handoff({ state, operator, ticket_id: ticketId, closed, at }) {
+    this.finishStream();
+    this.toolRow = null;
+    const text = handoffInWords(state, operator, ticketId, closed, this.perspective);
+    return this.append(h("div", {
+      class: `system-line handoff-${state}`, role: "status", "data-testid": "handoff-note", "data-state": state,
+      "data-ticket-id": ticketId || null,
+    }, icon(state === "returned" ? "chat" : "headset"), h("span", { class: "system-text", text }),
+    at ? h("time", { datetime: at, text: formatClock(at) }) : null));
+  }
+
   /** A resolved approval as a compact card (replay, and the console's transcript). */
   decision({ interrupt_id: interruptId, action, args, approved, decided_by: decidedBy, comment, at, description }) {
     this.finishStream();
@@ -156,7 +188,11 @@ export class TranscriptView {
     this.clear();
     for (const entry of messages || []) {
       if (entry.role === "user") {
-        this.addUser(entry.content || "", entry.at);
+        this.addUser(entry.content || "", entry.at, entry.message_id);
+      } else if (entry.role === "operator") {
+        this.operator(entry.content || "", entry.operator, entry.at, entry.message_id);
+      } else if (entry.role === "system" && entry.event === "handoff") {
+        this.handoff(entry);
       } else if (entry.role === "assistant") {
         for (const call of entry.tool_calls || []) this.toolCall(entry.agent, call.tool, call.args);
         if (entry.content) {
@@ -182,6 +218,23 @@ export function resultInWords(state, decidedBy, perspective, at) {
   if (state === "timeout") return `Timed out: nothing was changed${when}`;
   const verb = state === "approved" ? "Approved" : "Rejected";
   return `${verb} by ${deciderInWords(decidedBy, perspective)}${when}`;
+}
+
+/** What a hand-off event means, for the customer ("you") or for an operator ("the customer"). */
+export function handoffInWords(state, operator, ticketId, closed, perspective = "customer") {
+  const who = operator || "A support agent";
+  const customer = perspective === "customer";
+  if (state === "requested") {
+    return customer
+      ? "You asked for a person. A support agent will join this conversation; meanwhile the assistant keeps helping."
+      : `The customer asked for a person${ticketId ? ` (ticket ${ticketId})` : ""}.`;
+  }
+  if (state === "joined") return customer ? `${who} from the support team joined the conversation.` : `${who} joined the conversation.`;
+  if (closed) {
+    if (customer) return "The support team closed your request.";
+    return ticketId ? `Ticket ${ticketId} closed.` : "Ticket closed.";
+  }
+  return customer ? `${who} left the conversation. The assistant is back.` : `${who} handed the conversation back to the assistant.`;
 }
 
 function initials(label) {

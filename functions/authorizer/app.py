@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import TypeAdapter
 
-from smart_support.auth.tokens import Principal, authenticate
+from smart_support.auth.tokens import Principal, authenticate, refused_context
 from smart_support.auth.verifiers import verifier_for
 from smart_support.protocol.errors import Unauthorized
 from smart_support.protocol.gateway import HttpAuthorizerEvent, WebSocketAuthorizerEvent
@@ -34,12 +34,14 @@ def _principal(token: str | None) -> Principal | None:
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    """Allow with the principal as context, or refuse (401 on the WebSocket handshake)."""
+    """Allow with the principal as context; refuse the handshake (401), or mark an HTTP request refused."""
     request = AuthorizerEvent.validate_python(event)
     principal = _principal(request.token)
     if isinstance(request, HttpAuthorizerEvent):
         if principal is None:
-            return APIGatewayAuthorizerResponseV2(authorize=False).asdict()
+            # API Gateway's own denial ({"message": "Forbidden"}) cannot carry the API's error envelope: let the
+            # request through marked as refused, and the API answers 401 `unauthorized` like every other error.
+            return APIGatewayAuthorizerResponseV2(authorize=True, context=refused_context(request.token)).asdict()
         return APIGatewayAuthorizerResponseV2(authorize=True, context=principal.context()).asdict()
     if principal is None:
         raise Exception("Unauthorized")  # API Gateway answers 401 to exactly this

@@ -1,4 +1,4 @@
-"""WebSocket message, interrupt_response, ping, resume and $default routes: one frame, one optional reply."""
+"""WebSocket message, interrupt_response, ping, resume, watch, unwatch and $default routes: one frame, one reply."""
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging import correlation_paths

@@ -36,6 +36,10 @@ def test_operator_approves_the_1045_refund_while_the_customer_watches(browser_st
     # When an operator opens the console and finds the request in the queue
     operator = new_page()
     operator.goto(f"{browser_stack.base}/console?token={browser_stack.token('op-1', 'operator')}")
+    waiting = operator.locator(f"[data-testid=inbox-row][data-kind=approval][data-thread-id='{thread_id}']")
+    expect(waiting).to_contain_text("Needs an operator")
+    waiting.get_by_test_id("inbox-decide").click()
+    expect(operator.get_by_test_id("tab-approvals")).to_have_attribute("aria-selected", "true")
     row = operator.locator(f"[data-testid=approval-row][data-thread-id='{thread_id}']")
     expect(row).to_contain_text("demo-customer")
     expect(row).to_contain_text("Refund $129.00 for order 1045")
@@ -106,6 +110,7 @@ def test_operator_rejects_with_a_comment_the_customer_reads(browser_stack, new_p
     # When an operator rejects it with a comment
     operator = new_page()
     operator.goto(f"{browser_stack.base}/console?token={browser_stack.token('op-3', 'operator')}")
+    operator.get_by_test_id("tab-approvals").click()
     row = operator.locator(f"[data-testid=approval-row][data-thread-id='{thread_id}']")
     row.get_by_test_id("approval-comment").fill("It is under warranty: we will replace it instead.")
     row.get_by_test_id("approval-reject").click()
@@ -116,31 +121,6 @@ def test_operator_rejects_with_a_comment_the_customer_reads(browser_stack, new_p
     answer = customer.get_by_test_id("msg-assistant").last
     expect(answer).to_have_attribute("data-state", "done")
     expect(answer).to_contain_text("It is under warranty: we will replace it instead.")
-
-
-def test_console_lists_escalation_tickets(browser_stack, new_page):
-    # Given a customer who asked for a person
-    customer = open_chat(new_page(), browser_stack)
-    send(customer, "talk to a human")
-    expect(customer.get_by_test_id("msg-assistant").last).to_have_attribute("data-state", "done")
-    expect(customer.get_by_test_id("msg-assistant").last).to_have_attribute("data-agent", "escalation")
-    thread_id = open_thread_id(customer)
-
-    # When an operator signs in by pasting a token and opens the escalations tab
-    operator = new_page()
-    operator.goto(f"{browser_stack.base}/console")
-    operator.get_by_test_id("operator-token-input").fill(browser_stack.token("op-2", "operator"))
-    operator.get_by_test_id("operator-token-save").click()
-    operator.get_by_test_id("tab-tickets").click()
-
-    # Then the ticket is there and opens the conversation
-    ticket = operator.locator("[data-testid=ticket-row]", has=operator.locator(f"[data-thread-id='{thread_id}']"))
-    expect(ticket).to_contain_text("demo-customer")
-    expect(ticket).to_contain_text("talk to a human")
-    ticket.get_by_test_id("view-thread").click()
-    expect(operator.get_by_test_id("transcript-panel").get_by_test_id("msg-assistant")).to_contain_text("ticket")
-    expect(operator.get_by_test_id("stat-sessions-value")).not_to_have_text("0")
-    screenshot(operator, "console-tickets")
 
 
 def test_console_explains_a_customer_token_is_not_enough(browser_stack, new_page):

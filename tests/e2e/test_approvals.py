@@ -268,6 +268,9 @@ def test_timeout_rejects_and_changes_nothing(short_stack):
         # Then the wait times out into a rejection
         assert rest[0]["type"] == "interrupt_resolved" and rest[0]["decided_by"] == "timeout"
         assert rest[0]["approved"] is False
+        # and the customer hears that a person will follow up
+        handoff = next(e for e in rest if e["type"] == "handoff")
+        assert handoff["state"] == "requested" and handoff["ticket_id"]
         assert "processing" in order_status(client, "1043")
         # A late decision is told it expired (410 for the operator, approval_expired for the customer)
         status, body = short_stack.http(
@@ -289,3 +292,4 @@ def test_timeout_rejects_and_changes_nothing(short_stack):
         assert status == 200
         ticket = next(t for t in inbox["tickets"] if t["thread_id"] == thread)
         assert ticket["kind"] == "approval_timeout" and "Cancel order 1043" in ticket["summary"]
+        assert ticket["ticket_id"] == handoff["ticket_id"] and ticket["status"] == "open"

@@ -13,8 +13,17 @@ def test_openapi_document_lists_the_routes(stack):
         "/api/v1/approvals",
         "/api/v1/approvals/{interrupt_id}",
         "/api/v1/analytics",
+        "/api/v1/tickets",
+        "/api/v1/tickets/{ticket_id}",
+        "/api/v1/sessions/{thread_id}/takeover",
+        "/api/v1/sessions/{thread_id}/release",
     ):
         assert path in doc["paths"], path
+    # the hand-off routes document their bodies and their 409
+    assert set(doc["paths"]["/api/v1/sessions/{thread_id}/messages"]) == {"get", "post"}
+    takeover = doc["paths"]["/api/v1/sessions/{thread_id}/takeover"]["post"]
+    assert {"200", "401", "403", "404", "409", "410"} <= set(takeover["responses"])
+    assert "Takeover" in str(takeover["responses"]["200"])
     status, page = stack.http("GET", "/api/v1/docs")
     assert status == 200 and "swagger" in page.lower()
 

@@ -92,15 +92,39 @@ def test_operator_routes_need_the_operator_role(stack):
         assert stack.http("GET", path, stack.token("op", "operator"))[0] == 200
 
 
-def test_an_invalid_token_on_the_http_api_is_refused_by_the_authorizer(stack):
-    status, _ = stack.http("GET", "/api/v1/analytics", "not-a-jwt")
-    assert status == 403
+def test_an_invalid_token_gets_the_same_401_envelope_on_every_route(stack):
     forged = jwt.encode(
         {"sub": "op", "role": "operator", "exp": 4_000_000_000},
         "not-the-server-secret-0123456789abcdef",
         algorithm="HS256",
     )
-    assert stack.http("GET", "/api/v1/approvals", forged)[0] == 403
+    expired = stack.token("op", "operator", ttl_seconds=-10)
+    routes = [
+        ("GET", "/api/v1/sessions"),
+        ("GET", "/api/v1/sessions/t-1/messages"),
+        ("GET", "/api/v1/analytics"),
+        ("GET", "/api/v1/approvals?status=pending"),
+        ("POST", "/api/v1/approvals/i-1"),
+        ("GET", "/api/v1/tickets"),
+        ("POST", "/api/v1/tickets/T-1"),
+        ("POST", "/api/v1/sessions/t-1/takeover"),
+        ("POST", "/api/v1/sessions/t-1/messages"),
+        ("GET", "/api/v1/sessions/bad%20id"),  # an invalid path too: the token is what is wrong first
+        ("GET", "/api/v1/nope"),
+    ]
+    for token in ("not-a-jwt", forged, expired):
+        for method, path in routes:
+            status, body = stack.http(method, path, token, {} if method == "POST" else None)
+            assert status == 401, (method, path, body)
+            assert body["error"]["code"] == "unauthorized" and body["error"]["request_id"], (method, path)
+            assert "invalid or expired" in body["error"]["message"]
+    # Health needs no token and ignores a bad one
+    assert stack.http("GET", "/api/v1/health", "not-a-jwt")[0] == 200
+
+
+def test_no_token_with_anonymous_access_off_is_the_same_401(short_stack):
+    status, body = short_stack.http("GET", "/api/v1/sessions")
+    assert status == 401 and body["error"]["code"] == "unauthorized"
 
 
 def test_no_stack_traces_or_tokens_reach_clients(stack):

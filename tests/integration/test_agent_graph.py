@@ -380,7 +380,7 @@ def test_talk_to_a_human_opens_a_ticket_operators_can_list(dynamodb, graph):
 
     # Then a ticket is open for that thread and the customer gets its id
     assert [(c["tool"], c["agent"]) for c in turn.tool_calls] == [("escalate_to_human", "escalation")]
-    tickets = TicketStore("ConversationsTable", dynamodb=dynamodb).list_open()
+    tickets, _ = TicketStore("ConversationsTable", dynamodb=dynamodb).list_page("open")
     assert [(t.thread_id, t.customer_id) for t in tickets] == [("t-human", "demo-customer")]
     assert "1042" in tickets[0].summary
     assert tickets[0].ticket_id in turn.text

@@ -107,21 +107,24 @@ def test_address_change_repeats_are_no_ops(orders):
     assert again.version == 1
 
 
-def test_tickets_are_idempotent_and_listed_newest_first(tickets, dynamodb):
+def test_tickets_are_idempotent_and_the_inbox_lists_the_oldest_first(tickets, dynamodb):
     # Given two escalations, one delivered twice
     first = tickets.create("thread-a", "demo-customer", "wants a human", idempotency_key="call-1", now=1_800_000_000)
     repeat = tickets.create("thread-a", "demo-customer", "wants a human", idempotency_key="call-1", now=1_800_000_050)
     second = tickets.create("thread-b", "c-2001", "broken headphones", idempotency_key="call-9", now=1_800_000_100)
 
-    # When operators list open tickets
-    listed = tickets.list_open()
+    # When operators list open tickets, one per page
+    page, cursor = tickets.list_page("open", limit=1)
+    rest, end = tickets.list_page("open", limit=1, cursor=cursor)
 
-    # Then each escalation is one ticket, newest first, without a TTL attribute
+    # Then each escalation is one ticket, the longest waiting first, without a TTL attribute
     assert repeat == first
-    assert [t.ticket_id for t in listed] == [second.ticket_id, first.ticket_id]
+    assert [t.ticket_id for t in page + rest] == [first.ticket_id, second.ticket_id]
+    assert tickets.list_page("open", cursor=end)[0] == [] if end else True
+    assert tickets.list_page("closed")[0] == []
     item = dynamodb.get_item(
         TableName="ConversationsTable", Key={"PK": {"S": f"TICKET#{first.ticket_id}"}, "SK": {"S": "TICKET"}}
     )["Item"]
     assert "expires_at" not in item
-    assert item["GSI1PK"] == {"S": "TICKETS"}
+    assert item["GSI1PK"] == {"S": "TICKETS#open"}
     assert tickets.get(first.ticket_id) == first

@@ -104,9 +104,13 @@ def test_http_authorizer_simple_responses(handlers):
     event["headers"]["authorization"] = f"Bearer {mint_token(SECRET, 'op', 'operator')}"
     ok, _ = authorizer.invoke(event)
     assert ok == {"isAuthorized": True, "context": {"sub": "op", "role": "operator"}}
+    # A refused token still reaches the API, marked, so that it answers 401 in the API's error envelope
     del event["headers"]["authorization"]
     refused, _ = authorizer.invoke(event)
-    assert refused["isAuthorized"] is False
+    assert refused == {"isAuthorized": True, "context": {"refused": "missing"}}
+    event["headers"]["authorization"] = "Bearer x.y.z"
+    forged, _ = authorizer.invoke(event)
+    assert forged == {"isAuthorized": True, "context": {"refused": "invalid"}}
 
 
 def test_a_function_whose_settings_are_missing_fails_its_cold_start_naming_them(handlers, monkeypatch):

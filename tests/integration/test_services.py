@@ -8,15 +8,16 @@ from smart_support.settings import ApiSettings, ConnectSettings, MessageSettings
 
 def test_each_settings_object_gets_its_own_services_built_once(aws):
     # Given two functions' settings in one process (as in the local stack), and an API on another table
+    endpoint = "https://abc123.execute-api.us-east-1.amazonaws.com/dev"
     connect = ConnectSettings(conversations_table="conversations", session_ttl_seconds=600)
-    api = ApiSettings(conversations_table="conversations", session_ttl_seconds=600)
-    other = ApiSettings(conversations_table="another-table")
+    api = ApiSettings(conversations_table="conversations", session_ttl_seconds=600, websocket_endpoint=endpoint)
+    other = ApiSettings(conversations_table="another-table", websocket_endpoint=endpoint)
 
     # When each asks for its session store, twice
     # Then each settings object gets its own, built once, on its own table and TTL
     assert services.sessions(connect) is services.sessions(connect)
     assert services.sessions(api) is services.sessions(
-        ApiSettings(conversations_table="conversations", session_ttl_seconds=600)
+        ApiSettings(conversations_table="conversations", session_ttl_seconds=600, websocket_endpoint=endpoint)
     )
     assert services.sessions(api) is not services.sessions(connect)
     assert (services.sessions(api).table_name, services.sessions(api).ttl_seconds) == ("conversations", 600)

@@ -10,10 +10,13 @@ from local.template import ROOT, load_template
 from smart_support.auth.tokens import Principal
 from smart_support.store.analytics import AnalyticsStore
 from smart_support.store.approvals import ApprovalStore
+from smart_support.store.handoffs import HandoffStore
 from smart_support.store.sessions import SessionStore
+from smart_support.store.tickets import TicketStore
 from smart_support.store.transcript import TranscriptStore
 from smart_support.turns.chat import ChatService, FrameContext
 from smart_support.turns.decisions import ApprovalService
+from smart_support.turns.handoff import HandoffService
 from smart_support.turns.stepfunctions import TurnWorkflow, execution_name
 
 TABLE = "ConversationsTable"
@@ -37,14 +40,27 @@ def sfn(dynamodb):
     return client, arn
 
 
+def chat_service(dynamodb, sessions, workflow, sender=None) -> ChatService:
+    """The message route's service wired to moto tables."""
+    sender = sender or NoSender()
+    store = ApprovalStore(TABLE, dynamodb)
+    tickets = TicketStore(TABLE, dynamodb)
+    return ChatService(
+        sessions,
+        workflow,
+        ApprovalService(store, sessions, workflow, AnalyticsStore(TABLE, dynamodb)),
+        store,
+        sender,
+        TranscriptStore(TABLE, dynamodb),
+        HandoffService(sessions, tickets, HandoffStore(TABLE, 1800, tickets, dynamodb), sender),
+    )
+
+
 @pytest.fixture
 def chat(dynamodb, sfn):
     client, arn = sfn
     sessions = SessionStore(TABLE, 1800, dynamodb)
-    workflow = TurnWorkflow(arn, client)
-    store = ApprovalStore(TABLE, dynamodb)
-    approvals = ApprovalService(store, sessions, workflow, AnalyticsStore(TABLE, dynamodb))
-    return ChatService(sessions, workflow, approvals, store, NoSender()), sessions
+    return chat_service(dynamodb, sessions, TurnWorkflow(arn, client)), sessions
 
 
 CTX = FrameContext("conn-1", Principal(sub="demo-customer"), "req-1")
@@ -66,6 +82,9 @@ def test_a_message_starts_one_named_execution_with_the_turn(chat, sfn):
     assert payload["turn"]["thread_id"] == "t-1" and payload["turn"]["turn"] == 1
     assert payload["turn"]["owner"] == "demo-customer" and payload["turn"]["content"] == "hello"
     assert sessions.get("t-1").status == "running"
+    # and the question is in the transcript before the agent answers (a reload mid-answer shows it)
+    replay = TranscriptStore(TABLE, boto3.client("dynamodb", region_name="us-east-1")).messages("t-1", 0)
+    assert [(m["role"], m["content"], m["turn"]) for m in replay] == [("user", "hello", 1)]
 
 
 def test_a_retried_frame_starts_nothing_twice(chat, sfn):
@@ -143,14 +162,7 @@ def test_a_failed_start_returns_the_thread_to_idle(dynamodb, caplog):
     sessions = SessionStore(TABLE, 1800, dynamodb)
     client = boto3.client("stepfunctions", region_name="us-east-1")
     workflow = TurnWorkflow("arn:aws:states:us-east-1:123456789012:stateMachine:missing", client)
-    store = ApprovalStore(TABLE, dynamodb)
-    service = ChatService(
-        sessions,
-        workflow,
-        ApprovalService(store, sessions, workflow, AnalyticsStore(TABLE, dynamodb)),
-        store,
-        NoSender(),
-    )
+    service = chat_service(dynamodb, sessions, workflow)
     # When a message arrives
     reply = service.handle(json.dumps({"type": "message", "thread_id": "t-1", "content": "hi"}), CTX)
     # Then the client hears a generic internal error with a request id, and the thread is usable again

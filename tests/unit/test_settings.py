@@ -114,8 +114,8 @@ def test_a_good_environment_gives_each_kind_its_fields_once(environment):
 
 
 def test_defaults_apply_and_an_empty_variable_counts_as_unset(environment):
-    # Given only the table, and an empty SESSION_TTL_SECONDS
-    environment(CONVERSATIONS_TABLE="t", SESSION_TTL_SECONDS="")
+    # Given only the table and the @connections endpoint, and an empty SESSION_TTL_SECONDS
+    environment(CONVERSATIONS_TABLE="t", WEBSOCKET_ENDPOINT="https://x.example/dev", SESSION_TTL_SECONDS="")
 
     # When the API loads its settings
     settings = load_settings(ApiSettings)

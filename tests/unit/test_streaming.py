@@ -33,9 +33,11 @@ class FakeClock:
 class SessionsWith:
     """A SessionReader whose thread is on `connection_id`; counts its reads."""
 
-    def __init__(self, connection_id: str) -> None:
+    def __init__(self, connection_id: str, watchers: dict[str, int] | None = None) -> None:
         self.connection_id = connection_id
+        self.watchers = dict(watchers or {})
         self.reads = 0
+        self.forgotten: list[str] = []
 
     def get(self, thread_id: str) -> Session | None:
         self.reads += 1
@@ -47,7 +49,13 @@ class SessionsWith:
             created_at=stamp,
             updated_at=stamp,
             expires_at=1795480200,
+            watchers=self.watchers,
         )
+
+    def remove_watcher(self, thread_id: str, connection_id: str) -> Session | None:
+        self.forgotten.append(connection_id)
+        self.watchers.pop(connection_id, None)
+        return self.get(thread_id)
 
 
 def test_first_token_goes_at_once_then_windows_grow():
@@ -112,3 +120,60 @@ def test_channel_does_not_hammer_the_table_when_the_client_left():
     clock.now += 2
     channel.send({"type": "token"})
     assert sessions.reads == 2
+
+
+FAR = 4_000_000_000  # a watch that has not lapsed
+
+
+def test_events_reach_the_watching_operators_and_a_console_that_left_is_forgotten():
+    # Given a customer on c1 and two consoles watching, one of which has left
+    sender, sessions = RecordingSender(gone={"console-gone"}), SessionsWith("c1")
+    channel = ThreadChannel(sender, sessions, "t", "c1", clock=FakeClock(), watchers=["console-1", "console-gone"])
+
+    # When two events are sent
+    channel.send({"type": "token", "content": "a"})
+    channel.send({"type": "message_complete"})
+
+    # Then the customer and the live console get both; the console that left is forgotten after the first try
+    assert sender.sent == [
+        ("c1", {"type": "token", "content": "a"}),
+        ("console-1", {"type": "token", "content": "a"}),
+        ("c1", {"type": "message_complete"}),
+        ("console-1", {"type": "message_complete"}),
+    ]
+    assert sessions.forgotten == ["console-gone"] and channel.watchers == ["console-1"]
+
+
+def test_a_watch_that_starts_mid_turn_gets_the_events_after_the_next_look():
+    # Given a turn streaming to c1 when an operator starts watching
+    clock, sender = FakeClock(), RecordingSender()
+    sessions = SessionsWith("c1")
+    channel = ThreadChannel(sender, sessions, "t", "c1", clock=clock)
+    channel.send({"type": "token", "content": "a"})
+    sessions.watchers = {"console-1": FAR}
+
+    # When tokens keep coming for longer than the refresh window
+    channel.send({"type": "token", "content": "b"})
+    clock.now += ThreadChannel.WATCHERS_REFRESH_SECONDS
+    channel.send({"type": "token", "content": "c"})
+
+    # Then the console gets what came after the session was read again, with one read for it
+    assert [p["content"] for c, p in sender.sent if c == "console-1"] == ["c"]
+    assert sessions.reads == 1
+
+
+def test_the_end_of_a_turn_follows_a_client_that_reloaded_mid_answer():
+    # Given a customer whose page reloaded: the old connection is gone, the new one is not known yet
+    clock, sender, sessions = FakeClock(), RecordingSender(gone={"old"}), SessionsWith("old")
+    channel = ThreadChannel(sender, sessions, "t", "old", clock=clock)
+    assert channel.send({"type": "token", "content": "a"}) is False
+
+    # When the new page re-attaches the thread, and the turn ends within the recheck window
+    sessions.connection_id = "new"
+    clock.now += ThreadChannel.RECHECK_SECONDS / 4
+    token_sent = channel.send({"type": "token", "content": "b"})
+    done = channel.send({"type": "message_complete"})
+
+    # Then tokens wait out the window, but message_complete looks again and reaches the new connection
+    assert token_sent is False and done is True
+    assert sender.sent == [("new", {"type": "message_complete"})]

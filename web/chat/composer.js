@@ -45,6 +45,7 @@ function composerHint(thread) {
   if (!isOpen()) return "Connecting… you can type your message meanwhile.";
   if (!thread) return "";
   if (thread.expired) return "This conversation has ended. Start a new one.";
+  if (thread.status === "with_operator") return `You're chatting with ${thread.operator || "a support agent"}, a person.`;
   if (thread.status === "running") return "The assistant is answering… you can keep typing: messages wait their turn.";
   if (thread.status === "awaiting_approval") {
     return thread.approver === "operator"
@@ -81,7 +82,7 @@ export function sendMessage() {
     flashHint("This conversation has ended. Start a new one to continue.");
     return;
   }
-  const queueing = thread.status !== "idle";
+  const queueing = thread.status === "running" || thread.status === "awaiting_approval";
   if (queueing && (thread.queue || []).length >= MAX_QUEUED) {
     flashHint("Three messages are already waiting for this answer. Please wait a moment.");
     return;
@@ -108,7 +109,7 @@ export function sendMessage() {
   }
   thread.lastEventAt = Date.now();
   thread.view.addUser(content, now);
-  thread.view.setTyping(true);
+  const held = thread.status === "with_operator"; // a person reads it: no assistant turn starts
   thread.known = true;
   thread.loaded = true;
   thread.following = true;
@@ -117,7 +118,12 @@ export function sendMessage() {
   history.replaceState(history.state, "", `#thread=${encodeURIComponent(thread.id)}`);
   ui.input.value = "";
   autosize();
-  setStatus(thread, "running", true);
+  if (held) {
+    updateComposer();
+  } else {
+    thread.view.setTyping(true);
+    setStatus(thread, "running", true);
+  }
   saveThreads();
   ui.host.scrollTop = ui.host.scrollHeight;
 }

@@ -4,6 +4,7 @@
 import { cardError, isUndecided, resolveApprovalCard, showApprovalCard } from "./approvals.js";
 import { renderQueue, updateComposer } from "./composer.js";
 import { announce, newConversationButton, renderHeader, renderThreadList, showBanner } from "./render.js";
+import { handoffInWords } from "../transcript.js";
 import { resumeThread } from "./socket.js";
 import { app, currentThread, ui } from "./state.js";
 import { addThread, reloadTranscript, saveThreads } from "./threads.js";
@@ -49,6 +50,8 @@ export function handleThreadEvent(thread, event) {
     case "token":
       setStatus(thread, "running");
       view.setTyping(false);
+      // Opened or reconnected mid-answer: its start streamed before we were here (the transcript reloads at the end).
+      if (thread.missed && !view.stream) view.token(event.agent, "… ");
       view.token(event.agent, event.content || "");
       break;
     case "interrupt":
@@ -95,13 +98,23 @@ export function handleThreadEvent(thread, event) {
       }
       applyStatus(thread, event);
       break;
+    case "handoff":
+      applyHandoff(thread, event);
+      break;
+    case "operator_message":
+      view.setTyping(false);
+      view.operator(event.content || "", event.operator, event.at, event.message_id);
+      thread.updatedAt = event.at || new Date().toISOString();
+      if (open) announce(`${event.operator || "A support agent"} wrote: ${event.content}`);
+      break;
     case "error":
       handleError(thread, event);
       break;
     default:
       return;
   }
-  if (!open && ["token", "interrupt", "interrupt_resolved", "message_complete", "error"].includes(event.type)) {
+  const noticed = ["token", "interrupt", "interrupt_resolved", "message_complete", "error", "handoff", "operator_message"];
+  if (!open && noticed.includes(event.type)) {
     if (!thread.unread) {
       thread.unread = true;
       renderThreadList();
@@ -109,9 +122,37 @@ export function handleThreadEvent(thread, event) {
   }
 }
 
-/** The answer to `resume`: the thread's real status after a reconnect or when opening it. */
+/** A person was asked for, joined, or left: a line in the conversation, and the header says who is there. */
+function applyHandoff(thread, event) {
+  thread.view.handoff(event);
+  thread.ticketId = event.state === "returned" ? null : event.ticket_id || thread.ticketId;
+  thread.handoff = event.state === "returned" ? null : event.state;
+  thread.operator = event.state === "joined" ? event.operator || "A support agent" : null;
+  if (event.state === "joined") {
+    thread.view.endTurn();
+    setStatus(thread, "with_operator", true);
+  } else if (event.state === "returned") {
+    setStatus(thread, "idle", true);
+  } else {
+    setStatus(thread, thread.status, true); // the badge: waiting for a person
+  }
+  if (thread.id === app.openId) {
+    announce(handoffInWords(event.state, event.operator, event.ticket_id, event.closed, "customer"));
+  }
+}
+
+/** The answer to `resume` (and to a message an operator receives): the thread's real status and hand-off. */
 function applyStatus(thread, event) {
   const before = thread.status;
+  const handoffChanged = thread.handoff !== (event.handoff || null);
+  thread.handoff = event.handoff || null;
+  thread.ticketId = event.ticket_id || null;
+  thread.operator = event.status === "with_operator" ? event.operator || "A support agent" : null;
+  if (event.status === "with_operator") {
+    thread.view.endTurn();
+    setStatus(thread, "with_operator", true);
+    return;
+  }
   if (event.status === "idle") {
     thread.view.endTurn();
     setStatus(thread, "idle");
@@ -131,6 +172,7 @@ function applyStatus(thread, event) {
   } else if (event.status === "awaiting_approval") {
     setStatus(thread, "awaiting_approval", true); // the pending `interrupt` came just before this
   }
+  if (handoffChanged) setStatus(thread, thread.status, true);
 }
 
 const ERROR_HINTS = {

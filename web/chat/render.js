@@ -36,12 +36,14 @@ export function renderThreadList() {
 }
 
 function statusBadge(thread) {
+  if (thread.status === "with_operator") return { tone: "ok", text: `With ${thread.operator || "a support agent"}` };
   if (thread.status === "running") return { tone: "info", text: "Answering…" };
   if (thread.status === "awaiting_approval") {
     if (thread.approver === "operator") return { tone: "warn", text: "Waiting for an agent" };
     return { tone: "warn", text: thread.approver ? "Needs your approval" : "Awaiting approval" };
   }
   if (thread.expired) return { tone: "muted", text: "Expired" };
+  if (thread.handoff === "requested") return { tone: "warn", text: "Waiting for a person" };
   return null;
 }
 

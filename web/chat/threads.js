@@ -30,6 +30,9 @@ class Thread {
     this.missed = false; // events may have been lost (reconnect or opened mid-turn): reload when the turn ends
     this.expired = false;
     this.lastEventAt = 0;
+    this.handoff = null; // "requested" (a ticket is open: waiting for a person) or "joined"
+    this.operator = null; // the name of the person holding the thread
+    this.ticketId = null;
   }
 }
 

@@ -81,7 +81,8 @@ function contextOf(approval) {
   return h("details", { class: "context", "data-testid": "approval-context" },
     h("summary", { text: `Last ${recent.length} message${recent.length === 1 ? "" : "s"}` }),
     h("ol", { class: "context-list" }, recent.map((m) =>
-      h("li", { class: `context-${m.role}` }, h("strong", { text: m.role === "user" ? "Customer: " : "Assistant: " }),
+      h("li", { class: `context-${m.role}` },
+        h("strong", { text: { user: "Customer: ", operator: "Support agent: " }[m.role] || "Assistant: " }),
         h("span", { text: m.content })))));
 }
 

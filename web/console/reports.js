@@ -1,7 +1,6 @@
-// The read-only panels: analytics (GET /api/v1/analytics), escalation tickets (GET /api/v1/tickets) and the
-// audit log (GET /api/v1/audit).
+// The read-only panels: analytics (GET /api/v1/analytics) and the audit log (GET /api/v1/audit).
 
-import { describeAction, formatDateTime, formatRelative, h, titleCase } from "../shared.js";
+import { describeAction, formatDateTime, h, titleCase } from "../shared.js";
 import { threadButton } from "./drawer.js";
 import { api, ui } from "./state.js";
 
@@ -12,6 +11,8 @@ export async function loadAnalytics() {
   // The percentiles are histogram bucket bounds: "at most".
   const ms = (v) => (v === null || v === undefined ? "—"
     : `≤ ${v >= 1000 ? `${(v / 1000).toFixed(v % 1000 ? 1 : 0)} s` : `${v} ms`}`);
+  const handoffs = a.handoffs || {};
+  const seconds = (v) => (v === null || v === undefined ? "—" : `≤ ${v >= 3600 ? `${v / 3600} h` : v >= 60 ? `${v / 60} min` : `${v} s`}`);
   const tools = Object.entries(a.tool_usage || {}).sort((x, y) => y[1] - x[1]);
   const maxTool = Math.max(1, ...tools.map(([, n]) => n));
   ui.analytics.replaceChildren(
@@ -24,6 +25,12 @@ export async function loadAnalytics() {
         split("rejected", "Rejected", interrupts.rejected ?? 0, "danger"),
         split("expired", "Expired", interrupts.expired ?? 0, "muted")),
       h("div", { class: "stat-foot", text: `${interrupts.requested ?? 0} requested` })),
+    h("div", { class: "stat wide", "data-testid": "stat-handoffs" },
+      h("div", { class: "stat-label", text: "Hand-offs" }),
+      h("div", { class: "stat-split" },
+        split("handoffs-requested", "Requested", handoffs.requested ?? 0, "warn"),
+        split("handoffs-joined", "Joined", handoffs.joined ?? 0, "ok")),
+      h("div", { class: "stat-foot", "data-testid": "stat-time-to-join", text: `median time to join ${seconds(handoffs.median_seconds_to_join)}` })),
     stat("latency", "Turn latency", `${ms(latency.p50)}`, `p50 · p95 ${ms(latency.p95)}`),
     h("div", { class: "stat tools", "data-testid": "tool-usage" },
       h("div", { class: "stat-label", text: "Tool usage" }),
@@ -46,18 +53,6 @@ function stat(key, label, value, foot) {
 function split(key, label, value, tone) {
   return h("div", { class: `split ${tone}`, "data-testid": `stat-${key}` },
     h("span", { class: "split-value", text: value }), h("span", { class: "split-label", text: label }));
-}
-
-export async function loadTickets() {
-  const { tickets = [] } = await api("/tickets");
-  ui.countTickets.textContent = String(tickets.length);
-  ui.ticketsEmpty.hidden = tickets.length > 0;
-  ui.ticketsBody.replaceChildren(...tickets.map((t) => h("tr", { "data-testid": "ticket-row", "data-ticket-id": t.ticket_id },
-    h("td", { "data-label": "Ticket" }, h("span", { class: "mono strong", text: t.ticket_id })),
-    h("td", { "data-label": "Customer", text: t.customer_id }),
-    h("td", { "data-label": "Summary", class: "summary", text: t.summary }),
-    h("td", { "data-label": "Opened" }, h("time", { datetime: t.created_at, title: formatDateTime(t.created_at), text: formatRelative(t.created_at) })),
-    h("td", { "data-label": "Conversation" }, threadButton(t.thread_id)))));
 }
 
 export async function loadAudit() {

@@ -1,10 +1,12 @@
-// Sign-in and the refresh loop: the token gate, signing in and out, reloading every panel every few
-// seconds (Pause stops it), and the page's error banner and toast.
+// Sign-in and the refresh loop: the token gate, signing in and out (and the live WebSocket with it), reloading
+// every panel every few seconds (Pause stops it), and the page's error banner and toast.
 
 import { STORAGE, h, icon, readClaims } from "../shared.js";
 import { loadApprovals, removeRow } from "./approvals.js";
 import { closeDrawer, loadTranscript } from "./drawer.js";
-import { loadAnalytics, loadAudit, loadTickets } from "./reports.js";
+import { loadInbox } from "./inbox.js";
+import { connectLive, disconnectLive } from "./live.js";
+import { loadAnalytics, loadAudit } from "./reports.js";
 import { authProblemText, isAuthProblem, state, ui } from "./state.js";
 
 const REFRESH_MS = 3000;
@@ -12,7 +14,7 @@ const REFRESH_MS = 3000;
 export async function refresh() {
   if (state.refreshing || !state.token) return;
   state.refreshing = true;
-  const jobs = [loadApprovals(), loadAnalytics(), loadTickets()];
+  const jobs = [loadApprovals().then(loadInbox), loadAnalytics()]; // the inbox lists the pending approvals too
   if (state.tab === "audit") jobs.push(loadAudit());
   if (state.drawerThread) jobs.push(loadTranscript(state.drawerThread, { quiet: true }));
   const results = await Promise.allSettled(jobs);
@@ -69,6 +71,7 @@ export function showGate(message) {
 }
 
 export function signOut(message) {
+  disconnectLive();
   localStorage.removeItem(STORAGE.operatorToken);
   state.token = "";
   state.claims = null;
@@ -90,6 +93,7 @@ export function signIn(token) {
   state.lastOk = 0;
   renderRefreshState();
   startRefreshing();
+  connectLive();
 }
 
 export function showError(text) {

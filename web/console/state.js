@@ -1,4 +1,4 @@
-// The operator console's state, shared by its modules: the configuration (?api=), the page's elements (`ui`),
+// The operator console's state, shared by its modules: the configuration (?api=, ?ws=), the page's elements (`ui`),
 // the mutable `state` object, and the HTTP API called with the operator's token.
 //
 // The console's modules import one another in cycles (approvals, drawer, session). ES modules allow that as long as
@@ -7,7 +7,7 @@
 
 import { apiFetch, readConfig } from "../shared.js";
 
-const config = readConfig();
+export const config = readConfig();
 
 export const $ = (id) => document.getElementById(id);
 
@@ -26,12 +26,14 @@ export const ui = {
   analytics: $("analytics"),
   approvalsBody: $("approvals-body"),
   approvalsEmpty: $("approvals-empty"),
-  ticketsBody: $("tickets-body"),
-  ticketsEmpty: $("tickets-empty"),
+  inboxBody: $("inbox-body"),
+  inboxEmpty: $("inbox-empty"),
+  inboxFilter: $("inbox-filter"),
+  inboxMore: $("inbox-more"),
   auditBody: $("audit-body"),
   auditEmpty: $("audit-empty"),
   countApprovals: $("count-approvals"),
-  countTickets: $("count-tickets"),
+  countInbox: $("count-inbox"),
   drawer: $("transcript-panel"),
   drawerScrim: $("drawer-scrim"),
   drawerTitle: $("drawer-title"),
@@ -39,6 +41,16 @@ export const ui = {
   drawerBody: $("drawer-body"),
   drawerClose: $("drawer-close"),
   drawerRefresh: $("drawer-refresh"),
+  drawerLive: $("drawer-live"),
+  handoffBar: $("handoff-bar"),
+  ticketPanel: $("ticket-panel"),
+  ticketSummary: $("ticket-summary"),
+  ticketNotes: $("ticket-notes"),
+  noteForm: $("note-form"),
+  noteInput: $("note-input"),
+  composer: $("operator-composer"),
+  composerInput: $("operator-input"),
+  composerSend: $("operator-send"),
   toast: $("toast"),
 };
 
@@ -49,13 +61,21 @@ export const state = {
   paused: false,
   lastOk: 0,
   refreshing: false,
-  tab: "approvals",
+  tab: "inbox",
   rows: new Map(), // interrupt_id -> <tr>
   pending: new Map(), // interrupt_id -> approval
+  inboxFilter: "active", // open and assigned tickets (and pending approvals), or closed tickets
+  inboxLimit: 50,
   drawerThread: null,
   drawerOpener: null,
   drawerSignature: null,
+  drawerSession: null, // GET /sessions/{id} of the open conversation
+  drawerTicket: null, // its ticket, if any
+  drawerView: null, // the TranscriptView live events go to
+  drawerLoading: null,
+  drawerBuffer: [], // live events that arrive while the transcript loads
   toastTimer: null,
+  live: { ws: null, serial: 0, attempt: 0, timer: null, open: false, watching: null },
 };
 
 export function api(path, options = {}) {
@@ -72,6 +92,6 @@ export function authProblemText(err) {
     const who = state.claims && state.claims.sub ? `${state.claims.sub} (${state.claims.role || "customer"})` : "a customer";
     return `This token belongs to ${who}: the console needs an operator token (HTTP 403).`;
   }
-  if (err.code === "unauthorized") return "A token is required (HTTP 401).";
+  if (err.code === "unauthorized") return `${err.message || "The token was rejected."} (HTTP 401)`;
   return `The token was rejected: it is invalid or has expired (HTTP ${err.status}).`;
 }

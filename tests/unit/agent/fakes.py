@@ -5,7 +5,7 @@ from __future__ import annotations
 from smart_support.clock import iso
 from smart_support.store.demo_data import DEMO_ORDERS
 from smart_support.store.orders import Order, OrderNotFound, OrderRuleViolation
-from smart_support.store.tickets import Ticket, TicketKind, ticket_id_for
+from smart_support.store.tickets import Ticket, TicketKind, TicketStatus, ticket_id_for
 
 CREATED_AT = 1795478400.0  # 2026-11-24T00:00:00Z
 
@@ -84,5 +84,12 @@ class FakeTickets:
     def get(self, ticket_id: str) -> Ticket | None:
         return next((ticket for ticket in self.tickets if ticket.ticket_id == ticket_id), None)
 
-    def list_open(self, limit: int = 50) -> list[Ticket]:
-        return [ticket for ticket in reversed(self.tickets) if ticket.status == "open"][:limit]
+    def save(self, ticket: Ticket, expected_version: int) -> Ticket:
+        saved = ticket.model_copy(update={"version": expected_version + 1})
+        self.tickets = [saved if t.ticket_id == ticket.ticket_id else t for t in self.tickets]
+        return saved
+
+    def list_page(
+        self, status: TicketStatus = "open", limit: int = 20, cursor: str | None = None
+    ) -> tuple[list[Ticket], str | None]:
+        return [ticket for ticket in self.tickets if ticket.status == status][:limit], None

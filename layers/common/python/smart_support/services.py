@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from smart_support.settings import (
         AgentSettings,
         ConversationSettings,
+        HandoffSettings,
         MessageSettings,
         RateLimitedSettings,
         StreamingSettings,
@@ -24,11 +25,13 @@ if TYPE_CHECKING:
     from smart_support.store.analytics import AnalyticsStore
     from smart_support.store.approvals import ApprovalStore
     from smart_support.store.connections import ConnectionStore
+    from smart_support.store.handoffs import HandoffStore
     from smart_support.store.sessions import SessionStore
     from smart_support.store.tickets import TicketStore
     from smart_support.store.transcript import TranscriptStore
     from smart_support.turns.chat import ChatService
     from smart_support.turns.decisions import ApprovalService
+    from smart_support.turns.handoff import HandoffService
     from smart_support.turns.limits import Limits
     from smart_support.turns.stepfunctions import TurnWorkflow
     from smart_support.turns.streaming import EventSender
@@ -87,6 +90,14 @@ def tickets(settings: ConversationSettings) -> TicketStore:
 
 
 @cache
+def handoff_store(settings: ConversationSettings) -> HandoffStore:
+    """The hand-off's transactional writes (session, ticket, transcript, counters)."""
+    from smart_support.store.handoffs import HandoffStore
+
+    return HandoffStore(settings.conversations_table, settings.session_ttl_seconds, tickets(settings))
+
+
+@cache
 def sender(settings: StreamingSettings) -> EventSender:
     """The @connections client."""
     from smart_support.turns.streaming import EventSender
@@ -115,6 +126,14 @@ def approvals(settings: ConversationSettings) -> ApprovalService:
 
 
 @cache
+def handoff(settings: HandoffSettings) -> HandoffService:
+    """Takeover, operator messages, release, tickets and watching threads."""
+    from smart_support.turns.handoff import HandoffService
+
+    return HandoffService(sessions(settings), tickets(settings), handoff_store(settings), sender(settings))
+
+
+@cache
 def chat(settings: MessageSettings) -> ChatService:
     """The WebSocket message routes."""
     from smart_support.turns.chat import ChatService
@@ -125,6 +144,8 @@ def chat(settings: MessageSettings) -> ChatService:
         approvals(settings),
         approval_store(settings),
         sender(settings),
+        transcripts(settings),
+        handoff(settings),
         limits(settings),
     )
 
@@ -178,4 +199,5 @@ def turn_runner(settings: AgentSettings) -> TurnRunner:
         flush_ms=settings.stream_flush_ms,
         tickets=tickets(settings),
         workflow=workflow(settings),
+        transcripts=transcripts(settings),
     )

@@ -112,6 +112,10 @@ class IdentitySettings(FieldGroup):
         return self.oidc_jwks_url or f"{(self.oidc_issuer or '').rstrip('/')}/.well-known/jwks.json"
 
 
+class HandoffSettings(ConversationSettings, StreamingSettings):
+    """Human hand-off: sessions, tickets and transcripts, and the events it posts to the customer and watchers."""
+
+
 # ---------------------------------------------------------------- one model per process kind
 
 
@@ -123,8 +127,8 @@ class RateLimitedSettings(ConversationSettings, RateLimitSettings):
     """A function that enforces the per-principal limits (the buckets live in the conversations table)."""
 
 
-class MessageSettings(RateLimitedSettings, StreamingSettings, WorkflowSettings):
-    """The WebSocket message routes: sessions, turns, approvals, replies."""
+class MessageSettings(RateLimitedSettings, HandoffSettings, WorkflowSettings):
+    """The WebSocket message routes: sessions, turns, approvals, replies, messages for an operator, watching."""
 
 
 class WorkflowTaskSettings(ConversationSettings, StreamingSettings, ApprovalSettings):
@@ -135,8 +139,8 @@ class AgentSettings(ConversationSettings, StreamingSettings, WorkflowSettings, A
     """The agent task: model, stores, checkpoints, streaming, and starting a queued next turn."""
 
 
-class ApiSettings(RateLimitedSettings):
-    """The HTTP API."""
+class ApiSettings(RateLimitedSettings, HandoffSettings):
+    """The HTTP API (its hand-off routes post events to the customer's connection)."""
 
 
 class AuthorizerSettings(IdentitySettings):

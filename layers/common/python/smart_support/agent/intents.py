@@ -139,11 +139,13 @@ def turn_intent(messages: Sequence[BaseMessage]) -> Intent:
 
 
 def order_id_in_conversation(messages: Sequence[BaseMessage]) -> str | None:
-    """The order the conversation is about: the latest one named by the customer or used in a tool call."""
+    """The order the conversation is about: the latest one the customer or an operator named, or a tool call used."""
     for message in reversed(messages):
         if isinstance(message, HumanMessage) and (order_id := order_id_in(message.text)):
             return order_id
         if isinstance(message, AIMessage):
+            if message.name == "operator" and (order_id := order_id_in(message.text)):
+                return order_id  # a human operator who held the thread named it
             for call in reversed(message.tool_calls):
                 if order_id := call["args"].get("order_id"):
                     return str(order_id)

@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage, ToolMessage
 from langgraph.types import Command
 
 from smart_support import aws
 from smart_support.agent.nodes import AGENT_NODES, SPECIALISTS
 from smart_support.clock import iso
 from smart_support.protocol.errors import InternalError
-from smart_support.protocol.events import error_event, event, message_complete_event, tool_call_event
+from smart_support.protocol.events import error_event, event, handoff_event, message_complete_event, tool_call_event
 from smart_support.store import analytics
 from smart_support.store.dynamodb import StoreError
-from smart_support.store.ports import SessionRepository, TicketRepository
+from smart_support.store.ports import SessionRepository, TicketRepository, TranscriptRepository
 from smart_support.store.sessions import QueuedMessage, Session
 from smart_support.turns.decisions import ApprovalService
 from smart_support.turns.models import AgentTask, Decision, InterruptInfo, TurnRequest
@@ -40,6 +41,32 @@ THROTTLING_CODES = (
 CUT_NOTE = "[The customer stopped this answer here.]"
 CONTEXT_MESSAGES = 4
 CONTEXT_CHARS = 400
+
+
+HANDOFF_CONTEXT_MESSAGES = 40  # of an operator's exchange with the customer, the most recent reach the model
+OPERATOR_PREFIX = "Support agent"  # how the model tells a human operator's words from its own
+ESCALATION_TOOLS = "escalation_tools"
+
+
+def _opened_tickets(messages: list[Any]) -> list[str]:
+    """The ticket ids in the escalate_to_human results among a tool node's messages."""
+    opened = []
+    for message in messages:
+        if isinstance(message, ToolMessage) and message.name == "escalate_to_human":
+            try:
+                ticket_id = json.loads(_text(message)).get("ticket_id")
+            except (ValueError, AttributeError):
+                continue
+            if ticket_id:
+                opened.append(str(ticket_id))
+    return opened
+
+
+def announce_handoff(channel: ThreadChannel, entries: list[dict[str, Any]], ticket_id: str) -> None:
+    """Tell the customer (and the watchers) that a person was asked for; the transcript keeps it."""
+    now = iso(time.time())
+    channel.send(handoff_event(channel.thread_id, "requested", ticket_id, at=now))
+    entries.append({"role": "system", "event": "handoff", "state": "requested", "ticket_id": ticket_id, "at": now})
 
 
 class ThrottlingError(Exception):
@@ -98,11 +125,16 @@ class EventRelay:
             self._entry_for(node)["content"] += text
 
     def update(self, chunk: dict[str, Any]) -> None:
-        """A node's update: tool calls go to the client, an interrupt is kept for the state machine."""
+        """A node's update: tool calls and opened tickets go to the client, an interrupt goes to the state machine."""
         for node, update in chunk.items():
             if node == "__interrupt__":
                 self.interrupts.extend(update)
                 continue
+            if node == ESCALATION_TOOLS and isinstance(update, dict):
+                for ticket_id in _opened_tickets(update.get("messages") or []):
+                    self.coalescer.flush()
+                    announce_handoff(self.channel, self.entries, ticket_id)
+                    self._current = None  # what the agent says next comes after this line
             if node not in AGENT_NODES or not isinstance(update, dict):
                 continue
             for message in update.get("messages", []) or []:
@@ -161,6 +193,7 @@ class TurnRunner:
         flush_ms: int = 50,
         tickets: TicketRepository | None = None,
         workflow: TurnWorkflow | None = None,
+        transcripts: TranscriptRepository | None = None,
     ) -> None:
         self.graph = graph
         self.sessions = sessions
@@ -169,22 +202,22 @@ class TurnRunner:
         self.flush_ms = flush_ms
         self.tickets = tickets
         self.workflow = workflow
+        self.transcripts = transcripts
 
     def handle(self, task: AgentTask) -> dict[str, Any]:
         """Run or resume the graph; returns {"outcome": "complete"|"interrupted", "interrupt": ...}."""
         turn = task.turn
         now = time.time()
-        channel = ThreadChannel(self.sender, self.sessions, turn.thread_id, turn.connection_id)
+        channel = ThreadChannel(self.sender, self.sessions, turn.thread_id, turn.connection_id, watchers=turn.watchers)
         entries: list[dict[str, Any]] = []
         graph_input: Any
-        if task.task == "run":
+        if task.task == "run":  # the message function stored the customer's message already
             graph_input = {
-                "messages": [HumanMessage(text) for text in turn.messages()],
+                "messages": [*self._handoff_messages(task), *(HumanMessage(text) for text in turn.messages())],
                 "customer_id": turn.owner,
                 "thread_id": turn.thread_id,
             }
-            if not turn.queued:  # queued messages went into the transcript when they arrived
-                entries.append({"role": "user", "content": turn.content, "at": iso(turn.started_at)})
+            # The customer's messages are in the transcript already: stored when the turn began or they were queued.
         else:
             graph_input = self._resume_input(task, channel, entries, now)
 
@@ -214,6 +247,7 @@ class TurnRunner:
             session = self.sessions.get(turn.thread_id)
         if session:
             channel.follow(session.connection_id)
+            channel.watchers = session.live_watchers(now)
         channel.send(
             event(
                 "interrupt_resolved",
@@ -225,13 +259,14 @@ class TurnRunner:
         )
         if decision.decided_by == "timeout" and self.tickets is not None:
             # Nobody decided in time: a person follows up on every request that was left waiting.
-            self.tickets.create(
+            ticket = self.tickets.create(
                 thread_id=turn.thread_id,
                 customer_id=turn.owner,
                 summary=f"Approval timed out: {info.description}"[:500],
                 idempotency_key=f"timeout:{info.interrupt_id}",
                 kind="approval_timeout",
             )
+            announce_handoff(channel, entries, ticket.ticket_id)
         entries.append(
             {
                 "role": "decision",
@@ -247,6 +282,21 @@ class TurnRunner:
             }
         )
         return Command(resume=resume_value(info, decision))
+
+    def _handoff_messages(self, task: AgentTask) -> list[BaseMessage]:
+        """What the customer and an operator said while the operator held the thread (the model was paused)."""
+        turn = task.turn
+        if turn.handoff_turn is None or self.transcripts is None:
+            return []
+        exchange = self.transcripts.handoff_exchange(turn.thread_id, turn.handoff_turn, HANDOFF_CONTEXT_MESSAGES)
+        messages: list[BaseMessage] = []
+        for entry in exchange:
+            if entry["role"] == "operator":
+                who = entry.get("operator") or "a support agent"
+                messages.append(AIMessage(f"{OPERATOR_PREFIX} {who}: {entry['content']}", name="operator"))
+            else:
+                messages.append(HumanMessage(entry["content"]))
+        return messages
 
     def _stream(
         self,
@@ -347,6 +397,7 @@ class TurnRunner:
             message_id=session.last_message_id or None,
             started_at=time.time(),
             queued=contents,
+            watchers=session.live_watchers(time.time()),
         )
         try:
             if self.workflow is None:
@@ -356,9 +407,7 @@ class TurnRunner:
             logger.exception("queued turn did not start", extra={"thread_id": request.thread_id, "turn": request.turn})
             self.sessions.finish_turn(request.thread_id, request.turn)
             failed = InternalError("Your next message could not be answered; please send it again.")
-            ThreadChannel(self.sender, self.sessions, request.thread_id, request.connection_id).send(
-                error_event(failed, request.thread_id)
-            )
+            ThreadChannel.for_session(self.sender, self.sessions, session).send(error_event(failed, request.thread_id))
             return
         logger.info("queued turn started", extra={"thread_id": request.thread_id, "turn": request.turn})
 
@@ -370,6 +419,8 @@ class TurnRunner:
             text = _text(message).strip()
             if isinstance(message, HumanMessage | AIMessage) and text:
                 role = "user" if isinstance(message, HumanMessage) else "assistant"
+                if message.name == "operator":
+                    role = "operator"
                 recent.append({"role": role, "content": text[:CONTEXT_CHARS]})
             if len(recent) == CONTEXT_MESSAGES:
                 break

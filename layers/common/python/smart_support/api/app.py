@@ -14,8 +14,8 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from smart_support import services
-from smart_support.api import approvals, operations, sessions
-from smart_support.api.dependencies import SETTINGS_KEY
+from smart_support.api import approvals, handoff, operations, sessions, tickets
+from smart_support.api.dependencies import SETTINGS_KEY, refused_token
 from smart_support.auth.tokens import principal_from_context
 from smart_support.protocol.errors import (
     InternalError,
@@ -40,10 +40,13 @@ class GuardedResolver(APIGatewayHttpResolver):
         self.settings = settings
 
     def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
-        """413 for a body larger than any route takes, 429 for a caller over its quota; else route the request."""
+        """401 for a token the authorizer refused (the same on every route), 413 for a body larger than any route
+        takes, 429 for a caller over its quota; else route the request."""
         body = event.get("body") or ""
-        refused: SupportError | None = None
-        if len(body) > MAX_BODY_BYTES:
+        refused: SupportError | None = refused_token(dict(event))
+        if refused is not None:
+            pass
+        elif len(body) > MAX_BODY_BYTES:
             refused = MessageTooLarge(f"The request body is too large ({len(body):,} bytes; the limit is 64 KiB).")
         elif authorizer := (event.get("requestContext") or {}).get("authorizer"):
             try:
@@ -64,7 +67,7 @@ class GuardedResolver(APIGatewayHttpResolver):
 def build_resolver(settings: ApiSettings) -> APIGatewayHttpResolver:
     """The API with every router, validation on, docs at /api/v1/docs; routes get their stores from `settings`."""
     app = GuardedResolver(settings)
-    for module in (operations, sessions, approvals):
+    for module in (operations, sessions, approvals, tickets, handoff):
         app.include_router(module.router, prefix=PREFIX)
 
     def provide_settings(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Depends, Request
 
 from smart_support import services
 from smart_support.auth.tokens import Principal, principal_from_context
-from smart_support.protocol.errors import Forbidden
+from smart_support.protocol.errors import Forbidden, Unauthorized
 from smart_support.settings import ApiSettings
 from smart_support.store.analytics import AnalyticsStore
 from smart_support.store.approvals import ApprovalStore
@@ -16,6 +16,7 @@ from smart_support.store.sessions import SessionStore
 from smart_support.store.tickets import TicketStore
 from smart_support.store.transcript import TranscriptStore
 from smart_support.turns.decisions import ApprovalService
+from smart_support.turns.handoff import HandoffService
 
 SETTINGS_KEY = "settings"  # where build_resolver puts its ApiSettings in each request's context
 
@@ -27,6 +28,15 @@ def api_settings(request: Request) -> ApiSettings:
 
 
 Settings = Annotated[ApiSettings, Depends(api_settings)]
+
+
+def refused_token(event: dict[str, Any]) -> Unauthorized | None:
+    """The 401 for a request whose token the authorizer refused (None when it had a valid one or needs none)."""
+    authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
+    refused = (authorizer.get("lambda") or {}).get("refused")
+    if refused == "invalid":
+        return Unauthorized("The token is invalid or expired.")
+    return Unauthorized() if refused else None
 
 
 def caller(request: Request) -> Principal:
@@ -74,8 +84,13 @@ def analytics_store(settings: Settings) -> AnalyticsStore:
 
 
 def ticket_store(settings: Settings) -> TicketStore:
-    """Escalation tickets."""
+    """Hand-off tickets."""
     return services.tickets(settings)
+
+
+def handoff_service(settings: Settings) -> HandoffService:
+    """Takeover, operator messages, release, ticket changes."""
+    return services.handoff(settings)
 
 
 Sessions = Annotated[SessionStore, Depends(session_store)]
@@ -84,3 +99,4 @@ Decisions = Annotated[ApprovalService, Depends(approval_service)]
 Transcripts = Annotated[TranscriptStore, Depends(transcript_store)]
 Analytics = Annotated[AnalyticsStore, Depends(analytics_store)]
 Tickets = Annotated[TicketStore, Depends(ticket_store)]
+Handoff = Annotated[HandoffService, Depends(handoff_service)]

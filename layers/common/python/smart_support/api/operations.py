@@ -1,11 +1,11 @@
-"""Health, analytics and escalation tickets."""
+"""Health and analytics."""
 
 from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from smart_support.api.dependencies import Analytics, Operator, Tickets
-from smart_support.api.responses import AnalyticsSummary, Health, TicketList, documented
+from smart_support.api.dependencies import Analytics, Operator
+from smart_support.api.responses import AnalyticsSummary, Health, documented
 
 router = Router()
 
@@ -18,15 +18,9 @@ def health() -> Health:
 
 @router.get(
     "/analytics",
-    summary="Sessions, turns, interrupts, tool usage, latency (operators)",
+    summary="Sessions, turns, interrupts, hand-offs, tool usage, latency (operators)",
     responses=documented("The counters", 401, 403),
 )
 def analytics(operator: Operator, counters: Analytics) -> AnalyticsSummary:
     """The counters summary."""
     return AnalyticsSummary.model_validate(counters.summary())
-
-
-@router.get("/tickets", summary="Open escalation tickets (operators)", responses=documented("Open tickets", 401, 403))
-def tickets(operator: Operator, tickets: Tickets) -> TicketList:
-    """Tickets created by the escalation agent."""
-    return TicketList(tickets=tickets.list_open())

@@ -7,8 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from smart_support.protocol.types import Approver, Status
-from smart_support.store.tickets import Ticket
+from smart_support.protocol.types import Approver, HandoffState, Status
+from smart_support.store.tickets import Ticket, TicketKind, TicketStatus
 
 
 class ErrorDetail(BaseModel):
@@ -87,6 +87,12 @@ class SessionState(BaseModel):
     updated_at: str
     expires_at: str
     pending_interrupt: ApprovalView | None
+    handoff: HandoffState | None = Field(
+        None, description="`requested` while a ticket waits for a person, `joined` while an operator holds it"
+    )
+    ticket_id: str | None = None
+    operator: str | None = Field(None, description="the display name of the operator holding the thread")
+    operator_id: str | None = Field(None, description="who holds the thread (shown to operators only)")
 
 
 class ToolCallRecord(BaseModel):
@@ -138,7 +144,36 @@ class DecisionEntry(BaseModel):
     at: str
 
 
-TranscriptEntry = Annotated[UserEntry | AssistantEntry | DecisionEntry, Field(discriminator="role")]
+class OperatorEntry(BaseModel):
+    """What a human operator wrote while holding the thread."""
+
+    model_config = ConfigDict(extra="allow")
+
+    turn: int
+    role: Literal["operator"]
+    content: str
+    operator: str = Field(description="the operator's display name")
+    message_id: str
+    at: str
+
+
+class SystemEntry(BaseModel):
+    """A hand-off event: a person was asked for, joined, or handed the thread back (or the ticket was closed)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    turn: int
+    role: Literal["system"]
+    event: Literal["handoff"]
+    state: HandoffState
+    ticket_id: str
+    operator: str | None = Field(None, exclude_if=lambda value: value is None)
+    at: str
+
+
+TranscriptEntry = Annotated[
+    UserEntry | AssistantEntry | DecisionEntry | OperatorEntry | SystemEntry, Field(discriminator="role")
+]
 
 
 class Transcript(BaseModel):
@@ -209,18 +244,92 @@ class TurnLatency(BaseModel):
     histogram: dict[str, int]
 
 
+class HandoffCounts(BaseModel):
+    """Requests for a person, takeovers, and how long customers waited."""
+
+    requested: int
+    joined: int
+    median_seconds_to_join: int | None = Field(description="a histogram bucket bound: at most this many seconds")
+    join_histogram: dict[str, int]
+
+
 class AnalyticsSummary(BaseModel):
-    """Sessions, turns, interrupts, tool usage, latency."""
+    """Sessions, turns, interrupts, hand-offs, tool usage, latency."""
 
     sessions: int
     turns: int
     failed_turns: int
     interrupts: InterruptCounts
+    handoffs: HandoffCounts
     tool_usage: dict[str, int]
     turn_latency_ms: TurnLatency
 
 
-class TicketList(BaseModel):
-    """Open escalation tickets, newest first."""
+class TicketNoteView(BaseModel):
+    """An internal note (never shown to the customer)."""
 
-    tickets: list[Ticket]
+    text: str
+    by: str
+    by_name: str | None
+    at: str
+
+
+class TicketView(BaseModel):
+    """A hand-off ticket as operators see it."""
+
+    ticket_id: str
+    thread_id: str
+    customer_id: str
+    summary: str
+    kind: TicketKind
+    status: TicketStatus
+    created_at: str
+    updated_at: str | None
+    assignee: str | None
+    assignee_name: str | None
+    assigned_at: str | None
+    joined_at: str | None
+    closed_at: str | None
+    closed_by: str | None
+    notes: list[TicketNoteView]
+
+    @classmethod
+    def of(cls, ticket: Ticket) -> TicketView:
+        """The view of a stored ticket."""
+        return cls.model_validate(ticket.public())
+
+
+class TicketPage(BaseModel):
+    """One page of the inbox: tickets of one status (open and assigned oldest first, closed newest first)."""
+
+    status: TicketStatus
+    tickets: list[TicketView]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last")
+
+
+class Takeover(BaseModel):
+    """The operator holds the thread now."""
+
+    thread_id: str
+    status: Literal["with_operator"]
+    operator: str
+    ticket: TicketView
+
+
+class OperatorMessage(BaseModel):
+    """The message the customer received (the `operator_message` event)."""
+
+    type: Literal["operator_message"]
+    thread_id: str
+    message_id: str
+    content: str
+    operator: str
+    at: str
+
+
+class Release(BaseModel):
+    """The AI answers the thread again; its ticket is closed."""
+
+    thread_id: str
+    status: Literal["idle"]
+    ticket: TicketView

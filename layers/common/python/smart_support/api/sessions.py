@@ -52,7 +52,7 @@ def list_sessions(caller: Caller, sessions: Sessions) -> SessionList:
     responses=documented("The thread's state", 401, 404, 410),
 )
 def get_session(thread_id: ThreadIdPath, caller: Caller, sessions: Sessions, approvals: Approvals) -> SessionState:
-    """Status, timestamps and the pending interrupt of a thread."""
+    """Status, timestamps, the pending interrupt and the hand-off (ticket, operator) of a thread."""
     session = sessions.get_visible(thread_id, caller.sub, is_operator=caller.is_operator)
     pending = None
     if session.pending_interrupt_id:
@@ -66,6 +66,10 @@ def get_session(thread_id: ThreadIdPath, caller: Caller, sessions: Sessions, app
         updated_at=session.updated_at,
         expires_at=iso(session.expires_at),
         pending_interrupt=pending,
+        handoff=session.handoff,
+        ticket_id=session.ticket_id,
+        operator=session.operator_name if session.status == "with_operator" else None,
+        operator_id=session.operator_id if caller.is_operator else None,
     )
 
 

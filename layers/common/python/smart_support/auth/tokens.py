@@ -16,6 +16,13 @@ Role = Literal["customer", "operator"]
 ANONYMOUS_SUB = "demo-customer"
 ALGORITHM = "HS256"
 MAX_LIFETIME_SECONDS = 24 * 3600  # shared-secret tokens: `exp` required, and at most a day after `iat`
+MAX_NAME_CHARS = 80
+
+
+def display_name_claim(claims: dict[str, Any]) -> str | None:
+    """A token's optional `name` claim, trimmed (what customers see of an operator)."""
+    name = claims.get("name")
+    return str(name)[:MAX_NAME_CHARS] if isinstance(name, str) and name.strip() else None
 
 
 class Principal(BaseModel):
@@ -25,30 +32,46 @@ class Principal(BaseModel):
 
     sub: str
     role: Role = "customer"
+    name: str | None = None  # the token's optional `name` claim: what a customer sees of an operator
 
     @property
     def is_operator(self) -> bool:
         """True for the operator role."""
         return self.role == "operator"
 
+    @property
+    def display_name(self) -> str:
+        """The name shown to others: the `name` claim, else the subject."""
+        return self.name or self.sub
+
     def context(self) -> dict[str, str]:
         """The authorizer context API Gateway passes on to the handlers."""
-        return {"sub": self.sub, "role": self.role}
+        context = {"sub": self.sub, "role": self.role}
+        if self.name:
+            context["name"] = self.name
+        return context
 
 
 ANONYMOUS = Principal(sub=ANONYMOUS_SUB, role="customer")
 
 
 def mint_token(
-    secret: str, sub: str, role: Role = "customer", ttl_seconds: int = 12 * 3600, now: float | None = None
+    secret: str,
+    sub: str,
+    role: Role = "customer",
+    ttl_seconds: int = 12 * 3600,
+    now: float | None = None,
+    name: str | None = None,
 ) -> str:
-    """A signed token for `sub` with `role`, valid for `ttl_seconds` (at most 24 h; negative: already expired)."""
+    """A signed token for `sub` with `role` (and a display `name`), valid for `ttl_seconds` (at most 24 h)."""
     import jwt  # only the authorizer and tooling verify or mint; connect and message just read the context
 
     if ttl_seconds > MAX_LIFETIME_SECONDS:
         raise ValueError("a token lives at most 24 hours")
     issued = int(time.time() if now is None else now)
-    claims = {"sub": sub, "role": role, "iat": issued, "exp": issued + ttl_seconds}
+    claims: dict[str, Any] = {"sub": sub, "role": role, "iat": issued, "exp": issued + ttl_seconds}
+    if name:
+        claims["name"] = name
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
@@ -70,11 +93,20 @@ def authenticate(token: str | None, verifier: TokenVerifier | str, allow_anonymo
     return verifier.verify(token)
 
 
+def refused_context(token: str | None) -> dict[str, str]:
+    """The HTTP authorizer's context for a request without a valid token (the API answers it 401)."""
+    return {"refused": "invalid" if token else "missing"}
+
+
 def principal_from_context(context: dict[str, Any] | None) -> Principal:
-    """The principal the authorizer put in the request context (Unauthorized if absent)."""
+    """The principal the authorizer put in the request context (Unauthorized if absent or refused)."""
     context = context or {}
     lambda_ctx = context.get("lambda", context)  # HTTP API nests the simple-response context under "lambda"
+    if lambda_ctx.get("refused") == "invalid":
+        raise Unauthorized("The token is invalid or expired.")
     try:
-        return Principal(sub=lambda_ctx["sub"], role=lambda_ctx.get("role", "customer"))
+        return Principal(
+            sub=lambda_ctx["sub"], role=lambda_ctx.get("role", "customer"), name=lambda_ctx.get("name") or None
+        )
     except (KeyError, ValidationError) as exc:
         raise Unauthorized() from exc

@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from smart_support.auth.tokens import MAX_LIFETIME_SECONDS, Principal, Role
+from smart_support.auth.tokens import MAX_LIFETIME_SECONDS, Principal, Role, display_name_claim
 from smart_support.protocol.errors import Unauthorized
 from smart_support.settings import IdentitySettings
 
@@ -37,7 +37,7 @@ class SharedSecretVerifier:
             )
             if int(claims["exp"]) - int(claims["iat"]) > MAX_LIFETIME_SECONDS:
                 raise Unauthorized("The token lives longer than 24 hours; ask for a new one.")
-            return Principal(sub=str(claims["sub"]), role=claims["role"])
+            return Principal(sub=str(claims["sub"]), role=claims["role"], name=display_name_claim(claims))
         except (jwt.InvalidTokenError, ValidationError, TypeError, ValueError) as exc:
             raise Unauthorized(INVALID) from exc
 
@@ -87,7 +87,7 @@ class OidcVerifier:
             )
             if self.audience_claim != "aud" and claims.get(self.audience_claim) != self.audience:
                 raise Unauthorized(INVALID)  # Cognito access tokens name the app client in `client_id`
-            return Principal(sub=str(claims["sub"]), role=self._role(claims))
+            return Principal(sub=str(claims["sub"]), role=self._role(claims), name=display_name_claim(claims))
         except (jwt.InvalidTokenError, jwt.PyJWKClientError, ValidationError) as exc:
             raise Unauthorized(INVALID) from exc
 

@@ -57,6 +57,22 @@ class RateLimited(SupportError):
     default_message = "You are sending too fast; please slow down and try again in a moment."
 
 
+class ThreadNotHeld(SupportError):
+    """An operator acted on a conversation it does not hold (takeover first)."""
+
+    code = "thread_not_held"
+    http_status = 409
+    default_message = "You do not hold this conversation: take it over first."
+
+
+class TicketConflict(SupportError):
+    """The ticket is not in a state that allows the change (e.g. already closed)."""
+
+    code = "ticket_conflict"
+    http_status = 409
+    default_message = "The ticket changed meanwhile; reload it and try again."
+
+
 class NoPendingInterrupt(SupportError):
     code = "no_pending_interrupt"
     http_status = 409

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from smart_support.protocol.errors import SupportError
-from smart_support.protocol.types import Status
+from smart_support.protocol.types import HandoffState, Status
 
 
 def event(event_type: str, thread_id: str | None = None, **fields: Any) -> dict[str, Any]:
@@ -34,8 +34,25 @@ def message_complete_event(thread_id: str, turn: int | None = None, cancelled: b
 
 
 def status_event(thread_id: str, status: Status, **fields: Any) -> dict[str, Any]:
-    """The thread's status (answer to `resume`)."""
+    """The thread's status (answer to `resume` and `watch`, and to a `message` an operator receives)."""
     return event("status", thread_id, status=status, **fields)
+
+
+def handoff_event(
+    thread_id: str, state: HandoffState, ticket_id: str | None, operator: str | None = None, **fields: Any
+) -> dict[str, Any]:
+    """A person was asked for (`requested`), took the thread (`joined`), or handed it back to the AI (`returned`)."""
+    return event("handoff", thread_id, state=state, ticket_id=ticket_id, operator=operator, **fields)
+
+
+def operator_message_event(thread_id: str, message_id: str, content: str, operator: str, at: str) -> dict[str, Any]:
+    """A human operator speaks in the thread."""
+    return event("operator_message", thread_id, message_id=message_id, content=content, operator=operator, at=at)
+
+
+def customer_message_event(thread_id: str, message_id: str, content: str, at: str) -> dict[str, Any]:
+    """To watching operators: what the customer wrote while an operator holds the thread."""
+    return event("customer_message", thread_id, message_id=message_id, content=content, at=at)
 
 
 def error_event(error: SupportError, thread_id: str | None = None, request_id: str | None = None) -> dict[str, Any]:

@@ -65,15 +65,30 @@ class ResumeFrame(_Frame):
     thread_id: ThreadId
 
 
+class WatchFrame(_Frame):
+    """Operators only: this connection also receives every event of the thread."""
+
+    type: Literal["watch"]
+    thread_id: ThreadId
+
+
+class UnwatchFrame(_Frame):
+    """Operators only: stop receiving the thread's events on this connection."""
+
+    type: Literal["unwatch"]
+    thread_id: ThreadId
+
+
 ClientFrame = Annotated[
-    MessageFrame | InterruptResponseFrame | PingFrame | ResumeFrame | CancelFrame, Field(discriminator="type")
+    MessageFrame | InterruptResponseFrame | PingFrame | ResumeFrame | CancelFrame | WatchFrame | UnwatchFrame,
+    Field(discriminator="type"),
 ]
 
 
 _CLIENT_FRAME: TypeAdapter[ClientFrame] = TypeAdapter(ClientFrame)
 
 
-FRAME_TYPES = ("message", "interrupt_response", "ping", "resume", "cancel")
+FRAME_TYPES = ("message", "interrupt_response", "ping", "resume", "cancel", "watch", "unwatch")
 
 
 def parse_frame(body: str | bytes | None) -> ClientFrame:

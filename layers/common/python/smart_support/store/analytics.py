@@ -9,6 +9,7 @@ from smart_support.store import items
 
 COUNTERS_KEY = {"PK": {"S": "ANALYTICS"}, "SK": {"S": "COUNTERS"}}
 LATENCY_BUCKETS_MS = (100, 250, 500, 1000, 2000, 4000, 8000, 15000, 30000, 60000)
+JOIN_BUCKETS_SECONDS = (30, 60, 120, 300, 600, 1800, 3600, 4 * 3600, 24 * 3600)
 
 
 def latency_bucket(latency_ms: float) -> str:
@@ -32,17 +33,27 @@ def counters_update(table_name: str, increments: dict[str, int]) -> dict[str, An
     }
 
 
-def percentile(histogram: dict[str, int], fraction: float) -> int | None:
-    """Upper bound (ms) of the bucket holding the given fraction of turns."""
+def join_bucket(seconds: float) -> str:
+    """The histogram bucket attribute for one hand-off's time to join (ticket opened -> operator joined)."""
+    for bound in JOIN_BUCKETS_SECONDS:
+        if seconds <= bound:
+            return f"join_le_{bound}"
+    return "join_le_inf"
+
+
+def percentile(
+    histogram: dict[str, int], fraction: float, prefix: str = "lat_le_", bounds: tuple[int, ...] = LATENCY_BUCKETS_MS
+) -> int | None:
+    """Upper bound of the bucket holding the given fraction of the histogram's samples."""
     total = sum(histogram.values())
     if not total:
         return None
     running = 0
-    for bound in (*LATENCY_BUCKETS_MS, None):
-        key = f"lat_le_{bound}" if bound else "lat_le_inf"
+    for bound in (*bounds, None):
+        key = f"{prefix}{bound}" if bound else f"{prefix}inf"
         running += histogram.get(key, 0)
         if running >= fraction * total:
-            return bound if bound else LATENCY_BUCKETS_MS[-1] * 2
+            return bound if bound else bounds[-1] * 2
     return None
 
 
@@ -59,10 +70,11 @@ class AnalyticsStore:
             self._dynamodb.update_item(**counters_update(self.table_name, increments))
 
     def summary(self) -> dict[str, Any]:
-        """Sessions, turns, interrupts, tool usage and turn latency percentiles."""
+        """Sessions, turns, interrupts, hand-offs, tool usage and turn latency percentiles."""
         response = self._dynamodb.get_item(TableName=self.table_name, Key=COUNTERS_KEY)
         item = items.from_item(response.get("Item")) or {}
         histogram = {k: v for k, v in item.items() if k.startswith("lat_le_")}
+        joins = {k: v for k, v in item.items() if k.startswith("join_le_")}
         return {
             "sessions": item.get("sessions", 0),
             "turns": item.get("turns", 0),
@@ -72,6 +84,13 @@ class AnalyticsStore:
                 "approved": item.get("interrupts_approved", 0),
                 "rejected": item.get("interrupts_rejected", 0),
                 "expired": item.get("interrupts_expired", 0),
+            },
+            "handoffs": {
+                "requested": item.get("handoffs_requested", 0),
+                "joined": item.get("handoffs_joined", 0),
+                # A bucket bound ("at most"), like the latency percentiles: exact medians would need every sample.
+                "median_seconds_to_join": percentile(joins, 0.5, "join_le_", JOIN_BUCKETS_SECONDS),
+                "join_histogram": joins,
             },
             "tool_usage": {k.removeprefix("tool_"): v for k, v in item.items() if k.startswith("tool_")},
             "turn_latency_ms": {

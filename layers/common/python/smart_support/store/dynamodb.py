@@ -32,6 +32,15 @@ class ConditionFailed(Exception):
 class TransactionCancelled(Exception):
     """DynamoDB cancelled a transaction: one of its conditions failed, or another request conflicted with it."""
 
+    def __init__(self, message: str, reasons: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.reasons = reasons or []  # per item: "None", "ConditionalCheckFailed", "TransactionConflict", ...
+
+    @property
+    def condition_failed(self) -> bool:
+        """True when a condition of the transaction was false (not a conflict with another request)."""
+        return "ConditionalCheckFailed" in self.reasons
+
 
 def _store_error(exc: ClientError) -> StoreError:
     return StoreError(exc.operation_name, aws.error_code(exc))
@@ -62,5 +71,6 @@ def transact_write(dynamodb: Any, transact_items: list[dict[str, Any]]) -> None:
         dynamodb.transact_write_items(TransactItems=transact_items)
     except ClientError as exc:
         if aws.error_code(exc) == "TransactionCanceledException":
-            raise TransactionCancelled(str(exc)) from exc
+            reasons = [str(r.get("Code")) for r in exc.response.get("CancellationReasons", [])]
+            raise TransactionCancelled(str(exc), reasons) from exc
         raise _store_error(exc) from exc

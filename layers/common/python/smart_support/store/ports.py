@@ -11,15 +11,18 @@ if TYPE_CHECKING:  # annotations only: importing the ports loads no store (light
     from smart_support.store.approvals import PendingApproval
     from smart_support.store.orders import Order
     from smart_support.store.sessions import QueuedMessage, Session
-    from smart_support.store.tickets import Ticket, TicketKind
+    from smart_support.store.tickets import Ticket, TicketKind, TicketStatus
     from smart_support.turns.models import Decision
 
 
 class SessionReader(Protocol):
-    """Reading a thread's session (all that streaming needs: where the client is now)."""
+    """What streaming needs of sessions: where the client is now, who watches, forgetting a watcher that left."""
 
     def get(self, thread_id: str) -> Session | None:
         """The session item, expired or not (None when absent)."""
+
+    def remove_watcher(self, thread_id: str, connection_id: str) -> Session | None:
+        """Stop sending the thread's events to `connection_id` (None when it was not watching)."""
 
 
 class SessionRepository(SessionReader, Protocol):
@@ -92,6 +95,9 @@ class SessionRepository(SessionReader, Protocol):
     def attach_connection(self, thread_id: str, owner: str, connection_id: str, now: float | None = None) -> Session:
         """Send this thread's events to `connection_id` from now on."""
 
+    def add_watcher(self, thread_id: str, connection_id: str, now: float | None = None) -> Session:
+        """Send the thread's events to `connection_id` too (an operator watching); bounded, each watch lapses."""
+
 
 class ConnectionRepository(Protocol):
     """Who is on which WebSocket connection."""
@@ -134,7 +140,7 @@ class ApprovalRepository(Protocol):
 
 
 class TicketRepository(Protocol):
-    """Escalation tickets (hand-off to a human)."""
+    """Hand-off tickets: open -> assigned -> closed, with internal notes."""
 
     def create(
         self,
@@ -145,13 +151,55 @@ class TicketRepository(Protocol):
         now: float | None = None,
         kind: TicketKind = "escalation",
     ) -> Ticket:
-        """Open a ticket; the same thread and idempotency key give back the first one."""
+        """Open the thread's ticket (linked to its session, counted) or give back the one still open."""
 
     def get(self, ticket_id: str) -> Ticket | None:
         """One ticket by id (None when absent)."""
 
-    def list_open(self, limit: int = 50) -> list[Ticket]:
-        """Open tickets, newest first."""
+    def save(self, ticket: Ticket, expected_version: int) -> Ticket:
+        """Write a change made to `expected_version`; TicketConflict if it changed meanwhile."""
+
+    def list_page(
+        self, status: TicketStatus = "open", limit: int = 20, cursor: str | None = None
+    ) -> tuple[list[Ticket], str | None]:
+        """One page of the tickets with `status`, and the cursor of the next page."""
+
+
+class HandoffRepository(Protocol):
+    """The hand-off's all-or-nothing writes across session, ticket, transcript and counters (HandoffConflict)."""
+
+    def take_over(
+        self,
+        session: Session,
+        ticket: Ticket,
+        read_version: int | None,
+        entry: dict[str, Any],
+        counters: dict[str, int],
+        now: float,
+    ) -> None:
+        """The idle thread goes to the ticket's assignee."""
+
+    def add_message(
+        self,
+        session: Session,
+        entry: dict[str, Any],
+        now: float,
+        *,
+        operator_id: str | None = None,
+        message_id: str | None = None,
+        connection_id: str | None = None,
+    ) -> None:
+        """A message of the held thread (the operator's or the customer's); the TTL slides."""
+
+    def release(
+        self, session: Session, ticket: Ticket, read_version: int | None, entry: dict[str, Any], now: float
+    ) -> None:
+        """Back to the AI: idle, the ticket closed."""
+
+    def close_ticket(
+        self, ticket: Ticket, read_version: int, session: Session | None, entry: dict[str, Any], now: float
+    ) -> None:
+        """Close a ticket nobody holds; its session stops waiting for a person."""
 
 
 class OrderRepository(Protocol):
@@ -180,6 +228,12 @@ class TranscriptRepository(Protocol):
 
     def messages(self, thread_id: str, now: float) -> list[dict[str, Any]]:
         """Every entry of the thread, oldest first."""
+
+    def put(self, item: dict[str, Any]) -> None:
+        """Store one transcript item (the customer's question at turn start)."""
+
+    def handoff_exchange(self, thread_id: str, turn: int, limit: int = 40) -> list[dict[str, Any]]:
+        """The messages the customer and an operator exchanged after `turn` (the model has not seen them)."""
 
 
 class AnalyticsRepository(Protocol):

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from smart_support import aws
 from smart_support.clock import iso
 from smart_support.protocol.errors import NotFound, SessionExpired, ThreadBusy
-from smart_support.protocol.types import Status
+from smart_support.protocol.types import HandoffState, Status
 from smart_support.store import analytics, items
 from smart_support.store.dynamodb import ConditionFailed, TransactionCancelled, conditional_write, transact_write
 from smart_support.store.transcript import segment_item
@@ -51,10 +51,33 @@ class Session(BaseModel):
     queued: list[QueuedMessage] = Field(default_factory=list)
     queued_ids: list[str] = Field(default_factory=list)
     cancel_turn: int | None = None
+    # Human hand-off: the thread's open ticket, the operator holding it, the turn after which the model has not yet
+    # seen the exchange, and the operator connections watching it (connection id -> epoch when the watch lapses).
+    ticket_id: str | None = None
+    operator_id: str | None = None
+    operator_name: str | None = None
+    held_since: str | None = None
+    context_turn: int | None = None
+    watchers: dict[str, int] = Field(default_factory=dict)
 
     def expired(self, now: float) -> bool:
         """True once the TTL passed (DynamoDB deletes lazily, so every read checks)."""
         return self.expires_at <= now
+
+    @property
+    def handoff(self) -> HandoffState | None:
+        """`joined` while an operator holds the thread, `requested` while its ticket waits, else None."""
+        if self.status == "with_operator":
+            return "joined"
+        return "requested" if self.ticket_id else None
+
+    def live_watchers(self, now: float) -> list[str]:
+        """The connections watching this thread whose watch has not lapsed."""
+        return sorted(conn for conn, until in self.watchers.items() if until > now)
+
+    def held_by(self, operator_id: str) -> bool:
+        """True when `operator_id` holds the thread."""
+        return self.status == "with_operator" and self.operator_id == operator_id
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Session:
@@ -73,6 +96,22 @@ class DuplicateMessage(Exception):
     def __init__(self, session: Session) -> None:
         super().__init__(session.thread_id)
         self.session = session
+
+
+class HeldByOperator(Exception):
+    """The thread is with an operator: the customer's message goes to them, no turn starts."""
+
+    def __init__(self, session: Session) -> None:
+        super().__init__(session.thread_id)
+        self.session = session
+
+
+MAX_WATCHERS = 10  # operator connections watching one thread at once
+WATCH_SECONDS = 2 * 3600  # a watch lapses with API Gateway's connection limit (the console watches again)
+
+
+class TooManyWatchers(ThreadBusy):
+    default_message = f"{MAX_WATCHERS} connections already watch this conversation."
 
 
 class SessionStore:
@@ -160,6 +199,8 @@ class SessionStore:
             return NotFound("No conversation with that id.")
         if session.expired(now):
             return SessionExpired()
+        if session.status == "with_operator":
+            return HeldByOperator(session)
         if message_id and session.last_message_id == message_id:
             return DuplicateMessage(session)
         return ThreadBusy()
@@ -226,6 +267,8 @@ class SessionStore:
         session = self.get_visible(thread_id, owner, now=now)
         if session.status == "idle":
             raise ThreadIdle()
+        if session.status == "with_operator":  # taken over meanwhile: the message goes to the operator
+            raise HeldByOperator(session)
         if message_id and (message_id in session.queued_ids or message_id == session.last_message_id):
             raise DuplicateMessage(session)
         if len(session.queued) >= MAX_QUEUED:
@@ -237,7 +280,8 @@ class SessionStore:
             "UpdateExpression": "SET queued = list_append(if_not_exists(queued, :empty), :one),"
             " queued_ids = list_append(if_not_exists(queued_ids, :empty), :mids), updated_at = :stamp,"
             " expires_at = if_not_exists(expires_at, :exp)",
-            "ConditionExpression": "#owner = :owner AND turn = :turn AND #status <> :idle AND expires_at > :now"
+            "ConditionExpression": "#owner = :owner AND turn = :turn AND #status IN (:running, :awaiting)"
+            " AND expires_at > :now"
             " AND (attribute_not_exists(queued) OR size(queued) < :max)",
             "ExpressionAttributeNames": {"#owner": "owner", "#status": "status"},
             "ExpressionAttributeValues": items.to_values(
@@ -249,7 +293,8 @@ class SessionStore:
                     ":exp": int(now) + self.ttl_seconds,
                     ":owner": owner,
                     ":turn": session.turn,
-                    ":idle": "idle",
+                    ":running": "running",
+                    ":awaiting": "awaiting_approval",
                     ":now": int(now),
                     ":max": MAX_QUEUED,
                 }
@@ -265,6 +310,8 @@ class SessionStore:
             )
         except TransactionCancelled as exc:
             latest = self.get(thread_id)
+            if latest is not None and latest.status == "with_operator":
+                raise HeldByOperator(latest) from exc
             if latest is None or latest.turn != session.turn or latest.status == "idle":
                 raise ThreadIdle() from exc  # the turn ended (or the next one began): the caller tries again
             if message_id and message_id in latest.queued_ids:
@@ -377,6 +424,66 @@ class SessionStore:
             if failed.old and Session.from_item(failed.old).owner == owner:
                 raise SessionExpired() from failed
             raise NotFound("No conversation with that id.") from failed
+        return Session.from_item(response["Attributes"])
+
+    def add_watcher(self, thread_id: str, connection_id: str, now: float | None = None) -> Session:
+        """Send the thread's events to `connection_id` too (an operator watching); lapsed watches are pruned."""
+        now = time.time() if now is None else now
+        session = self.get(thread_id)
+        if session is None:
+            raise NotFound("No conversation with that id.")
+        if session.expired(now):
+            raise SessionExpired()
+        lapsed = [conn for conn, until in session.watchers.items() if until <= now and conn != connection_id]
+        names = {"#w": "watchers", "#c": connection_id} | {f"#x{i}": conn for i, conn in enumerate(lapsed)}
+        values: dict[str, Any] = {":until": int(now) + WATCH_SECONDS, ":now": int(now)}
+        if "watchers" in session.model_fields_set:  # the item has the map (a nested SET needs its parent)
+            expression = "SET #w.#c = :until" + (
+                " REMOVE " + ", ".join(f"#w.#x{i}" for i in range(len(lapsed))) if lapsed else ""
+            )
+            # Strictly bounded: at most MAX_WATCHERS once the lapsed ones are gone (re-watching is always fine).
+            condition = "expires_at > :now AND attribute_exists(#w) AND (size(#w) < :cap OR attribute_exists(#w.#c))"
+            values[":cap"] = MAX_WATCHERS + len(lapsed)
+        else:
+            expression, condition = "SET #w = :first", "expires_at > :now AND attribute_not_exists(#w)"
+            names = {"#w": "watchers"}
+            values = {":first": {connection_id: int(now) + WATCH_SECONDS}, ":now": int(now)}
+        try:
+            response = conditional_write(
+                self._dynamodb.update_item,
+                TableName=self.table_name,
+                Key=thread_key(thread_id),
+                UpdateExpression=expression,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=items.to_values(values),
+                ReturnValues="ALL_NEW",
+            )
+        except ConditionFailed as exc:
+            latest = self.get(thread_id)
+            if latest is None:
+                raise NotFound("No conversation with that id.") from exc
+            if latest.expired(now):
+                raise SessionExpired() from exc
+            if len(latest.live_watchers(now)) >= MAX_WATCHERS and connection_id not in latest.watchers:
+                raise TooManyWatchers() from exc
+            raise ThreadBusy("The conversation changed meanwhile; please watch it again.") from exc
+        return Session.from_item(response["Attributes"])
+
+    def remove_watcher(self, thread_id: str, connection_id: str) -> Session | None:
+        """Stop sending the thread's events to `connection_id` (None when it was not watching)."""
+        try:
+            response = conditional_write(
+                self._dynamodb.update_item,
+                TableName=self.table_name,
+                Key=thread_key(thread_id),
+                UpdateExpression="REMOVE #w.#c",
+                ConditionExpression="attribute_exists(#w.#c)",
+                ExpressionAttributeNames={"#w": "watchers", "#c": connection_id},
+                ReturnValues="ALL_NEW",
+            )
+        except ConditionFailed:
+            return None
         return Session.from_item(response["Attributes"])
 
     def list_for_owner(self, owner: str, limit: int = 50) -> list[Session]:

@@ -1,4 +1,4 @@
-"""Escalation tickets (hand-off to a human) in the conversations table; they outlive the session."""
+"""Hand-off tickets (conversations table): open -> assigned -> closed, with internal notes; they outlive sessions."""
 
 from __future__ import annotations
 
@@ -6,21 +6,40 @@ import hashlib
 import time
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from smart_support import aws
 from smart_support.clock import iso
-from smart_support.store import items
-from smart_support.store.dynamodb import ConditionFailed, conditional_write, store_errors
+from smart_support.protocol.errors import TicketConflict
+from smart_support.store import analytics, items
+from smart_support.store.dynamodb import (
+    ConditionFailed,
+    StoreError,
+    TransactionCancelled,
+    conditional_write,
+    store_errors,
+    transact_write,
+)
+from smart_support.store.pages import decode_cursor, encode_cursor
+from smart_support.store.sessions import thread_key
 
-TICKETS_PARTITION = "TICKETS"
+TicketKind = Literal["escalation", "approval_timeout", "takeover"]
+TicketStatus = Literal["open", "assigned", "closed"]
+MAX_NOTES = 50  # a ticket is one item: its notes are bounded
+MAX_NOTE_CHARS = 2000
 
 
-TicketKind = Literal["escalation", "approval_timeout"]
+class TicketNote(BaseModel):
+    """An internal note on a ticket (operators only, never shown to the customer)."""
+
+    text: str
+    by: str
+    by_name: str | None = None
+    at: str
 
 
 class Ticket(BaseModel):
-    """A request for a human to take over a conversation."""
+    """A request for a person to help in a conversation, and what operators did about it."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -29,13 +48,33 @@ class Ticket(BaseModel):
     customer_id: str
     summary: str
     kind: TicketKind = "escalation"
-    status: Literal["open", "closed"] = "open"
+    status: TicketStatus = "open"
     created_at: str
+    updated_at: str | None = None
+    assignee: str | None = None
+    assignee_name: str | None = None
+    assigned_at: str | None = None
+    joined_at: str | None = None  # the first takeover (time to join = joined_at - created_at)
+    closed_at: str | None = None
+    closed_by: str | None = None
+    notes: list[TicketNote] = Field(default_factory=list)
+    version: int = 1  # optimistic concurrency: every write names the version it read
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Ticket:
         """Build from a DynamoDB item."""
         return cls.model_validate(items.from_item(item) or {})
+
+    def public(self) -> dict[str, Any]:
+        """What operators see."""
+        return self.model_dump(exclude={"version"})
+
+    def with_note(self, text: str, by: str, by_name: str | None, now: float) -> Ticket:
+        """A copy with one more note (TicketConflict once the ticket holds MAX_NOTES)."""
+        if len(self.notes) >= MAX_NOTES:
+            raise TicketConflict(f"A ticket holds at most {MAX_NOTES} notes.")
+        note = TicketNote(text=text[:MAX_NOTE_CHARS], by=by, by_name=by_name, at=iso(now))
+        return self.model_copy(update={"notes": [*self.notes, note]})
 
 
 def ticket_key(ticket_id: str) -> dict[str, Any]:
@@ -49,12 +88,47 @@ def ticket_id_for(thread_id: str, idempotency_key: str) -> str:
     return f"T-{digest[:10].upper()}"
 
 
+def status_partition(status: TicketStatus) -> str:
+    """The GSI1 partition that lists the tickets of one status."""
+    return f"TICKETS#{status}"
+
+
 class TicketStore:
     """Data access for tickets (no TTL attribute: tickets outlive sessions)."""
 
     def __init__(self, table_name: str, dynamodb: Any = None) -> None:
         self.table_name = table_name
         self._dynamodb = dynamodb or aws.client("dynamodb")
+
+    # ---------------------------------------------------------------- writes
+    def item(self, ticket: Ticket) -> dict[str, Any]:
+        """The ticket's DynamoDB item, indexed by status (open and assigned by creation, closed by closing time)."""
+        since = ticket.closed_at if ticket.status == "closed" and ticket.closed_at else ticket.created_at
+        values = {
+            **ticket.model_dump(),
+            "GSI1PK": status_partition(ticket.status),
+            "GSI1SK": f"{since}#{ticket.ticket_id}",
+        }
+        return {**ticket_key(ticket.ticket_id), **items.to_item(values)}
+
+    def put_request(self, ticket: Ticket, expected_version: int | None) -> dict[str, Any]:
+        """A Put (for a transaction) of a new ticket, or of a change to the version that was read."""
+        put: dict[str, Any] = {"TableName": self.table_name, "Item": self.item(ticket)}
+        if expected_version is None:
+            put["ConditionExpression"] = "attribute_not_exists(PK)"
+        else:
+            put["ConditionExpression"] = "version = :v"
+            put["ExpressionAttributeValues"] = items.to_values({":v": expected_version})
+        return put
+
+    def save(self, ticket: Ticket, expected_version: int) -> Ticket:
+        """Write a change made to version `expected_version`; TicketConflict if someone changed it meanwhile."""
+        saved = ticket.model_copy(update={"version": expected_version + 1})
+        try:
+            conditional_write(self._dynamodb.put_item, **self.put_request(saved, expected_version))
+        except ConditionFailed as failed:
+            raise TicketConflict() from failed
+        return saved
 
     def create(
         self,
@@ -65,35 +139,85 @@ class TicketStore:
         now: float | None = None,
         kind: TicketKind = "escalation",
     ) -> Ticket:
-        """Open a ticket; the same thread + idempotency key returns the ticket created the first time."""
+        """Open the thread's ticket (linked to its session, counted as a hand-off request) or return the open one.
+
+        The same thread + idempotency key returns the ticket created the first time; a thread whose ticket is still
+        open gets that ticket back (with a note saying what happened), never a second one.
+        """
         now = time.time() if now is None else now
         stamp = iso(now)
-        ticket_id = ticket_id_for(thread_id, idempotency_key) if idempotency_key else ticket_id_for(thread_id, stamp)
+        key = idempotency_key or stamp
         ticket = Ticket(
-            ticket_id=ticket_id,
+            ticket_id=ticket_id_for(thread_id, key),
             thread_id=thread_id,
             customer_id=customer_id,
             summary=summary,
             kind=kind,
             created_at=stamp,
+            updated_at=stamp,
         )
-        item = {
-            **ticket_key(ticket_id),
-            **items.to_item({**ticket.model_dump(), "GSI1PK": TICKETS_PARTITION, "GSI1SK": f"{stamp}#{ticket_id}"}),
+        link: dict[str, Any] = {
+            "TableName": self.table_name,
+            "Key": thread_key(thread_id),
+            "UpdateExpression": "SET ticket_id = :tid",
+            "ConditionExpression": "attribute_exists(PK) AND attribute_not_exists(ticket_id)",
+            "ExpressionAttributeValues": items.to_values({":tid": ticket.ticket_id}),
         }
-        try:
-            conditional_write(
-                self._dynamodb.put_item,
-                TableName=self.table_name,
-                Item=item,
-                ConditionExpression="attribute_not_exists(PK)",
+        count = {"Update": analytics.counters_update(self.table_name, {"handoffs_requested": 1})}
+        for _ in range(3):  # the session may change between the read and the write: look again
+            if self._transact([{"Put": self.put_request(ticket, None)}, {"Update": link}, count]):
+                return ticket
+            if existing := self.get(ticket.ticket_id):  # a retried call
+                return existing
+            linked = self._linked_ticket_id(thread_id)
+            if linked is None:  # no session (it expired): the ticket stands alone
+                if self._transact([{"Put": self.put_request(ticket, None)}, count]):
+                    return ticket
+                continue
+            if not linked:  # the link was just removed: try again
+                continue
+            current = self.get(linked)
+            if current is not None and current.status != "closed":
+                return self._note_again(current, summary, now)
+            # A stale link (a ticket closed elsewhere): replace it.
+            link["ConditionExpression"] = (
+                "attribute_exists(PK) AND (attribute_not_exists(ticket_id) OR ticket_id = :old)"
             )
-        except ConditionFailed as failed:  # the same escalation created it before: that ticket
-            if not failed.old:  # pragma: no cover - the condition fails only on an item, which DynamoDB returns
-                raise
-            return Ticket.from_item(failed.old)
-        return ticket
+            link["ExpressionAttributeValues"] = items.to_values({":tid": ticket.ticket_id, ":old": linked})
+        raise StoreError("TransactWriteItems", "TransactionConflict")
 
+    def _note_again(self, ticket: Ticket, summary: str, now: float) -> Ticket:
+        if ticket.summary == summary or any(n.text == summary for n in ticket.notes):
+            return ticket
+        try:
+            return self.save(ticket.with_note(summary, "system", None, now), ticket.version)
+        except TicketConflict:
+            return ticket
+
+    def _transact(self, transact_items: list[dict[str, Any]]) -> bool:
+        """True when written; False when cancelled (a condition, or a conflict with another request: look again)."""
+        try:
+            transact_write(self._dynamodb, transact_items)
+        except TransactionCancelled:
+            time.sleep(0.02)
+            return False
+        return True
+
+    def _linked_ticket_id(self, thread_id: str) -> str | None:
+        """The session's ticket id ('' when the session has none; None when there is no session)."""
+        with store_errors():
+            response = self._dynamodb.get_item(
+                TableName=self.table_name,
+                Key=thread_key(thread_id),
+                ConsistentRead=True,
+                ProjectionExpression="PK, ticket_id",
+            )
+        item = items.from_item(response.get("Item"))
+        if item is None:
+            return None
+        return str(item.get("ticket_id") or "")
+
+    # ---------------------------------------------------------------- reads
     def get(self, ticket_id: str) -> Ticket | None:
         """One ticket by id (None when absent)."""
         with store_errors():
@@ -103,23 +227,21 @@ class TicketStore:
         item = response.get("Item")
         return Ticket.from_item(item) if item else None
 
-    def list_open(self, limit: int = 50) -> list[Ticket]:
-        """Open tickets, newest first."""
-        tickets: list[Ticket] = []
-        kwargs: dict[str, Any] = {
+    def list_page(
+        self, status: TicketStatus = "open", limit: int = 20, cursor: str | None = None
+    ) -> tuple[list[Ticket], str | None]:
+        """One page of the tickets with `status` (open and assigned oldest first, closed newest first)."""
+        query: dict[str, Any] = {
             "TableName": self.table_name,
             "IndexName": "GSI1",
             "KeyConditionExpression": "GSI1PK = :pk",
-            "FilterExpression": "#status = :open",
-            "ExpressionAttributeNames": {"#status": "status"},
-            "ExpressionAttributeValues": items.to_values({":pk": TICKETS_PARTITION, ":open": "open"}),
-            "ScanIndexForward": False,
+            "ExpressionAttributeValues": items.to_values({":pk": status_partition(status)}),
+            "ScanIndexForward": status != "closed",
+            "Limit": limit,
         }
+        if start := decode_cursor(cursor):
+            query["ExclusiveStartKey"] = start
         with store_errors():
-            while len(tickets) < limit:
-                response = self._dynamodb.query(**kwargs, Limit=limit)
-                tickets.extend(Ticket.from_item(item) for item in response.get("Items", []))
-                if "LastEvaluatedKey" not in response:
-                    break
-                kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-        return tickets[:limit]
+            response = self._dynamodb.query(**query)
+        tickets = [Ticket.from_item(item) for item in response.get("Items", [])]
+        return tickets, encode_cursor(response.get("LastEvaluatedKey"))

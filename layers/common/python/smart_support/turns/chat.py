@@ -20,12 +20,15 @@ from smart_support.protocol.frames import (
     MessageFrame,
     PingFrame,
     ResumeFrame,
+    UnwatchFrame,
+    WatchFrame,
     parse_frame,
 )
-from smart_support.store.ports import ApprovalRepository, SessionRepository
-from smart_support.store.sessions import DuplicateMessage, ThreadIdle
-from smart_support.store.transcript import segment_item
+from smart_support.store.ports import ApprovalRepository, SessionRepository, TranscriptRepository
+from smart_support.store.sessions import DuplicateMessage, HeldByOperator, Session, ThreadIdle
+from smart_support.store.transcript import question_item, segment_item
 from smart_support.turns.decisions import ApprovalService
+from smart_support.turns.handoff import HandoffService, StillHeld, status_of
 from smart_support.turns.limits import Limits
 from smart_support.turns.models import TurnRequest
 from smart_support.turns.stepfunctions import TurnWorkflow
@@ -52,7 +55,7 @@ class FrameContext:
 
 
 class ChatService:
-    """Handles client frames: start turns, decide approvals, resume threads, answer pings."""
+    """Handles client frames: turns (or messages for the operator holding a thread), approvals, resume, watch, ping."""
 
     def __init__(
         self,
@@ -61,6 +64,8 @@ class ChatService:
         approvals: ApprovalService,
         approval_store: ApprovalRepository,
         sender: Sender,
+        transcripts: TranscriptRepository,
+        handoff: HandoffService,
         limits: Limits | None = None,
     ) -> None:
         self.sessions = sessions
@@ -68,6 +73,8 @@ class ChatService:
         self.approvals = approvals
         self.approval_store = approval_store
         self.sender = sender
+        self.transcripts = transcripts
+        self.handoff = handoff
         self.limits = limits
 
     def handle(self, body: str | None, ctx: FrameContext) -> dict[str, Any] | None:
@@ -100,16 +107,23 @@ class ChatService:
             return self.resume(frame, ctx)
         if isinstance(frame, PingFrame):
             return event("pong")
+        if isinstance(frame, WatchFrame):
+            return status_of(self.handoff.watch(frame.thread_id, ctx.principal, ctx.connection_id))
+        if isinstance(frame, UnwatchFrame):
+            return status_of(self.handoff.unwatch(frame.thread_id, ctx.principal, ctx.connection_id))
         raise AssertionError(f"unhandled frame {frame!r}")  # pragma: no cover - parse_frame is exhaustive
 
     def send_message(self, frame: MessageFrame, ctx: FrameContext) -> dict[str, Any] | None:
-        """Start a turn, or queue the message behind the one that runs (answered with `status` and `queued`)."""
+        """Start a turn, queue the message behind the one that runs (answered `status` with `queued`), or, while an
+        operator holds the thread, store it for them (answered `status` `with_operator`)."""
         if self.limits:
             self.limits.turn(ctx.principal.sub)
-        for _ in range(3):  # a turn that ends between the two attempts: start one after all
+        for _ in range(3):  # a turn that ends (or a thread handed back) between two attempts: try again
             try:
                 self.start_turn(frame, ctx)
                 return None
+            except HeldByOperator as held:
+                return self._for_operator(held.session, frame, ctx)
             except ThreadBusy:
                 pass
             try:
@@ -122,11 +136,19 @@ class ChatService:
                 )
             except ThreadIdle:
                 continue
+            except HeldByOperator as held:
+                return self._for_operator(held.session, frame, ctx)
             except DuplicateMessage as dup:
                 session = dup.session
             logger.info("message queued", extra={"thread_id": frame.thread_id, "queued": len(session.queued)})
             return status_event(session.thread_id, session.status, turn=session.turn, queued=len(session.queued))
         raise ThreadBusy()
+
+    def _for_operator(self, session: Session, frame: MessageFrame, ctx: FrameContext) -> dict[str, Any] | None:
+        try:
+            return self.handoff.customer_message(session, frame.content, frame.message_id, ctx.connection_id)
+        except StillHeld:  # handed back to the AI in between: the message is a turn after all
+            return self.send_message(frame, ctx)
 
     def cancel(self, frame: CancelFrame, ctx: FrameContext) -> dict[str, Any] | None:
         """Stop the running turn: the agent stops streaming, a pending approval is rejected (comment "cancelled")."""
@@ -143,7 +165,7 @@ class ChatService:
         return None
 
     def start_turn(self, frame: MessageFrame, ctx: FrameContext) -> str:
-        """Mark the thread running and start its execution (once per thread and turn)."""
+        """Mark the thread running, store the question, start its execution once (HeldByOperator: held by a person)."""
         now = time.time()
         try:
             session = self.sessions.begin_turn(
@@ -167,8 +189,15 @@ class ChatService:
             connection_id=session.connection_id,
             message_id=frame.message_id,
             started_at=now,
+            watchers=session.live_watchers(now),
+            handoff_turn=_handoff_turn(session),
         )
         try:
+            # Stored before the agent runs, so a reload mid-answer replays the question (the answer comes at the end).
+            question = {"role": "user", "content": frame.content, "at": iso(now)}
+            if frame.message_id:
+                question["message_id"] = frame.message_id
+            self.transcripts.put(question_item(frame.thread_id, session.turn, question, now))
             name = self.workflow.start(request)
         except Exception:
             self.sessions.finish_turn(frame.thread_id, session.turn)
@@ -183,4 +212,11 @@ class ChatService:
             pending = self.approval_store.get(session.pending_interrupt_id)
             if pending is not None:
                 self.sender.send(ctx.connection_id, pending.interrupt_event())
-        return status_event(session.thread_id, session.status, turn=session.turn, queued=len(session.queued))
+        return status_of(session)
+
+
+def _handoff_turn(session: Session) -> int | None:
+    """The turn after which an operator talked with the customer, if that was right before this turn."""
+    if session.context_turn is not None and session.context_turn == session.turn - 1:
+        return session.context_turn
+    return None

@@ -19,6 +19,8 @@ class TurnRequest(BaseModel):
     connection_id: str | None = None
     message_id: str | None = None
     started_at: float
+    watchers: list[str] = Field(default_factory=list)  # operator connections watching the thread when it started
+    handoff_turn: int | None = None  # an operator talked with the customer after this turn: the model reads it
     queued: list[str] | None = None  # messages queued behind the previous turn (already in the transcript)
 
     def messages(self) -> list[str]:

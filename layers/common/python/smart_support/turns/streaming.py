@@ -1,17 +1,24 @@
-"""Streaming to the client: posting events through @connections, following a reconnect, coalescing tokens."""
+"""Streaming: posting events through @connections, following a reconnect, fanning out to watchers, coalescing tokens."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import Any, Protocol
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, Protocol
 
+from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
 from smart_support import aws
 from smart_support.protocol.events import dumps, token_event
 from smart_support.protocol.frames import MAX_FRAME_BYTES
+from smart_support.store.dynamodb import StoreError
 from smart_support.store.ports import SessionReader
+
+if TYPE_CHECKING:
+    from smart_support.store.sessions import Session
+
+logger = Logger(child=True)
 
 MAX_TOKEN_CHARS = 6000  # a token frame stays far below 32 KiB even at 4 bytes per character
 
@@ -46,9 +53,10 @@ class EventSender:
 
 
 class ThreadChannel:
-    """Sends a thread's events to its *current* connection, following the client when it reconnects."""
+    """Sends a thread's events to its *current* connection (following a reconnect) and to the operators watching."""
 
     RECHECK_SECONDS = 1.0
+    WATCHERS_REFRESH_SECONDS = 3.0  # how late a watch that starts mid-turn begins to receive its events
 
     def __init__(
         self,
@@ -57,29 +65,59 @@ class ThreadChannel:
         thread_id: str,
         connection_id: str | None,
         clock: Callable[[], float] = time.monotonic,
+        watchers: Iterable[str] = (),
     ) -> None:
         self.sender = sender
         self.sessions = sessions
         self.thread_id = thread_id
         self.connection_id = connection_id
+        self.watchers = list(watchers)
         self.frames_sent = 0
+        self.watcher_frames_sent = 0
         self._clock = clock
         self._gone_since: float | None = None
+        self._read_at = clock()
+
+    @classmethod
+    def for_session(cls, sender: Sender, sessions: SessionReader, session: Session) -> ThreadChannel:
+        """A channel to the session's customer connection and its live watchers."""
+        return cls(
+            sender, sessions, session.thread_id, session.connection_id, watchers=session.live_watchers(time.time())
+        )
 
     def send(self, payload: dict[str, Any]) -> bool:
-        """Deliver one event if the client is reachable; never raises for a client that left."""
-        if self._gone_since is not None and self._clock() - self._gone_since < self.RECHECK_SECONDS:
+        """Deliver one event to the customer (True if it got it) and to the watchers; never raises for one that left."""
+        if self._clock() - self._read_at >= self.WATCHERS_REFRESH_SECONDS:
+            self._read_session()
+        delivered = self._send_to_customer(payload)
+        self.send_to_watchers(payload)
+        return delivered
+
+    def send_to_watchers(self, payload: dict[str, Any]) -> None:
+        """Deliver one event to the operators watching the thread only; a watcher that left is forgotten."""
+        for watcher in list(self.watchers):
+            if watcher == self.connection_id:
+                continue
+            if self.sender.send(watcher, payload):
+                self.watcher_frames_sent += 1
+            else:  # the console left: stop watching for it
+                self.watchers.remove(watcher)
+                self._forget(watcher)
+
+    def _send_to_customer(self, payload: dict[str, Any]) -> bool:
+        # Tokens to a client that left are dropped for a while (the answer is stored); any other event looks again
+        # for a connection that re-attached, so a reload mid-answer still gets `message_complete`.
+        recently_gone = self._gone_since is not None and self._clock() - self._gone_since < self.RECHECK_SECONDS
+        if recently_gone and payload.get("type") == "token":
             return False
         if self._gone_since is None and self._deliver(payload):
             return True
         # The connection went away: the client may have reconnected and sent `resume`.
-        session = self.sessions.get(self.thread_id)
-        latest = session.connection_id if session else None
-        if latest and latest != self.connection_id:
-            self.connection_id = latest
-            if self._deliver(payload):
-                self._gone_since = None
-                return True
+        previous = self.connection_id
+        self._read_session()
+        if self.connection_id and self.connection_id != previous and self._deliver(payload):
+            self._gone_since = None
+            return True
         self._gone_since = self._clock()
         return False
 
@@ -88,6 +126,28 @@ class ThreadChannel:
         if connection_id and connection_id != self.connection_id:
             self.connection_id = connection_id
             self._gone_since = None
+
+    def _read_session(self) -> None:
+        """The latest customer connection and watchers (best effort: on failure keep what we know)."""
+        self._read_at = self._clock()
+        try:
+            session = self.sessions.get(self.thread_id)
+        except (ClientError, StoreError):
+            logger.warning("could not re-read the session", extra={"thread_id": self.thread_id})
+            return
+        if session is None:
+            return
+        if session.connection_id:
+            self.connection_id = session.connection_id
+        live = getattr(session, "live_watchers", None)
+        if live is not None:
+            self.watchers = live(time.time())
+
+    def _forget(self, watcher: str) -> None:
+        try:
+            self.sessions.remove_watcher(self.thread_id, watcher)
+        except (ClientError, StoreError):
+            logger.warning("could not forget a watcher", extra={"thread_id": self.thread_id})
 
     def _deliver(self, payload: dict[str, Any]) -> bool:
         ok = self.sender.send(self.connection_id, payload)

@@ -60,9 +60,12 @@ class WorkflowTasks:
         session = self.sessions.mark_awaiting_approval(
             pending.thread_id, pending.turn, pending.interrupt_id, pending.deadline, now=now
         )
-        channel = ThreadChannel(
-            self.sender, self.sessions, pending.thread_id, session.connection_id if session else task.turn.connection_id
-        )
+        if session is not None:
+            channel = ThreadChannel.for_session(self.sender, self.sessions, session)
+        else:
+            channel = ThreadChannel(
+                self.sender, self.sessions, pending.thread_id, task.turn.connection_id, watchers=task.turn.watchers
+            )
         channel.send(pending.interrupt_event())
         logger.info(
             "approval requested",
@@ -87,12 +90,12 @@ class WorkflowTasks:
             if pending is not None:
                 self.approvals.expire(pending, time.time())
         session = self.sessions.finish_turn(task.turn.thread_id, task.turn.turn)
-        channel = ThreadChannel(
-            self.sender,
-            self.sessions,
-            task.turn.thread_id,
-            session.connection_id if session else task.turn.connection_id,
-        )
+        if session is not None:
+            channel = ThreadChannel.for_session(self.sender, self.sessions, session)
+        else:
+            channel = ThreadChannel(
+                self.sender, self.sessions, task.turn.thread_id, task.turn.connection_id, watchers=task.turn.watchers
+            )
         channel.send(
             error_event(
                 InternalError("Sorry, something went wrong while answering; please try again."), task.turn.thread_id

@@ -1,0 +1,175 @@
+"""The hand-off's writes: each moves the session, the ticket, the transcript and the counters in one transaction."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from smart_support import aws
+from smart_support.clock import iso
+from smart_support.store import analytics, items
+from smart_support.store.dynamodb import TransactionCancelled, transact_write
+from smart_support.store.sessions import Session, thread_key
+from smart_support.store.tickets import Ticket, TicketStore
+from smart_support.store.transcript import entry_item
+
+TRANSACT_ATTEMPTS = 4
+
+
+class HandoffConflict(Exception):
+    """A condition of the transaction failed: the session or the ticket changed since they were read."""
+
+
+class HandoffStore:
+    """Takeover, messages while an operator holds a thread, release, and closing a ticket: all or nothing."""
+
+    def __init__(self, table_name: str, ttl_seconds: int, tickets: TicketStore, dynamodb: Any = None) -> None:
+        self.table_name = table_name
+        self.ttl_seconds = ttl_seconds
+        self.tickets = tickets
+        self._dynamodb = dynamodb or aws.client("dynamodb")
+
+    def take_over(
+        self,
+        session: Session,
+        ticket: Ticket,
+        read_version: int | None,
+        entry: dict[str, Any],
+        counters: dict[str, int],
+        now: float,
+    ) -> None:
+        """The idle thread goes to `ticket.assignee`: session held, ticket assigned, `joined` in the transcript."""
+        stamp = iso(now)
+        update = self._session_update(
+            session,
+            "SET #status = :held, operator_id = :op, operator_name = :name, held_since = :stamp, ticket_id = :tid,"
+            " updated_at = :stamp, expires_at = :exp, GSI1SK = :stamp",
+            "#status = :idle AND turn = :turn AND expires_at > :now"
+            " AND (attribute_not_exists(ticket_id) OR ticket_id = :tid)",
+            {
+                ":held": "with_operator",
+                ":idle": "idle",
+                ":op": ticket.assignee,
+                ":name": ticket.assignee_name or ticket.assignee,
+                ":tid": ticket.ticket_id,
+                ":turn": session.turn,
+                ":stamp": stamp,
+                ":exp": int(now) + self.ttl_seconds,
+                ":now": int(now),
+            },
+        )
+        self._transact(
+            [
+                {"Update": update},
+                {"Put": self.tickets.put_request(ticket, read_version)},
+                {"Put": self._put(entry_item(session.thread_id, session.turn, entry, now, "joined"))},
+                {"Update": analytics.counters_update(self.table_name, counters)},
+            ]
+        )
+
+    def add_message(
+        self,
+        session: Session,
+        entry: dict[str, Any],
+        now: float,
+        *,
+        operator_id: str | None = None,
+        message_id: str | None = None,
+        connection_id: str | None = None,
+    ) -> None:
+        """Store a message of the held thread (the operator's, or the customer's) and slide the session's TTL."""
+        stamp = iso(now)
+        values: dict[str, Any] = {
+            ":held": "with_operator",
+            ":stamp": stamp,
+            ":exp": int(now) + self.ttl_seconds,
+            ":now": int(now),
+        }
+        expression = "SET updated_at = :stamp, expires_at = :exp, GSI1SK = :stamp"
+        condition = "#status = :held AND expires_at > :now"
+        if operator_id is not None:
+            condition += " AND operator_id = :op"
+            values[":op"] = operator_id
+        else:  # the customer: the message id makes a retried frame a no-op; the thread follows their connection
+            condition += " AND #owner = :owner AND (attribute_not_exists(last_message_id) OR last_message_id <> :mid)"
+            expression += ", last_message_id = :mid"
+            values.update({":owner": session.owner, ":mid": message_id or entry["message_id"]})
+            if connection_id:
+                expression += ", connection_id = :conn"
+                values[":conn"] = connection_id
+        update = self._session_update(session, expression, condition, values)
+        if operator_id is None:
+            update["ExpressionAttributeNames"]["#owner"] = "owner"
+        tag = str(entry.get("message_id") or stamp)
+        self._transact(
+            [{"Update": update}, {"Put": self._put(entry_item(session.thread_id, session.turn, entry, now, tag))}]
+        )
+
+    def release(
+        self, session: Session, ticket: Ticket, read_version: int | None, entry: dict[str, Any], now: float
+    ) -> None:
+        """Back to the AI: session idle (the model reads the exchange on the next turn), ticket closed."""
+        stamp = iso(now)
+        update = self._session_update(
+            session,
+            "SET #status = :idle, context_turn = turn, updated_at = :stamp, expires_at = :exp, GSI1SK = :stamp"
+            " REMOVE operator_id, operator_name, held_since, ticket_id",
+            "#status = :held AND operator_id = :op",
+            {
+                ":idle": "idle",
+                ":held": "with_operator",
+                ":op": session.operator_id,
+                ":stamp": stamp,
+                ":exp": int(now) + self.ttl_seconds,
+            },
+        )
+        self._transact(
+            [
+                {"Update": update},
+                {"Put": self.tickets.put_request(ticket, read_version)},
+                {"Put": self._put(entry_item(session.thread_id, session.turn, entry, now, "returned"))},
+            ]
+        )
+
+    def close_ticket(
+        self, ticket: Ticket, read_version: int, session: Session | None, entry: dict[str, Any], now: float
+    ) -> None:
+        """Close a ticket nobody holds; the session it is linked to (if any) stops waiting for a person."""
+        transact: list[dict[str, Any]] = [{"Put": self.tickets.put_request(ticket, read_version)}]
+        if session is not None:
+            unlink = self._session_update(
+                session,
+                "REMOVE ticket_id",
+                "ticket_id = :tid AND #status <> :held",
+                {":tid": ticket.ticket_id, ":held": "with_operator"},
+            )
+            transact.append({"Update": unlink})
+            transact.append({"Put": self._put(entry_item(session.thread_id, session.turn, entry, now, "closed"))})
+        self._transact(transact)
+
+    def _session_update(
+        self, session: Session, expression: str, condition: str, values: dict[str, Any]
+    ) -> dict[str, Any]:
+        return {
+            "TableName": self.table_name,
+            "Key": thread_key(session.thread_id),
+            "UpdateExpression": expression,
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": items.to_values(values),
+        }
+
+    def _put(self, item: dict[str, Any]) -> dict[str, Any]:
+        return {"TableName": self.table_name, "Item": item}
+
+    def _transact(self, transact_items: list[dict[str, Any]]) -> None:
+        for attempt in range(TRANSACT_ATTEMPTS):
+            try:
+                transact_write(self._dynamodb, transact_items)
+                return
+            except TransactionCancelled as cancelled:
+                if cancelled.condition_failed or not cancelled.reasons:
+                    raise HandoffConflict(str(cancelled.reasons)) from cancelled
+                if attempt == TRANSACT_ATTEMPTS - 1:  # conflicts with another request or throttling: try again
+                    raise
+                time.sleep(0.05 * 2**attempt)
