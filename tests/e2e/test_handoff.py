@@ -51,6 +51,7 @@ def test_the_whole_loop_from_request_to_release_and_back_to_the_ai(desk):
             "turn": 1,
             "handoff": "requested",
             "ticket_id": ticket_id,
+            "queued": 0,
         }
 
         # And takes it over

@@ -116,9 +116,9 @@ def test_messages_while_running_are_queued_up_to_three_then_busy(chat, sfn):
     assert len(executions(sfn)) == 1
     session = sessions.get("t-1")
     assert [q.content for q in session.queued] == ["two", "three", "four"]
-    # And they are in the transcript already, in order, as part of the next turn
+    # And they are in the transcript already, in order, as part of the next turn (after the running turn's question)
     entries = TranscriptStore(TABLE, sessions._dynamodb).messages("t-1", time.time())
-    assert [(e["turn"], e["content"]) for e in entries] == [(2, "two"), (2, "three"), (2, "four")]
+    assert [(e["turn"], e["content"]) for e in entries] == [(1, "one"), (2, "two"), (2, "three"), (2, "four")]
 
 
 def test_a_finished_turn_with_queued_messages_advances_instead_of_going_idle(chat):
