@@ -90,7 +90,8 @@ def test_agent_crash_reports_an_error_and_the_thread_recovers(inproc, inproc_cli
             wait_for_status(inproc_client, thread, token, "idle")
             events = client.ask(thread, "How long does shipping take?")
             assert events[-1]["type"] == "message_complete"
-    assert [e["role"] for e in transcript(inproc_client, thread, token)] == ["user", "assistant"]
+    # The failed turn's question stays in the transcript (it was asked, and stored when its turn began), unanswered
+    assert [e["role"] for e in transcript(inproc_client, thread, token)] == ["user", "user", "assistant"]
 
 
 def test_throttling_past_the_client_retries_is_retried_by_the_state_machine(inproc, inproc_client):
