@@ -16,13 +16,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from smart_support import services
 from smart_support.api import approvals, handoff, operations, sessions, tickets
 from smart_support.api.dependencies import SETTINGS_KEY, refused_token
-from smart_support.auth.tokens import principal_from_context
+from smart_support.auth.tokens import Principal, principal_from_context
 from smart_support.protocol.errors import (
     InternalError,
     MessageTooLarge,
     NotFound,
     RateLimited,
     SupportError,
+    Unauthorized,
     ValidationFailed,
 )
 from smart_support.settings import ApiSettings
@@ -30,6 +31,15 @@ from smart_support.settings import ApiSettings
 PREFIX = "/api/v1"
 MAX_BODY_BYTES = 64 * 1024  # every body this API takes is far smaller (a decision, a note, an operator's message)
 logger = Logger(child=True)
+
+
+def caller_of(event: Mapping[str, Any]) -> Principal | None:
+    """The authenticated caller, or None (a public route, or one that answers 401 itself)."""
+    authorizer = (event.get("requestContext") or {}).get("authorizer")
+    try:
+        return principal_from_context(authorizer) if authorizer else None
+    except Unauthorized:
+        return None
 
 
 class GuardedResolver(APIGatewayHttpResolver):
@@ -48,9 +58,9 @@ class GuardedResolver(APIGatewayHttpResolver):
             pass
         elif len(body) > MAX_BODY_BYTES:
             refused = MessageTooLarge(f"The request body is too large ({len(body):,} bytes; the limit is 64 KiB).")
-        elif authorizer := (event.get("requestContext") or {}).get("authorizer"):
+        elif principal := caller_of(event):
             try:
-                services.limits(self.settings).frame(principal_from_context(authorizer).sub)
+                services.limits(self.settings).frame(principal.sub)
             except RateLimited as exc:
                 refused = exc
         if refused is None:
