@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
+from local.gate import acting_as
 from local.template import REGION, ROOT, function_arn
 
 
@@ -60,7 +61,8 @@ class LocalFunction:
         if spec is None or spec.loader is None:
             raise ImportError(path)
         module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        with acting_as(self.logical_id):  # a cold start's AWS calls use the function's role too
+            spec.loader.exec_module(module)
         self.module = module
 
     def invoke(self, event: Any) -> tuple[Any, dict[str, Any] | None]:
@@ -70,7 +72,8 @@ class LocalFunction:
             if self.module is None:
                 self.load()
             handler = getattr(self.module, self.handler.rsplit(".", 1)[1])
-            return handler(event, context), None
+            with acting_as(self.logical_id):  # every AWS call it makes is checked against its own role
+                return handler(event, context), None
         except Exception as exc:
             return None, {
                 "errorMessage": str(exc),

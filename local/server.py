@@ -1,9 +1,14 @@
-"""The local stack: template.yaml on one machine.
+"""The local stack: template.yaml on one machine, as strict as AWS.
 
 One aiohttp process on 127.0.0.1:$PORT emulates API Gateway (WebSocket at /ws with the $connect authorizer,
 route selection and route responses; the @connections API; the HTTP API under /api/v1 with its Lambda
-authorizer), serves a Lambda Invoke endpoint, and runs DynamoDB and Step Functions from moto in-process
+authorizer), serves a Lambda Invoke endpoint, and runs DynamoDB, Step Functions and SSM from moto in-process
 (the real ASL runs; its Lambda tasks come back to the invoke endpoint through AWS_ENDPOINT_URL_LAMBDA).
+
+Strict mode (always on): every function's AWS calls are checked against its own role as SAM translates the
+template (local.iam, local.gate); DynamoDB requests are atomic per item and transactions can conflict
+(local.moto_atomic); expired items are deleted by a TTL sweeper; LOCAL_FAULTS injects AWS errors (local.faults).
+All state lives in memory and is gone when the process stops.
 """
 
 from __future__ import annotations
@@ -27,6 +32,9 @@ from urllib.parse import unquote
 
 from aiohttp import WSMsgType, web
 
+from local import gate
+from local.faults import FaultPlan, parse_faults
+from local.gate import Gate
 from local.lambdas import FunctionRegistry, load_functions
 from local.template import ACCOUNT_ID, REGION, ROOT, LocalResolver, create_tables, load_template, resources_of_type
 from smart_support.settings import LocalStackSettings, load_settings
@@ -80,6 +88,8 @@ class LocalStack:
         self.ws_routes: dict[str, dict[str, Any]] = {}
         self.http_routes: list[dict[str, Any]] = []
         self.state_machine_arn = ""
+        self.gate: Gate | None = None
+        self.sweeper: Any = None
 
     # ------------------------------------------------------------ boot
     def boot(self) -> None:
@@ -97,32 +107,51 @@ class LocalStack:
             POWERTOOLS_DEV="false",
         )
         os.environ.pop("AWS_PROFILE", None)
+        os.environ.pop("AUTH_SECRET", None)  # functions read the secret from SSM, as in AWS; it only seeds SSM here
         from moto import mock_aws
 
-        from local.moto_atomic import make_dynamodb_atomic, set_task_token_poll
+        from local.iam import roles_by_principal, translated_template
+        from local.moto_atomic import TtlSweeper, make_dynamodb_atomic, set_task_token_poll
 
+        faults = FaultPlan(parse_faults(cfg.local_faults))  # a bad LOCAL_FAULTS fails the boot, not the first request
+        translated = translated_template()
         make_dynamodb_atomic()
         set_task_token_poll(0.02)
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._mock.start()
         import boto3
 
-        resolver = LocalResolver(
-            self.template,
-            parameters={
-                "Stage": STAGE,
-                "SessionTtlSeconds": str(cfg.session_ttl_seconds),
-                "ApprovalTimeoutSeconds": str(cfg.approval_timeout_seconds),
-                "AllowAnonymous": "true" if cfg.allow_anonymous else "false",
-                "ModelProvider": cfg.model_provider,
-                "RateLimitTurnsPerMinute": str(cfg.rate_limit_turns_per_minute),
-                "RateLimitFramesPerSecond": str(cfg.rate_limit_frames_per_second),
-            },
-            base_url=cfg.base_url,
-        )
+        parameters = {
+            "Stage": STAGE,
+            "SessionTtlSeconds": str(cfg.session_ttl_seconds),
+            "ApprovalTimeoutSeconds": str(cfg.approval_timeout_seconds),
+            "AllowAnonymous": "true" if cfg.allow_anonymous else "false",
+            "ModelProvider": cfg.model_provider,
+            "RateLimitTurnsPerMinute": str(cfg.rate_limit_turns_per_minute),
+            "RateLimitFramesPerSecond": str(cfg.rate_limit_frames_per_second),
+        }
+        resolver = LocalResolver(self.template, parameters=parameters, base_url=cfg.base_url)
+        resolver.physical["WebSocketApi"] = API_ID
         create_tables(boto3.client("dynamodb", region_name=REGION), self.template)
         self.state_machine_arn = self._create_state_machine(resolver)
         resolver.physical["TurnStateMachine"] = self.state_machine_arn
+        boto3.client("ssm", region_name=REGION).put_parameter(
+            Name=resolver.parameter("AuthSecretParameterName"), Value=cfg.auth_secret, Type="SecureString"
+        )
+
+        policy_resolver = LocalResolver(translated, parameters=parameters, physical=dict(resolver.physical))
+        roles = roles_by_principal(translated, policy_resolver)
+        for principal, action in cfg.revoked():
+            roles[principal] = roles[principal].without(action)
+        self.gate = gate.install(
+            Gate(
+                roles,
+                api_id=API_ID,
+                interpreter_principal=self._state_machine_logical_id(),
+                faults=faults,
+                state_machine_of_token=self._state_machine_of_token,
+            )
+        )
 
         self.functions = load_functions(self.template, resolver)
         merged: dict[str, str] = {}
@@ -130,7 +159,6 @@ class LocalStack:
             merged.update(function.environment)
         merged.update(
             WEBSOCKET_ENDPOINT=f"{cfg.base_url}/{STAGE}",
-            AUTH_SECRET=cfg.auth_secret,
             OFFLINE_TOKEN_DELAY_MS=str(cfg.offline_token_delay_ms),
             POWERTOOLS_LOG_LEVEL=cfg.log_level,
         )
@@ -145,6 +173,23 @@ class LocalStack:
                 function.load()
             except Exception as exc:  # reported, retried on first invoke
                 print(f"warning: {function.logical_id} failed to load: {exc!r}", file=sys.stderr, flush=True)
+        self.sweeper = TtlSweeper(cfg.ttl_sweep_seconds).start()
+
+    def _state_machine_logical_id(self) -> str:
+        return next(iter(resources_of_type(self.template, "AWS::Serverless::StateMachine")))
+
+    def _state_machine_of_token(self, token: str) -> str | None:
+        """The state machine whose execution issued `token` (what AWS evaluates SendTask* against)."""
+        from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+        backend = stepfunctions_parser_backends[ACCOUNT_ID][REGION]
+        for machine in list(backend.state_machines):
+            for execution in list(machine.executions):
+                worker = getattr(execution, "exec_worker", None)
+                env = getattr(worker, "env", None)
+                if env is not None and env.callback_pool_manager.get(token) is not None:
+                    return str(machine.arn)
+        return self.state_machine_arn or None  # a token of a finished execution: still this stack's one machine
 
     def _create_state_machine(self, resolver: LocalResolver) -> str:
         import boto3
@@ -225,6 +270,11 @@ class LocalStack:
     def shutdown(self) -> None:
         """Stop moto and the worker threads."""
         self.executor.shutdown(wait=False, cancel_futures=True)
+        if self.sweeper is not None:
+            self.sweeper.stop()
+        if self.gate is not None:
+            gate.uninstall(self.gate)
+            self.gate = None
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
@@ -568,28 +618,37 @@ class LocalStack:
         return web.FileResponse(path, headers={"Cache-Control": "no-store"})
 
     async def handle_stats(self, _: web.Request) -> web.Response:
-        """Counters for tests and benchmarks: invocations per function, frames sent."""
+        """Counters for tests and benchmarks: invocations, frames, IAM checks and denials, faults, TTL, conflicts."""
+        from local.moto_atomic import LOCKS
+
         return web.json_response(
             {
                 "invocations": dict(self.functions.invocations),
                 "frames_out": sum(self.frames_out.values()),
                 "connections": len(self.connections),
+                "iam": self.gate.stats() if self.gate else {},
+                "ttl_deleted": self.sweeper.deleted if self.sweeper else 0,
+                "dynamodb_conflicts": LOCKS.conflicts,
             }
         )
 
     async def handle_executions(self, request: web.Request) -> web.Response:
         """Step Functions executions of the turn state machine with the states each entered (tests, bench)."""
         loop = asyncio.get_running_loop()
-        return web.json_response(await loop.run_in_executor(self.executor, self._executions, request.query.get("name")))
+        query = request.query
+        # the default executor: the stack's own calls carry no function's credentials (Lambda workers always do)
+        return web.json_response(
+            await loop.run_in_executor(None, self._executions, query.get("name"), query.get("prefix"))
+        )
 
-    def _executions(self, name: str | None) -> list[dict[str, Any]]:
+    def _executions(self, name: str | None, prefix: str | None = None) -> list[dict[str, Any]]:
         import boto3
 
         sfn = boto3.client("stepfunctions", region_name=REGION)
         runs = sfn.list_executions(stateMachineArn=self.state_machine_arn, maxResults=1000)["executions"]
         out = []
         for run in runs:
-            if name and run["name"] != name:
+            if (name and run["name"] != name) or (prefix and not run["name"].startswith(prefix)):
                 continue
             events = sfn.get_execution_history(executionArn=run["executionArn"], maxResults=1000)["events"]
             states = [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
@@ -625,7 +684,11 @@ def main() -> None:
         print(
             f"smart-support local stack ready in {time.monotonic() - started:.1f} s "
             f"(model={config.model_provider}, anonymous={config.allow_anonymous}, "
-            f"session ttl={config.session_ttl_seconds}s, approval timeout={config.approval_timeout_seconds}s)\n"
+            f"session ttl={config.session_ttl_seconds}s, approval timeout={config.approval_timeout_seconds}s, "
+            f"faults={config.local_faults or 'none'})\n"
+            f"  strict like AWS: each function's calls checked against its role from the SAM-translated template;\n"
+            f"  DynamoDB atomic per item (transactions can conflict); TTL sweep every {config.ttl_sweep_seconds:g} s\n"
+            f"  All state (DynamoDB, Step Functions, SSM) lives in memory and is gone when this process stops.\n"
             f"  web chat         {config.base_url}/\n"
             f"  operator console {config.base_url}/console\n"
             f"  WebSocket        ws://{config.host}:{config.port}/ws\n"
@@ -641,7 +704,7 @@ def main() -> None:
         )
     finally:
         stack.shutdown()
-        print("local stack stopped", flush=True)
+        print("local stack stopped: its in-memory state is gone", flush=True)
         sys.stdout.flush()
 
 

@@ -156,27 +156,30 @@ class LocalResolver:
     def get_att(self, logical_id: str, attribute: str) -> str:
         """What !GetAtt means locally."""
         resource = self.template["Resources"][logical_id]
-        if resource["Type"] == "AWS::Serverless::Function" and attribute == "Arn":
+        if resource["Type"] in ("AWS::Serverless::Function", "AWS::Lambda::Function") and attribute == "Arn":
             return function_arn(logical_id)
-        if attribute == "Name":  # the resource's own Name when the template sets one
-            name = resource.get("Properties", {}).get("Name")
+        if attribute == "Name":  # the resource's own Name when the template sets one (SAM: StateMachineName)
+            props = resource.get("Properties", {})
+            name = props.get("Name", props.get("StateMachineName"))
             return str(self.resolve(name)) if name is not None else logical_id
         if attribute == "Arn":
             return self.ref(logical_id)
         raise KeyError(f"{logical_id}.{attribute} has no local meaning")
 
-    def sub(self, text: str) -> str:
-        """Fn::Sub with ${Param}, ${Resource}, ${Resource.Attr} and pseudo parameters."""
+    def sub(self, text: str, variables: dict[str, Any] | None = None) -> str:
+        """Fn::Sub: ${Param}, ${Resource}, ${Resource.Attr}, pseudo parameters and its list form's variables."""
 
         def replace(match: re.Match[str]) -> str:
             token = match.group(1)
+            if variables and token in variables:
+                return str(self.resolve(variables[token]))
             if "." in token and not token.startswith("AWS::"):
                 logical_id, attribute = token.split(".", 1)
                 if self.template["Resources"].get(logical_id, {}).get("Type") == "AWS::ApiGatewayV2::Api":
-                    return logical_id
+                    return self.physical.get(logical_id, logical_id)
                 return self.get_att(logical_id, attribute)
             if self.template["Resources"].get(token, {}).get("Type") == "AWS::ApiGatewayV2::Api":
-                return token
+                return self.physical.get(token, token)
             return self.ref(token)
 
         return re.sub(r"\$\{([^}!]+)\}", replace, text)
@@ -190,7 +193,7 @@ class LocalResolver:
             if key == "Fn::GetAtt":
                 return self.get_att(arg[0], arg[1])
             if key == "Fn::Sub":
-                return self.sub(arg if isinstance(arg, str) else arg[0])
+                return self.sub(arg) if isinstance(arg, str) else self.sub(arg[0], arg[1])
             if key == "Fn::Select":
                 return self.resolve(arg[1])[int(arg[0])]
             if key == "Fn::Split":

@@ -156,6 +156,18 @@ class LocalStackSettings(SessionSettings, ApprovalSettings, AgentModelSettings, 
     auth_secret: str = Field(LOCAL_AUTH_SECRET, repr=False)
     log_level: str = "WARNING"
     seed_demo_data: bool = True
+    ttl_sweep_seconds: float = Field(60, gt=0)  # how often expired items are deleted (DynamoDB TTL)
+    local_faults: str = ""  # AWS errors to inject: service.Operation=ErrorCode@probability, comma-separated
+    local_iam_revoke: str = ""  # Principal:action pairs taken out of the translated policies, comma-separated
+
+    def revoked(self) -> list[tuple[str, str]]:
+        """(principal, action) pairs LOCAL_IAM_REVOKE takes out of the translated policies (to see what breaks)."""
+        pairs = []
+        for entry in self.local_iam_revoke.split(","):
+            principal, _, action = entry.strip().partition(":")
+            if principal and action:
+                pairs.append((principal, action))
+        return pairs
 
     @property
     def base_url(self) -> str:

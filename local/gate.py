@@ -1,0 +1,143 @@
+"""What every AWS request of the local stack's functions passes before it reaches moto or the stack: IAM, then faults.
+
+The functions share one process, so "whose credentials sign this call" is the principal named by `acting_as` around
+each invocation (a ContextVar: LangGraph's worker threads copy it). moto's Step Functions interpreter calls Lambda
+Invoke through boto3 with its own fixed access key ("ak") from threads of its own: those calls act as the state
+machine's role. Calls made by the stack itself (booting, the TTL sweeper, the harness) carry no principal and pass
+unchecked; a call without a principal from a Lambda worker thread is an attribution leak and is refused.
+
+The gate runs inside moto's `before-send` stubber (patched), so a refused or faulted request never reaches the
+backend, and botocore's retry handler sees the error exactly as it would see AWS's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections import Counter, deque
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+
+from local.faults import FaultPlan, error_response
+from local.iam import Call, Role, required_permissions
+from local.template import ACCOUNT_ID
+
+PRINCIPAL: ContextVar[str | None] = ContextVar("local_principal", default=None)
+INTERPRETER_ACCESS_KEY = "ak"  # moto.stepfunctions.parser.asl.utils.boto_client.boto_client_for
+WORKER_THREAD_PREFIX = "lambda"
+
+
+@contextlib.contextmanager
+def acting_as(principal: str) -> Iterator[None]:
+    """AWS calls made inside the block (and in threads that copy the context) use `principal`'s role."""
+    token = PRINCIPAL.set(principal)
+    try:
+        yield
+    finally:
+        PRINCIPAL.reset(token)
+
+
+@dataclass
+class Denial:
+    """One refused call."""
+
+    principal: str
+    action: str
+    resource: str
+
+
+@dataclass
+class Gate:
+    """IAM enforcement and fault injection for every request made under a principal."""
+
+    roles: dict[str, Role]
+    api_id: str
+    interpreter_principal: str | None = None
+    faults: FaultPlan = field(default_factory=FaultPlan)
+    state_machine_of_token: Callable[[str], str | None] | None = None
+    checked: Counter[str] = field(default_factory=Counter)
+    denials: deque[Denial] = field(default_factory=lambda: deque(maxlen=200))
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def principal_of(self, request: Any) -> str | None:
+        """Whose credentials signed the request."""
+        principal = PRINCIPAL.get()
+        if principal is None and self.interpreter_principal:
+            auth = str(request.headers.get("Authorization", ""))
+            if f"Credential={INTERPRETER_ACCESS_KEY}/" in auth:
+                principal = self.interpreter_principal
+        return principal
+
+    def check(self, event_name: str, request: Any) -> Any:
+        """An error response if IAM refuses the call or a fault fires; None to let it through."""
+        principal = self.principal_of(request)
+        if principal is None:
+            if threading.current_thread().name.startswith(WORKER_THREAD_PREFIX):
+                call = Call.from_request(event_name, request)
+                return self._deny("(no principal)", "(unattributed)", f"{call.service}:{call.operation}", "*", call)
+            return None
+        call = Call.from_request(event_name, request)
+        with self._lock:
+            self.checked[principal] += 1
+        role = self.roles.get(principal)
+        for action, resource in required_permissions(
+            call, api_id=self.api_id, state_machine_of_token=self.state_machine_of_token
+        ):
+            if role is None or not role.allows(action, resource):
+                return self._deny(principal, role.name if role else "(no role)", action, resource, call)
+        code = self.faults.pick(call.service, call.operation)
+        if code:
+            return error_response(call.service, call.operation, code, call.body)
+        return None
+
+    def _deny(self, principal: str, role_name: str, action: str, resource: str, call: Call) -> Any:
+        with self._lock:
+            self.denials.append(Denial(principal, action, resource))
+        message = (
+            f"User: arn:aws:sts::{ACCOUNT_ID}:assumed-role/{role_name}/{principal} is not authorized to perform: "
+            f"{action} on resource: {resource} because no identity-based policy allows the {action} action"
+        )
+        return error_response(call.service, call.operation, "AccessDeniedException", call.body, message=message)
+
+    def stats(self) -> dict[str, Any]:
+        """Checked calls by principal, refused calls, injected faults."""
+        with self._lock:
+            return {
+                "checked": dict(self.checked),
+                "denied": [vars(d) for d in self.denials],
+                "faults": dict(self.faults.injected),
+            }
+
+
+_ACTIVE: list[Gate] = []
+
+
+def install(gate: Gate) -> Gate:
+    """Make `gate` the one every botocore request of this process passes (moto's stubber consults it first)."""
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    if not getattr(BotocoreStubber.__call__, "_gated", False):
+        original = BotocoreStubber.__call__
+
+        def gated(self: Any, event_name: str, request: Any, **kwargs: Any) -> Any:
+            if _ACTIVE:
+                response = _ACTIVE[-1].check(event_name, request)
+                if response is not None:
+                    return response
+            return original(self, event_name, request, **kwargs)
+
+        gated._gated = True  # type: ignore[attr-defined]
+        BotocoreStubber.__call__ = gated  # type: ignore[method-assign]
+    _ACTIVE.append(gate)
+    return gate
+
+
+def uninstall(gate: Gate) -> None:
+    """Stop consulting `gate`."""
+    if gate in _ACTIVE:
+        _ACTIVE.remove(gate)
+
+
+__all__ = ["PRINCIPAL", "Denial", "Gate", "acting_as", "install", "uninstall"]
