@@ -157,11 +157,16 @@ def wait_for_execution(stack: RecordedStack, thread_id: str, turn: int, timeout:
     import boto3
 
     from local.template import REGION
+    from smart_support.store.sessions import thread_key
     from smart_support.turns.stepfunctions import execution_name
 
-    arn = stack.stack.state_machine_arn.replace(":stateMachine:", ":execution:") + ":" + execution_name(thread_id, turn)
     deadline = time.monotonic() + timeout
     with stack.recorder.scope("harness:bench"):
+        session = boto3.client("dynamodb", region_name=REGION).get_item(
+            TableName="ConversationsTable", Key=thread_key(thread_id), ConsistentRead=True
+        )["Item"]
+        name = execution_name(thread_id, session.get("incarnation", {}).get("S", ""), turn)
+        arn = stack.stack.state_machine_arn.replace(":stateMachine:", ":execution:") + ":" + name
         sfn = boto3.client("stepfunctions", region_name=REGION)
         while time.monotonic() < deadline:
             if sfn.describe_execution(executionArn=arn)["status"] != "RUNNING":

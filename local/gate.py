@@ -18,7 +18,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from local.faults import FaultPlan, error_response
 from local.iam import Call, Role, required_permissions
@@ -111,33 +111,41 @@ class Gate:
             }
 
 
-_ACTIVE: list[Gate] = []
+class Checker(Protocol):
+    """Anything that may answer a request before moto does (a Gate, or a test's fault injector)."""
+
+    def check(self, event_name: str, request: Any) -> Any:
+        """An AWSResponse to answer with, or None."""
 
 
-def install(gate: Gate) -> Gate:
-    """Make `gate` the one every botocore request of this process passes (moto's stubber consults it first)."""
+_ACTIVE: list[Checker] = []
+C = TypeVar("C", bound=Checker)
+
+
+def install(checker: C) -> C:
+    """Consult `checker` on every botocore request of this process before moto's stubber (latest installed first)."""
     from moto.core.botocore_stubber import BotocoreStubber
 
     if not getattr(BotocoreStubber.__call__, "_gated", False):
         original = BotocoreStubber.__call__
 
         def gated(self: Any, event_name: str, request: Any, **kwargs: Any) -> Any:
-            if _ACTIVE:
-                response = _ACTIVE[-1].check(event_name, request)
+            for active in reversed(list(_ACTIVE)):
+                response = active.check(event_name, request)
                 if response is not None:
                     return response
             return original(self, event_name, request, **kwargs)
 
         gated._gated = True  # type: ignore[attr-defined]
         BotocoreStubber.__call__ = gated  # type: ignore[method-assign]
-    _ACTIVE.append(gate)
-    return gate
+    _ACTIVE.append(checker)
+    return checker
 
 
-def uninstall(gate: Gate) -> None:
-    """Stop consulting `gate`."""
-    if gate in _ACTIVE:
-        _ACTIVE.remove(gate)
+def uninstall(checker: Checker) -> None:
+    """Stop consulting `checker`."""
+    if checker in _ACTIVE:
+        _ACTIVE.remove(checker)
 
 
-__all__ = ["PRINCIPAL", "Denial", "Gate", "acting_as", "install", "uninstall"]
+__all__ = ["PRINCIPAL", "Checker", "Denial", "Gate", "acting_as", "install", "uninstall"]

@@ -163,5 +163,13 @@ def tokens(events: list[dict[str, Any]], agent: str | None = None) -> str:
     return "".join(e["content"] for e in events if e["type"] == "token" and (agent is None or e["agent"] == agent))
 
 
+def executions(stack: Stack, thread_id: str, turn: int) -> list[dict[str, Any]]:
+    """The Step Functions executions of one turn of a thread (any incarnation), by their deterministic names."""
+    from smart_support.turns.stepfunctions import execution_prefix
+
+    runs = stack.http("GET", f"/_local/executions?prefix={execution_prefix(thread_id)}")[1]
+    return [run for run in runs if run["name"].endswith(f"-{turn}")]
+
+
 def new_thread(prefix: str = "t") -> str:
     return f"{prefix}-{time.time_ns()}"

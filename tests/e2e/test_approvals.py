@@ -5,7 +5,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.conftest import Stack, new_thread, start_stack, tokens
+from tests.e2e.conftest import Stack, executions, new_thread, start_stack, tokens
 
 pytestmark = pytest.mark.e2e
 
@@ -22,12 +22,10 @@ def order_status(client, order_id):
 
 
 def execution_states(stack, thread_id, turn):
-    from smart_support.turns.stepfunctions import execution_name
-
     runs = []
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        runs = stack.http("GET", f"/_local/executions?name={execution_name(thread_id, turn)}")[1]
+        runs = executions(stack, thread_id, turn)
         if runs and runs[0]["status"] != "RUNNING":
             return runs[0]
         time.sleep(0.1)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from local.inprocess import InProcessStack
-from tests.e2e.conftest import Stack, start_stack
+from tests.e2e.conftest import Stack, executions, start_stack
 
 
 @pytest.fixture(scope="session")
@@ -37,6 +37,9 @@ def inproc_client(inproc: InProcessStack) -> Stack:
     return Stack(inproc.port, None, Path(os.devnull), inproc.secret)
 
 
+__all__ = ["executions"]
+
+
 def function_module(stack: InProcessStack, logical_id: str) -> Any:
     """The loaded handler module of one function (what a cold start imported)."""
     function = stack.stack.functions.functions[logical_id]
@@ -55,13 +58,6 @@ def wait_for_status(stack: Stack, thread_id: str, token: str, status: str = "idl
             return body
         time.sleep(0.1)
     raise AssertionError(f"{thread_id} never became {status}: {body}")
-
-
-def executions(stack: Stack, thread_id: str, turn: int) -> list[dict]:
-    """The Step Functions executions of one turn (by its deterministic name)."""
-    from smart_support.turns.stepfunctions import execution_name
-
-    return stack.http("GET", f"/_local/executions?name={execution_name(thread_id, turn)}")[1]
 
 
 def transcript(stack: Stack, thread_id: str, token: str) -> list[dict]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
+from smart_support.store.analytics import AnalyticsStore
 from smart_support.store.dynamodb import (
     ConditionFailed,
     StoreError,
@@ -109,5 +110,4 @@ def test_end_run_keeps_the_transcript_when_a_newer_turn_owns_the_thread(dynamodb
         ExpressionAttributeValues={":pk": {"S": "THREAD#t-1"}, ":sk": {"S": "TURN#000001#"}},
     )["Items"]
     assert [item["entries"]["L"][0]["M"]["content"]["S"] for item in stored] == ["late"]
-    counters = dynamodb.get_item(TableName=TABLE, Key={"PK": {"S": "ANALYTICS"}, "SK": {"S": "COUNTERS"}})["Item"]
-    assert counters["turns"] == {"N": "1"}
+    assert AnalyticsStore(TABLE, dynamodb).summary()["turns"] == 1

@@ -11,7 +11,7 @@ from smart_support.auth.tokens import Principal
 from smart_support.store.analytics import AnalyticsStore
 from smart_support.store.approvals import ApprovalStore
 from smart_support.store.handoffs import HandoffStore
-from smart_support.store.sessions import SessionStore
+from smart_support.store.sessions import SessionStore, new_incarnation
 from smart_support.store.tickets import TicketStore
 from smart_support.store.transcript import TranscriptStore
 from smart_support.turns.chat import ChatService, FrameContext
@@ -76,7 +76,7 @@ def test_a_message_starts_one_named_execution_with_the_turn(chat, sfn):
     reply = service.handle(json.dumps({"type": "message", "thread_id": "t-1", "content": "hello"}), CTX)
     assert reply is None
     runs = executions(sfn)
-    assert [r["name"] for r in runs] == [execution_name("t-1", 1)]
+    assert [r["name"] for r in runs] == [execution_name("t-1", sessions.get("t-1").incarnation, 1)]
     client, _ = sfn
     payload = json.loads(client.describe_execution(executionArn=runs[0]["executionArn"])["input"])
     assert payload["turn"]["thread_id"] == "t-1" and payload["turn"]["turn"] == 1
@@ -152,8 +152,9 @@ def test_cancel_marks_the_running_turn_and_is_a_no_op_when_idle(chat):
 
 
 def test_execution_names_are_valid_and_distinct():
-    names = {execution_name(t, n) for t in ("a", "b", "x" * 128, "a:b.c") for n in (1, 2)}
-    assert len(names) == 8
+    incarnations = (new_incarnation(1_800_000_000.0), new_incarnation(4_000_000_000.5))
+    names = {execution_name(t, i, n) for t in ("a", "b", "x" * 128, "a:b.c") for i in incarnations for n in (1, 999999)}
+    assert len(names) == 16
     assert all(len(n) <= 80 and n.replace("-", "").replace("_", "").isalnum() for n in names)
 
 

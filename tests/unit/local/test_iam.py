@@ -7,7 +7,7 @@ import pytest
 from local.iam import Call, Role, Statement, matches, required_permissions, roles_by_principal, translated_template
 from local.template import ACCOUNT_ID, REGION, LocalResolver, load_template
 
-STATE_MACHINE = f"arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:TurnStateMachine"
+STATE_MACHINE = f"arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:smart-support-local-turn"  # ${AWS::StackName}-turn
 
 
 def table(name: str) -> str:
@@ -55,7 +55,9 @@ def test_step_functions_and_connections_are_scoped(roles):
     assert message.allows("states:StartExecution", STATE_MACHINE)
     assert not message.allows("states:StartExecution", STATE_MACHINE + "Other")
     assert message.allows("states:SendTaskSuccess", STATE_MACHINE)
-    assert not roles["AgentFunction"].allows("states:StartExecution", STATE_MACHINE)
+    assert roles["AgentFunction"].allows("states:StartExecution", STATE_MACHINE)  # a queued next turn
+    assert not roles["AgentFunction"].allows("states:SendTaskSuccess", STATE_MACHINE)
+    assert not roles["WorkflowFunction"].allows("states:StartExecution", STATE_MACHINE)
     post = f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:localws/local/POST/@connections/abc="
     assert roles["AgentFunction"].allows("execute-api:ManageConnections", post)
     assert not roles["AgentFunction"].allows("execute-api:ManageConnections", post.replace("/POST/", "/DELETE/"))

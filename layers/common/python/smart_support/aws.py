@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import random
 import threading
+import time
+from collections.abc import Callable
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 CLIENT_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 5},
@@ -38,3 +42,58 @@ def error_code(exc: Exception) -> str:
     """The AWS error code of a botocore ClientError ('' for anything else)."""
     response = getattr(exc, "response", None) or {}
     return str(response.get("Error", {}).get("Code", ""))
+
+
+T = TypeVar("T")
+
+
+class TransientError(Exception):
+    """AWS kept failing transiently (conflicts, throttles, 5xx) past every retry: the state machine retries the task."""
+
+
+# Errors AWS answers under load that succeed when tried again: throttling, transaction conflicts, 5xx.
+TRANSIENT_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "Throttling",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "LimitExceededException",
+        "TransactionConflictException",
+        "TransactionInProgressException",
+        "InternalServerError",
+        "InternalFailure",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "RequestTimeout",
+    }
+)
+TRANSIENT_REASONS = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"})
+
+
+def cancellation_reasons(exc: Exception) -> list[str]:
+    """The per-item reason codes of a TransactionCanceledException ("None" for items that were fine)."""
+    response = getattr(exc, "response", None) or {}
+    return [str(reason.get("Code", "None")) for reason in response.get("CancellationReasons") or []]
+
+
+def is_transient(exc: Exception) -> bool:
+    """True when trying the same request again may succeed (never for a failed condition)."""
+    code = error_code(exc)
+    if code == "TransactionCanceledException":
+        reasons = cancellation_reasons(exc)
+        return "ConditionalCheckFailed" not in reasons and any(r in TRANSIENT_REASONS for r in reasons)
+    return code in TRANSIENT_CODES
+
+
+def retry_transient(call: Callable[[], T], attempts: int = 6, base_delay: float = 0.05, max_delay: float = 1.0) -> T:
+    """Run `call`, retrying transient AWS errors with exponential backoff and jitter (the SDK does not retry these)."""
+    for attempt in range(attempts):
+        try:
+            return call()
+        except ClientError as exc:
+            if attempt == attempts - 1 or not is_transient(exc):
+                raise
+            time.sleep(min(max_delay, base_delay * 2**attempt) * random.uniform(0.5, 1.0))  # noqa: S311 - jitter
+    raise AssertionError("unreachable")  # pragma: no cover

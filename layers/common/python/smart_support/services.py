@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from smart_support.store.analytics import AnalyticsStore
     from smart_support.store.approvals import ApprovalStore
     from smart_support.store.connections import ConnectionStore
+    from smart_support.store.deliveries import DeliveryStore
     from smart_support.store.handoffs import HandoffStore
     from smart_support.store.sessions import SessionStore
     from smart_support.store.tickets import TicketStore
@@ -95,6 +96,14 @@ def handoff_store(settings: ConversationSettings) -> HandoffStore:
     from smart_support.store.handoffs import HandoffStore
 
     return HandoffStore(settings.conversations_table, settings.session_ttl_seconds, tickets(settings))
+
+
+@cache
+def deliveries(settings: ConversationSettings) -> DeliveryStore:
+    """What failed agent tasks had delivered (read by their retries)."""
+    from smart_support.store.deliveries import DeliveryStore
+
+    return DeliveryStore(settings.conversations_table)
 
 
 @cache
@@ -200,4 +209,5 @@ def turn_runner(settings: AgentSettings) -> TurnRunner:
         tickets=tickets(settings),
         workflow=workflow(settings),
         transcripts=transcripts(settings),
+        deliveries=deliveries(settings),
     )

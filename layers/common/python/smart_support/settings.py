@@ -135,7 +135,9 @@ class WorkflowTaskSettings(ConversationSettings, StreamingSettings, ApprovalSett
     """The state machine's AwaitApproval and ReportFailure tasks."""
 
 
-class AgentSettings(ConversationSettings, StreamingSettings, WorkflowSettings, AgentModelSettings, AgentDataSettings):
+class AgentSettings(
+    ConversationSettings, ApprovalSettings, StreamingSettings, WorkflowSettings, AgentModelSettings, AgentDataSettings
+):
     """The agent task: model, stores, checkpoints, streaming, and starting a queued next turn."""
 
 

@@ -68,7 +68,7 @@ def build_graph(
 
 
 def build_checkpointer(settings: AgentSettings, endpoint_url: str | None = None) -> BaseCheckpointSaver[Any]:
-    """DynamoDBSaver on the checkpoints table, its TTL equal to the session TTL."""
+    """DynamoDBSaver on the checkpoints table; its TTL outlives a session that waits out a whole approval."""
     from langgraph_checkpoint_aws import DynamoDBSaver
 
     saver: BaseCheckpointSaver[Any] = DynamoDBSaver(
@@ -76,7 +76,7 @@ def build_checkpointer(settings: AgentSettings, endpoint_url: str | None = None)
         region_name=settings.region,
         endpoint_url=endpoint_url,
         boto_config=aws.CLIENT_CONFIG,
-        ttl_seconds=settings.session_ttl_seconds,
+        ttl_seconds=settings.session_ttl_seconds + settings.approval_timeout_seconds,
     )
     return saver
 

@@ -1,4 +1,9 @@
-"""Runs one agent task (a turn or its resumption): streams events, stores the transcript, finishes the turn."""
+"""Runs one agent task (a turn or its resumption): streams events, stores the transcript, finishes the turn.
+
+What AWS does to it: the end-of-turn transaction can be cancelled by a conflict or throttled (retried with backoff in
+the store; only a failed condition on the session means "the thread moved on"); a failure past the retries fails the
+task with TransientError, Step Functions retries it, and the retry sends the client nothing it already has.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +12,18 @@ import time
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from botocore.exceptions import ClientError
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage, ToolMessage
 from langgraph.types import Command
 
 from smart_support import aws
 from smart_support.agent.nodes import AGENT_NODES, SPECIALISTS
+from smart_support.aws import TransientError
 from smart_support.clock import iso
 from smart_support.protocol.errors import InternalError
 from smart_support.protocol.events import error_event, event, handoff_event, message_complete_event, tool_call_event
 from smart_support.store import analytics
-from smart_support.store.dynamodb import StoreError
+from smart_support.store.deliveries import Delivery, DeliveryStore, delivery_key
+from smart_support.store.dynamodb import StoreError, is_transient_failure
 from smart_support.store.ports import SessionRepository, TicketRepository, TranscriptRepository
 from smart_support.store.sessions import QueuedMessage, Session
 from smart_support.turns.decisions import ApprovalService
@@ -41,6 +47,16 @@ THROTTLING_CODES = (
 CUT_NOTE = "[The customer stopped this answer here.]"
 CONTEXT_MESSAGES = 4
 CONTEXT_CHARS = 400
+MAX_APPROVALS_PER_TURN = 5
+LIMIT_ROUNDS = 3  # automatic refusals before the turn ends with the model still asking
+LIMIT_COMMENT = (
+    f"Not asked: one message can ask for at most {MAX_APPROVALS_PER_TURN} approvals. "
+    "Ask the customer to request this again in a new message."
+)
+LIMIT_NOTE = (
+    f"I can ask for at most {MAX_APPROVALS_PER_TURN} approvals in one message, so I did not ask for the rest; "
+    "please send those requests again in a new message."
+)
 
 
 HANDOFF_CONTEXT_MESSAGES = 40  # of an operator's exchange with the customer, the most recent reach the model
@@ -69,8 +85,16 @@ def announce_handoff(channel: ThreadChannel, entries: list[dict[str, Any]], tick
     entries.append({"role": "system", "event": "handoff", "state": "requested", "ticket_id": ticket_id, "at": now})
 
 
-class ThrottlingError(Exception):
-    """The model provider throttled us past the client's own retries (the state machine retries it)."""
+class ThrottlingError(TransientError):
+    """The model provider or AWS throttled us past the client's own retries (the state machine retries it)."""
+
+
+def transient_failure(exc: Exception) -> TransientError | None:
+    """The TransientError to fail the task with when `exc` is AWS failing transiently past every retry."""
+    if not is_transient_failure(exc):
+        return None
+    code = exc.code if isinstance(exc, StoreError) else aws.error_code(exc)
+    return ThrottlingError(str(exc)) if code in THROTTLING_CODES else TransientError(str(exc))
 
 
 def _text(message: BaseMessage) -> str:
@@ -194,6 +218,7 @@ class TurnRunner:
         tickets: TicketRepository | None = None,
         workflow: TurnWorkflow | None = None,
         transcripts: TranscriptRepository | None = None,
+        deliveries: DeliveryStore | None = None,
     ) -> None:
         self.graph = graph
         self.sessions = sessions
@@ -203,13 +228,38 @@ class TurnRunner:
         self.tickets = tickets
         self.workflow = workflow
         self.transcripts = transcripts
+        self.deliveries = deliveries
 
     def handle(self, task: AgentTask) -> dict[str, Any]:
-        """Run or resume the graph; returns {"outcome": "complete"|"interrupted", "interrupt": ...}."""
+        """Run or resume the graph; returns {"outcome": "complete"|"interrupted", "interrupt", "approvals"}."""
         turn = task.turn
         now = time.time()
         channel = ThreadChannel(self.sender, self.sessions, turn.thread_id, turn.connection_id, watchers=turn.watchers)
+        key = delivery_key(turn.thread_id, turn.incarnation, turn.turn, self._task_key(task))
+        earlier = self.deliveries.recall(key) if task.attempt and self.deliveries else None
+        if earlier:
+            channel.skip_delivered(earlier.text, earlier.events)
         entries: list[dict[str, Any]] = []
+        outcome: dict[str, Any] | None = None
+        run = int(now * 1000) % 10**13
+        try:
+            if earlier and earlier.finished:  # the graph already did this task: only the end of the turn is left
+                entries, outcome, run = earlier.entries or [], earlier.outcome or {}, earlier.run or run
+            else:
+                outcome = self._run_graph(task, channel, entries, now)
+            return self._finish(task, outcome, channel, entries, run)
+        except Exception as exc:
+            self._remember(key, channel, entries, outcome, run)
+            transient = transient_failure(exc)
+            if transient is not None:
+                raise transient from exc
+            raise
+
+    def _run_graph(
+        self, task: AgentTask, channel: ThreadChannel, entries: list[dict[str, Any]], now: float
+    ) -> dict[str, Any]:
+        """Stream this task's graph run to the client; its outcome (serialisable: the retry may keep it)."""
+        turn = task.turn
         graph_input: Any
         if task.task == "run":  # the message function stored the customer's message already
             graph_input = {
@@ -220,19 +270,40 @@ class TurnRunner:
             # The customer's messages are in the transcript already: stored when the turn began or they were queued.
         else:
             graph_input = self._resume_input(task, channel, entries, now)
-
         # A resumed run checks at once: `cancel` during an approval is what resumed it.
         watch = CancelWatch(self.sessions, turn.thread_id, turn.turn, check_now=task.task == "resume")
+        outcome = self._stream(graph_input, task, channel, entries, watch, stop=task.task == "run")
+        if watch.cancelled and task.task == "run":
+            self._record_cut(turn, graph_input["messages"], entries)
+        return self._within_approval_limit(task, outcome, channel, entries, watch)
+
+    @staticmethod
+    def checkpoint_thread(turn: TurnRequest) -> str:
+        """The LangGraph thread of this conversation's incarnation (a thread id used again starts afresh)."""
+        return f"{turn.thread_id}#{turn.incarnation}" if turn.incarnation else turn.thread_id
+
+    @staticmethod
+    def _task_key(task: AgentTask) -> str:
+        return f"resume-{task.interrupt.interrupt_id}" if task.task == "resume" and task.interrupt else task.task
+
+    def _remember(
+        self,
+        key: dict[str, Any],
+        channel: ThreadChannel,
+        entries: list[dict[str, Any]],
+        outcome: dict[str, Any] | None,
+        run: int,
+    ) -> None:
+        """Keep what this failing task delivered (and its outcome, if the graph finished) for the retry."""
+        if self.deliveries is None:
+            return
+        delivery = Delivery(text="".join(channel.delivered_text), events=channel.delivered_events)
+        if outcome is not None:
+            delivery = delivery.model_copy(update={"entries": entries, "outcome": outcome, "run": run})
         try:
-            outcome = self._stream(graph_input, turn.thread_id, channel, entries, watch, stop=task.task == "run")
-            if watch.cancelled and task.task == "run":
-                self._record_cut(turn.thread_id, graph_input["messages"], entries)
-            return self._finish(task, outcome, channel, entries)
-        except (ClientError, StoreError) as exc:
-            code = exc.code if isinstance(exc, StoreError) else aws.error_code(exc)
-            if code in THROTTLING_CODES:
-                raise ThrottlingError(str(exc)) from exc
-            raise
+            self.deliveries.remember(key, delivery)
+        except Exception:  # the retry then runs again from the checkpoint
+            logger.exception("could not keep what the failed task delivered")
 
     def _resume_input(
         self, task: AgentTask, channel: ThreadChannel, entries: list[dict[str, Any]], now: float
@@ -240,11 +311,13 @@ class TurnRunner:
         decision, info, turn = task.decision, task.interrupt, task.turn
         if decision is None or info is None:
             raise ValueError("a resume task needs the interrupt and the decision")
+        # The decision reached the workflow, so it is final: record it (idempotent; the decider may have already)
         if decision.decided_by == "timeout":
             self.approvals.expire(info.interrupt_id, now=now)
-            session = self.sessions.mark_running(turn.thread_id, turn.turn, info.interrupt_id, now=now)
-        else:  # the customer may have moved to another connection (resume) while the approval waited
-            session = self.sessions.get(turn.thread_id)
+        else:
+            self.approvals.settle(info.interrupt_id, decision, now=now)
+        # running again; the customer may have moved to another connection (resume) while the approval waited
+        session = self.sessions.mark_running(turn.thread_id, turn.turn, info.interrupt_id, now=now)
         if session:
             channel.follow(session.connection_id)
             channel.watchers = session.live_watchers(now)
@@ -298,10 +371,43 @@ class TurnRunner:
                 messages.append(HumanMessage(entry["content"]))
         return messages
 
+    def _within_approval_limit(
+        self,
+        task: AgentTask,
+        outcome: dict[str, Any],
+        channel: ThreadChannel,
+        entries: list[dict[str, Any]],
+        watch: CancelWatch,
+    ) -> dict[str, Any]:
+        """Past MAX_APPROVALS_PER_TURN, refuse further approvals without asking anyone, and say so."""
+        if not outcome["interrupt"] or outcome["cancelled"] or task.approvals < MAX_APPROVALS_PER_TURN:
+            return outcome
+        tools = list(outcome["tools"])
+        for _ in range(LIMIT_ROUNDS):
+            asked = outcome["interrupt"]
+            refusal = {
+                "interrupt_id": asked["interrupt_id"],
+                "args_hash": args_hash(asked["args"]),
+                "approved": False,
+                "decided_by": "limit",
+                "comment": LIMIT_COMMENT,
+            }
+            outcome = self._stream(Command(resume=refusal), task, channel, entries, watch, stop=False)
+            tools += outcome["tools"]
+            if not outcome["interrupt"] or outcome["cancelled"]:
+                break
+        speaker = next((e["agent"] for e in reversed(entries) if e.get("role") == "assistant"), "order_actions")
+        coalescer = TokenCoalescer(channel, flush_ms=0)
+        coalescer.add(speaker, ("\n\n" if entries and entries[-1].get("content") else "") + LIMIT_NOTE)
+        coalescer.flush()
+        entries.append({"role": "assistant", "agent": speaker, "content": LIMIT_NOTE, "at": iso(time.time())})
+        logger.warning("approval limit reached", extra={"thread_id": task.turn.thread_id, "turn": task.turn.turn})
+        return {"interrupt": None, "tools": tools, "cancelled": outcome["cancelled"]}
+
     def _stream(
         self,
         graph_input: Any,
-        thread_id: str,
+        task: AgentTask,
         channel: ThreadChannel,
         entries: list[dict[str, Any]],
         watch: CancelWatch,
@@ -309,7 +415,7 @@ class TurnRunner:
     ) -> dict[str, Any]:
         """Stream the graph to the client; once cancelled, send nothing more and (if `stop`) end the run."""
         relay = EventRelay(channel, TokenCoalescer(channel, flush_ms=self.flush_ms), entries)
-        config = {"configurable": {"thread_id": thread_id}, "recursion_limit": 40}
+        config = {"configurable": {"thread_id": self.checkpoint_thread(task.turn)}, "recursion_limit": 40}
         stream = self.graph.stream(graph_input, config, stream_mode=["messages", "updates"], durability="exit")
         for mode, chunk in stream:
             if not watch.cancelled and watch.check():
@@ -323,18 +429,41 @@ class TurnRunner:
                 relay.token(*chunk)
             else:
                 relay.update(chunk or {})
-        return relay.finish(watch.cancelled)
+        finished = relay.finish(watch.cancelled)
+        raw = finished["interrupts"]
+        info = self._interrupt_info(raw[0], task.turn) if raw and not finished["cancelled"] else None
+        return {"interrupt": info, "tools": finished["tools"], "cancelled": finished["cancelled"]}
 
-    def _record_cut(self, thread_id: str, asked: list[BaseMessage], entries: list[dict[str, Any]]) -> None:
+    def _interrupt_info(self, raw: Any, turn: TurnRequest) -> dict[str, Any]:
+        """What the state machine and the approver need of the graph's interrupt (serialisable)."""
+        value = dict(raw.value)
+        return InterruptInfo(
+            interrupt_id=value.get("interrupt_id") or raw.id,
+            action=value["action"],
+            args=value["args"],
+            description=value["description"],
+            approver=value["approver"],
+            amount=value.get("amount"),
+            order_total=value.get("order_total"),
+            reason=value.get("reason"),
+            context=self._recent_messages(turn),
+        ).model_dump()
+
+    def _record_cut(self, turn: TurnRequest, asked: list[BaseMessage], entries: list[dict[str, Any]]) -> None:
         """A stopped run checkpointed nothing: keep the question and the partial answer, marked as cut."""
         said = "".join(e.get("content", "") for e in entries if e.get("role") == "assistant").strip()
         note = CUT_NOTE if not said else f"{said} {CUT_NOTE}"
         speaker = next((e["agent"] for e in reversed(entries) if e.get("role") == "assistant"), SPEAKERS[-1])
-        config = {"configurable": {"thread_id": thread_id}}
+        config = {"configurable": {"thread_id": self.checkpoint_thread(turn)}}
         self.graph.update_state(config, {"messages": [*asked, AIMessage(note)]}, as_node=speaker)
 
     def _finish(
-        self, task: AgentTask, outcome: dict[str, Any], channel: ThreadChannel, entries: list[dict[str, Any]]
+        self,
+        task: AgentTask,
+        outcome: dict[str, Any],
+        channel: ThreadChannel,
+        entries: list[dict[str, Any]],
+        run: int,
     ) -> dict[str, Any]:
         turn = task.turn
         now = time.time()
@@ -342,33 +471,19 @@ class TurnRunner:
         for name in outcome["tools"]:
             counters[f"tool_{name}"] += 1
         cancelled = bool(outcome.get("cancelled"))
-        if outcome["interrupts"] and not cancelled:
-            raw = outcome["interrupts"][0]
-            value = dict(raw.value)
-            info = InterruptInfo(
-                interrupt_id=value.get("interrupt_id") or raw.id,
-                action=value["action"],
-                args=value["args"],
-                description=value["description"],
-                approver=value["approver"],
-                amount=value.get("amount"),
-                order_total=value.get("order_total"),
-                reason=value.get("reason"),
-                context=self._recent_messages(turn.thread_id),
-            )
+        if outcome["interrupt"] and not cancelled:
+            info = InterruptInfo.model_validate(outcome["interrupt"])
             counters["interrupts_requested"] = 1
-            self.sessions.end_run(turn.thread_id, turn.turn, entries, counters, finished=False, now=now)
+            self.sessions.end_run(turn.thread_id, turn.turn, entries, counters, finished=False, now=now, run=run)
             logger.info("turn interrupted", extra={"thread_id": turn.thread_id, "action": info.action})
-            return {"outcome": "interrupted", "interrupt": info.model_dump()}
+            return {"outcome": "interrupted", "interrupt": info.model_dump(), "approvals": task.approvals + 1}
 
-        counters["turns"] = 1
+        counters["turns"] = 1  # the session itself was counted when it was created
         if cancelled:
             counters["turns_cancelled"] = 1
         if task.task == "run":
             counters[analytics.latency_bucket((now - turn.started_at) * 1000)] = 1
-            if turn.turn == 1:
-                counters["sessions"] = 1
-        idle = self.sessions.end_run(turn.thread_id, turn.turn, entries, counters, finished=True, now=now)
+        idle = self.sessions.end_run(turn.thread_id, turn.turn, entries, counters, finished=True, now=now, run=run)
         # Not idle: messages were queued behind the turn (they make the next one), or the thread moved on.
         queued = None if idle else self.sessions.advance(turn.thread_id, turn.turn, now)
         channel.send(message_complete_event(turn.thread_id, turn.turn, cancelled=cancelled))
@@ -383,7 +498,12 @@ class TurnRunner:
                 "frames": channel.frames_sent,
             },
         )
-        return {"outcome": "complete", "interrupt": None, "latency_ms": round((now - turn.started_at) * 1000)}
+        return {
+            "outcome": "complete",
+            "interrupt": None,
+            "approvals": task.approvals,
+            "latency_ms": round((now - turn.started_at) * 1000),
+        }
 
     def _start_queued(self, previous: TurnRequest, session: Session, queued: list[QueuedMessage]) -> None:
         """The messages that waited behind `previous` make the next turn: a new execution, as a message would."""
@@ -398,6 +518,7 @@ class TurnRunner:
             started_at=time.time(),
             queued=contents,
             watchers=session.live_watchers(time.time()),
+            incarnation=session.incarnation,
         )
         try:
             if self.workflow is None:
@@ -411,9 +532,9 @@ class TurnRunner:
             return
         logger.info("queued turn started", extra={"thread_id": request.thread_id, "turn": request.turn})
 
-    def _recent_messages(self, thread_id: str) -> list[dict[str, str]]:
+    def _recent_messages(self, turn: TurnRequest) -> list[dict[str, str]]:
         """The last few customer and assistant messages, shown to whoever decides the approval."""
-        state = self.graph.get_state({"configurable": {"thread_id": thread_id}})
+        state = self.graph.get_state({"configurable": {"thread_id": self.checkpoint_thread(turn)}})
         recent: list[dict[str, str]] = []
         for message in reversed(state.values.get("messages", [])):
             text = _text(message).strip()

@@ -79,6 +79,6 @@ def get_session(thread_id: ThreadIdPath, caller: Caller, sessions: Sessions, app
     responses=documented("The transcript, oldest first", 401, 404, 410),
 )
 def get_messages(thread_id: ThreadIdPath, caller: Caller, sessions: Sessions, transcripts: Transcripts) -> Transcript:
-    """Every stored entry of the thread, oldest first."""
-    sessions.get_visible(thread_id, caller.sub, is_operator=caller.is_operator)
+    """Every stored entry of the thread, oldest first (as long as it is kept, also after the session expired)."""
+    sessions.check_owner(thread_id, caller.sub, is_operator=caller.is_operator)
     return Transcript.model_validate({"thread_id": thread_id, "messages": transcripts.messages(thread_id, time.time())})

@@ -1,13 +1,21 @@
-"""Cheap analytics: atomic counters in one item, turn latency as a fixed-bucket histogram."""
+"""Cheap, exact analytics: atomic counters spread over shards, turn latency as a fixed-bucket histogram.
+
+Every counted event ADDs to one of COUNTER_SHARDS items (its own partition key), picked at random, inside the same
+write that records the event (the turn's end-of-turn transaction, a decision's audit), so a count is exact: it is
+written if and only if the event is. No single item takes every turn's write (one would throttle and conflict under
+load, capping the whole service near one partition's ~1,000 writes/s); a read sums the shards (one BatchGetItem).
+"""
 
 from __future__ import annotations
 
+import functools
+import random
 from typing import Any
 
 from smart_support import aws
 from smart_support.store import items
 
-COUNTERS_KEY = {"PK": {"S": "ANALYTICS"}, "SK": {"S": "COUNTERS"}}
+COUNTER_SHARDS = 32
 LATENCY_BUCKETS_MS = (100, 250, 500, 1000, 2000, 4000, 8000, 15000, 30000, 60000)
 JOIN_BUCKETS_SECONDS = (30, 60, 120, 300, 600, 1800, 3600, 4 * 3600, 24 * 3600)
 
@@ -20,13 +28,19 @@ def latency_bucket(latency_ms: float) -> str:
     return "lat_le_inf"
 
 
-def counters_update(table_name: str, increments: dict[str, int]) -> dict[str, Any]:
-    """An Update (for update_item or a transaction) that ADDs each counter."""
+def shard_key(shard: int) -> dict[str, Any]:
+    """Key of one counter shard."""
+    return {"PK": {"S": f"ANALYTICS#{shard:02d}"}, "SK": {"S": "COUNTERS"}}
+
+
+def counters_update(table_name: str, increments: dict[str, int], shard: int | None = None) -> dict[str, Any]:
+    """An Update (for update_item or a transaction) that ADDs each counter on one shard (random unless given)."""
     names = {f"#c{i}": name for i, name in enumerate(increments)}
     values = {f":v{i}": amount for i, amount in enumerate(increments.values())}
+    shard = random.randrange(COUNTER_SHARDS) if shard is None else shard  # noqa: S311 - load spreading
     return {
         "TableName": table_name,
-        "Key": COUNTERS_KEY,
+        "Key": shard_key(shard),
         "UpdateExpression": "ADD " + ", ".join(f"#c{i} :v{i}" for i in range(len(increments))),
         "ExpressionAttributeNames": names,
         "ExpressionAttributeValues": items.to_values(values),
@@ -67,12 +81,26 @@ class AnalyticsStore:
     def add(self, **increments: int) -> None:
         """Atomically add to counters (names are attribute names)."""
         if increments:
-            self._dynamodb.update_item(**counters_update(self.table_name, increments))
+            update = counters_update(self.table_name, increments)
+            aws.retry_transient(lambda: self._dynamodb.update_item(**update))
+
+    def totals(self) -> dict[str, int]:
+        """Every counter summed over the shards."""
+        keys = [shard_key(shard) for shard in range(COUNTER_SHARDS)]
+        totals: dict[str, int] = {}
+        request: dict[str, Any] = {self.table_name: {"Keys": keys, "ConsistentRead": True}}
+        while request:
+            response = aws.retry_transient(functools.partial(self._dynamodb.batch_get_item, RequestItems=request))
+            for raw in response.get("Responses", {}).get(self.table_name, []):
+                for name, value in (items.from_item(raw) or {}).items():
+                    if isinstance(value, int) and name not in ("PK", "SK"):
+                        totals[name] = totals.get(name, 0) + value
+            request = response.get("UnprocessedKeys") or {}
+        return totals
 
     def summary(self) -> dict[str, Any]:
         """Sessions, turns, interrupts, hand-offs, tool usage and turn latency percentiles."""
-        response = self._dynamodb.get_item(TableName=self.table_name, Key=COUNTERS_KEY)
-        item = items.from_item(response.get("Item")) or {}
+        item = self.totals()
         histogram = {k: v for k, v in item.items() if k.startswith("lat_le_")}
         joins = {k: v for k, v in item.items() if k.startswith("join_le_")}
         return {

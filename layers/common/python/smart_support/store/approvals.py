@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -15,7 +16,14 @@ from smart_support.protocol.errors import (
 from smart_support.protocol.events import event
 from smart_support.protocol.types import Approver
 from smart_support.store import items
-from smart_support.store.dynamodb import TransactionCancelled, transact_write
+from smart_support.store.analytics import counters_update
+from smart_support.store.dynamodb import (
+    ConditionFailed,
+    TransactionCancelled,
+    conditional_write,
+    store_errors,
+    transact_write,
+)
 from smart_support.store.pages import decode_cursor, encode_cursor
 from smart_support.turns.models import Decision
 from smart_support.turns.policy import EDITABLE
@@ -23,6 +31,11 @@ from smart_support.turns.policy import EDITABLE
 PENDING_INDEX_KEY = "APPROVALS#PENDING"
 NEW_ITEM = "attribute_not_exists(PK)"
 GRACE_SECONDS = 24 * 3600  # the pending item outlives its deadline so late deciders hear "expired", not "unknown"
+LEASE_SECONDS = 30  # a decider holds the approval this long at most while it reaches the workflow
+
+
+class ApprovalBusy(Exception):
+    """Another decider is delivering its decision on this approval right now."""
 
 
 class PendingApproval(BaseModel):
@@ -102,9 +115,9 @@ class ApprovalStore:
             GSI1SK=f"{pending.requested_at:017.6f}",
             expires_at=int(pending.deadline) + GRACE_SECONDS,
         )
-        self._dynamodb.put_item(
-            TableName=self.table_name, Item={**_pending_key(pending.interrupt_id), **items.to_item(values)}
-        )
+        item = {**_pending_key(pending.interrupt_id), **items.to_item(values)}
+        with store_errors():
+            aws.retry_transient(lambda: self._dynamodb.put_item(TableName=self.table_name, Item=item))
 
     def get(self, interrupt_id: str) -> PendingApproval | None:
         """The pending approval (None once decided or unknown)."""
@@ -114,45 +127,83 @@ class ApprovalStore:
         item = items.from_item(response.get("Item"))
         return PendingApproval.model_validate(item) if item else None
 
-    def claim(self, pending: PendingApproval, decision: Decision, role: str, now: float) -> None:
-        """Delete the open pending item and write its audit record in one transaction: exactly one caller wins."""
-        outcome = "approved" if decision.approved else "rejected"
-        if self._close(pending, self._audit_item(pending, decision, role, outcome, now), before_deadline=now):
-            return
-        if self.get(pending.interrupt_id) is not None:
-            raise ApprovalExpired("This approval has expired.")
-        raise ApprovalAlreadyDecided("This approval was already decided.")
+    def lease(self, pending: PendingApproval, lease_id: str, now: float, seconds: float = LEASE_SECONDS) -> None:
+        """Hold the open approval for one decider while it reaches the workflow (others wait, then hear the outcome).
 
-    def expire(self, pending: PendingApproval, now: float) -> bool:
-        """The timeout path: drop the pending item and audit an automatic rejection, unless a human got there first."""
-        decision = Decision(approved=False, decided_by="timeout")
-        return self._close(pending, self._audit_item(pending, decision, "system", "expired", now))
+        ApprovalExpired past the deadline, ApprovalAlreadyDecided once closed, ApprovalBusy while another decider
+        holds it. Conflicts and throttling are retried, never mistaken for one of those.
+        """
+        try:
+            conditional_write(
+                self._dynamodb.update_item,
+                TableName=self.table_name,
+                Key=_pending_key(pending.interrupt_id),
+                UpdateExpression="SET lease_id = :me, lease_until = :until",
+                ConditionExpression=(
+                    "attribute_exists(PK) AND deadline > :now"
+                    " AND (attribute_not_exists(lease_until) OR lease_until < :now OR lease_id = :me)"
+                ),
+                ExpressionAttributeValues=items.to_values({":me": lease_id, ":until": now + seconds, ":now": now}),
+            )
+        except ConditionFailed as failed:
+            old = items.from_item(failed.old)
+            if not old:
+                raise ApprovalAlreadyDecided("This approval was already decided.") from failed
+            if float(old.get("deadline", 0)) <= now:
+                raise ApprovalExpired("This approval has expired.") from failed
+            raise ApprovalBusy() from failed
 
-    def _close(self, pending: PendingApproval, audit: dict[str, Any], before_deadline: float | None = None) -> bool:
-        """Atomically delete the pending item (if there, and before `before_deadline`) and put its audit record."""
-        delete: dict[str, Any] = {
+    def release(self, pending: PendingApproval, lease_id: str) -> None:
+        """Give the approval back, still pending (the decision did not reach the workflow)."""
+        with contextlib.suppress(ConditionFailed):  # the lease had lapsed and someone else took it
+            conditional_write(
+                self._dynamodb.update_item,
+                TableName=self.table_name,
+                Key=_pending_key(pending.interrupt_id),
+                UpdateExpression="REMOVE lease_id, lease_until",
+                ConditionExpression="lease_id = :me",
+                ExpressionAttributeValues=items.to_values({":me": lease_id}),
+            )
+
+    def settle(
+        self,
+        pending: PendingApproval,
+        decision: Decision,
+        role: str,
+        outcome: str,
+        now: float,
+        counters: dict[str, int] | None = None,
+    ) -> bool:
+        """Close the approval: delete the pending item, write its audit record and count it, in one transaction.
+
+        Only for a decision that reached the workflow (or the timeout): idempotent, the first caller writes and the
+        others get False. Conflicts and throttling are retried.
+        """
+        delete = {
             "TableName": self.table_name,
             "Key": _pending_key(pending.interrupt_id),
             "ConditionExpression": "attribute_exists(PK)",
         }
-        if before_deadline is not None:
-            delete["ConditionExpression"] += " AND deadline > :now"
-            delete["ExpressionAttributeValues"] = items.to_values({":now": before_deadline})
-        audit_put = {"TableName": self.table_name, "Item": audit, "ConditionExpression": NEW_ITEM}
+        audit = {
+            "TableName": self.table_name,
+            "Item": self._audit_item(pending, decision, role, outcome, now),
+            "ConditionExpression": NEW_ITEM,
+        }
+        writes: list[dict[str, Any]] = [{"Delete": delete}, {"Put": audit}]
+        if counters:
+            writes.append({"Update": counters_update(self.table_name, counters)})
         try:
-            transact_write(self._dynamodb, [{"Delete": delete}, {"Put": audit_put}])
-        except TransactionCancelled:
+            transact_write(self._dynamodb, writes)
+        except TransactionCancelled as cancelled:
+            if cancelled.transient:
+                raise
             return False
         return True
 
-    def mark_expired(self, interrupt_id: str) -> None:
-        """A claimed decision arrived after the wait ended: its audit record says so."""
-        self._dynamodb.update_item(
-            TableName=self.table_name,
-            Key=_audit_key(interrupt_id),
-            UpdateExpression="SET outcome = :expired",
-            ExpressionAttributeValues=items.to_values({":expired": "expired"}),
-        )
+    def expire(self, pending: PendingApproval, now: float) -> bool:
+        """The wait ended without a decision: close the approval as an automatic rejection (idempotent)."""
+        decision = Decision(approved=False, decided_by="timeout")
+        return self.settle(pending, decision, "system", "expired", now, {"interrupts_expired": 1})
 
     def list_pending(
         self, now: float, limit: int = 20, cursor: str | None = None
@@ -199,7 +250,7 @@ class ApprovalStore:
 
     def decision_of(self, interrupt_id: str) -> dict[str, Any] | None:
         """The audit record of a decided approval."""
-        response = self._dynamodb.get_item(TableName=self.table_name, Key=_audit_key(interrupt_id))
+        response = self._dynamodb.get_item(TableName=self.table_name, Key=_audit_key(interrupt_id), ConsistentRead=True)
         return items.from_item(response.get("Item"))
 
     def audit_log(self, limit: int = 100) -> list[dict[str, Any]]:

@@ -1,5 +1,10 @@
 """DynamoDB requests for the stores: conditional writes that hand back the old item, transactions, and the one place
-a botocore ClientError from a data call becomes one of the stores' errors."""
+a botocore ClientError from a data call becomes one of the stores' errors.
+
+Writes are retried with backoff on what DynamoDB answers under load and botocore does not retry itself (transaction
+conflicts, a throttled transaction's cancellation); whatever is left is told apart: a failed condition, a conflict
+that outlasted the retries (`transient`), or another error.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +25,11 @@ class StoreError(Exception):
         self.operation = operation
         self.code = code
 
+    @property
+    def transient(self) -> bool:
+        """Trying again later may work (throttling, a conflict, a 5xx)."""
+        return self.code in aws.TRANSIENT_CODES
+
 
 class ConditionFailed(Exception):
     """A conditional write's condition was false; `old` is the item as it was (None when there was none)."""
@@ -30,16 +40,40 @@ class ConditionFailed(Exception):
 
 
 class TransactionCancelled(Exception):
-    """DynamoDB cancelled a transaction: one of its conditions failed, or another request conflicted with it."""
+    """DynamoDB cancelled a transaction: one of its conditions failed, or a conflict or throttle outlasted the retries.
 
-    def __init__(self, message: str, reasons: list[str] | None = None) -> None:
+    `reasons` has one code per item ("None" for the fine ones); `old` the items as they were where a condition failed.
+    """
+
+    def __init__(
+        self, message: str, reasons: list[str] | None = None, old: list[dict[str, Any] | None] | None = None
+    ) -> None:
         super().__init__(message)
         self.reasons = reasons or []  # per item: "None", "ConditionalCheckFailed", "TransactionConflict", ...
+        self.old = old or []
 
     @property
     def condition_failed(self) -> bool:
         """True when a condition of the transaction was false (not a conflict with another request)."""
         return "ConditionalCheckFailed" in self.reasons
+
+    @property
+    def transient(self) -> bool:
+        """No condition failed: the transaction lost to contention or throttling, and may succeed later."""
+        return not self.condition_failed
+
+    def failed_at(self, index: int) -> bool:
+        """The condition of item `index` was false."""
+        return index < len(self.reasons) and self.reasons[index] == "ConditionalCheckFailed"
+
+
+def is_transient_failure(exc: BaseException) -> bool:
+    """A store's (or a client's) failure that may go away when the whole task is tried again."""
+    if isinstance(exc, TransactionCancelled):
+        return exc.transient
+    if isinstance(exc, StoreError):
+        return exc.transient
+    return isinstance(exc, ClientError) and aws.is_transient(exc)
 
 
 def _store_error(exc: ClientError) -> StoreError:
@@ -58,7 +92,7 @@ def store_errors() -> Iterator[None]:
 def conditional_write(write: Callable[..., dict[str, Any]], **request: Any) -> dict[str, Any]:
     """Run one conditional PutItem/UpdateItem: its response, or ConditionFailed carrying the item as it was."""
     try:
-        return write(**request, ReturnValuesOnConditionCheckFailure="ALL_OLD")
+        return aws.retry_transient(lambda: write(**request, ReturnValuesOnConditionCheckFailure="ALL_OLD"))
     except ClientError as exc:
         if aws.error_code(exc) == "ConditionalCheckFailedException":
             raise ConditionFailed(exc.response.get("Item")) from exc
@@ -66,11 +100,13 @@ def conditional_write(write: Callable[..., dict[str, Any]], **request: Any) -> d
 
 
 def transact_write(dynamodb: Any, transact_items: list[dict[str, Any]]) -> None:
-    """One TransactWriteItems request; TransactionCancelled when DynamoDB cancels it."""
+    """One TransactWriteItems request, retried while it only conflicts; TransactionCancelled if DynamoDB cancels it."""
     try:
-        dynamodb.transact_write_items(TransactItems=transact_items)
+        aws.retry_transient(lambda: dynamodb.transact_write_items(TransactItems=transact_items))
     except ClientError as exc:
         if aws.error_code(exc) == "TransactionCanceledException":
-            reasons = [str(r.get("Code")) for r in exc.response.get("CancellationReasons", [])]
-            raise TransactionCancelled(str(exc), reasons) from exc
+            raw = exc.response.get("CancellationReasons") or []
+            raise TransactionCancelled(
+                str(exc), aws.cancellation_reasons(exc), [reason.get("Item") for reason in raw]
+            ) from exc
         raise _store_error(exc) from exc

@@ -47,6 +47,9 @@ class SessionRepository(SessionReader, Protocol):
     ) -> Session:
         """Create or load the session and mark it running; NotFound, SessionExpired, ThreadBusy or DuplicateMessage."""
 
+    def check_owner(self, thread_id: str, principal_id: str, *, is_operator: bool = False) -> None:
+        """NotFound unless the principal owns the thread (as long as its transcript is kept) or is an operator."""
+
     def finish_turn(self, thread_id: str, turn: int, now: float | None = None) -> Session | None:
         """Back to idle after `turn`; None if the thread moved on or is gone."""
 
@@ -59,6 +62,7 @@ class SessionRepository(SessionReader, Protocol):
         *,
         finished: bool,
         now: float,
+        run: int | None = None,
     ) -> bool:
         """Store a run's transcript and counters (and, once finished, go idle) at once; False if the thread moved on."""
 
@@ -123,14 +127,25 @@ class ApprovalRepository(Protocol):
     ) -> tuple[list[PendingApproval], str | None]:
         """Open approvals across threads, oldest first, a page at a time (and the cursor of the next page)."""
 
-    def claim(self, pending: PendingApproval, decision: Decision, role: str, now: float) -> None:
-        """Close the approval with its audit record, exactly once; ApprovalExpired or ApprovalAlreadyDecided."""
+    def lease(self, pending: PendingApproval, lease_id: str, now: float) -> None:
+        """Hold the open approval for one decider; ApprovalExpired, ApprovalAlreadyDecided or ApprovalBusy."""
+
+    def release(self, pending: PendingApproval, lease_id: str) -> None:
+        """Give it back, still pending (the decision did not reach the workflow)."""
+
+    def settle(
+        self,
+        pending: PendingApproval,
+        decision: Decision,
+        role: str,
+        outcome: str,
+        now: float,
+        counters: dict[str, int] | None = None,
+    ) -> bool:
+        """Close it with its audit record and counters, once (False if already closed)."""
 
     def expire(self, pending: PendingApproval, now: float) -> bool:
-        """Close it as expired, unless a human got there first (then False)."""
-
-    def mark_expired(self, interrupt_id: str) -> None:
-        """A claimed decision arrived after the wait ended: its audit record says so."""
+        """Close it as expired, unless a decision got there first (then False)."""
 
     def decision_of(self, interrupt_id: str) -> dict[str, Any] | None:
         """The audit record of a decided approval."""

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Callable
 from typing import Any
 
+from aws_lambda_powertools import Logger
 from pydantic import BaseModel, Field
 
 from smart_support import aws
@@ -13,13 +15,36 @@ from smart_support.clock import iso
 from smart_support.protocol.errors import NotFound, SessionExpired, ThreadBusy
 from smart_support.protocol.types import HandoffState, Status
 from smart_support.store import analytics, items
-from smart_support.store.dynamodb import ConditionFailed, TransactionCancelled, conditional_write, transact_write
-from smart_support.store.transcript import segment_item
+from smart_support.store.dynamodb import (
+    ConditionFailed,
+    StoreError,
+    TransactionCancelled,
+    conditional_write,
+    transact_write,
+)
+from smart_support.store.transcript import TRANSCRIPT_RETENTION_SECONDS, segment_item
+
+logger = Logger(child=True)
+
+DAY = 24 * 3600
+# The ownership record outlives every transcript item the thread writes; refreshed when less than that is left.
+OWNER_RETENTION_SECONDS = TRANSCRIPT_RETENTION_SECONDS + 2 * DAY
+OWNER_REFRESH_SECONDS = TRANSCRIPT_RETENTION_SECONDS + DAY
 
 
 def thread_key(thread_id: str) -> dict[str, Any]:
     """Primary key of a thread's session item."""
     return {"PK": {"S": f"THREAD#{thread_id}"}, "SK": {"S": "SESSION"}}
+
+
+def owner_key(thread_id: str) -> dict[str, Any]:
+    """Primary key of a thread's ownership record (kept as long as its transcript)."""
+    return {"PK": {"S": f"THREAD#{thread_id}"}, "SK": {"S": "OWNER"}}
+
+
+def new_incarnation(now: float) -> str:
+    """A new conversation incarnation's id: sortable by creation time, unique."""
+    return f"{int(now * 1000):011x}{secrets.token_hex(3)}"
 
 
 MAX_QUEUED = 3  # messages that may wait behind a running turn; the next one is thread_busy
@@ -59,6 +84,8 @@ class Session(BaseModel):
     held_since: str | None = None
     context_turn: int | None = None
     watchers: dict[str, int] = Field(default_factory=dict)
+    incarnation: str = ""
+    owner_until: int = 0
 
     def expired(self, now: float) -> bool:
         """True once the TTL passed (DynamoDB deletes lazily, so every read checks)."""
@@ -149,18 +176,40 @@ class SessionStore:
         now: float | None = None,
         title: str | None = None,
     ) -> Session:
-        """Create or load the session and mark it running in one conditional write; returns the new state."""
+        """Mark the thread running for a new turn (creating its session, owner permitting); returns the new state.
+
+        An existing session takes one conditional update. A new one (a new thread, or one whose session DynamoDB's TTL
+        deleted) is created in a transaction with the thread's ownership record, which outlives the session as long as
+        the transcript (only the owner may start a thread id again) and with its count in the analytics. Each start is
+        a new incarnation; its turns continue after the turns the kept transcript already has.
+        """
         now = time.time() if now is None else now
+        for _ in range(3):  # a session created or deleted concurrently sends us to the other path
+            session = self._continue(thread_id, owner, connection_id, message_id, now)
+            if session is None:
+                session = self._create(thread_id, owner, connection_id, message_id, now, title)
+            if session is not None:
+                if session.owner_until - now < OWNER_REFRESH_SECONDS:
+                    self._refresh_owner(thread_id, owner, now)
+                return session
+        raise ThreadBusy()
+
+    def _start_update(
+        self,
+        thread_id: str,
+        owner: str,
+        connection_id: str | None,
+        message_id: str | None,
+        now: float,
+        title: str | None,
+        condition: str,
+        base_turn: int = 0,
+    ) -> dict[str, Any]:
         stamp = iso(now)
-        condition = "attribute_not_exists(PK) OR (#owner = :owner AND #status = :idle AND expires_at > :now)"
-        if message_id:
-            condition = f"({condition}) AND (attribute_not_exists(last_message_id) OR last_message_id <> :mid)"
         values: dict[str, Any] = {
             ":owner": owner,
-            ":idle": "idle",
             ":running": "running",
-            ":now": int(now),
-            ":zero": 0,
+            ":zero": base_turn,
             ":one": 1,
             ":stamp": stamp,
             ":exp": int(now) + self.ttl_seconds,
@@ -169,29 +218,122 @@ class SessionStore:
             ":conn": connection_id or "",
             ":mid": message_id or "",
             ":title": (title or thread_id)[:80],
+            ":inc": new_incarnation(now),
+            ":until": int(now) + OWNER_RETENTION_SECONDS,
         }
+        if ":idle" in condition:
+            values.update({":idle": "idle", ":now": int(now)})
+        return {
+            "TableName": self.table_name,
+            "Key": thread_key(thread_id),
+            "UpdateExpression": (
+                "SET #status = :running, turn = if_not_exists(turn, :zero) + :one, #owner = :owner,"
+                " thread_id = :tid, created_at = if_not_exists(created_at, :stamp), updated_at = :stamp,"
+                " title = if_not_exists(title, :title), incarnation = if_not_exists(incarnation, :inc),"
+                " owner_until = if_not_exists(owner_until, :until),"
+                " expires_at = :exp, connection_id = :conn, last_message_id = :mid,"
+                " GSI1PK = :gsi, GSI1SK = :stamp REMOVE pending_interrupt_id, last_interrupt_id"
+            ),
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": {"#status": "status", "#owner": "owner"},
+            "ExpressionAttributeValues": items.to_values(values),
+        }
+
+    def _continue(
+        self, thread_id: str, owner: str, connection_id: str | None, message_id: str | None, now: float
+    ) -> Session | None:
+        """The next turn of an existing session; None when there is no session (create one)."""
+        condition = "attribute_exists(PK) AND #owner = :owner AND #status = :idle AND expires_at > :now"
+        if message_id:
+            condition += " AND (attribute_not_exists(last_message_id) OR last_message_id <> :mid)"
+        update = self._start_update(thread_id, owner, connection_id, message_id, now, None, condition)
         try:
-            response = conditional_write(
-                self._dynamodb.update_item,
-                TableName=self.table_name,
-                Key=thread_key(thread_id),
-                UpdateExpression=(
-                    "SET #status = :running, turn = if_not_exists(turn, :zero) + :one, #owner = :owner,"
-                    " thread_id = :tid, created_at = if_not_exists(created_at, :stamp), updated_at = :stamp,"
-                    " title = if_not_exists(title, :title),"
-                    " expires_at = :exp, connection_id = :conn, last_message_id = :mid,"
-                    " GSI1PK = :gsi, GSI1SK = :stamp REMOVE pending_interrupt_id, last_interrupt_id"
-                ),
-                ConditionExpression=condition,
-                ExpressionAttributeNames={"#status": "status", "#owner": "owner"},
-                ExpressionAttributeValues=items.to_values(values),
-                ReturnValues="ALL_NEW",
-            )
+            response = conditional_write(self._dynamodb.update_item, **update, ReturnValues="ALL_NEW")
         except ConditionFailed as failed:
-            if not failed.old:  # the condition holds for a missing item, so DynamoDB always returns one
-                raise
+            if not failed.old:
+                return None
             raise self._why_not(Session.from_item(failed.old), owner, message_id, now) from failed
         return Session.from_item(response["Attributes"])
+
+    def _create(
+        self,
+        thread_id: str,
+        owner: str,
+        connection_id: str | None,
+        message_id: str | None,
+        now: float,
+        title: str | None,
+    ) -> Session | None:
+        """A new session (a new incarnation) and the owner's claim on the thread id, in one transaction."""
+        base_turn = self._last_stored_turn(thread_id)
+        update = self._start_update(
+            thread_id, owner, connection_id, message_id, now, title, "attribute_not_exists(PK)", base_turn
+        )
+        writes = [
+            {"Update": self._owner_update(thread_id, owner, now)},
+            {"Update": update},
+            {"Update": analytics.counters_update(self.table_name, {"sessions": 1})},
+        ]
+        try:
+            transact_write(self._dynamodb, writes)
+        except TransactionCancelled as cancelled:
+            if cancelled.failed_at(0):
+                raise NotFound("No conversation with that id.") from cancelled
+            if cancelled.failed_at(1):
+                return None  # another request created the session first: continue it instead
+            raise
+        return self.get(thread_id)
+
+    def _last_stored_turn(self, thread_id: str) -> int:
+        """The last turn the kept transcript has (0 for none): a new incarnation's turns continue after it."""
+        response = self._dynamodb.query(
+            TableName=self.table_name,
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :turn)",
+            ExpressionAttributeValues=items.to_values({":pk": f"THREAD#{thread_id}", ":turn": "TURN#"}),
+            ScanIndexForward=False,
+            Limit=1,
+            ConsistentRead=True,
+        )
+        latest = items.from_item((response.get("Items") or [None])[0]) or {}
+        return int(latest.get("turn", 0))
+
+    def _owner_update(self, thread_id: str, owner: str, now: float) -> dict[str, Any]:
+        return {
+            "TableName": self.table_name,
+            "Key": owner_key(thread_id),
+            "UpdateExpression": "SET #owner = :owner, thread_id = :tid, expires_at = :until",
+            "ConditionExpression": "attribute_not_exists(PK) OR #owner = :owner",
+            "ExpressionAttributeNames": {"#owner": "owner"},
+            "ExpressionAttributeValues": items.to_values(
+                {":owner": owner, ":tid": thread_id, ":until": int(now) + OWNER_RETENTION_SECONDS}
+            ),
+        }
+
+    def _refresh_owner(self, thread_id: str, owner: str, now: float) -> None:
+        """Keep the ownership record as long as the transcript a long-lived session keeps writing (best effort)."""
+        session = {
+            "TableName": self.table_name,
+            "Key": thread_key(thread_id),
+            "UpdateExpression": "SET owner_until = :until",
+            "ConditionExpression": "#owner = :owner",
+            "ExpressionAttributeNames": {"#owner": "owner"},
+            "ExpressionAttributeValues": items.to_values(
+                {":owner": owner, ":until": int(now) + OWNER_RETENTION_SECONDS}
+            ),
+        }
+        try:
+            transact_write(self._dynamodb, [{"Update": self._owner_update(thread_id, owner, now)}, {"Update": session}])
+        except (TransactionCancelled, StoreError):
+            logger.warning("ownership record not refreshed", extra={"thread_id": thread_id}, exc_info=True)
+
+    def check_owner(self, thread_id: str, principal_id: str, *, is_operator: bool = False) -> None:
+        """NotFound unless the principal owns the thread (or is an operator), session or not: replay after the TTL."""
+        if is_operator:
+            return
+        response = self._dynamodb.get_item(TableName=self.table_name, Key=owner_key(thread_id), ConsistentRead=True)
+        record = items.from_item(response.get("Item")) or {}
+        if record.get("owner") != principal_id or record.get("expires_at", 0) <= time.time():
+            raise NotFound("No conversation with that id.")
 
     @staticmethod
     def _why_not(session: Session, owner: str, message_id: str | None, now: float) -> Exception:
@@ -218,20 +360,32 @@ class SessionStore:
         *,
         finished: bool,
         now: float,
+        run: int | None = None,
     ) -> bool:
         """Store a run's transcript and counters and, once the turn `finished`, return the thread to idle: one
-        transaction. False when the thread had moved on (a newer turn owns it): transcript and counters are kept."""
-        segment = segment_item(thread_id, turn, int(now * 1000) % 10**13, entries, now)
-        writes: list[dict[str, Any]] = [{"Put": {"TableName": self.table_name, "Item": segment}}]
+        transaction. False when the thread had moved on (a newer turn owns it): transcript and counters are kept.
+
+        The transcript segment is written only if absent, so a retried task that finds it (an earlier attempt whose
+        answer was lost wrote everything) changes nothing. Conflicts and throttling are retried; a cancellation that
+        outlasts the retries is raised (TransactionCancelled, `transient`), never taken for "the thread moved on".
+        """
+        run = int(now * 1000) % 10**13 if run is None else run
+        segment = segment_item(thread_id, turn, run, entries, now)
+        put = {"TableName": self.table_name, "Item": segment, "ConditionExpression": "attribute_not_exists(PK)"}
+        writes: list[dict[str, Any]] = [{"Put": put}]
         if counters:
             writes.append({"Update": analytics.counters_update(self.table_name, counters)})
-        if not finished:
-            transact_write(self._dynamodb, writes)
-            return True
+        if finished:
+            writes.append({"Update": self._finish_update(thread_id, turn, now)})
         try:
-            transact_write(self._dynamodb, [*writes, {"Update": self._finish_update(thread_id, turn, now)}])
-        except TransactionCancelled:
             transact_write(self._dynamodb, writes)
+        except TransactionCancelled as cancelled:
+            if cancelled.failed_at(0):
+                logger.info("transcript already written by an earlier attempt", extra={"thread_id": thread_id})
+                return True
+            if not finished or not cancelled.failed_at(len(writes) - 1):
+                raise
+            transact_write(self._dynamodb, writes[:-1])
             return False
         return True
 
@@ -305,7 +459,12 @@ class SessionStore:
                 self._dynamodb,
                 [
                     {"Update": update},
-                    {"Put": {"TableName": self.table_name, "Item": transcript_item(session.turn + 1)}},
+                    {
+                        "Put": {
+                            "TableName": self.table_name,
+                            "Item": transcript_item(session.turn + 1),
+                        }
+                    },
                 ],
             )
         except TransactionCancelled as exc:

@@ -191,6 +191,7 @@ class ChatService:
             started_at=now,
             watchers=session.live_watchers(now),
             handoff_turn=_handoff_turn(session),
+            incarnation=session.incarnation,
         )
         try:
             # Stored before the agent runs, so a reload mid-answer replays the question (the answer comes at the end).

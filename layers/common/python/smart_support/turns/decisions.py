@@ -1,9 +1,21 @@
-"""Deciding an approval exactly once: claim, audit, then resume the waiting execution."""
+"""Deciding an approval exactly once and never half-done: hold it, resume the waiting execution, then record it.
+
+1. lease: one decider at a time holds the pending approval (a conditional update; others wait for the outcome);
+2. SendTaskSuccess: Step Functions accepts one answer per task token, so the workflow is the arbiter;
+3. settle: pending item deleted, audit record and counter written in one transaction. The resumed run settles the
+   same decision too (idempotently), so an audit failure here never loses it.
+
+If SendTaskSuccess fails, the lease is released: the approval is still pending and decidable, and no audit record
+says approved. A token the workflow no longer knows means the wait ended (timeout) or another decision won.
+"""
 
 from __future__ import annotations
 
 import time
+import uuid
 from typing import Any
+
+from aws_lambda_powertools import Logger
 
 from smart_support.auth.tokens import Principal
 from smart_support.protocol.errors import (
@@ -14,11 +26,14 @@ from smart_support.protocol.errors import (
     NotFound,
     ValidationFailed,
 )
-from smart_support.store.approvals import PendingApproval
+from smart_support.store.approvals import ApprovalBusy, PendingApproval
 from smart_support.store.ports import AnalyticsRepository, ApprovalRepository, SessionRepository
 from smart_support.turns.models import Decision
 from smart_support.turns.policy import apply_edits, may_decide
 from smart_support.turns.stepfunctions import TurnWorkflow
+
+logger = Logger(child=True)
+BUSY_WAIT_SECONDS = 5.0  # how long a second decider waits for the first one's outcome
 
 
 class ApprovalService:
@@ -46,12 +61,64 @@ class ApprovalService:
         edited_args: dict[str, Any] | None = None,
         cancelling: bool = False,
     ) -> PendingApproval:
-        """Decide a pending approval: visible to the principal, allowed by policy, exactly once.
+        """Decide a pending approval: visible to the principal, allowed by policy, exactly once, never half-done.
 
         `cancelling` (the owner stopped the turn) may reject what the policy leaves to an operator: a rejection
         changes nothing.
         """
         now = time.time() if now is None else now
+        lease_id = uuid.uuid4().hex
+        waited_until = time.monotonic() + BUSY_WAIT_SECONDS
+        while True:
+            pending = self._decidable(interrupt_id, principal, approved, now, edited_args, cancelling)
+            try:
+                self.store.lease(pending, lease_id, now)
+                break
+            except (ApprovalBusy, ApprovalAlreadyDecided):  # gone or held meanwhile: the next look says how it ended
+                if time.monotonic() > waited_until:
+                    raise ApprovalAlreadyDecided("This approval is being decided by someone else.") from None
+                time.sleep(0.1)
+                now = time.time()
+        decision = Decision(
+            approved=approved,
+            decided_by="operator" if principal.is_operator else "customer",
+            comment=comment,
+            decided_by_id=principal.sub,
+            interrupt_id=pending.interrupt_id,
+            args_hash=pending.args_hash,
+            edited_args=edited_args or None,
+        )
+        try:
+            self.workflow.send_decision(pending.task_token, decision)
+        except ApprovalExpired:
+            self.store.release(pending, lease_id)
+            if self._closed_by_decision(interrupt_id):
+                raise ApprovalAlreadyDecided("This approval was already decided.") from None
+            raise
+        except Exception:
+            self.store.release(pending, lease_id)  # still pending: this decider (or another) may try again
+            raise
+        # The workflow has the decision: record it. The resumed run records it too, so a failure here loses nothing.
+        try:
+            self.settle(interrupt_id, decision, now=now, pending=pending)
+        except Exception:
+            logger.exception("audit left to the resumed run", extra={"interrupt_id": interrupt_id})
+        try:
+            self.sessions.mark_running(pending.thread_id, pending.turn, interrupt_id, now=now)
+        except Exception:  # the resumed run marks it running too
+            logger.exception("session not marked running", extra={"thread_id": pending.thread_id})
+        return pending
+
+    def _decidable(
+        self,
+        interrupt_id: str,
+        principal: Principal,
+        approved: bool,
+        now: float,
+        edited_args: dict[str, Any] | None,
+        cancelling: bool = False,
+    ) -> PendingApproval:
+        """The pending approval if this principal may decide it now (edits valid); the matching error otherwise."""
         pending = self.store.get(interrupt_id)
         if pending is None:
             decided = self.store.decision_of(interrupt_id)
@@ -72,24 +139,11 @@ class ApprovalService:
             if not approved:
                 raise ValidationFailed("args: edited arguments only go with approved: true.")
             apply_edits(pending.action, pending.args, edited_args, pending.order_total)  # 422 and still pending
-        decision = Decision(
-            approved=approved,
-            decided_by="operator" if principal.is_operator else "customer",
-            comment=comment,
-            decided_by_id=principal.sub,
-            interrupt_id=pending.interrupt_id,
-            args_hash=pending.args_hash,
-            edited_args=edited_args or None,
-        )
-        self.store.claim(pending, decision, principal.role, now)
-        self.sessions.mark_running(pending.thread_id, pending.turn, pending.interrupt_id, now=now)
-        try:
-            self.workflow.send_decision(pending.task_token, decision)
-        except ApprovalExpired:
-            self.store.mark_expired(pending.interrupt_id)
-            raise
-        self.analytics.add(**{"interrupts_approved" if approved else "interrupts_rejected": 1})
         return pending
+
+    def _closed_by_decision(self, interrupt_id: str) -> bool:
+        decided = self.store.decision_of(interrupt_id)
+        return decided is not None and decided.get("outcome") != "expired"
 
     def decide_for_thread(
         self,
@@ -111,9 +165,21 @@ class ApprovalService:
             raise ApprovalAlreadyDecided("This approval was already decided.")
         raise NoPendingInterrupt("Nothing with that id is waiting for a decision in this conversation.")
 
-    def expire(self, interrupt_id: str, now: float | None = None) -> None:
-        """The wait timed out: drop the pending item and audit the automatic rejection."""
+    def settle(
+        self, interrupt_id: str, decision: Decision, now: float | None = None, pending: PendingApproval | None = None
+    ) -> bool:
+        """Record a decision that reached the workflow: audit and count it once (False if already recorded)."""
+        now = time.time() if now is None else now
+        pending = pending or self.store.get(interrupt_id)
+        if pending is None:
+            return False
+        outcome = "approved" if decision.approved else "rejected"
+        role = decision.decided_by if decision.decided_by in ("customer", "operator") else "system"
+        counter = "interrupts_approved" if decision.approved else "interrupts_rejected"
+        return self.store.settle(pending, decision, role, outcome, now, {counter: 1})
+
+    def expire(self, interrupt_id: str, now: float | None = None) -> bool:
+        """The wait timed out: drop the pending item and audit the automatic rejection (once)."""
         now = time.time() if now is None else now
         pending = self.store.get(interrupt_id)
-        if pending is not None and self.store.expire(pending, now):
-            self.analytics.add(interrupts_expired=1)
+        return pending is not None and self.store.expire(pending, now)

@@ -21,6 +21,7 @@ class TurnRequest(BaseModel):
     started_at: float
     watchers: list[str] = Field(default_factory=list)  # operator connections watching the thread when it started
     handoff_turn: int | None = None  # an operator talked with the customer after this turn: the model reads it
+    incarnation: str = ""
     queued: list[str] | None = None  # messages queued behind the previous turn (already in the transcript)
 
     def messages(self) -> list[str]:
@@ -78,3 +79,5 @@ class AgentTask(BaseModel):
     turn: TurnRequest
     interrupt: InterruptInfo | None = None
     decision: Decision | None = None
+    approvals: int = 0  # approvals this turn asked for before this task
+    attempt: int = 0  # the state's RetryCount: > 0 when Step Functions retries the task

@@ -13,10 +13,15 @@ from smart_support.protocol.errors import ApprovalExpired
 from smart_support.turns.models import Decision, TurnRequest
 
 
-def execution_name(thread_id: str, turn: int) -> str:
-    """Deterministic, valid execution name: a retried frame maps to the same execution."""
-    digest = hashlib.sha256(thread_id.encode("utf-8")).hexdigest()[:40]
-    return f"turn-{digest}-{turn}"
+def execution_prefix(thread_id: str) -> str:
+    """What every execution name of a thread starts with."""
+    return f"turn-{hashlib.sha256(thread_id.encode('utf-8')).hexdigest()[:32]}-"
+
+
+def execution_name(thread_id: str, incarnation: str, turn: int) -> str:
+    """Deterministic, valid execution name (at most 80 characters): a retried frame maps to the same execution, and a
+    thread id used again after its session was deleted (a new incarnation) never meets an old name."""
+    return f"{execution_prefix(thread_id)}{incarnation or 'x'}-{turn}"
 
 
 class TurnWorkflow:
@@ -27,10 +32,10 @@ class TurnWorkflow:
         self._sfn = sfn or aws.client("stepfunctions")
 
     def start(self, request: TurnRequest) -> str:
-        """Start (at most once per thread and turn) the execution for this turn; returns its name."""
+        """Start (at most once per conversation incarnation and turn) the execution for this turn; returns its name."""
         if not self.state_machine_arn:
             raise RuntimeError("this TurnWorkflow was built without a state machine ARN")
-        name = execution_name(request.thread_id, request.turn)
+        name = execution_name(request.thread_id, request.incarnation, request.turn)
         try:
             self._sfn.start_execution(
                 stateMachineArn=self.state_machine_arn,

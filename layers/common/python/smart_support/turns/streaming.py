@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol
@@ -52,8 +53,26 @@ class EventSender:
         return True
 
 
+def _common_prefix(a: str, b: str) -> int:
+    """Length of the longest common prefix of two strings."""
+    n = min(len(a), len(b))
+    for i in range(n):
+        if a[i] != b[i]:
+            return i
+    return n
+
+
+def event_digest(payload: dict[str, Any]) -> str:
+    """A short fingerprint of a non-token event (to recognise it when a retried task produces it again)."""
+    return hashlib.sha256(dumps(payload).encode("utf-8")).hexdigest()[:16]
+
+
 class ThreadChannel:
-    """Sends a thread's events to its *current* connection (following a reconnect) and to the operators watching."""
+    """Sends a thread's events to its *current* connection (following a reconnect) and to the operators watching.
+
+    It remembers what it delivered (token text, digests of other events); a retried task hands it what the failed
+    attempt delivered (`skip_delivered`), and whatever the client already has is not sent again.
+    """
 
     RECHECK_SECONDS = 1.0
     WATCHERS_REFRESH_SECONDS = 3.0  # how late a watch that starts mid-turn begins to receive its events
@@ -74,9 +93,13 @@ class ThreadChannel:
         self.watchers = list(watchers)
         self.frames_sent = 0
         self.watcher_frames_sent = 0
+        self.delivered_text: list[str] = []
+        self.delivered_events: list[str] = []
         self._clock = clock
         self._gone_since: float | None = None
         self._read_at = clock()
+        self._skip_text = ""
+        self._skip_events: list[str] = []
 
     @classmethod
     def for_session(cls, sender: Sender, sessions: SessionReader, session: Session) -> ThreadChannel:
@@ -85,13 +108,49 @@ class ThreadChannel:
             sender, sessions, session.thread_id, session.connection_id, watchers=session.live_watchers(time.time())
         )
 
+    def skip_delivered(self, text: str, events: list[str]) -> None:
+        """The client already has `text` (the start of the answer) and these events: never send them again."""
+        self._skip_text = text
+        self._skip_events = list(events)
+
     def send(self, payload: dict[str, Any]) -> bool:
         """Deliver one event to the customer (True if it got it) and to the watchers; never raises for one that left."""
         if self._clock() - self._read_at >= self.WATCHERS_REFRESH_SECONDS:
             self._read_session()
-        delivered = self._send_to_customer(payload)
-        self.send_to_watchers(payload)
+        unsent = self._unsent(payload)
+        if unsent is None:
+            return True
+        delivered = self._send_to_customer(unsent)
+        if delivered:
+            if unsent.get("type") == "token":
+                self.delivered_text.append(str(unsent.get("content", "")))
+            else:
+                self.delivered_events.append(event_digest(unsent))
+        self.send_to_watchers(unsent)
         return delivered
+
+    def _unsent(self, payload: dict[str, Any]) -> dict[str, Any] | None:
+        """The part of `payload` the client does not have yet (None: all of it was delivered before)."""
+        if payload.get("type") == "token" and self._skip_text:
+            content = str(payload.get("content", ""))
+            common = _common_prefix(content, self._skip_text)
+            if common == len(content):  # all of it was delivered before
+                self._skip_text = self._skip_text[common:]
+                self.delivered_text.append(content)
+                return None
+            if common == len(self._skip_text):  # the rest is new
+                self.delivered_text.append(content[:common])
+                self._skip_text = ""
+                return {**payload, "content": content[common:]}
+            self._skip_text = ""  # a different answer this time: the client gets it from here on
+            return payload
+        if payload.get("type") != "token" and self._skip_events:
+            digest = event_digest(payload)
+            if digest in self._skip_events:
+                self._skip_events.remove(digest)
+                self.delivered_events.append(digest)
+                return None
+        return payload
 
     def send_to_watchers(self, payload: dict[str, Any]) -> None:
         """Deliver one event to the operators watching the thread only; a watcher that left is forgotten."""

@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 
 from aws_lambda_powertools import Logger
 
+from smart_support import aws
 from smart_support.protocol.errors import InternalError
 from smart_support.protocol.events import error_event
 from smart_support.store.approvals import PendingApproval
+from smart_support.store.dynamodb import is_transient_failure
 from smart_support.store.ports import AnalyticsRepository, ApprovalRepository, SessionRepository
 from smart_support.turns.models import AwaitApprovalTask, ReportFailureTask
 from smart_support.turns.policy import args_hash
 from smart_support.turns.streaming import Sender, ThreadChannel
 
 logger = Logger(child=True)
+
+
+@contextlib.contextmanager
+def transient_as_task_error() -> Iterator[None]:
+    """Report AWS failing transiently past every retry under the name the state machine's Retry knows."""
+    try:
+        yield
+    except Exception as exc:
+        if is_transient_failure(exc):
+            raise aws.TransientError(str(exc)) from exc
+        raise
 
 
 class WorkflowTasks:
@@ -56,10 +71,11 @@ class WorkflowTasks:
             deadline=now + self.approval_timeout_seconds,
             task_token=task.task_token,
         )
-        self.approvals.register(pending)
-        session = self.sessions.mark_awaiting_approval(
-            pending.thread_id, pending.turn, pending.interrupt_id, pending.deadline, now=now
-        )
+        with transient_as_task_error():
+            self.approvals.register(pending)
+            session = self.sessions.mark_awaiting_approval(
+                pending.thread_id, pending.turn, pending.interrupt_id, pending.deadline, now=now
+            )
         if session is not None:
             channel = ThreadChannel.for_session(self.sender, self.sessions, session)
         else:
@@ -83,13 +99,14 @@ class WorkflowTasks:
         logger.error(
             "turn failed", extra={"thread_id": task.turn.thread_id, "turn": task.turn.turn, "failure": task.failure}
         )
-        before = self.sessions.get(task.turn.thread_id)
-        if before and before.turn == task.turn.turn and before.pending_interrupt_id:
-            # The turn died with an approval open: nobody may decide it any more.
-            pending = self.approvals.get(before.pending_interrupt_id)
-            if pending is not None:
-                self.approvals.expire(pending, time.time())
-        session = self.sessions.finish_turn(task.turn.thread_id, task.turn.turn)
+        with transient_as_task_error():
+            before = self.sessions.get(task.turn.thread_id)
+            if before and before.turn == task.turn.turn and before.pending_interrupt_id:
+                # The turn died with an approval open: nobody may decide it any more.
+                pending = self.approvals.get(before.pending_interrupt_id)
+                if pending is not None:
+                    self.approvals.expire(pending, time.time())
+            session = self.sessions.finish_turn(task.turn.thread_id, task.turn.turn)
         if session is not None:
             channel = ThreadChannel.for_session(self.sender, self.sessions, session)
         else:
@@ -101,4 +118,7 @@ class WorkflowTasks:
                 InternalError("Sorry, something went wrong while answering; please try again."), task.turn.thread_id
             )
         )
-        self.analytics.add(failed_turns=1)
+        try:
+            self.analytics.add(failed_turns=1)
+        except Exception:  # the thread is idle and the client told; a lost count is not worth failing the task
+            logger.exception("failed turn not counted")

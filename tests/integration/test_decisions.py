@@ -1,0 +1,156 @@
+"""Deciding an approval under AWS's failures, against a real waiting Step Functions task (moto): never half-done."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from local.moto_atomic import set_task_token_poll
+from smart_support.auth.tokens import Principal
+from smart_support.protocol.errors import ApprovalAlreadyDecided
+from smart_support.store.analytics import AnalyticsStore
+from smart_support.store.approvals import ApprovalStore, PendingApproval
+from smart_support.store.sessions import SessionStore
+from smart_support.turns.decisions import ApprovalService
+from smart_support.turns.models import Decision
+from smart_support.turns.policy import args_hash
+from smart_support.turns.stepfunctions import TurnWorkflow
+from tests.aws_faults import injected
+
+TABLE = "ConversationsTable"
+CUSTOMER = Principal(sub="demo-customer")
+
+
+@pytest.fixture
+def waiting(dynamodb) -> Iterator[tuple]:
+    """A Step Functions execution waiting on a task token (delivered through SQS), like AwaitApproval."""
+    previous = set_task_token_poll(0.02)
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    url = sqs.create_queue(QueueName="tokens")["QueueUrl"]
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    definition = {
+        "StartAt": "Wait",
+        "States": {
+            "Wait": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                "Parameters": {"QueueUrl": url, "MessageBody": {"token.$": "$$.Task.Token"}},
+                "TimeoutSeconds": 60,
+                "End": True,
+            }
+        },
+    }
+    arn = sfn.create_state_machine(
+        name="wait", definition=json.dumps(definition), roleArn="arn:aws:iam::123456789012:role/r"
+    )["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=arn, name="e-1", input="{}")["executionArn"]
+    token = None
+    for _ in range(200):
+        messages = sqs.receive_message(QueueUrl=url).get("Messages")
+        if messages:
+            token = json.loads(messages[0]["Body"])["token"]
+            break
+        time.sleep(0.02)
+    assert token
+    sessions = SessionStore(TABLE, 1800, dynamodb)
+    session = sessions.begin_turn("t-1", CUSTOMER.sub, "conn-1")
+    store = ApprovalStore(TABLE, dynamodb)
+    now = time.time()
+    pending = PendingApproval(
+        interrupt_id="i-1",
+        thread_id="t-1",
+        turn=session.turn,
+        owner=CUSTOMER.sub,
+        action="cancel_order",
+        args={"order_id": "1043"},
+        args_hash=args_hash({"order_id": "1043"}),
+        description="Cancel order 1043",
+        approver="customer",
+        requested_at=now,
+        deadline=now + 600,
+        task_token=token,
+    )
+    store.register(pending)
+    sessions.mark_awaiting_approval("t-1", session.turn, "i-1", pending.deadline)
+    analytics = AnalyticsStore(TABLE, dynamodb)
+    service = ApprovalService(store, sessions, TurnWorkflow(arn, sfn), analytics)
+    yield service, store, sfn, execution, analytics
+    set_task_token_poll(previous)
+
+
+def execution_status(sfn, execution: str) -> str:
+    for _ in range(100):
+        status = sfn.describe_execution(executionArn=execution)["status"]
+        if status != "RUNNING":
+            return status
+        time.sleep(0.02)
+    return "RUNNING"
+
+
+def test_a_failed_send_task_success_leaves_the_approval_pending_and_unaudited(waiting):
+    service, store, sfn, execution, _ = waiting
+    # Given Step Functions throttles SendTaskSuccess past the SDK's retries
+    with injected("stepfunctions", "SendTaskSuccess", "ThrottlingException", times=None), pytest.raises(ClientError):
+        service.decide("i-1", CUSTOMER, approved=True)
+    # Then nothing says approved, and the approval is still pending and decidable
+    assert store.decision_of("i-1") is None
+    assert store.get("i-1") is not None
+    assert sfn.describe_execution(executionArn=execution)["status"] == "RUNNING"
+    # And deciding again works, exactly once
+    service.decide("i-1", CUSTOMER, approved=True)
+    assert store.decision_of("i-1")["outcome"] == "approved"
+    assert execution_status(sfn, execution) == "SUCCEEDED"
+
+
+def test_a_throttled_or_conflicted_claim_is_retried_not_told_expired(waiting):
+    service, store, _, _, analytics = waiting
+    # Given DynamoDB throttles and conflicts on the writes that close the approval
+    with (
+        injected("dynamodb", "UpdateItem", "TransactionConflict", times=2, match="i-1"),
+        injected("dynamodb", "TransactWriteItems", "ThrottlingError", times=2),
+    ):
+        # When the customer decides
+        service.decide("i-1", CUSTOMER, approved=True)
+    # Then the decision went through once: audited, counted
+    assert store.decision_of("i-1")["outcome"] == "approved"
+    assert analytics.summary()["interrupts"]["approved"] == 1
+
+
+def test_counting_or_auditing_failing_after_the_workflow_has_the_decision_is_not_an_error(waiting):
+    service, store, sfn, execution, analytics = waiting
+    # Given every write after SendTaskSuccess fails (the audit transaction and any counter update)
+    with (
+        injected("dynamodb", "TransactWriteItems", "ThrottlingError", times=None),
+        injected("dynamodb", "UpdateItem", "ThrottlingException", times=None, match="ANALYTICS"),
+    ):
+        pending = service.decide("i-1", CUSTOMER, approved=False, comment="no thanks")
+    # Then the decider is told it worked (the workflow has it), and the run resumes
+    assert pending.interrupt_id == "i-1"
+    assert execution_status(sfn, execution) == "SUCCEEDED"
+    # And the resumed run records it, exactly once however often it is told
+    decision = Decision(approved=False, decided_by="customer", comment="no thanks", decided_by_id=CUSTOMER.sub)
+    assert service.settle("i-1", decision) is True
+    assert service.settle("i-1", decision) is False
+    assert store.decision_of("i-1")["outcome"] == "rejected"
+    assert analytics.summary()["interrupts"]["rejected"] == 1
+
+
+def test_an_expire_that_conflicts_still_audits(waiting):
+    service, store, _, _, analytics = waiting
+    with injected("dynamodb", "TransactWriteItems", "TransactionConflict", times=3):
+        assert service.expire("i-1") is True
+    assert store.decision_of("i-1")["outcome"] == "expired"
+    assert analytics.summary()["interrupts"]["expired"] == 1
+    assert service.expire("i-1") is False
+
+
+def test_a_decision_after_another_reached_the_workflow_is_already_decided(waiting):
+    service, _, _, _, _ = waiting
+    service.decide("i-1", CUSTOMER, approved=True)
+    with pytest.raises(ApprovalAlreadyDecided):
+        service.decide("i-1", Principal(sub="ops-1", role="operator"), approved=False)
