@@ -14,12 +14,12 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 from langchain_core.messages import AIMessage, HumanMessage
 
 from smart_support.agent.models import ROUTE_TOOL, OfflineChatModel
 from smart_support.protocol.frames import MAX_FRAME_BYTES
+from tests.aws_faults import injected
 from tests.e2e.conftest import new_thread
 from tests.faults.conftest import function_module, transcript, wait_for_status
 
@@ -109,53 +109,27 @@ def test_throttling_past_the_client_retries_is_retried_by_the_state_machine(inpr
     assert invocations["AgentFunction"] - before == 2
 
 
-class _Body:
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-    def stream(self, **_: Any) -> Iterator[bytes]:
-        yield self.data
-
-
-def throttle_first(n: int, marker: str) -> tuple[dict, Callable[..., AWSResponse | None]]:
-    """A before-send handler answering ThrottlingException to the first `n` requests whose body has `marker`."""
-    state = {"left": n, "attempts": 0}
-    body = json.dumps(
-        {
-            "__type": "com.amazonaws.dynamodb.v20120810#ThrottlingException",
-            "message": "Rate of requests exceeds the allowed throughput.",
-        }
-    ).encode()
-
-    def before_send(request: Any, **_: Any) -> AWSResponse | None:
-        sent = request.body if isinstance(request.body, bytes) else str(request.body or "").encode()
-        if marker.encode() not in sent:
-            return None
-        state["attempts"] += 1
-        if state["left"] <= 0:
-            return None
-        state["left"] -= 1
-        return AWSResponse(request.url, 400, {"Content-Type": "application/x-amz-json-1.0"}, _Body(body))
-
-    return state, before_send
-
-
 def test_dynamodb_throttling_is_retried_by_the_client(inproc, inproc_client):
     token = inproc_client.token("c-throttled-ddb")
     thread = new_thread("throttle-ddb")
-    dynamodb = function_module(inproc, "AgentFunction").runner.sessions._dynamodb
-    state, handler = throttle_first(2, thread)
     invocations = inproc.stack.functions.invocations
     before = invocations["AgentFunction"]
-    # Given DynamoDB throttles the turn's final write twice
-    dynamodb.meta.events.register_first("before-send.dynamodb.TransactWriteItems", handler)
-    try:
+    # Given DynamoDB throttles the turn's final write twice (answered before moto sees it, as AWS would answer)
+    with injected(
+        "dynamodb",
+        "TransactWriteItems",
+        "ThrottlingException",
+        times=2,
+        when=lambda body: thread in json.dumps(body) and "TURN#" in json.dumps(body),
+    ) as fault:
         with inproc_client.ws(token) as client:
             events = client.ask(thread, "How long does shipping take?")
-    finally:
-        dynamodb.meta.events.unregister("before-send.dynamodb.TransactWriteItems", handler)
-    # Then botocore's standard retry mode retried it (three attempts) within the one run, and the turn completed
-    assert state == {"left": 0, "attempts": 3}, events
+    # Then botocore's standard retry mode retried it within the one run, and the turn completed
+    assert fault.hits == 2, events
+    assert events[-1]["type"] == "message_complete", events
+    assert invocations["AgentFunction"] - before == 1
+    wait_for_status(inproc_client, thread, token, "idle")
+
     assert events[-1]["type"] == "message_complete", events
     assert invocations["AgentFunction"] - before == 1
     wait_for_status(inproc_client, thread, token, "idle")

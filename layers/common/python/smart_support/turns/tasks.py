@@ -71,18 +71,18 @@ class WorkflowTasks:
             deadline=now + self.approval_timeout_seconds,
             task_token=task.task_token,
         )
-        with transient_as_task_error():
+        with transient_as_task_error():  # a retry registers the new task token and tells the customer again
             self.approvals.register(pending)
             session = self.sessions.mark_awaiting_approval(
                 pending.thread_id, pending.turn, pending.interrupt_id, pending.deadline, now=now
             )
-        if session is not None:
-            channel = ThreadChannel.for_session(self.sender, self.sessions, session)
-        else:
-            channel = ThreadChannel(
-                self.sender, self.sessions, pending.thread_id, task.turn.connection_id, watchers=task.turn.watchers
-            )
-        channel.send(pending.interrupt_event())
+            if session is not None:
+                channel = ThreadChannel.for_session(self.sender, self.sessions, session)
+            else:
+                channel = ThreadChannel(
+                    self.sender, self.sessions, pending.thread_id, task.turn.connection_id, watchers=task.turn.watchers
+                )
+            channel.send(pending.interrupt_event())
         logger.info(
             "approval requested",
             extra={
