@@ -9,6 +9,7 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from moto.dynamodb.exceptions import TransactionCanceledException
 
 from local import gate
 from local.faults import FaultPlan, FaultSpecError, parse_faults
@@ -141,9 +142,9 @@ def test_transactions_on_the_same_item_conflict_and_other_items_do_not_wait(dyna
             items=[(0, "ConversationsTable", '["b"]', "write"), (1, "ConversationsTable", '["a"]', "write")],
             transaction=True,
         )
-        with pytest.raises(Exception, match="TransactionConflict") as raised:
+        with pytest.raises(TransactionCanceledException) as raised:
             LOCKS.acquire(clash)
-        assert "None, TransactionConflict" in str(raised.value.description)
+        assert "[None, TransactionConflict]" in str(raised.value.description)
         # And a single write to it fails with TransactionConflictException, while other items are free
         with pytest.raises(Exception, match="TransactionConflictException"):
             LOCKS.acquire(Plan(items=[(0, "ConversationsTable", '["a"]', "write")]))
