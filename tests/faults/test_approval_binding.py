@@ -37,7 +37,8 @@ class ThrottledAfterResume:
 
     def stream(self, graph_input: Any, config: dict, *args: Any, **kwargs: Any) -> Iterator[Any]:
         yield from self._graph.stream(graph_input, config, *args, **kwargs)
-        resumed = isinstance(graph_input, Command) and config["configurable"]["thread_id"] == self._thread_id
+        checkpoint_thread = config["configurable"]["thread_id"]  # the thread id, then "#" and the incarnation
+        resumed = isinstance(graph_input, Command) and checkpoint_thread.split("#")[0] == self._thread_id
         if resumed and not self.throttled:
             self.throttled += 1
             raise ThrottlingError("Rate exceeded (the turn's final write, past the client's retries)")
