@@ -87,8 +87,8 @@ def is_transient(exc: Exception) -> bool:
     return code in TRANSIENT_CODES
 
 
-def retry_transient(call: Callable[[], T], attempts: int = 6, base_delay: float = 0.05, max_delay: float = 1.0) -> T:
-    """Run `call`, retrying transient AWS errors with exponential backoff and jitter (the SDK does not retry these)."""
+def retry_transient(call: Callable[[], T], attempts: int = 10, base_delay: float = 0.05, max_delay: float = 0.5) -> T:
+    """Run `call`, retrying transaction conflicts and throttling that outlasted the SDK's own retries (backoff, jitter)."""
     for attempt in range(attempts):
         try:
             return call()
