@@ -154,3 +154,17 @@ def test_a_decision_after_another_reached_the_workflow_is_already_decided(waitin
     service.decide("i-1", CUSTOMER, approved=True)
     with pytest.raises(ApprovalAlreadyDecided):
         service.decide("i-1", Principal(sub="ops-1", role="operator"), approved=False)
+
+
+def test_a_deciders_late_update_never_marks_a_finished_turn_running(waiting, dynamodb):
+    service, _, _, _, _ = waiting
+    sessions = service.sessions
+    session = sessions.get("t-1")
+    assert session is not None
+    # Given the resumed run already finished the turn (the thread is idle)
+    assert sessions.end_run("t-1", session.turn, [], {}, finished=True, now=time.time())
+    # When the decider's "running again" update arrives late
+    late = sessions.mark_running("t-1", session.turn, "i-1", awaiting_only=True)
+    # Then it changes nothing
+    after = sessions.get("t-1")
+    assert late is None and after is not None and after.status == "idle"

@@ -88,7 +88,7 @@ def is_transient(exc: Exception) -> bool:
 
 
 def retry_transient(call: Callable[[], T], attempts: int = 10, base_delay: float = 0.05, max_delay: float = 0.5) -> T:
-    """Run `call`, retrying transaction conflicts and throttling that outlasted the SDK's own retries (backoff, jitter)."""
+    """Run `call`, retrying transaction conflicts and throttling that outlasted the SDK's retries, with backoff."""
     for attempt in range(attempts):
         try:
             return call()

@@ -93,8 +93,11 @@ class SessionRepository(SessionReader, Protocol):
     def cancel_requested(self, thread_id: str, turn: int) -> bool:
         """True once `cancel` asked this turn to stop."""
 
-    def mark_running(self, thread_id: str, turn: int, interrupt_id: str, now: float | None = None) -> Session | None:
-        """A decision on `interrupt_id` arrived: the turn runs again; None if the thread moved on."""
+    def mark_running(
+        self, thread_id: str, turn: int, interrupt_id: str, now: float | None = None, *, awaiting_only: bool = False
+    ) -> Session | None:
+        """A decision on `interrupt_id` arrived: the turn runs again; None if the thread moved on (or, with
+        `awaiting_only`, no longer waits for it)."""
 
     def attach_connection(self, thread_id: str, owner: str, connection_id: str, now: float | None = None) -> Session:
         """Send this thread's events to `connection_id` from now on."""

@@ -554,16 +554,22 @@ class SessionStore:
             {":awaiting": "awaiting_approval", ":iid": interrupt_id, ":stamp": iso(now), ":exp": expires},
         )
 
-    def mark_running(self, thread_id: str, turn: int, interrupt_id: str, now: float | None = None) -> Session | None:
-        """A decision on `interrupt_id` arrived: the turn runs again."""
+    def mark_running(
+        self, thread_id: str, turn: int, interrupt_id: str, now: float | None = None, *, awaiting_only: bool = False
+    ) -> Session | None:
+        """A decision on `interrupt_id` arrived: the turn runs again. `awaiting_only`: only if the thread still waits
+        for it (a decider's late update must not mark running a turn the resumed run already finished)."""
         now = time.time() if now is None else now
-        return self._update_for_turn(
+        update = self._turn_update(
             thread_id,
             turn,
             "SET #status = :running, updated_at = :stamp, expires_at = :exp, last_interrupt_id = :iid"
             " REMOVE pending_interrupt_id",
             {":running": "running", ":stamp": iso(now), ":exp": int(now) + self.ttl_seconds, ":iid": interrupt_id},
         )
+        if awaiting_only:
+            update["ConditionExpression"] += " AND pending_interrupt_id = :iid"
+        return self._apply(update)
 
     def attach_connection(self, thread_id: str, owner: str, connection_id: str, now: float | None = None) -> Session:
         """Send this thread's events to `connection_id` from now on (resume after reconnect)."""

@@ -104,7 +104,7 @@ class ApprovalService:
         except Exception:
             logger.exception("audit left to the resumed run", extra={"interrupt_id": interrupt_id})
         try:
-            self.sessions.mark_running(pending.thread_id, pending.turn, interrupt_id, now=now)
+            self.sessions.mark_running(pending.thread_id, pending.turn, interrupt_id, now=now, awaiting_only=True)
         except Exception:  # the resumed run marks it running too
             logger.exception("session not marked running", extra={"thread_id": pending.thread_id})
         return pending
