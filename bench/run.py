@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import packaging
+from bench.contention import measure_contention
 from bench.metrics import RecordedStack, Snapshot
 from bench.prices import TurnUsage, cost_per_1000, price_table
 from bench.turns import LONG_ANSWER_PROMPT, PLAIN_PROMPTS, TurnDriver, TurnMeasure, mean, percentile, run_inprocess
@@ -222,6 +223,14 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         )
         add("words held back in the first token frame (max)", stack["answer60"]["first_frame_words_max"] - 1, 0)
         add("orchestration per 1,000 plain turns", stack["cost_per_1000_turns"]["plain"]["total"], 0.15, "USD")
+    contention = results.get("contention")
+    if contention:
+        add("largest share of DynamoDB writes on one item", contention["largest_item_share"], contention["share_goal"])
+        add(
+            "turns that did not complete under contention",
+            contention["threads"] * contention["turns_per_thread"] - contention["turns_completed"],
+            0,
+        )
     cold = results.get("cold_start")
     if cold:
         for name, figure in cold["functions"].items():
@@ -351,6 +360,18 @@ def render(results: dict[str, Any]) -> str:
                 cost_rows,
             )
         )
+    contention = results.get("contention")
+    if contention:
+        c = contention
+        parts.append(
+            f"Contention ({c['threads']} conversations x {c['turns_per_thread']} turns at once, strict stack): "
+            f"{c['turns_completed']} turns in {c['seconds']} s = {c['turns_per_second']} turns/s; retries per turn "
+            f"{c['retries_per_turn']} (SDK {c['sdk_retries_per_turn']}, ours {c['failed_attempts_retried_per_turn']}); "
+            f"transaction conflicts {c['transaction_conflicts']}; {c['dynamodb_writes_per_turn']} DynamoDB writes per "
+            f"turn over {c['items_written']} items, the hottest taking {c['largest_item_share']:.2%} "
+            f"(goal <= {c['share_goal']:.2%}): "
+            + ", ".join(f"{h['item']} {h['writes']}" for h in c["hottest_items"][:3])
+        )
     cold = results.get("cold_start")
     if cold:
         rows = [
@@ -399,6 +420,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plain", type=int, default=30, help="plain turns to measure (default 30)")
     parser.add_argument("--approvals", type=int, default=10, help="approval turns to measure (default 10)")
     parser.add_argument("--runs", type=int, default=5, help="fresh interpreters per cold-start figure (default 5)")
+    parser.add_argument("--contention-threads", type=int, default=32, help="conversations at once (default 32)")
+    parser.add_argument("--contention-turns", type=int, default=4, help="turns per conversation (default 4)")
+    parser.add_argument("--skip-contention", action="store_true", help="no contention run")
     parser.add_argument("--skip-stack", action="store_true", help="no turns (cold start and sizes only)")
     parser.add_argument("--skip-packaging", action="store_true", help="no layer builds, cold starts or sizes")
     parser.add_argument("--out", type=Path, default=None, help="results file (default bench/results/<time>.json)")
@@ -413,11 +437,23 @@ def main(argv: list[str] | None = None) -> int:
             "cpus": __import__("os").cpu_count(),
         },
         "prices": price_table(),
-        "config": {"token_delay_ms": TOKEN_DELAY_MS, "plain_turns": args.plain, "approval_turns": args.approvals},
+        "config": {
+            "token_delay_ms": TOKEN_DELAY_MS,
+            "plain_turns": args.plain,
+            "approval_turns": args.approvals,
+            "contention_threads": args.contention_threads,
+            "contention_turns": args.contention_turns,
+        },
     }
     if not args.skip_stack:
         print(f"measuring turns on the local stack ({args.plain} plain, {args.approvals} approvals)...", flush=True)
         results["stack"] = measure_stack(args)
+        if not args.skip_contention:
+            print(
+                f"contention: {args.contention_threads} conversations at once, {args.contention_turns} turns each...",
+                flush=True,
+            )
+            results["contention"] = measure_contention(args.contention_threads, args.contention_turns)
     if not args.skip_packaging:
         print("building the deps layer for arm64 and for this machine (cached after the first run)...", flush=True)
         results["layers"] = packaging.layer_sizes()
