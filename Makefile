@@ -9,7 +9,7 @@ PORT ?= 3000
 export SAM_CLI_TELEMETRY := 0
 export PYTHONPATH := $(CURDIR)/layers/common/python:$(CURDIR)
 
-.PHONY: install tools browser-deps dev test lint typecheck validate unit integration e2e browser load build bench seed token clean
+.PHONY: install tools browser-deps dev test lint typecheck validate unit integration e2e browser load build bench seed token clean faults
 
 install: $(VENV)/.installed
 $(VENV)/.installed: requirements-dev.txt layers/deps/requirements.txt
@@ -26,7 +26,7 @@ $(TOOLS)/.installed: requirements-tools.txt
 browser-deps:
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 
-dev: install ## start the local stack (offline model) on 127.0.0.1:$(PORT)
+dev: install tools ## start the local stack (offline model) on 127.0.0.1:$(PORT); its state lives in memory
 	$(PY) -m local
 
 lint: install
@@ -38,16 +38,19 @@ validate: tools
 	$(TOOLS)/bin/cfn-lint template.yaml
 	$(TOOLS)/bin/sam validate --lint
 
-unit: install
+unit: install tools
 	$(PY) -m pytest tests/unit -q
 
-integration: install
+integration: install tools
 	$(PY) -m pytest tests/integration -q
 
-e2e: install
+e2e: install tools
 	$(PY) -m pytest tests/e2e -q
 
-browser: install browser-deps
+faults: install tools ## the fault suite: e2e flows under LOCAL_FAULTS, IAM, TTL, crashes, races
+	$(PY) -m pytest tests/faults -q
+
+browser: install tools browser-deps
 	$(PY) -m pytest tests/browser -q
 
 build: tools ## sam build for python3.13/arm64
@@ -57,7 +60,7 @@ test: install tools browser-deps lint validate ## everything CI runs
 	$(PY) -m pytest tests -q
 	$(MAKE) build
 
-bench: install
+bench: install tools
 	$(PY) -m bench
 
 seed: install ## seed the demo orders into an AWS stage: make seed ORDERS_TABLE=...
