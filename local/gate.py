@@ -58,6 +58,7 @@ class Gate:
     faults: FaultPlan = field(default_factory=FaultPlan)
     state_machine_of_token: Callable[[str], str | None] | None = None
     checked: Counter[str] = field(default_factory=Counter)
+    unattributed: Counter[str] = field(default_factory=Counter)  # the stack's own calls, by thread kind and call
     denials: deque[Denial] = field(default_factory=lambda: deque(maxlen=200))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -74,7 +75,10 @@ class Gate:
         """An error response if IAM refuses the call or a fault fires; None to let it through."""
         principal = self.principal_of(request)
         if principal is None:
-            if threading.current_thread().name.startswith(WORKER_THREAD_PREFIX):
+            thread = threading.current_thread().name
+            with self._lock:
+                self.unattributed[f"{thread.rstrip('0123456789_-')}:{event_name.split('.', 1)[1]}"] += 1
+            if thread.startswith(WORKER_THREAD_PREFIX):
                 call = Call.from_request(event_name, request)
                 return self._deny("(no principal)", "(unattributed)", f"{call.service}:{call.operation}", "*", call)
             return None
@@ -106,6 +110,7 @@ class Gate:
         with self._lock:
             return {
                 "checked": dict(self.checked),
+                "unattributed": dict(self.unattributed),
                 "denied": [vars(d) for d in self.denials],
                 "faults": dict(self.faults.injected),
             }
