@@ -187,3 +187,30 @@ def test_an_address_too_long_for_an_approval_frame_is_refused_before_asking(inpr
         # And the thread is usable again
         wait_for_status(inproc_client, thread, token, "idle")
         assert client.ask(thread, "How long does shipping take?")[-1]["type"] == "message_complete"
+
+
+def test_a_retried_run_agent_sends_the_client_nothing_twice(inproc, inproc_client):
+    token = inproc_client.token("c-retried-run")
+    thread = new_thread("retried-run")
+    invocations = inproc.stack.functions.invocations
+    before = invocations["AgentFunction"]
+    # Given the turn's final write fails past every retry once the answer has streamed (ten throttled attempts)
+    with injected(
+        "dynamodb",
+        "TransactWriteItems",
+        "ThrottlingError",
+        times=10,
+        when=lambda body: thread in json.dumps(body) and "TURN#" in json.dumps(body),
+    ) as fault:
+        with inproc_client.ws(token) as client:
+            client.send({"type": "message", "thread_id": thread, "content": "How long does shipping take?"})
+            events = client.until(lambda e: e["type"] == "message_complete", timeout=60)
+            extra = client.quiet(1.0)
+    # Then Step Functions retried RunAgent, and the client got the answer once and one message_complete
+    assert fault.hits == 10
+    assert invocations["AgentFunction"] - before == 2
+    answer = "".join(e["content"] for e in events if e["type"] == "token")
+    saved = transcript(inproc_client, thread, token)
+    assert [e["role"] for e in saved] == ["user", "assistant"]
+    assert answer == saved[-1]["content"]
+    assert [e["type"] for e in events].count("message_complete") == 1 and extra == []
