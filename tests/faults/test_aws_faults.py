@@ -170,7 +170,7 @@ def test_a_missing_permission_is_access_denied_as_in_aws(tmp_path_factory):
         assert {
             "principal": "MessageFunction",
             "action": "states:StartExecution",
-            "resource": "arn:aws:states:us-east-1:123456789012:stateMachine:TurnStateMachine",
+            "resource": "arn:aws:states:us-east-1:123456789012:stateMachine:smart-support-local-turn",
         } in denied
         log = revoked.log()
         assert "AccessDeniedException" in log

@@ -19,7 +19,7 @@ from local.moto_atomic import LOCKS, Plan, sweep_expired
 from local.template import ACCOUNT_ID, REGION, LocalResolver
 from smart_support import aws
 
-STATE_MACHINE = f"arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:TurnStateMachine"
+STATE_MACHINE = f"arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:smart-support-local-turn"
 KEY = {"PK": {"S": "k"}, "SK": {"S": "s"}}
 
 
@@ -66,7 +66,7 @@ def test_a_transaction_needs_every_items_permission(strict, dynamodb):
 def test_step_functions_and_ssm_are_matched_by_resource(strict, dynamodb):
     sfn = boto3.client("stepfunctions", region_name=REGION)
     with acting_as("MessageFunction"), pytest.raises(ClientError) as raised:
-        sfn.start_execution(stateMachineArn=STATE_MACHINE.replace("Turn", "Other"), name="n", input="{}")
+        sfn.start_execution(stateMachineArn=STATE_MACHINE + "-other", name="n", input="{}")
     assert raised.value.response["Error"]["Code"] == "AccessDeniedException"
     ssm = boto3.client("ssm", region_name=REGION)
     ssm.put_parameter(Name="/smart-support/auth-secret", Value="s3cr3t", Type="SecureString")
