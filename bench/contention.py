@@ -1,6 +1,7 @@
 """Contention: many conversations at once on the strict local stack (per-item DynamoDB locking, real conflicts).
 
-Every thread opens its own WebSocket and sends several turns, one after another, all threads at once. Reported:
+Every thread is its own customer on its own WebSocket and sends several turns, one after another, all threads at
+once. Reported:
 turns per second, retries per turn (the SDK's own, and the attempts that failed transiently and were tried again by
 our code), transaction conflicts the emulator saw, and how the DynamoDB writes spread over items: the largest share
 any single item received (goal: no item above 1/threads; a per-thread item such as a session gets about that).
@@ -51,16 +52,17 @@ def measure_contention(threads: int = 32, turns: int = 4) -> dict[str, Any]:
 
     with RecordedStack(OFFLINE_TOKEN_DELAY_MS="0") as stack:
         recorder = stack.recorder
-        token = stack.token()
         warm: list[float] = []
-        _talk(stack, token, "contention-warmup", 1, warm, [])  # cold starts out of the measurement
+        _talk(stack, stack.token("contention-warmup"), "contention-warmup", 1, warm, [])  # cold starts, not measured
         writes_before = Counter(LOCKS.writes)
         conflicts_before = LOCKS.conflicts
         before = recorder.snapshot()
         done: list[float] = []
         errors: list[str] = []
-        workers = [
-            threading.Thread(target=_talk, args=(stack, token, f"contention-{i:03d}", turns, done, errors))
+        workers = [  # one customer each: the per-principal rate limits are not what this measures
+            threading.Thread(
+                target=_talk, args=(stack, stack.token(f"c-{i:03d}"), f"contention-{i:03d}", turns, done, errors)
+            )
             for i in range(threads)
         ]
         started = time.perf_counter()
