@@ -380,9 +380,10 @@ class SessionStore:
         try:
             transact_write(self._dynamodb, writes)
         except TransactionCancelled as cancelled:
-            if cancelled.failed_at(0):
+            if cancelled.failed_at(0):  # an earlier attempt wrote it all; is the thread idle (or still queued)?
                 logger.info("transcript already written by an earlier attempt", extra={"thread_id": thread_id})
-                return True
+                session = self.get(thread_id)
+                return not finished or session is None or session.turn != turn or session.status == "idle"
             if not finished or not cancelled.failed_at(len(writes) - 1):
                 raise
             transact_write(self._dynamodb, writes[:-1])
