@@ -202,10 +202,12 @@ def test_a_thread_id_after_ttl_deleted_its_session_belongs_to_its_owner_only(tmp
         with short.ws(other) as client:
             refused = client.ask(thread, "Show me what was said here")
         assert refused[-1]["type"] == "error" and refused[-1]["code"] == "not_found"
-        # And the owner starts cleanly on the same id: a new conversation, its own execution, the old transcript kept
+        # And the owner starts cleanly on the same id: a new incarnation whose turns follow the kept transcript's, its
+        # own execution, the old transcript kept
         with short.ws(owner) as client:
             assert client.ask(thread, QUESTIONS[1])[-1]["type"] == "message_complete"
-        assert len(executions(short, thread, 1)) == 2
+        first, second = executions(short, thread, 1), executions(short, thread, 2)
+        assert len(first) == len(second) == 1 and first[0]["name"].split("-")[-2] != second[0]["name"].split("-")[-2]
         roles = [e["role"] for e in transcript(short, thread, owner)]
         assert roles == ["user", "assistant", "user", "assistant"]
     finally:
