@@ -13,6 +13,7 @@ backend, and botocore's retry handler sees the error exactly as it would see AWS
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
@@ -25,6 +26,7 @@ from local.iam import Call, Role, required_permissions
 from local.template import ACCOUNT_ID
 
 PRINCIPAL: ContextVar[str | None] = ContextVar("local_principal", default=None)
+INVOKE_KEY_HEADER = "X-Smart-Support-Invoke-Key"
 INTERPRETER_ACCESS_KEY = "ak"  # moto.stepfunctions.parser.asl.utils.boto_client.boto_client_for
 WORKER_THREAD_PREFIX = "lambda"
 
@@ -60,6 +62,9 @@ class Gate:
     checked: Counter[str] = field(default_factory=Counter)
     unattributed: Counter[str] = field(default_factory=Counter)  # the stack's own calls, by thread kind and call
     denials: deque[Denial] = field(default_factory=lambda: deque(maxlen=200))
+    invoke_key: str = ""  # added to the state machine's Lambda invocations: the invoke endpoint answers only those
+    usage_log: str | None = None  # where to append each distinct permission used (to derive least privilege)
+    used: set[tuple[str, str, str]] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def principal_of(self, request: Any) -> str | None:
@@ -91,10 +96,22 @@ class Gate:
         ):
             if role is None or not role.allows(action, resource):
                 return self._deny(principal, role.name if role else "(no role)", action, resource, call)
+            if self.usage_log:
+                self._record(principal, action, resource)
+        if call.service == "lambda" and self.invoke_key:
+            request.headers[INVOKE_KEY_HEADER] = self.invoke_key
         code = self.faults.pick(call.service, call.operation)
         if code:
             return error_response(call.service, call.operation, code, call.body)
         return None
+
+    def _record(self, principal: str, action: str, resource: str) -> None:
+        with self._lock:
+            if (principal, action, resource) in self.used:
+                return
+            self.used.add((principal, action, resource))
+            with open(str(self.usage_log), "a", encoding="utf-8") as log:
+                log.write(json.dumps({"principal": principal, "action": action, "resource": resource}) + "\n")
 
     def _deny(self, principal: str, role_name: str, action: str, resource: str, call: Call) -> Any:
         with self._lock:
@@ -153,4 +170,4 @@ def uninstall(checker: Checker) -> None:
         _ACTIVE.remove(checker)
 
 
-__all__ = ["PRINCIPAL", "Checker", "Denial", "Gate", "acting_as", "install", "uninstall"]
+__all__ = ["INVOKE_KEY_HEADER", "PRINCIPAL", "Checker", "Denial", "Gate", "acting_as", "install", "uninstall"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hmac
 import json
 import logging
 import os
@@ -34,10 +35,10 @@ from aiohttp import WSMsgType, web
 
 from local import gate
 from local.faults import FaultPlan, parse_faults
-from local.gate import Gate
+from local.gate import INVOKE_KEY_HEADER, Gate
 from local.lambdas import FunctionRegistry, load_functions
 from local.template import ACCOUNT_ID, REGION, ROOT, LocalResolver, create_tables, load_template, resources_of_type
-from smart_support.settings import LocalStackSettings, load_settings
+from smart_support.settings import InvalidSettings, LocalStackSettings, load_settings
 
 log = logging.getLogger("local")
 WEB_DIR = ROOT / "web"
@@ -89,6 +90,7 @@ class LocalStack:
         self.http_routes: list[dict[str, Any]] = []
         self.state_machine_arn = ""
         self.gate: Gate | None = None
+        self.invoke_key = secrets.token_urlsafe(24)  # the state machine's Lambda calls carry it (local.gate)
         self.sweeper: Any = None
 
     # ------------------------------------------------------------ boot
@@ -150,6 +152,8 @@ class LocalStack:
                 interpreter_principal=self._state_machine_logical_id(),
                 faults=faults,
                 state_machine_of_token=self._state_machine_of_token,
+                usage_log=cfg.local_iam_usage_log,
+                invoke_key=self.invoke_key,
             )
         )
 
@@ -287,6 +291,9 @@ class LocalStack:
 
     async def handle_invoke(self, request: web.Request) -> web.Response:
         """POST /2015-03-31/functions/{name}/invocations (what the state machine's Lambda tasks call)."""
+        if not hmac.compare_digest(request.headers.get(INVOKE_KEY_HEADER, ""), self.invoke_key):
+            # Only this stack's state machine may run a function here (it would skip the authorizer and approvals).
+            return web.json_response({"Type": "User", "message": "Forbidden"}, status=403)
         name = unquote(request.match_info["name"])
         payload = await request.read()
         event = json.loads(payload) if payload else {}
@@ -342,6 +349,9 @@ class LocalStack:
 
     async def handle_ws(self, request: web.Request) -> web.StreamResponse:
         """The API Gateway WebSocket emulation at /ws."""
+        if not self._origin_allowed(request.headers.get("Origin")):
+            # A page on another site must not open a chat as whoever is signed in here (cross-site WebSocket).
+            return web.json_response({"message": "Forbidden"}, status=403)
         conn_id = _new_connection_id()
         connected_at = time.time()
         source_ip = request.remote or "127.0.0.1"
@@ -522,9 +532,9 @@ class LocalStack:
                 route, params = candidate, match.groupdict()
                 break
         if request.method == "OPTIONS":
-            return web.Response(status=204, headers=self._cors())
+            return web.Response(status=204, headers=self._cors(request))
         if route is None:
-            return web.json_response({"message": "Not Found"}, status=404, headers=self._cors())
+            return web.json_response({"message": "Not Found"}, status=404, headers=self._cors(request))
         body = await request.text()
         headers = {k.lower(): v for k, v in request.headers.items()}
         request_id = str(uuid.uuid4())
@@ -575,28 +585,35 @@ class LocalStack:
             }
             result, error = await self.invoke(route["authorizer"], auth_event)
             if error:
-                return web.json_response({"message": "Internal Server Error"}, status=500, headers=self._cors())
+                return web.json_response({"message": "Internal Server Error"}, status=500, headers=self._cors(request))
             if not result.get("isAuthorized"):
                 self._log_http(request, 403, started)
-                return web.json_response({"message": "Forbidden"}, status=403, headers=self._cors())
+                return web.json_response({"message": "Forbidden"}, status=403, headers=self._cors(request))
             context["authorizer"] = {"lambda": result.get("context") or {}}
         result, error = await self.invoke(route["function"], event)
         if error:
             self._log_http(request, 500, started)
-            return web.json_response({"message": "Internal Server Error"}, status=500, headers=self._cors())
+            return web.json_response({"message": "Internal Server Error"}, status=500, headers=self._cors(request))
         status = int(result.get("statusCode", 200))
-        response_headers = {**self._cors(), **(result.get("headers") or {})}
+        response_headers = {**self._cors(request), **(result.get("headers") or {})}
         payload = result.get("body") or ""
         raw = base64.b64decode(payload) if result.get("isBase64Encoded") else payload.encode()
         self._log_http(request, status, started)
         return web.Response(status=status, body=raw, headers=response_headers)
 
-    @staticmethod
-    def _cors() -> dict[str, str]:
+    def _origin_allowed(self, origin: str | None) -> bool:
+        """The stack's own origin, or one of ALLOWED_ORIGINS (no Origin header: not a browser, allowed)."""
+        return origin is None or origin.rstrip("/") in self.config.origins()
+
+    def _cors(self, request: web.Request) -> dict[str, str]:
+        origin = request.headers.get("Origin")
+        if not origin or not self._origin_allowed(origin):
+            return {"Vary": "Origin"}  # no CORS grant: a browser page elsewhere cannot read the answer
         return {
-            "Access-Control-Allow-Origin": "*",
+            "Access-Control-Allow-Origin": origin,
             "Access-Control-Allow-Headers": "authorization,content-type",
             "Access-Control-Allow-Methods": "GET,POST,OPTIONS",
+            "Vary": "Origin",
         }
 
     def _log_http(self, request: web.Request, status: int, started: float) -> None:
@@ -672,7 +689,10 @@ class LocalStack:
 
 def main() -> None:
     """`python -m local`: boot and serve until Ctrl-C."""
-    config = load_settings(LocalStackSettings)
+    try:
+        config = load_settings(LocalStackSettings)
+    except InvalidSettings as exc:
+        sys.exit(f"local stack not started: {exc}")
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("moto").setLevel(logging.CRITICAL)  # its interpreter logs every Fail state as an error
     stack = LocalStack(config)

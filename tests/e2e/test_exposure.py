@@ -1,0 +1,73 @@
+"""The local stack's exposure: the invoke endpoint, foreign browser origins, CORS, and binding beyond loopback."""
+
+import os
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
+
+from tests.e2e.conftest import ROOT, Stack, free_port, start_stack
+
+pytestmark = pytest.mark.e2e
+PARTNER = "https://partner.example"
+
+
+@pytest.fixture(scope="module")
+def exposed(tmp_path_factory) -> Iterator[Stack]:
+    """A stack that also lets one other browser origin in."""
+    yield from start_stack(tmp_path_factory, "exposure", ALLOWED_ORIGINS=PARTNER)
+
+
+def request(url: str, method: str = "GET", headers: dict[str, str] | None = None, body: bytes | None = None):
+    req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as response:
+            return response.status, dict(response.headers)
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers)
+
+
+def test_the_invoke_endpoint_answers_only_the_stacks_own_state_machine(exposed):
+    # Given a local process that calls the Lambda invoke endpoint directly (skipping the authorizer and approvals)
+    url = f"{exposed.base}/2015-03-31/functions/AgentFunction/invocations"
+    for headers in ({}, {"X-Smart-Support-Invoke-Key": "guess"}):
+        status, _ = request(url, "POST", {"Content-Type": "application/json", **headers}, b'{"task": "run"}')
+        # Then it is refused
+        assert status == 403
+    # While the state machine's own calls still work (a whole turn runs through them)
+    with exposed.ws() as client:
+        assert client.ask("t-exposure", "Hello")[-1]["type"] == "message_complete"
+
+
+def test_websocket_handshakes_from_foreign_origins_are_refused(exposed):
+    ws_url = f"ws://127.0.0.1:{exposed.port}/ws"
+    with pytest.raises(InvalidStatus) as refused:
+        connect(ws_url, origin="https://evil.example", open_timeout=10)
+    assert refused.value.response.status_code == 403
+    for origin in (exposed.base, PARTNER):
+        with connect(ws_url, origin=origin, open_timeout=10) as ws:
+            ws.send('{"type": "ping"}')
+            assert ws.recv(timeout=10) == '{"type":"pong"}'
+
+
+def test_cors_grants_only_the_allowlist(exposed):
+    url = f"{exposed.base}/api/v1/health"
+    _, evil = request(url, headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in evil
+    _, partner = request(url, headers={"Origin": PARTNER})
+    assert partner["Access-Control-Allow-Origin"] == PARTNER
+
+
+def test_binding_beyond_loopback_refuses_the_default_secret():
+    env = {**os.environ, "HOST": "0.0.0.0", "PORT": str(free_port()), "AUTH_SECRET": ""}
+    env["PYTHONPATH"] = f"{ROOT / 'layers/common/python'}{os.pathsep}{ROOT}"
+    done = subprocess.run(
+        [sys.executable, "-m", "local"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode != 0
+    assert "AUTH_SECRET" in done.stderr and "HOST=0.0.0.0" in done.stderr
