@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
+from websockets.typing import Origin
 
 from tests.e2e.conftest import ROOT, Stack, free_port, start_stack
 
@@ -47,10 +48,10 @@ def test_the_invoke_endpoint_answers_only_the_stacks_own_state_machine(exposed):
 def test_websocket_handshakes_from_foreign_origins_are_refused(exposed):
     ws_url = f"ws://127.0.0.1:{exposed.port}/ws"
     with pytest.raises(InvalidStatus) as refused:
-        connect(ws_url, origin="https://evil.example", open_timeout=10)
+        connect(ws_url, origin=Origin("https://evil.example"), open_timeout=10)
     assert refused.value.response.status_code == 403
     for origin in (exposed.base, PARTNER):
-        with connect(ws_url, origin=origin, open_timeout=10) as ws:
+        with connect(ws_url, origin=Origin(origin), open_timeout=10) as ws:
             ws.send('{"type": "ping"}')
             assert ws.recv(timeout=10) == '{"type":"pong"}'
 

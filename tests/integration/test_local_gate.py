@@ -48,7 +48,7 @@ def test_a_call_outside_the_functions_policy_is_access_denied_like_aws(strict, d
     assert strict.stats()["denied"][-1]["action"] == "dynamodb:GetItem"
     # And what the policy allows goes through
     with acting_as("ConnectFunction"):
-        dynamodb.get_item(TableName="ConversationsTable", Key=KEY)
+        dynamodb.put_item(TableName="ConversationsTable", Item=KEY)
 
 
 def test_a_transaction_needs_every_items_permission(strict, dynamodb):
@@ -56,7 +56,7 @@ def test_a_transaction_needs_every_items_permission(strict, dynamodb):
         {"Put": {"TableName": "ConversationsTable", "Item": KEY}},
         {"Put": {"TableName": "OrdersTable", "Item": {"order_id": {"S": "x"}}}},
     ]
-    with acting_as("ApiFunction"), pytest.raises(ClientError) as raised:  # read-only on orders
+    with acting_as("ApiFunction"), pytest.raises(ClientError) as raised:  # no permission on orders
         dynamodb.transact_write_items(TransactItems=items)
     assert raised.value.response["Error"]["Code"] == "AccessDeniedException"
     assert "dynamodb:PutItem" in raised.value.response["Error"]["Message"]

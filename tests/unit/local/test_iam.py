@@ -44,9 +44,14 @@ def test_the_authorizer_may_read_exactly_the_secret_parameter_it_is_configured_w
 def test_dynamodb_policies_are_scoped_to_their_tables_and_indexes(roles):
     api = roles["ApiFunction"]
     assert api.allows("dynamodb:Query", table("ConversationsTable") + "/index/GSI1")
-    assert api.allows("dynamodb:GetItem", table("OrdersTable"))
-    assert not api.allows("dynamodb:PutItem", table("OrdersTable"))  # read-only on orders
-    assert not roles["ConnectFunction"].allows("dynamodb:GetItem", table("OrdersTable"))
+    assert not api.allows("dynamodb:GetItem", table("OrdersTable"))  # no code of the API reads orders
+    assert not api.allows("dynamodb:Scan", table("ConversationsTable"))
+    assert roles["AgentFunction"].allows("dynamodb:UpdateItem", table("OrdersTable"))
+    assert not roles["AgentFunction"].allows("dynamodb:PutItem", table("OrdersTable"))
+    connect = roles["ConnectFunction"]
+    assert connect.allows("dynamodb:PutItem", table("ConversationsTable"))
+    assert not connect.allows("dynamodb:GetItem", table("ConversationsTable"))  # it only writes its record
+    assert not connect.allows("dynamodb:GetItem", table("OrdersTable"))
     assert not roles["MessageFunction"].allows("dynamodb:PutItem", table("CheckpointsTable"))
 
 
