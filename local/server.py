@@ -164,6 +164,8 @@ class LocalStack:
         merged.update(
             WEBSOCKET_ENDPOINT=f"{cfg.base_url}/{STAGE}",
             OFFLINE_TOKEN_DELAY_MS=str(cfg.offline_token_delay_ms),
+            OFFLINE_FIRST_TOKEN_MS=str(cfg.offline_first_token_ms),
+            CONTEXT_TOKENS=str(cfg.context_tokens),
             POWERTOOLS_LOG_LEVEL=cfg.log_level,
         )
         os.environ.update(merged)  # one process: every function sees the same (non-conflicting) settings

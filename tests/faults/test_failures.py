@@ -17,7 +17,7 @@ import pytest
 from botocore.exceptions import ClientError
 from langchain_core.messages import AIMessage, HumanMessage
 
-from smart_support.agent.models import ROUTE_TOOL, OfflineChatModel
+from smart_support.agent.models import OfflineChatModel
 from smart_support.protocol.frames import MAX_FRAME_BYTES
 from tests.aws_faults import injected
 from tests.e2e.conftest import new_thread
@@ -142,7 +142,7 @@ def test_an_oversize_answer_is_split_under_the_frame_limit(inproc, inproc_client
     original = OfflineChatModel.reply
 
     def huge_reply(self, messages, tools):
-        if ROUTE_TOOL not in tools and isinstance(messages[-1], HumanMessage) and "OVERSIZE" in messages[-1].text:
+        if isinstance(messages[-1], HumanMessage) and "OVERSIZE" in messages[-1].text:
             return AIMessage(content=BIG)
         return original(self, messages, tools)
 

@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage, SystemMessage, ToolMessage
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.types import Command
-from langgraph_checkpoint_aws import DynamoDBSaver
 
+from smart_support.agent.checkpoints import LatestCheckpointSaver
 from smart_support.agent.graph import build_graph
-from smart_support.agent.models import ROUTE_TOOL, OfflineChatModel, tool_results_of_turn
+from smart_support.agent.models import OfflineChatModel, tool_results_of_turn
 from smart_support.agent.nodes import AGENT_NODES
 from smart_support.store.orders import OrderStore
 from smart_support.store.tickets import TicketStore
@@ -27,7 +28,7 @@ class TwoWritesModel(OfflineChatModel):
 
     def reply(self, messages: Sequence[BaseMessage], tools: Sequence[str]) -> AIMessage:
         conversation = [m for m in messages if not isinstance(m, SystemMessage)]
-        if ROUTE_TOOL not in tools and not tool_results_of_turn(conversation) and "both" in conversation[-1].text:
+        if not tool_results_of_turn(conversation) and "both" in conversation[-1].text:
             calls = [
                 {**call, "id": f"call_{i}_{len(conversation)}", "type": "tool_call"}
                 for i, call in enumerate(TWO_WRITES)
@@ -70,18 +71,23 @@ class Turn:
         return repr((self.text, self.tool_calls, [i.value for i in self.interrupts]))
 
 
-def make_saver() -> DynamoDBSaver:
-    """A fresh saver (its own boto3 client), like a new Lambda environment."""
-    return DynamoDBSaver(table_name="CheckpointsTable", ttl_seconds=1800, region_name="us-east-1")
+def make_saver() -> LatestCheckpointSaver:
+    """A fresh saver (its own boto3 client), like a new Lambda environment, configured as build_checkpointer does."""
+    return LatestCheckpointSaver(
+        table_name="CheckpointsTable", ttl_seconds=1800, region_name="us-east-1", enable_checkpoint_compression=True
+    )
 
 
-def make_graph(dynamodb: Any, saver: DynamoDBSaver | None = None, model: Any = None) -> Any:
+def make_graph(
+    dynamodb: Any, saver: BaseCheckpointSaver[Any] | None = None, model: Any = None, context: Any = None
+) -> Any:
     """The compiled agent on the moto tables with the offline model (no delay)."""
     return build_graph(
         model=model or OfflineChatModel(token_delay_ms=0),
         orders=OrderStore("OrdersTable", dynamodb=dynamodb),
         tickets=TicketStore("ConversationsTable", dynamodb=dynamodb),
         checkpointer=saver or make_saver(),
+        context=context,
     )
 
 

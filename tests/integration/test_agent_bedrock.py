@@ -2,6 +2,7 @@
 
 The responses are real AWS event-stream bytes (prelude, headers, payload, CRCs) handed to botocore from a
 `before-send` hook, so botocore's own parser, langchain-aws's stream handling and the graph all run for real.
+The request bodies botocore would have sent are kept, so the tests read exactly what Bedrock would receive.
 """
 
 from __future__ import annotations
@@ -9,15 +10,22 @@ from __future__ import annotations
 import binascii
 import json
 import struct
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import boto3
+from aws_lambda_powertools import Metrics
 from botocore.awsrequest import AWSResponse
 
 from smart_support.agent.models import build_bedrock_model
+from smart_support.agent.runner import TurnRunner
+from smart_support.agent.usage import add_usage_metrics
 from smart_support.settings import AgentModelSettings
-from tests.integration.agent_turns import make_graph, say
+from smart_support.store.sessions import SessionStore
+from smart_support.turns.models import AgentTask, TurnRequest
+from smart_support.turns.streaming import EventSender
+from tests.integration.agent_turns import DEMO, make_graph, say
 
 MODEL_ID = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
 
@@ -42,7 +50,10 @@ def event_message(event_type: str, payload: dict[str, Any]) -> bytes:
     return message + struct.pack("!I", binascii.crc32(message) & 0xFFFFFFFF)
 
 
-def text_reply(*deltas: str) -> list[tuple[str, dict[str, Any]]]:
+CACHE_POINT = {"cachePoint": {"type": "default"}}
+
+
+def text_reply(*deltas: str, usage: dict[str, int] | None = None) -> list[tuple[str, dict[str, Any]]]:
     """The events of a streamed text answer."""
     return [
         ("messageStart", {"role": "assistant"}),
@@ -51,7 +62,10 @@ def text_reply(*deltas: str) -> list[tuple[str, dict[str, Any]]]:
         ("messageStop", {"stopReason": "end_turn"}),
         (
             "metadata",
-            {"usage": {"inputTokens": 420, "outputTokens": 30, "totalTokens": 450}, "metrics": {"latencyMs": 310}},
+            {
+                "usage": usage or {"inputTokens": 420, "outputTokens": 30, "totalTokens": 450},
+                "metrics": {"latencyMs": 310},
+            },
         ),
     ]
 
@@ -61,6 +75,7 @@ def tool_use_reply(
     args: dict[str, Any],
     tool_use_id: str,
     preamble: str | None = None,
+    usage: dict[str, int] | None = None,
 ) -> list[tuple[str, dict[str, Any]]]:
     """The events of a tool call (optionally after some text), its input streamed in two pieces."""
     events: list[tuple[str, dict[str, Any]]] = [("messageStart", {"role": "assistant"})]
@@ -83,7 +98,10 @@ def tool_use_reply(
         ("messageStop", {"stopReason": "tool_use"}),
         (
             "metadata",
-            {"usage": {"inputTokens": 380, "outputTokens": 25, "totalTokens": 405}, "metrics": {"latencyMs": 250}},
+            {
+                "usage": usage or {"inputTokens": 380, "outputTokens": 25, "totalTokens": 405},
+                "metrics": {"latencyMs": 250},
+            },
         ),
     ]
     return events
@@ -140,12 +158,11 @@ def _no_plain_converse(**_: Any) -> None:
     raise AssertionError("every model call should stream (ConverseStream)")
 
 
-def test_bedrock_turn_routes_calls_a_tool_and_streams_the_answer(dynamodb, orders):
-    # Given Bedrock answers: route to order_status, call get_order_status, then a streamed answer
+def test_bedrock_tool_turn_takes_two_calls_and_marks_prompt_and_tools_for_caching(dynamodb, orders):
+    # Given Bedrock answers: call get_order_status, then a streamed answer
     answer = ["Order 1042 has shipped", " with UPS (tracking 1Z999AA10123456784)", " and should arrive by 2026-11-28."]
     recorded = RecordedBedrock(
         [
-            tool_use_reply("RouteDecision", {"route": "order_status"}, "tooluse_route"),
             tool_use_reply("get_order_status", {"order_id": "1042"}, "tooluse_status", preamble="Let me check."),
             text_reply(*answer),
         ]
@@ -155,20 +172,27 @@ def test_bedrock_turn_routes_calls_a_tool_and_streams_the_answer(dynamodb, order
     # When the customer asks about order 1042
     turn = say(graph, "t-bedrock", "What is the status of order 1042?")
 
-    # Then the tool call came from order_status, the supervisor streamed nothing, and the answer streamed in pieces
+    # Then the supervisor routed without a model call: two requests, the tool call and the streamed answer
+    assert len(recorded.requests) == 2
     assert turn.tool_calls == [{"tool": "get_order_status", "args": {"order_id": "1042"}, "agent": "order_status"}]
     assert turn.agents == {"order_status"}
     assert turn.text == "Let me check." + "".join(answer)
     assert [content for _, content in turn.tokens][-3:] == answer
 
-    # And the requests were what Bedrock expects: a forced routing tool, the specialist's tools, the tool result
-    route_request, tool_request, answer_request = recorded.requests
-    assert route_request["toolConfig"]["toolChoice"] == {"tool": {"name": "RouteDecision"}}
-    assert {t["toolSpec"]["name"] for t in tool_request["toolConfig"]["tools"]} == {
+    # And each request ends its system prompt and its tool definitions with a cache point
+    tool_request, answer_request = recorded.requests
+    for request in recorded.requests:
+        assert request["system"][0]["text"].startswith("You work for the customer-support team")
+        assert request["system"][1] == CACHE_POINT
+        assert request["toolConfig"]["tools"][-1] == CACHE_POINT
+    tool_specs = {t["toolSpec"]["name"]: t["toolSpec"] for t in tool_request["toolConfig"]["tools"] if "toolSpec" in t}
+    assert set(tool_specs) == {
         "get_order_status",
         "track_shipment",
+        "transfer_to_order_actions",
+        "transfer_to_knowledge",
+        "transfer_to_escalation",
     }
-    tool_specs = {t["toolSpec"]["name"]: t["toolSpec"] for t in tool_request["toolConfig"]["tools"]}
     assert set(tool_specs["get_order_status"]["inputSchema"]["json"]["properties"]) == {"order_id"}
     results = [
         block["toolResult"]
@@ -178,17 +202,101 @@ def test_bedrock_turn_routes_calls_a_tool_and_streams_the_answer(dynamodb, order
     ]
     assert results[0]["toolUseId"] == "tooluse_status"
     assert "1Z999AA10123456784" in json.dumps(results[0]["content"])
-    assert answer_request["system"][0]["text"].startswith("You work for the customer-support team")
+
+
+def test_a_misrouted_turn_is_handed_over_to_the_right_specialist(dynamodb, orders):
+    # Given a question the keyword router sends to the help desk, where Bedrock hands it to order status
+    recorded = RecordedBedrock(
+        [
+            tool_use_reply("transfer_to_order_status", {}, "tooluse_handoff"),
+            tool_use_reply("get_order_status", {"order_id": "1042"}, "tooluse_status"),
+            text_reply("Order 1042 is on its way."),
+        ]
+    )
+    graph = bedrock_graph(dynamodb, recorded)
+
+    # When the customer asks in words the router does not know
+    turn = say(graph, "t-bedrock-handoff", "My parcel never showed up and I am getting worried")
+
+    # Then the order-status specialist (its own prompt and tools) looked the order up and answered
+    knowledge_request, status_request, _ = recorded.requests
+    assert "help-desk specialist" in knowledge_request["system"][0]["text"]
+    assert "order-status specialist" in status_request["system"][0]["text"]
+    assert turn.tool_calls == [
+        {"tool": "transfer_to_order_status", "args": {}, "agent": "knowledge"},
+        {"tool": "get_order_status", "args": {"order_id": "1042"}, "agent": "order_status"},
+    ]
+    assert turn.text == "Order 1042 is on its way."
+    assert turn.agents == {"order_status"}
+
+
+def test_cached_tokens_reach_the_turn_result_and_the_metrics(dynamodb, orders):
+    # Given Bedrock reports cache reads on both calls of a tool turn
+    recorded = RecordedBedrock(
+        [
+            tool_use_reply(
+                "get_order_status",
+                {"order_id": "1042"},
+                "tooluse_status",
+                usage={"inputTokens": 60, "outputTokens": 25, "totalTokens": 1285, "cacheReadInputTokens": 1200},
+            ),
+            text_reply(
+                "Order 1042 has shipped.",
+                usage={
+                    "inputTokens": 180,
+                    "outputTokens": 12,
+                    "totalTokens": 1392,
+                    "cacheReadInputTokens": 1150,
+                    "cacheWriteInputTokens": 50,
+                },
+            ),
+        ]
+    )
+    graph = bedrock_graph(dynamodb, recorded)
+    sessions = SessionStore("ConversationsTable", 1800, dynamodb=dynamodb)
+    sessions.begin_turn("t-bedrock-usage", DEMO, "conn-1")
+    gateway = boto3.client(
+        "apigatewaymanagementapi",
+        endpoint_url="https://abc123.execute-api.us-east-1.amazonaws.com/dev",
+        region_name="us-east-1",
+    )
+    runner = TurnRunner(graph, sessions, None, EventSender("", client=gateway))  # type: ignore[arg-type]  # a run needs no approvals
+    task = AgentTask(
+        task="run",
+        turn=TurnRequest(
+            thread_id="t-bedrock-usage",
+            turn=1,
+            owner=DEMO,
+            content="What is the status of order 1042?",
+            connection_id="conn-1",
+            started_at=time.time(),
+        ),
+    )
+
+    # When the agent runs the turn and reports its metrics
+    result = runner.handle(task)
+    metrics = Metrics(namespace="SmartSupport", service="agent")
+    add_usage_metrics(metrics, result["usage"])
+    emitted: dict[str, Any] = dict(metrics.serialize_metric_set())
+
+    # Then the cache reads and writes Bedrock reported are in the result and in the CloudWatch metrics
+    assert result["outcome"] == "complete"
+    assert result["usage"] == {
+        "model_calls": 2,
+        "model_calls_before_first_token": 2,
+        "input_tokens": 60 + 1200 + 180 + 1150 + 50,
+        "output_tokens": 37,
+        "cache_read_input_tokens": 2350,
+        "cache_write_input_tokens": 50,
+    }
+    assert emitted["ModelCacheReadInputTokens"] == [2350.0]
+    assert emitted["ModelCacheWriteInputTokens"] == [50.0]
+    assert emitted["ModelCallsBeforeFirstToken"] == [2.0]
 
 
 def test_bedrock_write_tool_interrupts_with_the_model_args(dynamodb, orders):
-    # Given Bedrock routes to order_actions and calls cancel_order
-    recorded = RecordedBedrock(
-        [
-            tool_use_reply("RouteDecision", {"route": "order_actions"}, "tooluse_route"),
-            tool_use_reply("cancel_order", {"order_id": "1043"}, "tooluse_cancel"),
-        ]
-    )
+    # Given Bedrock calls cancel_order
+    recorded = RecordedBedrock([tool_use_reply("cancel_order", {"order_id": "1043"}, "tooluse_cancel")])
     graph = bedrock_graph(dynamodb, recorded)
 
     # When the customer asks to cancel
@@ -202,19 +310,14 @@ def test_bedrock_write_tool_interrupts_with_the_model_args(dynamodb, orders):
 
 def test_bedrock_throttling_is_retried(dynamodb, orders):
     # Given Bedrock throttles the first request once
-    recorded = RecordedBedrock(
-        [
-            tool_use_reply("RouteDecision", {"route": "knowledge"}, "tooluse_route"),
-            text_reply("Hello! ", "How can I help?"),
-        ],
-        throttle_first=True,
-    )
+    recorded = RecordedBedrock([text_reply("Hello! ", "How can I help?")], throttle_first=True)
     graph = bedrock_graph(dynamodb, recorded)
 
     # When the customer greets
     turn = say(graph, "t-bedrock-throttle", "Hi")
 
-    # Then botocore retried and the turn completed
-    assert recorded.attempts == 3
+    # Then botocore retried and the turn completed, after one model call
+    assert recorded.attempts == 2
+    assert len(recorded.requests) == 1
     assert turn.text == "Hello! How can I help?"
     assert turn.agents == {"knowledge"}

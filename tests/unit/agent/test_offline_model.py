@@ -1,4 +1,4 @@
-"""The offline model: real tool calls, answers from tool results, word-by-word streaming, routing."""
+"""The offline model: real tool calls, answers from tool results, word-by-word streaming, handoffs, notes."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ import time
 import pytest
 from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, SystemMessage, ToolMessage
 
-from smart_support.agent import prompts
+from smart_support.agent import models, prompts
+from smart_support.agent.context import fold_request, summary_message
+from smart_support.agent.graph import handoff_tool
+from smart_support.agent.intents import route_for
 from smart_support.agent.models import OfflineChatModel
-from smart_support.agent.state import RouteDecision
 from smart_support.agent.tools import build_toolsets
 from tests.unit.agent.fakes import FakeOrders, FakeTickets
 
@@ -207,15 +209,111 @@ def test_tool_call_ids_are_deterministic_and_unique_per_conversation():
         (["Cancel order 1043"], "order_actions"),
         (["What is your return policy?"], "knowledge"),
         (["hi"], "knowledge"),
+        (["What was the first thing I asked about?"], "knowledge"),
         (["I want to talk to a human"], "escalation"),
     ],
 )
-def test_routing_through_structured_output(texts, route):
-    # Given the supervisor's structured-output router on the offline model
-    router = OfflineChatModel(token_delay_ms=0).with_structured_output(RouteDecision)
+def test_the_supervisor_routes_by_intent(texts, route):
+    # Given a conversation
+    # When the supervisor's keyword router reads it
+    # Then it names the specialist
+    assert route_for([HumanMessage(t) for t in texts]) == route
 
-    # When it routes the conversation
-    decision = router.invoke([SystemMessage(prompts.SUPERVISOR_PROMPT), *(HumanMessage(t) for t in texts)])
 
-    # Then the decision names the specialist
-    assert decision == RouteDecision(route=route)
+def test_a_specialist_without_the_tool_hands_the_turn_over():
+    # Given the knowledge specialist's tools plus its handoff tools
+    model = OfflineChatModel(token_delay_ms=0).bind_tools(
+        [*TOOLSETS["knowledge"], handoff_tool("order_status"), handoff_tool("order_actions")]
+    )
+
+    # When the customer asks about an order there
+    reply = model.invoke([HumanMessage("Where is order 1042?")])
+
+    # Then the model calls the handoff to the order-status specialist
+    assert [call["name"] for call in reply.tool_calls] == ["transfer_to_order_status"]
+
+
+def test_each_call_waits_the_first_token_latency_and_reports_usage(monkeypatch):
+    # Given a 300 ms first-token latency (sleeps recorded instead of slept)
+    sleeps: list[float] = []
+    monkeypatch.setattr(time, "sleep", sleeps.append)
+    model = OfflineChatModel(token_delay_ms=0, first_token_ms=300).bind_tools(TOOLSETS["order_status"])
+
+    # When one call streams a tool call and another answers
+    chunks = list(model.stream([HumanMessage("status of order 1042")]))
+    answer = model.invoke([HumanMessage("hi")])
+
+    # Then each call slept 300 ms once, and reports its tokens as a hosted model does
+    assert sleeps == [0.3, 0.3]
+    streamed = [usage for chunk in chunks if (usage := chunk.usage_metadata)]
+    assert len(streamed) == 1 and streamed[0]["input_tokens"] > 50  # the message and the tool definitions
+    assert answer.usage_metadata is not None
+    assert answer.usage_metadata["output_tokens"] == round(len(answer.text) / 4)
+    assert answer.response_metadata["model_name"] == models.OFFLINE_MODEL_NAME
+
+
+def test_notes_keep_the_first_request_the_orders_and_the_stated_reasons():
+    # Given two folds of older turns
+    first = [
+        HumanMessage("What is the status of order 1042?"),
+        AIMessage("", tool_calls=[{"name": "get_order_status", "args": {"order_id": "1042"}, "id": "c1"}]),
+        ToolMessage('{"order_id": "1042", "status": "shipped"}', tool_call_id="c1"),
+        AIMessage("Order 1042 has shipped."),
+    ]
+    second = [HumanMessage("I want a refund for order 1044 because it arrived broken"), AIMessage("Requested.")]
+    notes = models.write_notes(fold_request("", first))
+
+    # When the second fold is written on top of the first
+    notes = models.write_notes(fold_request(notes, second))
+
+    # Then the notes keep every fact a later turn needs, in a form the model reads back
+    parsed = models.Notes.parse(notes)
+    assert parsed.turns == 2
+    assert parsed.first_request == "What is the status of order 1042?"
+    assert parsed.orders == ["1042", "1044"]
+    assert parsed.current_order == "1044"
+    assert parsed.requests == ['refund 1044: "I want a refund for order 1044 because it arrived broken"']
+
+
+def test_notes_stay_bounded_and_say_what_was_dropped():
+    # Given notes that saw 60 orders and 10 requests
+    notes = ""
+    for n in range(60):
+        notes = models.write_notes(fold_request(notes, [HumanMessage(f"Please cancel order {5000 + n}, wrong size")]))
+
+    # Then they keep the latest orders and requests only, and count what they dropped
+    parsed = models.Notes.parse(notes)
+    assert parsed.orders == [str(5000 + n) for n in range(40, 60)]
+    assert parsed.dropped_orders == 40
+    assert len(parsed.requests) == models.MAX_NOTED_REQUESTS
+    assert len(notes) < 1000
+
+
+def test_recall_answers_from_the_notes_or_says_it_is_gone():
+    # Given notes whose first request survived, and notes that lost it
+    kept = models.write_notes(fold_request("", [HumanMessage("Where is order 1042?")]))
+    lost = "Turns summarized: 40\nOrders discussed, oldest first: 5001 (12 earlier ones dropped)"
+    question = HumanMessage("What was the first thing I asked about?")
+
+    # When the customer asks about the start of the conversation
+    truthful = ask_with_summary(kept, question)
+    forgotten = ask_with_summary(lost, question)
+
+    # Then the answer quotes the first request, or says plainly it is gone
+    assert truthful.text.startswith('Your first request in this conversation was: "Where is order 1042?".')
+    assert forgotten.text == prompts.FORGOTTEN
+
+
+def test_the_order_being_discussed_survives_in_the_notes():
+    # Given notes about 1042 and a window without any order number
+    notes = models.write_notes(fold_request("", [HumanMessage("status of order 1042")]))
+
+    # When the customer asks "when will it arrive?"
+    reply = ask_with_summary(notes, HumanMessage("When will it arrive?"), agent="order_status")
+
+    # Then the model tracks 1042
+    assert reply.tool_calls[0]["args"] == {"order_id": "1042"}
+
+
+def ask_with_summary(summary: str, message: HumanMessage, agent: str = "knowledge") -> AIMessage:
+    return bound(agent).invoke([SystemMessage("prompt"), summary_message(summary), message])

@@ -189,7 +189,7 @@ def workflow_tasks(settings: WorkflowTaskSettings) -> WorkflowTasks:
 @cache
 def turn_runner(settings: AgentSettings) -> TurnRunner:
     """The agent task: the compiled graph on the configured model, stores and checkpoints."""
-    from smart_support.agent.graph import build_checkpointer, build_graph
+    from smart_support.agent.graph import build_checkpointer, build_graph, context_window
     from smart_support.agent.models import build_model
     from smart_support.agent.runner import TurnRunner
     from smart_support.store.orders import OrderStore
@@ -199,6 +199,7 @@ def turn_runner(settings: AgentSettings) -> TurnRunner:
         orders=OrderStore(settings.orders_table),
         tickets=tickets(settings),
         checkpointer=build_checkpointer(settings),
+        context=context_window(settings),
     )
     return TurnRunner(
         graph,

@@ -72,6 +72,14 @@ class AgentModelSettings(FieldGroup):
     model_provider: Literal["offline", "bedrock"] = "offline"
     bedrock_model_id: str = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
     offline_token_delay_ms: NonNegativeInt = 20
+    offline_first_token_ms: NonNegativeInt = 0  # the offline model's wait before each call's first token
+
+
+class ContextSettings(FieldGroup):
+    """What the model sees of a conversation: the summary and recent turns within a token budget (agent/context.py)."""
+
+    context_tokens: int = Field(6000, ge=4000)
+    context_turns: PositiveInt = 4
 
 
 class OrdersSettings(FieldGroup):
@@ -137,9 +145,15 @@ class WorkflowTaskSettings(ConversationSettings, StreamingSettings, ApprovalSett
 
 
 class AgentSettings(
-    ConversationSettings, ApprovalSettings, StreamingSettings, WorkflowSettings, AgentModelSettings, AgentDataSettings
+    ConversationSettings,
+    ApprovalSettings,
+    StreamingSettings,
+    WorkflowSettings,
+    AgentModelSettings,
+    AgentDataSettings,
+    ContextSettings,
 ):
-    """The agent task: model, stores, checkpoints, streaming, and starting a queued next turn."""
+    """The agent task: model, context budget, stores, checkpoints, streaming, and starting a queued next turn."""
 
 
 class ApiSettings(RateLimitedSettings, HandoffSettings):
@@ -150,7 +164,9 @@ class AuthorizerSettings(IdentitySettings):
     """The Lambda authorizer."""
 
 
-class LocalStackSettings(SessionSettings, ApprovalSettings, AgentModelSettings, IdentitySettings, RateLimitSettings):
+class LocalStackSettings(
+    SessionSettings, ApprovalSettings, AgentModelSettings, ContextSettings, IdentitySettings, RateLimitSettings
+):
     """`python -m local`: where it listens and the template parameters it deploys with (docs/local-stack.md)."""
 
     host: str = "127.0.0.1"

@@ -1,11 +1,16 @@
 """The support agent graph: a supervisor routes each turn to one specialist, which calls its tools until it answers.
 
     START -> supervisor -> order_status | order_actions | knowledge | escalation
-    <specialist> -> <specialist>_tools -> <specialist> ... -> END
+    <specialist> -> <specialist>_tools -> <specialist> (or another one, on a handoff) ... -> summarize -> END
 
-The supervisor only writes `route` (no message, no streamed text). Specialists return the AIMessage that carries
-their tool calls; `<specialist>_tools` runs those calls one after another (a write tool may `interrupt()` for
-approval, and the node re-runs from its start when resumed, so every tool is idempotent).
+The supervisor routes by keywords and calls no model, so a tool turn's first answer token comes after two model
+calls (the specialist's tool call, then its answer) and a plain answer after one. A specialist that gets a
+request it has no tool for hands the turn over with a `transfer_to_<specialist>` tool (one more call, only then).
+Specialists see their prompt, the running summary and the recent turns (context.py); `summarize` folds the turns
+that leave the window into the summary and removes them from the state, so the checkpoint stays small.
+Specialists return the AIMessage that carries their tool calls; `<specialist>_tools` runs those calls one after
+another (a write tool may `interrupt()` for approval, and the node re-runs from its start when resumed, so every
+tool is idempotent).
 """
 
 from __future__ import annotations
@@ -15,11 +20,19 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from langchain_core.exceptions import OutputParserException
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, SystemMessage, ToolCall, ToolMessage
+from langchain_core.messages import (
+    AIMessage,
+    AnyMessage,
+    BaseMessage,
+    HumanMessage,
+    RemoveMessage,
+    SystemMessage,
+    ToolCall,
+    ToolMessage,
+)
 from langchain_core.runnables import Runnable
-from langchain_core.tools import BaseTool
+from langchain_core.tools import BaseTool, StructuredTool
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.constants import TAG_NOSTREAM
 from langgraph.errors import GraphBubbleUp
@@ -29,12 +42,14 @@ from langgraph.prebuilt import tools_condition
 from pydantic import ValidationError
 
 from smart_support import aws
+from smart_support.agent.context import SUMMARY_MAX_CHARS, ContextWindow, fold_request
 from smart_support.agent.intents import route_for
-from smart_support.agent.nodes import SPECIALISTS, SUPERVISOR, Specialist, tools_node
-from smart_support.agent.prompts import SPECIALIST_PROMPTS, SUPERVISOR_PROMPT
-from smart_support.agent.state import RouteDecision, SupportState
+from smart_support.agent.models import bind_tools, system_prompt
+from smart_support.agent.nodes import HANDOFF_PREFIX, SPECIALISTS, SUMMARIZER, SUPERVISOR, Specialist, tools_node
+from smart_support.agent.prompts import HANDOFF_DESCRIPTIONS, SPECIALIST_PROMPTS, SUMMARY_PROMPT
+from smart_support.agent.state import SupportState
 from smart_support.agent.tools import build_toolsets
-from smart_support.settings import AgentSettings
+from smart_support.settings import AgentSettings, ContextSettings
 from smart_support.store.ports import OrderRepository, TicketRepository
 
 logger = logging.getLogger(__name__)
@@ -48,79 +63,107 @@ def build_graph(
     orders: OrderRepository,
     tickets: TicketRepository,
     checkpointer: BaseCheckpointSaver[Any] | None,
+    context: ContextWindow | None = None,
 ) -> CompiledStateGraph[SupportState, None, SupportState, SupportState]:
     """Compile the supervisor + specialists graph over the given model, data stores and checkpointer."""
+    context = context or ContextWindow()
     toolsets = build_toolsets(orders, tickets)
-    # Tagged nostream: the routing call never reaches stream_mode="messages".
-    router = model.with_structured_output(RouteDecision).with_config(tags=[TAG_NOSTREAM], run_name="route")
 
     builder = StateGraph(SupportState)
-    builder.add_node(SUPERVISOR, Supervisor(router))
+    builder.add_node(SUPERVISOR, route_turn)
     builder.add_edge(START, SUPERVISOR)
     builder.add_conditional_edges(SUPERVISOR, route_to_specialist, list(SPECIALISTS))
     for name in SPECIALISTS:
-        tools = toolsets[name]
-        builder.add_node(name, SpecialistAgent(model.bind_tools(tools), SPECIALIST_PROMPTS[name]))
+        tools = [*toolsets[name], *(handoff_tool(other) for other in SPECIALISTS if other != name)]
+        builder.add_node(
+            name, SpecialistAgent(bind_tools(model, tools), system_prompt(model, SPECIALIST_PROMPTS[name]), context)
+        )
         builder.add_node(tools_node(name), ToolExecutor(tools))
-        builder.add_conditional_edges(name, tools_condition, {"tools": tools_node(name), END: END})
-        builder.add_edge(tools_node(name), name)
+        builder.add_conditional_edges(name, tools_condition, {"tools": tools_node(name), END: SUMMARIZER})
+        builder.add_conditional_edges(tools_node(name), route_to_specialist, list(SPECIALISTS))
+    builder.add_node(SUMMARIZER, Summarizer(model, context))
+    builder.add_edge(SUMMARIZER, END)
     return builder.compile(checkpointer=checkpointer, name="smart-support")
 
 
 def build_checkpointer(settings: AgentSettings, endpoint_url: str | None = None) -> BaseCheckpointSaver[Any]:
-    """DynamoDBSaver on the checkpoints table; its TTL outlives a session that waits out a whole approval."""
-    from langgraph_checkpoint_aws import DynamoDBSaver
+    """DynamoDB checkpoints (latest only, compressed); their TTL outlives a session that waits out a whole approval."""
+    from smart_support.agent.checkpoints import LatestCheckpointSaver
 
-    saver: BaseCheckpointSaver[Any] = DynamoDBSaver(
+    return LatestCheckpointSaver(
         table_name=settings.checkpoints_table,
         region_name=settings.region,
         endpoint_url=endpoint_url,
         boto_config=aws.CLIENT_CONFIG,
         ttl_seconds=settings.session_ttl_seconds + settings.approval_timeout_seconds,
+        enable_checkpoint_compression=True,
     )
-    return saver
+
+
+def context_window(settings: ContextSettings) -> ContextWindow:
+    """The context budget of `settings` (CONTEXT_TOKENS, CONTEXT_TURNS)."""
+    return ContextWindow(tokens=settings.context_tokens, turns=settings.context_turns)
+
+
+def handoff_tool(target: Specialist) -> BaseTool:
+    """A tool that hands the turn to `target` (the tool node then routes there)."""
+
+    def transfer() -> str:
+        return json.dumps({"transferred_to": target})
+
+    return StructuredTool.from_function(
+        transfer, name=f"{HANDOFF_PREFIX}{target}", description=HANDOFF_DESCRIPTIONS[target]
+    )
 
 
 # ---------------------------------------------------------------- routers
 
 
+def route_turn(state: SupportState) -> dict[str, Any]:
+    """The supervisor: route the latest customer message by its intent (no model call)."""
+    return {"route": route_for(state["messages"])}
+
+
 def route_to_specialist(state: SupportState) -> Specialist:
-    """The specialist the supervisor chose."""
+    """The specialist the supervisor chose, or the one a handoff named."""
     return state.get("route", "knowledge")
 
 
 # ---------------------------------------------------------------- nodes
 
 
-class Supervisor:
-    """The supervisor node: decides `route` for the latest customer message and says nothing."""
-
-    def __init__(self, router: Runnable[Any, Any]) -> None:
-        self.router = router
-
-    def __call__(self, state: SupportState) -> dict[str, Any]:
-        """Route the turn."""
-        messages = state["messages"]
-        try:
-            decision = self.router.invoke([SystemMessage(SUPERVISOR_PROMPT), *close_dangling_tool_calls(messages)])
-        except (OutputParserException, ValidationError):
-            logger.warning("The router gave no valid decision; routing by keywords.", exc_info=True)
-            decision = None
-        route = decision.route if isinstance(decision, RouteDecision) else route_for(messages)
-        return {"route": route}
-
-
 class SpecialistAgent:
-    """A specialist node: its prompt + the conversation -> an answer, or an AIMessage with tool calls."""
+    """A specialist node: its prompt + summary + recent turns -> an answer, or an AIMessage with tool calls."""
 
-    def __init__(self, model: Runnable[Any, Any], prompt: str) -> None:
+    def __init__(self, model: Runnable[Any, Any], system: SystemMessage, context: ContextWindow) -> None:
         self.model = model
-        self.prompt = prompt
+        self.system = system
+        self.context = context
 
     def __call__(self, state: SupportState) -> dict[str, Any]:
         """Answer, or ask for tools."""
-        reply = self.model.invoke([SystemMessage(self.prompt), *close_dangling_tool_calls(state["messages"])])
+        messages = close_dangling_tool_calls(state["messages"])
+        reply = self.model.invoke(self.context.model_input(self.system, state.get("summary", ""), messages))
         return {"messages": [reply]}
+
+
+class Summarizer:
+    """The last node of a turn: folds the turns that leave the window into the summary, removes them from the state."""
+
+    def __init__(self, model: BaseChatModel, context: ContextWindow) -> None:
+        # Tagged nostream: the notes never reach the customer.
+        self.model = model.with_config(tags=[TAG_NOSTREAM], run_name="summarize")
+        self.context = context
+
+    def __call__(self, state: SupportState) -> dict[str, Any]:
+        """Nothing while the window holds every turn; else one model call and RemoveMessage for the folded turns."""
+        folded = self.context.fold(state["messages"])
+        if not folded:
+            return {}
+        request = fold_request(state.get("summary", ""), folded)
+        reply = self.model.invoke([SystemMessage(SUMMARY_PROMPT), HumanMessage(request)])
+        summary = reply.text.strip()[:SUMMARY_MAX_CHARS]
+        return {"summary": summary, "messages": [RemoveMessage(id=m.id) for m in folded if m.id]}
 
 
 class ToolExecutor:
@@ -130,10 +173,15 @@ class ToolExecutor:
         self.by_name = {tool.name: tool for tool in tools}
 
     def __call__(self, state: SupportState) -> dict[str, Any]:
-        """One ToolMessage per tool call."""
+        """One ToolMessage per tool call; a handoff also sets the route."""
         last = state["messages"][-1]
         calls = last.tool_calls if isinstance(last, AIMessage) else []
-        return {"messages": [run_tool(self.by_name, call, state) for call in calls]}
+        update: dict[str, Any] = {"messages": [run_tool(self.by_name, call, state) for call in calls]}
+        for call in calls:
+            target = call["name"].removeprefix(HANDOFF_PREFIX)
+            if call["name"].startswith(HANDOFF_PREFIX) and target in SPECIALISTS:
+                update["route"] = target
+        return update
 
 
 def run_tool(by_name: dict[str, BaseTool], call: ToolCall, state: SupportState) -> ToolMessage:

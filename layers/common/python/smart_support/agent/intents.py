@@ -10,12 +10,15 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
 from smart_support.agent.nodes import Specialist
 
-Intent = Literal["escalate", "cancel", "refund", "change_address", "track", "status", "faq", "greeting", "unknown"]
+Intent = Literal[
+    "escalate", "recall", "cancel", "refund", "change_address", "track", "status", "faq", "greeting", "unknown"
+]
 
 ORDER_INTENTS: frozenset[Intent] = frozenset({"cancel", "refund", "change_address", "track", "status"})
 
 ROUTES: dict[Intent, Specialist] = {
     "escalate": "escalation",
+    "recall": "knowledge",
     "cancel": "order_actions",
     "refund": "order_actions",
     "change_address": "order_actions",
@@ -30,6 +33,11 @@ _I = re.IGNORECASE
 _ESCALATE = re.compile(
     r"\b(human|real person|live (agent|person|chat)|representative|escalate)\b"
     r"|\b(talk|speak|chat|connect me|transfer me)\b.*\b(person|someone|somebody|agent|manager|supervisor|support)\b",
+    _I,
+)
+_RECALL = re.compile(
+    r"\b(what|which)\b[^?]*\b(did|have|had) (i|we)\b[^?]*\b(ask|asked|say|said|discuss|discussed|talk|talked|"
+    r"mention|mentioned)\b|\bremind me (of )?what\b|\bfirst (thing|question|request)\b|\bfirst order (i|we)\b",
     _I,
 )
 _POLICY_QUESTION = re.compile(
@@ -73,6 +81,8 @@ def detect_intent(text: str) -> Intent:
     has_order = order_id_in(text) is not None
     if _ESCALATE.search(text):
         return "escalate"
+    if _RECALL.search(text):
+        return "recall"
     if _POLICY_QUESTION.search(text) and not has_order:
         return "faq"
     if _CANCEL.search(text):

@@ -7,6 +7,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.config import Config
@@ -19,22 +20,27 @@ from langchain_core.messages import (
     SystemMessage,
     ToolMessage,
 )
+from langchain_core.messages.ai import UsageMetadata
 from langchain_core.messages.tool import tool_call_chunk
+from langchain_core.messages.utils import count_tokens_approximately
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
+from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
 from smart_support.agent import prompts
+from smart_support.agent.context import FOLD_MARKER, summary_of
 from smart_support.agent.intents import (
+    ROUTES,
     address_in,
+    detect_intent,
     human_texts,
     looks_like_address,
     order_id_in,
     order_id_in_conversation,
-    route_for,
     turn_intent,
 )
-from smart_support.agent.state import RouteDecision
+from smart_support.agent.nodes import HANDOFF_PREFIX
 from smart_support.settings import AgentModelSettings
 
 # Throttling on Bedrock is common at low quotas: adaptive retries back off client-side too.
@@ -45,8 +51,11 @@ BEDROCK_CLIENT_CONFIG = Config(
     tcp_keepalive=True,
 )
 BEDROCK_MAX_TOKENS = 1024
+# Bedrock models that take cachePoint blocks (Converse prompt caching); Nova caches system and messages, not tools.
+_CACHING_MODELS = re.compile(r"anthropic\.claude-(3-5-haiku|3-7-sonnet|(sonnet|opus|haiku)-4)|amazon\.nova-")
+_TOOL_CACHING_MODELS = re.compile(r"anthropic\.claude-")
 
-ROUTE_TOOL = RouteDecision.__name__
+OFFLINE_MODEL_NAME = "smart-support-offline"
 _WORDS = re.compile(r"\S+\s*")
 
 
@@ -54,10 +63,11 @@ class OfflineChatModel(BaseChatModel):
     """A deterministic support model: reads the conversation, emits real tool calls, streams word by word."""
 
     token_delay_ms: int = 20
+    first_token_ms: int = 0  # a hosted model's time to first token, slept once per call
 
     @property
     def _llm_type(self) -> str:
-        return "smart-support-offline"
+        return OFFLINE_MODEL_NAME
 
     def bind_tools(
         self,
@@ -77,6 +87,9 @@ class OfflineChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         message = self.reply(messages, tool_names(kwargs.get("tools")))
+        self._wait_first_token()
+        message.usage_metadata = _usage(messages, kwargs.get("tools"), message.text, message.tool_calls)
+        message.response_metadata = {"model_name": OFFLINE_MODEL_NAME}
         return ChatResult(generations=[ChatGeneration(message=message)])
 
     def _stream(
@@ -87,33 +100,56 @@ class OfflineChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         message = self.reply(messages, tool_names(kwargs.get("tools")))
+        usage = _usage(messages, kwargs.get("tools"), message.text, message.tool_calls)
+        metadata = {"model_name": OFFLINE_MODEL_NAME}
+        self._wait_first_token()
         if message.tool_calls:
             chunks = [
                 tool_call_chunk(name=call["name"], args=json.dumps(call["args"]), id=call["id"], index=index)
                 for index, call in enumerate(message.tool_calls)
             ]
-            yield ChatGenerationChunk(message=AIMessageChunk(content="", tool_call_chunks=chunks))
+            yield ChatGenerationChunk(
+                message=AIMessageChunk(
+                    content="", tool_call_chunks=chunks, usage_metadata=usage, response_metadata=metadata
+                )
+            )
             return
         # langchain-core reports each chunk to the callbacks (stream_mode="messages") itself.
         for index, word in enumerate(_WORDS.findall(message.text)):
             if index and self.token_delay_ms:
                 time.sleep(self.token_delay_ms / 1000)
             yield ChatGenerationChunk(message=AIMessageChunk(content=word))
+        yield ChatGenerationChunk(message=AIMessageChunk(content="", usage_metadata=usage, response_metadata=metadata))
+
+    def _wait_first_token(self) -> None:
+        if self.first_token_ms:
+            time.sleep(self.first_token_ms / 1000)
 
     def reply(self, messages: Sequence[BaseMessage], tools: Sequence[str]) -> AIMessage:
-        """The whole reply to `messages` with `tools` bound: a tool call or a text answer."""
+        """The whole reply to `messages` with `tools` bound: a tool call, a text answer, or updated notes."""
+        system = [m.text for m in messages if isinstance(m, SystemMessage)]
         conversation = [m for m in messages if not isinstance(m, SystemMessage)]
-        if ROUTE_TOOL in tools:
-            return _tool_call(conversation, ROUTE_TOOL, {"route": route_for(conversation)})
+        if system and system[0] == prompts.SUMMARY_PROMPT:
+            return AIMessage(content=write_notes(conversation[-1].text if conversation else ""))
         results = tool_results_of_turn(conversation)
         if results:
             return AIMessage(content=" ".join(answer_for(name, payload) for name, payload in results))
-        return _decide(conversation, tools)
+        return _decide(conversation, tools, Notes.parse(summary_of(messages)))
 
 
 def tool_names(tools: Sequence[dict[str, Any]] | None) -> list[str]:
     """The names of tools bound in OpenAI format."""
     return [tool["function"]["name"] for tool in tools or []]
+
+
+def _usage(
+    messages: Sequence[BaseMessage], tools: Sequence[dict[str, Any]] | None, text: str, calls: Sequence[Any]
+) -> UsageMetadata:
+    """Approximate token counts of one call, as a hosted model reports them."""
+    prompt = count_tokens_approximately(messages, tools=list(tools or []))
+    written = len(text) + (len(json.dumps(list(calls))) if calls else 0)
+    output = max(1, round(written / 4))
+    return UsageMetadata(input_tokens=prompt, output_tokens=output, total_tokens=prompt + output)
 
 
 def tool_results_of_turn(messages: Sequence[BaseMessage]) -> list[tuple[str, dict[str, Any]]]:
@@ -131,11 +167,11 @@ def tool_results_of_turn(messages: Sequence[BaseMessage]) -> list[tuple[str, dic
     return [(names.get(call_id, ""), payload) for call_id, payload in reversed(results)]
 
 
-def _decide(conversation: list[BaseMessage], tools: Sequence[str]) -> AIMessage:
+def _decide(conversation: list[BaseMessage], tools: Sequence[str], notes: Notes) -> AIMessage:
     texts = human_texts(conversation)
     text = texts[-1] if texts else ""
     intent = turn_intent(conversation)
-    order_id = order_id_in(text) or order_id_in_conversation(conversation)
+    order_id = order_id_in(text) or order_id_in_conversation(conversation) or notes.current_order or None
     wanted = {
         "status": "get_order_status",
         "track": "track_shipment",
@@ -145,7 +181,11 @@ def _decide(conversation: list[BaseMessage], tools: Sequence[str]) -> AIMessage:
         "faq": "search_faq",
         "escalate": "escalate_to_human",
     }.get(intent)
+    if wanted is not None and wanted not in tools and f"{HANDOFF_PREFIX}{ROUTES[intent]}" in tools:
+        return _tool_call(conversation, f"{HANDOFF_PREFIX}{ROUTES[intent]}", {})
     if wanted is None or wanted not in tools:
+        if intent == "recall":
+            return AIMessage(content=_recall_answer(texts[:-1], notes))
         if intent == "greeting":
             return AIMessage(content=prompts.THANKS if "thank" in text.lower() else prompts.GREETING)
         return AIMessage(content=prompts.CAPABILITIES)
@@ -164,6 +204,22 @@ def _decide(conversation: list[BaseMessage], tools: Sequence[str]) -> AIMessage:
     if wanted == "request_refund":
         return _tool_call(conversation, wanted, {"order_id": order_id, "reason": " ".join(text.split())[:300]})
     return _tool_call(conversation, wanted, {"order_id": order_id})
+
+
+def _recall_answer(earlier: list[str], notes: Notes) -> str:
+    """What the customer asked before, from the notes or the recent turns; or that it is gone."""
+    if notes.turns:
+        if not notes.first_request:
+            return prompts.FORGOTTEN
+        answer = f'Your first request in this conversation was: "{notes.first_request}".'
+        if notes.orders:
+            answer += f" The orders we discussed before the last few messages: {', '.join(notes.orders)}."
+        if notes.dropped_orders:
+            answer += f" I no longer have the details of {notes.dropped_orders} earlier order(s)."
+        return answer
+    if earlier:
+        return f'Your first request in this conversation was: "{_short(earlier[0])}".'
+    return "This is the first thing you've asked me in this conversation."
 
 
 def _new_address(texts: list[str]) -> str | None:
@@ -189,6 +245,100 @@ def _parse(content: str) -> dict[str, Any]:
     except ValueError:
         return {"error": "unreadable", "message": content}
     return value if isinstance(value, dict) else {"value": value}
+
+
+# ---------------------------------------------------------------- notes (the running summary, offline)
+
+MAX_NOTED_ORDERS = 20
+MAX_NOTED_REQUESTS = 3
+_ORDER_FIELD = re.compile(r"order_id['\"]?\s*[:=]\s*['\"]?(\d{3,10})")
+_SPEAKER = re.compile(r"^(Customer|Assistant|Tool|System|Human|AI): ", re.MULTILINE)
+_FOLLOW_UP_INTENTS = ("cancel", "refund", "change_address", "escalate")
+
+
+@dataclass
+class Notes:
+    """The offline model's running summary: the facts a support agent needs from older turns, bounded."""
+
+    turns: int = 0
+    first_request: str = ""
+    orders: list[str] = field(default_factory=list)  # the latest MAX_NOTED_ORDERS, oldest first
+    dropped_orders: int = 0
+    current_order: str = ""
+    requests: list[str] = field(default_factory=list)  # 'refund 1044: "it arrived broken"', the latest few
+
+    @classmethod
+    def parse(cls, text: str) -> Notes:
+        """Read notes written by `render` (anything else reads as empty notes)."""
+        notes = cls()
+        for line in text.splitlines():
+            key, _, value = line.partition(": ")
+            if key == "Turns summarized" and value.isdigit():
+                notes.turns = int(value)
+            elif key == "First request":
+                notes.first_request = value.strip('"')
+            elif key == "Orders discussed, oldest first":
+                listed, _, dropped = value.partition(" (")
+                notes.orders = [o.strip() for o in listed.split(",") if o.strip()]
+                notes.dropped_orders = int(dropped.split()[0]) if dropped[:1].isdigit() else 0
+            elif key == "Order being discussed":
+                notes.current_order = value
+            elif key == "Requests and stated reasons":
+                notes.requests = [r for r in value.split(" | ") if r]
+        return notes
+
+    def render(self) -> str:
+        """The notes as plain lines (what the specialists read as the summary)."""
+        lines = [f"Turns summarized: {self.turns}"]
+        if self.first_request:
+            lines.append(f'First request: "{self.first_request}"')
+        if self.orders:
+            dropped = f" ({self.dropped_orders} earlier ones dropped)" if self.dropped_orders else ""
+            lines.append(f"Orders discussed, oldest first: {', '.join(self.orders)}{dropped}")
+            lines.append(f"Order being discussed: {self.current_order or self.orders[-1]}")
+        if self.requests:
+            lines.append(f"Requests and stated reasons: {' | '.join(self.requests)}")
+        return "\n".join(lines)
+
+    def add(self, transcript: str) -> None:
+        """Fold a transcript ("Customer: ...", "Assistant: ...", "Tool: ...") into the notes."""
+        parts = _SPEAKER.split(transcript)
+        for speaker, text in zip(parts[1::2], parts[2::2], strict=True):
+            if speaker in ("Customer", "Human"):
+                self.turns += 1
+                self.first_request = self.first_request or _short(text)
+                order_id = order_id_in(text)
+                if order_id:
+                    self._mention(order_id)
+                intent = detect_intent(text)
+                if intent in _FOLLOW_UP_INTENTS:
+                    about = order_id or self.current_order or "no order"
+                    self.requests = [*self.requests, f'{intent} {about}: "{_short(text, 160)}"'][-MAX_NOTED_REQUESTS:]
+            else:
+                for order_id in _ORDER_FIELD.findall(text):
+                    self._mention(order_id)
+
+    def _mention(self, order_id: str) -> None:
+        if order_id in self.orders:
+            self.orders.remove(order_id)
+        self.orders.append(order_id)
+        if len(self.orders) > MAX_NOTED_ORDERS:
+            self.orders.pop(0)
+            self.dropped_orders += 1
+        self.current_order = order_id
+
+
+def write_notes(request: str) -> str:
+    """The offline summarizer: the notes so far updated with the messages leaving the window."""
+    head, _, transcript = request.partition(FOLD_MARKER)
+    notes = Notes.parse(head.partition("\n")[2])
+    notes.add(transcript.strip())
+    return notes.render()
+
+
+def _short(text: str, limit: int = 200) -> str:
+    flat = " ".join(text.split()).replace('"', "'")
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 # ---------------------------------------------------------------- answers from tool results
@@ -330,4 +480,29 @@ def build_model(settings: AgentModelSettings) -> BaseChatModel:
     """The chat model `settings.model_provider` names."""
     if settings.model_provider == "bedrock":
         return build_bedrock_model(settings)
-    return OfflineChatModel(token_delay_ms=settings.offline_token_delay_ms)
+    return OfflineChatModel(
+        token_delay_ms=settings.offline_token_delay_ms, first_token_ms=settings.offline_first_token_ms
+    )
+
+
+CACHE_POINT: dict[str, Any] = {"cachePoint": {"type": "default"}}
+
+
+def caches_prompts(model: BaseChatModel) -> tuple[bool, bool]:
+    """(system prompt, tool definitions): which parts of a request `model` can mark for Bedrock prompt caching."""
+    model_id = str(getattr(model, "model_id", "")) if type(model).__name__ == "ChatBedrockConverse" else ""
+    return bool(_CACHING_MODELS.search(model_id)), bool(_TOOL_CACHING_MODELS.search(model_id))
+
+
+def system_prompt(model: BaseChatModel, prompt: str) -> SystemMessage:
+    """The system message of `prompt`, ending in a cache point where the model caches prompts."""
+    if caches_prompts(model)[0]:
+        return SystemMessage(content=[{"type": "text", "text": prompt}, CACHE_POINT])
+    return SystemMessage(prompt)
+
+
+def bind_tools(model: BaseChatModel, tools: Sequence[BaseTool]) -> Runnable[LanguageModelInput, Any]:
+    """`model` with `tools` bound, the definitions followed by a cache point where the model caches them."""
+    if caches_prompts(model)[1]:
+        return model.bind_tools([*tools, CACHE_POINT])
+    return model.bind_tools(tools)

@@ -7,7 +7,9 @@ from typing import Literal, get_args
 Specialist = Literal["order_status", "order_actions", "knowledge", "escalation"]
 SPECIALISTS: tuple[Specialist, ...] = get_args(Specialist)
 SUPERVISOR = "supervisor"
+SUMMARIZER = "summarize"
 AGENT_NODES: tuple[str, ...] = (SUPERVISOR, *SPECIALISTS)
+HANDOFF_PREFIX = "transfer_to_"  # a specialist's tool that hands the turn to another specialist
 
 
 def tools_node(specialist: Specialist) -> str:

@@ -16,7 +16,8 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, Huma
 from langgraph.types import Command
 
 from smart_support import aws
-from smart_support.agent.nodes import AGENT_NODES, SPECIALISTS
+from smart_support.agent.nodes import AGENT_NODES, HANDOFF_PREFIX, SPECIALISTS
+from smart_support.agent.usage import ModelUsage
 from smart_support.aws import TransientError
 from smart_support.clock import iso
 from smart_support.protocol.errors import InternalError
@@ -121,10 +122,13 @@ def resume_value(info: InterruptInfo, decision: Decision) -> dict[str, Any]:
 class EventRelay:
     """Forwards one run's stream to the client (coalesced tokens, tool calls) and records its transcript entries."""
 
-    def __init__(self, channel: ThreadChannel, coalescer: TokenCoalescer, entries: list[dict[str, Any]]) -> None:
+    def __init__(
+        self, channel: ThreadChannel, coalescer: TokenCoalescer, entries: list[dict[str, Any]], usage: ModelUsage
+    ) -> None:
         self.channel = channel
         self.coalescer = coalescer
         self.entries = entries
+        self.usage = usage
         self.interrupts: list[Any] = []
         self.tools: list[str] = []
         self._current: dict[str, Any] | None = None
@@ -145,6 +149,7 @@ class EventRelay:
         """A chunk of a specialist's answer."""
         node = metadata.get("langgraph_node")
         if node in SPEAKERS and isinstance(message, AIMessageChunk | AIMessage) and (text := _text(message)):
+            self.usage.first_token()
             self.coalescer.add(node, text)
             self._entry_for(node)["content"] += text
 
@@ -162,9 +167,11 @@ class EventRelay:
             if node not in AGENT_NODES or not isinstance(update, dict):
                 continue
             for message in update.get("messages", []) or []:
-                if isinstance(message, AIMessage) and message.tool_calls:
+                # A handoff to another specialist is routing, not an action: the client never sees it.
+                calls = [c for c in getattr(message, "tool_calls", []) if not c["name"].startswith(HANDOFF_PREFIX)]
+                if isinstance(message, AIMessage) and calls:
                     self.coalescer.flush()
-                    for call in message.tool_calls:
+                    for call in calls:
                         self.channel.send(tool_call_event(self.channel.thread_id, call["name"], call["args"], node))
                         self._entry_for(node)["tool_calls"].append({"tool": call["name"], "args": call["args"]})
                         self.tools.append(call["name"])
@@ -272,10 +279,12 @@ class TurnRunner:
             graph_input = self._resume_input(task, channel, entries, now)
         # A resumed run checks at once: `cancel` during an approval is what resumed it.
         watch = CancelWatch(self.sessions, turn.thread_id, turn.turn, check_now=task.task == "resume")
-        outcome = self._stream(graph_input, task, channel, entries, watch, stop=task.task == "run")
+        usage = ModelUsage()
+        outcome = self._stream(graph_input, task, channel, entries, watch, usage, stop=task.task == "run")
         if watch.cancelled and task.task == "run":
             self._record_cut(turn, graph_input["messages"], entries)
-        return self._within_approval_limit(task, outcome, channel, entries, watch)
+        outcome = self._within_approval_limit(task, outcome, channel, entries, watch, usage)
+        return {**outcome, "usage": usage.as_dict()}
 
     @staticmethod
     def checkpoint_thread(turn: TurnRequest) -> str:
@@ -378,6 +387,7 @@ class TurnRunner:
         channel: ThreadChannel,
         entries: list[dict[str, Any]],
         watch: CancelWatch,
+        usage: ModelUsage,
     ) -> dict[str, Any]:
         """Past MAX_APPROVALS_PER_TURN, refuse further approvals without asking anyone, and say so."""
         if not outcome["interrupt"] or outcome["cancelled"] or task.approvals < MAX_APPROVALS_PER_TURN:
@@ -392,7 +402,7 @@ class TurnRunner:
                 "decided_by": "limit",
                 "comment": LIMIT_COMMENT,
             }
-            outcome = self._stream(Command(resume=refusal), task, channel, entries, watch, stop=False)
+            outcome = self._stream(Command(resume=refusal), task, channel, entries, watch, usage, stop=False)
             tools += outcome["tools"]
             if not outcome["interrupt"] or outcome["cancelled"]:
                 break
@@ -411,11 +421,16 @@ class TurnRunner:
         channel: ThreadChannel,
         entries: list[dict[str, Any]],
         watch: CancelWatch,
+        usage: ModelUsage,
         stop: bool,
     ) -> dict[str, Any]:
         """Stream the graph to the client; once cancelled, send nothing more and (if `stop`) end the run."""
-        relay = EventRelay(channel, TokenCoalescer(channel, flush_ms=self.flush_ms), entries)
-        config = {"configurable": {"thread_id": self.checkpoint_thread(task.turn)}, "recursion_limit": 40}
+        relay = EventRelay(channel, TokenCoalescer(channel, flush_ms=self.flush_ms), entries, usage)
+        config = {
+            "configurable": {"thread_id": self.checkpoint_thread(task.turn)},
+            "recursion_limit": 40,
+            "callbacks": [usage],  # model calls and tokens of the run (agent/usage.py)
+        }
         stream = self.graph.stream(graph_input, config, stream_mode=["messages", "updates"], durability="exit")
         for mode, chunk in stream:
             if not watch.cancelled and watch.check():
@@ -476,7 +491,12 @@ class TurnRunner:
             counters["interrupts_requested"] = 1
             self.sessions.end_run(turn.thread_id, turn.turn, entries, counters, finished=False, now=now, run=run)
             logger.info("turn interrupted", extra={"thread_id": turn.thread_id, "action": info.action})
-            return {"outcome": "interrupted", "interrupt": info.model_dump(), "approvals": task.approvals + 1}
+            return {
+                "outcome": "interrupted",
+                "interrupt": info.model_dump(),
+                "approvals": task.approvals + 1,
+                "usage": outcome.get("usage", {}),
+            }
 
         counters["turns"] = 1  # the session itself was counted when it was created
         if cancelled:
@@ -503,6 +523,7 @@ class TurnRunner:
             "interrupt": None,
             "approvals": task.approvals,
             "latency_ms": round((now - turn.started_at) * 1000),
+            "usage": outcome.get("usage", {}),
         }
 
     def _start_queued(self, previous: TurnRequest, session: Session, queued: list[QueuedMessage]) -> None:
