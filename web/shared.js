@@ -100,6 +100,19 @@ export async function apiFetch(apiBase, path, { token, method = "GET", body, sig
   throw new ApiError(response.status, `http_${response.status}`, (data && data.message) || `HTTP ${response.status}`);
 }
 
+/** The whole transcript of a thread: follows `next_cursor` through the paginated replay. */
+export async function fetchTranscript(apiBase, threadId, { token } = {}) {
+  const path = `/sessions/${encodeURIComponent(threadId)}/messages?limit=200`;
+  const messages = [];
+  let cursor = null;
+  do {
+    const page = await apiFetch(apiBase, cursor ? `${path}&cursor=${encodeURIComponent(cursor)}` : path, { token });
+    messages.push(...(page.messages || []));
+    cursor = page.next_cursor;
+  } while (cursor);
+  return { messages };
+}
+
 // ------------------------------------------------------------------ plain words
 
 const AGENTS = {

@@ -48,6 +48,16 @@ def test_session_state_and_ordered_replay(stack):
     assert first_answer["tool_calls"][0] == {"tool": "get_order_status", "args": {"order_id": "1042"}}
     assert "2026-11-28" in replay["messages"][3]["content"]
     assert all(m["at"].endswith("Z") for m in replay["messages"])
+    assert replay["next_cursor"] is None
+
+    # Paginated: 3 entries, then the rest from next_cursor
+    status, first = stack.http("GET", f"/api/v1/sessions/{thread}/messages?limit=3", token)
+    assert status == 200 and len(first["messages"]) == 3 and first["next_cursor"]
+    status, rest = stack.http("GET", f"/api/v1/sessions/{thread}/messages?limit=3&cursor={first['next_cursor']}", token)
+    assert status == 200 and rest["messages"] == replay["messages"][3:] and rest["next_cursor"] is None
+    for query in ("limit=0", "limit=201", "cursor=forged"):
+        status, body = stack.http("GET", f"/api/v1/sessions/{thread}/messages?{query}", token)
+        assert status == 422 and body["error"]["code"] == "validation_error", query
 
 
 def test_analytics_counts_turns_and_tools(stack):

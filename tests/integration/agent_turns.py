@@ -96,9 +96,11 @@ def config(thread_id: str) -> dict[str, Any]:
     return {"configurable": {"thread_id": thread_id}}
 
 
-def run(graph: Any, payload: Any, cfg: dict[str, Any], durability: str = "exit") -> Turn:
+def run(graph: Any, payload: Any, cfg: dict[str, Any], durability: str = "exit", callbacks: Any = None) -> Turn:
     """Stream one run (a new message or a Command) and collect what the runner would forward."""
     turn = Turn()
+    if callbacks:
+        cfg = {**cfg, "callbacks": callbacks}
     for mode, chunk in graph.stream(payload, cfg, stream_mode=["messages", "updates"], durability=durability):
         if mode == "messages":
             message, metadata = chunk
@@ -119,10 +121,10 @@ def run(graph: Any, payload: Any, cfg: dict[str, Any], durability: str = "exit")
     return turn
 
 
-def say(graph: Any, thread_id: str, content: str, customer_id: str = DEMO) -> Turn:
+def say(graph: Any, thread_id: str, content: str, customer_id: str = DEMO, callbacks: Any = None) -> Turn:
     """The customer sends one message."""
     payload = {"messages": [HumanMessage(content)], "customer_id": customer_id, "thread_id": thread_id}
-    return run(graph, payload, config(thread_id))
+    return run(graph, payload, config(thread_id), callbacks=callbacks)
 
 
 def bound(pending: dict[str, Any], approved: bool, decided_by: str = "customer", **extra: Any) -> dict[str, Any]:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 import time
+from typing import Any
 
 import pytest
 from langgraph.types import Command
 
+from smart_support.agent.checkpoints import LatestCheckpointSaver
 from smart_support.agent.tools import action_id_for
 from smart_support.store.orders import OrderStore
 from smart_support.store.tickets import TicketStore
@@ -218,25 +220,34 @@ def test_a_timed_out_approval_changes_nothing(graph, orders):
     assert "timed out" in turn.text
 
 
-def test_resuming_the_same_interrupt_twice_writes_once(dynamodb, orders):
-    # Given a cancel request paused for approval (the checkpoint a retried Lambda would resume from)
+def test_a_resume_that_dies_before_its_checkpoint_is_retried_and_writes_once(dynamodb, orders):
+    # Given a cancel request paused for approval
     graph = make_graph(dynamodb)
     say(graph, "t-twice", "Cancel order 1043")
-    paused = graph.get_state(config("t-twice")).config
 
-    # When the same approval is resumed twice from that checkpoint (e.g. a retry after a crash)
+    # When the approved resume writes the order and then dies before its checkpoint is stored, and is retried
     approve: Command[None] = Command(resume=bound(pending_request(graph, "t-twice"), approved=True))
-    first = run(make_graph(dynamodb, make_saver()), approve, paused)
-    second = run(make_graph(dynamodb, make_saver()), approve, paused)
+    with pytest.raises(RuntimeError, match="crashed"):
+        run(make_graph(dynamodb, CrashingSaver()), approve, config("t-twice"))
+    retried = run(make_graph(dynamodb, make_saver()), approve, config("t-twice"))
 
-    # Then the order was written exactly once and both runs report the cancellation
+    # Then the retry resumed the same paused checkpoint, the order was written exactly once, and the customer is told
     order = orders.get_for_customer("1043", "demo-customer")
     assert order is not None
     assert order.status == "cancelled"
     assert order.version == 1
     assert len(order.action_ids) == 1
-    assert "cancelled" in first.text
-    assert "cancelled" in second.text
+    assert "cancelled" in retried.text
+
+
+class CrashingSaver(LatestCheckpointSaver):
+    """A saver whose process dies when the finished run is about to be stored."""
+
+    def __init__(self) -> None:
+        super().__init__(table_name="CheckpointsTable", ttl_seconds=1800, region_name="us-east-1")
+
+    def put(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("crashed")
 
 
 def test_resuming_a_finished_turn_again_does_nothing(graph, orders):

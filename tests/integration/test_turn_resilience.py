@@ -81,7 +81,7 @@ def start(sessions: SessionStore, thread_id: str, content: str = QUESTION, owner
 
 
 def saved(dynamodb, thread_id: str) -> list[dict[str, Any]]:
-    return TranscriptStore(TABLE, dynamodb).messages(thread_id, time.time())
+    return TranscriptStore(TABLE, dynamodb).page(thread_id, time.time(), limit=200)[0]
 
 
 def test_a_conflicted_end_of_turn_write_is_retried_and_the_thread_ends_idle(world):

@@ -83,7 +83,7 @@ def test_a_message_starts_one_named_execution_with_the_turn(chat, sfn):
     assert payload["turn"]["owner"] == "demo-customer" and payload["turn"]["content"] == "hello"
     assert sessions.get("t-1").status == "running"
     # and the question is in the transcript before the agent answers (a reload mid-answer shows it)
-    replay = TranscriptStore(TABLE, boto3.client("dynamodb", region_name="us-east-1")).messages("t-1", 0)
+    replay, _ = TranscriptStore(TABLE, boto3.client("dynamodb", region_name="us-east-1")).page("t-1", 0)
     assert [(m["role"], m["content"], m["turn"]) for m in replay] == [("user", "hello", 1)]
 
 
@@ -117,7 +117,7 @@ def test_messages_while_running_are_queued_up_to_three_then_busy(chat, sfn):
     session = sessions.get("t-1")
     assert [q.content for q in session.queued] == ["two", "three", "four"]
     # And they are in the transcript already, in order, as part of the next turn (after the running turn's question)
-    entries = TranscriptStore(TABLE, sessions._dynamodb).messages("t-1", time.time())
+    entries, _ = TranscriptStore(TABLE, sessions._dynamodb).page("t-1", time.time())
     assert [(e["turn"], e["content"]) for e in entries] == [(1, "one"), (2, "two"), (2, "three"), (2, "four")]
 
 

@@ -1,7 +1,7 @@
 // The chat's conversations: the thread list kept in localStorage (per user), the sessions from
 // GET /api/v1/sessions, opening a thread (and its #thread= address) and replaying its stored transcript.
 
-import { STORAGE, THREAD_ID_PATTERN, apiFetch, h, parseTime, truncate } from "../shared.js";
+import { STORAGE, THREAD_ID_PATTERN, apiFetch, fetchTranscript, h, parseTime, truncate } from "../shared.js";
 import { TranscriptView } from "../transcript.js";
 import { authFailed } from "./account.js";
 import { renderQueue, updateComposer } from "./composer.js";
@@ -151,8 +151,7 @@ function loadTranscript(thread) {
     h("span", { class: "spinner" }), "Loading conversation…"));
   thread.loading = (async () => {
     try {
-      const data = await apiFetch(config.apiBase, `/sessions/${encodeURIComponent(thread.id)}/messages`,
-        { token: app.token });
+      const data = await fetchTranscript(config.apiBase, thread.id, { token: app.token });
       thread.cards.clear();
       thread.view.replay(data.messages || []);
       const first = (data.messages || []).find((m) => m.role === "user");

@@ -8,7 +8,7 @@ import { tickCountdowns } from "./approvals.js";
 import { loadInbox } from "./inbox.js";
 import { unwatch, watch } from "./live.js";
 import { signOut, toast } from "./session.js";
-import { api, authProblemText, isAuthProblem, state, ui } from "./state.js";
+import { api, authProblemText, isAuthProblem, state, transcript, ui } from "./state.js";
 
 export function threadButton(threadId) {
   return h("button", {
@@ -67,7 +67,7 @@ export async function loadTranscript(threadId, { quiet = false } = {}) {
   try {
     [session, { messages }] = await Promise.all([
       api(`/sessions/${encodeURIComponent(threadId)}`),
-      api(`/sessions/${encodeURIComponent(threadId)}/messages`),
+      transcript(threadId),
     ]);
     await loadTicket(session);
   } catch (err) {

@@ -5,7 +5,7 @@
 // nothing imported is used while a module loads: they only define functions and constants at the top level and
 // call each other later. This module imports nothing from the others, so the state exists before any of them runs.
 
-import { apiFetch, readConfig } from "../shared.js";
+import { apiFetch, fetchTranscript, readConfig } from "../shared.js";
 
 export const config = readConfig();
 
@@ -80,6 +80,11 @@ export const state = {
 
 export function api(path, options = {}) {
   return apiFetch(config.apiBase, path, { ...options, token: state.token });
+}
+
+/** A thread's whole transcript (the replay is paginated: this follows `next_cursor`). */
+export function transcript(threadId) {
+  return fetchTranscript(config.apiBase, threadId, { token: state.token });
 }
 
 /** A refused token or a customer's token stops the console and asks for an operator token. */

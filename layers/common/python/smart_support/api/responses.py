@@ -177,10 +177,11 @@ TranscriptEntry = Annotated[
 
 
 class Transcript(BaseModel):
-    """A thread's transcript, oldest first."""
+    """A page of a thread's transcript, oldest first."""
 
     thread_id: str
     messages: list[TranscriptEntry]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last")
 
 
 class ApprovalQueue(BaseModel):

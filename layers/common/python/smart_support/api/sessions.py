@@ -6,7 +6,7 @@ import time
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from smart_support.api.dependencies import Approvals, Caller, Sessions, Transcripts
 from smart_support.api.responses import (
@@ -19,6 +19,7 @@ from smart_support.api.responses import (
 )
 from smart_support.clock import iso
 from smart_support.protocol.frames import THREAD_ID_PATTERN
+from smart_support.store.transcript import REPLAY_PAGE, REPLAY_PAGE_MAX
 
 router = Router()
 ThreadIdPath = Annotated[str, Path(pattern=THREAD_ID_PATTERN)]
@@ -75,10 +76,21 @@ def get_session(thread_id: ThreadIdPath, caller: Caller, sessions: Sessions, app
 
 @router.get(
     "/sessions/<thread_id>/messages",
-    summary="Replay: the ordered transcript of a thread",
-    responses=documented("The transcript, oldest first", 401, 404, 410),
+    summary="Replay: the ordered transcript of a thread, paginated",
+    responses=documented("The transcript, oldest first, a page at a time", 401, 404, 410, 422),
 )
-def get_messages(thread_id: ThreadIdPath, caller: Caller, sessions: Sessions, transcripts: Transcripts) -> Transcript:
-    """Every stored entry of the thread, oldest first (as long as it is kept, also after the session expired)."""
+def get_messages(
+    thread_id: ThreadIdPath,
+    caller: Caller,
+    sessions: Sessions,
+    transcripts: Transcripts,
+    limit: Annotated[int, Query(ge=1, le=REPLAY_PAGE_MAX)] = REPLAY_PAGE,
+    cursor: Annotated[str | None, Query(max_length=1024)] = None,
+) -> Transcript:
+    """Up to `limit` stored entries, oldest first (as long as they are kept, also after the session expired).
+
+    `next_cursor` fetches the rest (null at the end).
+    """
     sessions.check_owner(thread_id, caller.sub, is_operator=caller.is_operator)
-    return Transcript.model_validate({"thread_id": thread_id, "messages": transcripts.messages(thread_id, time.time())})
+    entries, next_cursor = transcripts.page(thread_id, time.time(), limit, cursor)
+    return Transcript.model_validate({"thread_id": thread_id, "messages": entries, "next_cursor": next_cursor})

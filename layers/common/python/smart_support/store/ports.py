@@ -244,8 +244,10 @@ class OrderRepository(Protocol):
 class TranscriptRepository(Protocol):
     """The stored transcript, for replay (the agent writes it through SessionRepository.end_run)."""
 
-    def messages(self, thread_id: str, now: float) -> list[dict[str, Any]]:
-        """Every entry of the thread, oldest first."""
+    def page(
+        self, thread_id: str, now: float, limit: int = 50, cursor: str | None = None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """Up to `limit` entries of the thread, oldest first, from `cursor`; and the cursor of the rest (or None)."""
 
     def put(self, item: dict[str, Any]) -> None:
         """Store one transcript item (the customer's question at turn start)."""

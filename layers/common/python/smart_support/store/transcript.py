@@ -5,9 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from smart_support import aws
-from smart_support.store import items
+from smart_support.protocol.errors import ValidationFailed
+from smart_support.store import items, pages
 
 TRANSCRIPT_RETENTION_SECONDS = 30 * 24 * 3600
+REPLAY_PAGE = 50
+REPLAY_PAGE_MAX = 200
+_AFTER_SEGMENTS = "TURN$"  # sorts after every "TURN#..." key
 
 
 def segment_key(thread_id: str, turn: int, run: int) -> dict[str, Any]:
@@ -46,7 +50,11 @@ def question_item(thread_id: str, turn: int, entry: dict[str, Any], now: float) 
 
 
 class TranscriptStore:
-    """Reads the transcript of a thread in order (the agent writes it inside its end-of-turn transaction)."""
+    """Reads the transcript of a thread in pages, oldest first (the agent writes it in its end-of-turn transaction).
+
+    Each agent run stores its entries in one item (a segment), so no item grows with the conversation; a page
+    reads at most `limit` + 1 segments.
+    """
 
     def __init__(self, table_name: str, dynamodb: Any = None) -> None:
         self.table_name = table_name
@@ -71,19 +79,52 @@ class TranscriptStore:
                         exchange.append(entry)
         return exchange[-limit:]
 
-    def messages(self, thread_id: str, now: float) -> list[dict[str, Any]]:
-        """Every entry of the thread, oldest first."""
-        paginator = self._dynamodb.get_paginator("query")
+    def page(
+        self, thread_id: str, now: float, limit: int = REPLAY_PAGE, cursor: str | None = None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """Up to `limit` entries of the thread, oldest first, from `cursor`; and the cursor of the rest (or None)."""
+        start_sk, skip = decode_cursor(cursor) if cursor else (segment_prefix(), 0)
+        query: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "PK = :pk AND SK BETWEEN :from AND :to",
+            "ExpressionAttributeValues": items.to_values(
+                {":pk": f"THREAD#{thread_id}", ":from": start_sk, ":to": _AFTER_SEGMENTS}
+            ),
+            "Limit": limit + 1,  # every segment holds at least one entry
+        }
         entries: list[dict[str, Any]] = []
-        for page in paginator.paginate(
-            TableName=self.table_name,
-            KeyConditionExpression="PK = :pk AND begins_with(SK, :turn)",
-            ExpressionAttributeValues=items.to_values({":pk": f"THREAD#{thread_id}", ":turn": "TURN#"}),
-        ):
+        while True:
+            page = self._dynamodb.query(**query)
             for raw in page.get("Items", []):
                 item = items.from_item(raw) or {}
+                stored = item.get("entries", [])
+                offset = skip if raw["SK"]["S"] == start_sk else 0
                 if item.get("expires_at", now + 1) <= now:
                     continue
-                for entry in item.get("entries", []):
-                    entries.append({"turn": item["turn"], **entry})
-        return entries
+                for index in range(offset, len(stored)):
+                    if len(entries) == limit:
+                        return entries, encode_cursor(raw["SK"]["S"], index)
+                    entries.append({"turn": item["turn"], **stored[index]})
+            if "LastEvaluatedKey" not in page:
+                return entries, None
+            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def segment_prefix() -> str:
+    """The sort key prefix of every transcript segment."""
+    return "TURN#"
+
+
+def encode_cursor(sort_key: str, index: int) -> str:
+    """An opaque cursor: the segment to continue in and the first of its entries not yet returned."""
+    return pages.encode_cursor({"SK": {"S": sort_key}, "entry": {"N": str(index)}}) or ""
+
+
+def decode_cursor(cursor: str) -> tuple[str, int]:
+    """(segment sort key, entry index) of a cursor from `encode_cursor`; ValidationFailed for anything else."""
+    key = pages.decode_cursor(cursor) or {}
+    sort_key = key.get("SK", {}).get("S")
+    index = key.get("entry", {}).get("N", "")
+    if not isinstance(sort_key, str) or not sort_key.startswith(segment_prefix()) or not str(index).isdigit():
+        raise ValidationFailed("cursor: not a cursor from this API.")
+    return sort_key, int(index)
