@@ -16,10 +16,23 @@ from bench import packaging
 from bench.contention import measure_contention
 from bench.metrics import RecordedStack, Snapshot
 from bench.prices import TurnUsage, cost_per_1000, price_table
-from bench.turns import LONG_ANSWER_PROMPT, PLAIN_PROMPTS, TurnDriver, TurnMeasure, mean, percentile, run_inprocess
+from bench.turns import (
+    LONG_ANSWER_PROMPT,
+    LONG_PROMPTS,
+    PLAIN_PROMPTS,
+    AgentResults,
+    TurnDriver,
+    TurnMeasure,
+    checkpoint_bytes,
+    mean,
+    percentile,
+    run_inprocess,
+)
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TOKEN_DELAY_MS = 20  # the offline model's pace: about 50 words a second, like a fast hosted model
+FIRST_TOKEN_MS = 300  # the offline model's wait before each call's first token, like a hosted model
+LONG_TURNS_REPORTED = (5, 50, 200)
 BENCH_CUSTOMER_ORDERS = 9000
 MIB = 1024 * 1024
 
@@ -75,11 +88,65 @@ def summarize(turns: list[TurnMeasure]) -> dict[str, Any]:
         "token_frames_per_turn": round(mean([t.token_frames for t in turns]), 2),
         "first_frame_words_max": max((t.first_frame_words or 0 for t in turns), default=0),
         "answer_words_per_turn": round(mean([t.answer_words for t in turns]), 1),
+        "model": model_summary(turns),
     }
     if any(t.interrupt_s is not None for t in turns):
         out["latency_ms"]["message_to_interrupt"] = ms([t.interrupt_s for t in turns])
         out["latency_ms"]["decision_to_first_token"] = ms([t.decision_first_token_s for t in turns])
         out["latency_ms"]["decision_to_complete"] = ms([t.decision_complete_s for t in turns])
+    return out
+
+
+def model_summary(turns: list[TurnMeasure]) -> dict[str, Any]:
+    """Model calls and tokens per turn, as the agent reported them (every run of the turn added up)."""
+    before_first = [
+        run["model_calls_before_first_token"]
+        for t in turns
+        for run in t.model
+        if run.get("model_calls_before_first_token") is not None
+    ]
+    return {
+        "calls_per_turn": round(mean([sum(run["model_calls"] for run in t.model) for t in turns]), 2),
+        "calls_before_first_token_max": max(before_first, default=None),
+        "input_tokens_per_turn": round(mean([sum(run["input_tokens"] for run in t.model) for t in turns]), 1),
+        "output_tokens_per_turn": round(mean([sum(run["output_tokens"] for run in t.model) for t in turns]), 1),
+    }
+
+
+def long_conversation(stack: RecordedStack, agent: AgentResults, turns: int) -> dict[str, Any]:
+    """One thread of `turns` turns cycling through LONG_PROMPTS: model input, checkpoint size and latency per turn."""
+    driver = TurnDriver(stack, stack.token(), agent)
+    thread = "bench-long"
+    per_turn: dict[str, dict[str, Any]] = {}
+    largest = 0
+    for n in range(1, turns + 1):
+        measure = driver.plain(thread, LONG_PROMPTS[(n - 1) % len(LONG_PROMPTS)], kind="long")
+        size = checkpoint_bytes(stack, thread)
+        largest = max(largest, size)
+        per_turn[str(n)] = {
+            "input_tokens": sum(run["input_tokens"] for run in measure.model),
+            "model_calls": sum(run["model_calls"] for run in measure.model),
+            "checkpoint_bytes": size,
+            "turn_ms": round(1000 * (measure.complete_s or 0), 1),
+            "first_token_ms": round(1000 * (measure.first_token_s or 0), 1),
+        }
+        if n % 25 == 0:
+            print(f"  long conversation: turn {n} of {turns}", flush=True)
+    driver.close()
+    reported = {str(n): per_turn[str(n)] for n in LONG_TURNS_REPORTED if str(n) in per_turn}
+    out: dict[str, Any] = {
+        "prompts": list(LONG_PROMPTS),
+        "turns": reported,
+        "checkpoint_bytes_max": largest,
+        "input_tokens_max": max(t["input_tokens"] for t in per_turn.values()),
+        "every_turn": per_turn,
+    }
+    first, last = reported.get("5"), reported.get(str(turns))
+    if first and last:
+        out["last_vs_turn_5"] = {
+            "input_tokens": round(last["input_tokens"] / first["input_tokens"], 2),
+            "turn_ms": round(last["turn_ms"] / first["turn_ms"], 2),
+        }
     return out
 
 
@@ -125,15 +192,16 @@ def seed_bench_customers(stack: RecordedStack, count: int) -> list[tuple[str, st
 def measure_stack(args: argparse.Namespace) -> dict[str, Any]:
     """Every per-turn figure, on one in-process stack."""
     out: dict[str, Any] = {}
-    with RecordedStack(OFFLINE_TOKEN_DELAY_MS=str(TOKEN_DELAY_MS)) as stack:
+    with RecordedStack(OFFLINE_TOKEN_DELAY_MS=str(TOKEN_DELAY_MS), OFFLINE_FIRST_TOKEN_MS=str(FIRST_TOKEN_MS)) as stack:
         recorder = stack.recorder
+        agent = AgentResults(stack)
         memory = {f.logical_id: f.memory for f in stack.stack.functions.functions.values()}
         with recorder.scope("harness:bench"):
             customers = seed_bench_customers(stack, args.approvals + 1)
 
         # A connection: authorizer + $connect (its $disconnect is counted when it closes).
         before = recorder.snapshot()
-        driver = TurnDriver(stack, stack.token())
+        driver = TurnDriver(stack, stack.token(), agent)
         time.sleep(0.05)
         connect_usage = recorder.snapshot().diff(before)
 
@@ -164,11 +232,16 @@ def measure_stack(args: argparse.Namespace) -> dict[str, Any]:
 
         approvals: list[TurnMeasure] = []
         for customer, order_id in customers[1:]:
-            approver = TurnDriver(stack, stack.token(customer))
+            approver = TurnDriver(stack, stack.token(customer), agent)
             approvals.append(approver.approval(f"bench-approval-{customer}", f"Please cancel order {order_id}"))
             approver.close()
 
-        inprocess = run_inprocess([("inproc-warmup", PLAIN_PROMPTS[0]), *prompts], TOKEN_DELAY_MS, stack)[1:]
+        inprocess = run_inprocess(
+            [("inproc-warmup", PLAIN_PROMPTS[0]), *prompts], TOKEN_DELAY_MS, stack, FIRST_TOKEN_MS
+        )[1:]
+        if args.long:
+            print(f"a {args.long}-turn conversation on one thread...", flush=True)
+            out["long_conversation"] = long_conversation(stack, agent, args.long)
 
     out["warmup_first_turn_ms"] = round(1000 * (warmup.complete_s or 0), 1)
     out["plain"] = summarize(plain)
@@ -198,6 +271,10 @@ def measure_stack(args: argparse.Namespace) -> dict[str, Any]:
             k: round(v, 4) for k, v in cost_per_1000(usage_of(out["approval"], connection, 1, memory)).items()
         },
     }
+    out["model_calls_before_first_token"] = {
+        "plain": out["answer60"]["model"]["calls_before_first_token_max"],
+        "tool": out["plain"]["model"]["calls_before_first_token_max"],
+    }
     out["memory_mb"] = memory
     out["capacity_estimate_failures"] = recorder.capacity_failures
     return out
@@ -223,6 +300,15 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         )
         add("words held back in the first token frame (max)", stack["answer60"]["first_frame_words_max"] - 1, 0)
         add("orchestration per 1,000 plain turns", stack["cost_per_1000_turns"]["plain"]["total"], 0.15, "USD")
+        calls = stack["model_calls_before_first_token"]
+        add("model calls before the first token, tool turn", calls["tool"], 2)
+        add("model calls before the first token, plain answer", calls["plain"], 1)
+        long = stack.get("long_conversation")
+        if long and "last_vs_turn_5" in long:
+            last = max(long["turns"], key=int)
+            add(f"model input tokens, turn {last} / turn 5", long["last_vs_turn_5"]["input_tokens"], 1.3, "x")
+            add(f"turn latency, turn {last} / turn 5", long["last_vs_turn_5"]["turn_ms"], 1.3, "x")
+            add(f"largest checkpoint item at turn {last}", long["turns"][last]["checkpoint_bytes"], 65536, "bytes")
     contention = results.get("contention")
     if contention:
         add("largest share of DynamoDB writes on one item", contention["largest_item_share"], contention["share_goal"])
@@ -306,7 +392,8 @@ def render(results: dict[str, Any]) -> str:
             )
         parts.append(
             _table(
-                f"Per turn (offline model at {TOKEN_DELAY_MS} ms/word; latency in ms)",
+                f"Per turn (offline model: {FIRST_TOKEN_MS} ms to each call's first token, {TOKEN_DELAY_MS} ms/word;"
+                " latency in ms)",
                 [
                     "turn",
                     "n",
@@ -341,6 +428,24 @@ def render(results: dict[str, Any]) -> str:
                 f"decision -> first token {approval['decision_to_first_token']['p50']}/"
                 f"{approval['decision_to_first_token']['p95']}, decision -> complete "
                 f"{approval['decision_to_complete']['p50']}/{approval['decision_to_complete']['p95']}"
+            )
+        calls = stack["model_calls_before_first_token"]
+        parts.append(
+            f"Model calls before the first token (max): tool turn {calls['tool']}, plain answer {calls['plain']}; "
+            f"model input per plain turn {stack['plain']['model']['input_tokens_per_turn']:,.0f} tokens"
+        )
+        long = stack.get("long_conversation")
+        if long:
+            rows = [
+                [n, t["input_tokens"], t["model_calls"], t["checkpoint_bytes"], t["first_token_ms"], t["turn_ms"]]
+                for n, t in long["turns"].items()
+            ]
+            parts.append(
+                _table(
+                    f"Long conversation (one thread; prompts cycle: {' / '.join(long['prompts'])})",
+                    ["turn", "model input tokens", "model calls", "checkpoint bytes", "1st tok ms", "turn ms"],
+                    rows,
+                )
             )
         for key in ("plain", "approval"):
             calls = ", ".join(f"{k} {v:g}" for k, v in stack[key]["requests_per_turn"].items())
@@ -419,6 +524,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--plain", type=int, default=30, help="plain turns to measure (default 30)")
     parser.add_argument("--approvals", type=int, default=10, help="approval turns to measure (default 10)")
+    parser.add_argument("--long", type=int, default=200, help="turns of the long conversation (default 200; 0: none)")
     parser.add_argument("--runs", type=int, default=5, help="fresh interpreters per cold-start figure (default 5)")
     parser.add_argument("--contention-threads", type=int, default=32, help="conversations at once (default 32)")
     parser.add_argument("--contention-turns", type=int, default=4, help="turns per conversation (default 4)")
@@ -439,8 +545,10 @@ def main(argv: list[str] | None = None) -> int:
         "prices": price_table(),
         "config": {
             "token_delay_ms": TOKEN_DELAY_MS,
+            "first_token_ms": FIRST_TOKEN_MS,
             "plain_turns": args.plain,
             "approval_turns": args.approvals,
+            "long_conversation_turns": args.long,
             "contention_threads": args.contention_threads,
             "contention_turns": args.contention_turns,
         },

@@ -11,17 +11,43 @@ import math
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
 from websockets.sync.client import ClientConnection, connect
 
-from bench.metrics import RecordedStack, Snapshot
+from bench.metrics import RecordedStack, Snapshot, wire_size
+from local.inprocess import InProcessStack
 
 PLAIN_PROMPTS = ("What is the status of order 1042?", "When will it arrive?", "How long does shipping take?")
 LONG_ANSWER_PROMPT = "Hello!"  # the greeting: about 60 words, no tool call
+# A long conversation cycles through these: turns 5, 50 and 200 all ask the last one (a tool turn).
+LONG_PROMPTS = (
+    "What is the status of order 1042?",
+    "When will it arrive?",
+    "How long does shipping take?",
+    "Thanks!",
+    "What is the status of order 1043?",
+)
 TERMINAL = ("message_complete", "error")
+
+
+class AgentResults:
+    """Every result the agent function returned to the state machine, in order (its model usage, for the bench)."""
+
+    def __init__(self, stack: InProcessStack) -> None:
+        self.results: list[dict[str, Any]] = []
+        registry = stack.stack.functions
+        original = registry.invoke
+
+        def invoke(name_or_arn: str, event: Any) -> Any:
+            result, error = original(name_or_arn, event)
+            if registry.find(name_or_arn).logical_id == "AgentFunction" and isinstance(result, dict):
+                self.results.append(result)
+            return result, error
+
+        registry.invoke = invoke  # type: ignore[method-assign]
 
 
 @dataclass
@@ -43,6 +69,7 @@ class TurnMeasure:
     first_frame_words: int | None = None  # words in the first token frame: 1 means it was not held back
     states: list[str] = field(default_factory=list)
     usage: Snapshot | None = None
+    model: list[dict[str, Any]] = field(default_factory=list)  # the model usage of each agent run of the turn
 
     @property
     def frames_received(self) -> int:
@@ -53,8 +80,9 @@ class TurnMeasure:
 class TurnDriver:
     """Sends turns on one WebSocket and measures them."""
 
-    def __init__(self, stack: RecordedStack, token: str | None = None) -> None:
+    def __init__(self, stack: RecordedStack, token: str | None = None, agent: AgentResults | None = None) -> None:
         self.stack = stack
+        self.agent = agent
         self.conn: ClientConnection = connect(stack.ws_url(token), open_timeout=10, max_size=2**20)
         self.turns: dict[str, int] = Counter()
 
@@ -147,9 +175,12 @@ class TurnDriver:
     @contextmanager
     def _usage(self, measure: TurnMeasure) -> Iterator[None]:
         before = self.stack.recorder.snapshot()
+        runs = len(self.agent.results) if self.agent else 0
         yield
         measure.states = wait_for_execution(self.stack, measure.thread_id, measure.turn)
         measure.usage = self.stack.recorder.snapshot().diff(before)
+        if self.agent:
+            measure.model = [result["usage"] for result in self.agent.results[runs:] if "usage" in result]
 
 
 def wait_for_execution(stack: RecordedStack, thread_id: str, turn: int, timeout: float = 30) -> list[str]:
@@ -179,7 +210,9 @@ def wait_for_execution(stack: RecordedStack, thread_id: str, turn: int, timeout:
 # ---------------------------------------------------------------- the same graph, in-process
 
 
-def run_inprocess(prompts: list[tuple[str, str]], token_delay_ms: int, stack: RecordedStack) -> list[TurnMeasure]:
+def run_inprocess(
+    prompts: list[tuple[str, str]], token_delay_ms: int, stack: RecordedStack, first_token_ms: int = 0
+) -> list[TurnMeasure]:
     """The agent graph alone: offline model, InMemorySaver, orders read from the stack's (moto) table."""
     import boto3
     from langchain_core.messages import AIMessageChunk, HumanMessage
@@ -197,7 +230,7 @@ def run_inprocess(prompts: list[tuple[str, str]], token_delay_ms: int, stack: Re
     settings = load_settings(AgentSettings)  # the agent function's, from the stack's environment
     dynamodb = boto3.client("dynamodb", region_name=REGION)
     graph: Any = build_graph(  # stream() with several modes yields (mode, chunk) pairs its overloads do not spell
-        model=OfflineChatModel(token_delay_ms=token_delay_ms),
+        model=OfflineChatModel(token_delay_ms=token_delay_ms, first_token_ms=first_token_ms),
         orders=OrderStore(settings.orders_table, dynamodb=dynamodb),
         tickets=TicketStore(settings.conversations_table, dynamodb=dynamodb),
         checkpointer=InMemorySaver(),
@@ -250,11 +283,34 @@ def mean(values: list[float]) -> float:
     return sum(values) / len(values) if values else 0.0
 
 
+def checkpoint_bytes(stack: InProcessStack, thread_id: str) -> int:
+    """The size of the largest checkpoint-table item of a thread (DynamoDB's item size rules), read from moto."""
+    import boto3
+
+    from local.template import REGION
+    from smart_support.settings import AgentSettings, load_settings
+
+    recorder = stack.recorder if isinstance(stack, RecordedStack) else None
+    with recorder.scope("harness:bench") if recorder else nullcontext():
+        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        pages = dynamodb.get_paginator("scan").paginate(TableName=load_settings(AgentSettings).checkpoints_table)
+        sizes = [
+            wire_size(item)
+            for page in pages
+            for item in page["Items"]
+            if f"_{thread_id}#" in item["PK"]["S"] or item["PK"]["S"] == f"CHECKPOINT_{thread_id}"
+        ]
+    return max(sizes, default=0)
+
+
 __all__ = [
     "LONG_ANSWER_PROMPT",
+    "LONG_PROMPTS",
     "PLAIN_PROMPTS",
+    "AgentResults",
     "TurnDriver",
     "TurnMeasure",
+    "checkpoint_bytes",
     "mean",
     "percentile",
     "run_inprocess",
