@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from langchain_core.messages import HumanMessage
+from langchain_core.messages import AIMessage, HumanMessage
 
 from bench.metrics import wire_size
 from smart_support.agent.context import ContextWindow
@@ -102,3 +102,26 @@ def test_prune_keeps_the_latest_checkpoint_of_each_thread(dynamodb, orders):
     state = make_graph(dynamodb, saver).get_state(config("t-prune-a"))
     assert state.interrupts and state.interrupts[0].value["action"] == "cancel_order"
     assert state.values["customer_id"] == DEMO
+
+
+def test_a_thread_checkpointed_before_bounded_context_is_folded_in_one_bounded_call(dynamodb, orders):
+    # Given a thread whose checkpoint holds 150 turns and no summary (as every thread did before this design)
+    graph = make_graph(dynamodb)
+    thread = "t-legacy"
+    history = []
+    for n in range(150):
+        answer = f"Answer {n}: " + "the order is on its way, " * 16  # about 100 tokens a turn, 15,000 in all
+        history += [HumanMessage(f"What is the status of order {1042 + n % 2}? ({n})"), AIMessage(answer)]
+    graph.update_state(config(thread), {"messages": history, "customer_id": DEMO, "thread_id": thread})
+
+    # When the customer sends the next message
+    usage = ModelUsage()
+    turn = say(graph, thread, "Hello again", callbacks=[usage])
+
+    # Then the turn is answered and the old turns are folded away in one call whose input stays within the budget
+    assert turn.text
+    state = graph.get_state(config(thread)).values
+    assert sum(isinstance(m, HumanMessage) for m in state["messages"]) <= ContextWindow().turns
+    assert usage.calls == 2  # the answer, then the summary
+    assert usage.input_tokens < 2 * ContextWindow().tokens
+    assert "Order being discussed" in state["summary"]

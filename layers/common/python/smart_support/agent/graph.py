@@ -42,7 +42,7 @@ from langgraph.prebuilt import tools_condition
 from pydantic import ValidationError
 
 from smart_support import aws
-from smart_support.agent.context import SUMMARY_MAX_CHARS, ContextWindow, fold_request
+from smart_support.agent.context import SUMMARY_MAX_CHARS, ContextWindow, fold_request, recent_turns
 from smart_support.agent.intents import route_for
 from smart_support.agent.models import bind_tools, system_prompt
 from smart_support.agent.nodes import HANDOFF_PREFIX, SPECIALISTS, SUMMARIZER, SUPERVISOR, Specialist, tools_node
@@ -160,7 +160,8 @@ class Summarizer:
         folded = self.context.fold(state["messages"])
         if not folded:
             return {}
-        request = fold_request(state.get("summary", ""), folded)
+        # Only the latest of them reach the request (it matters once: a thread checkpointed before this design).
+        request = fold_request(state.get("summary", ""), recent_turns(folded, self.context.tokens, len(folded)))
         reply = self.model.invoke([SystemMessage(SUMMARY_PROMPT), HumanMessage(request)])
         summary = reply.text.strip()[:SUMMARY_MAX_CHARS]
         return {"summary": summary, "messages": [RemoveMessage(id=m.id) for m in folded if m.id]}
