@@ -1,6 +1,7 @@
 """What the model sees of a conversation: its system prompt, a running summary of older turns, the recent turns.
 
-A turn starts at a customer message (HumanMessage) and holds what followed it: tool calls, tool results, answers.
+A turn starts at a customer message (HumanMessage; messages queued behind a running turn arrive together, one after
+another, and make one turn) and holds what followed it: tool calls, tool results, answers.
 Every model call gets the current turn whole, then as many of the latest earlier turns as fit the token budget
 (`CONTEXT_TOKENS`, at most `CONTEXT_TURNS` of them). When a turn ends, the turns that the next turn's window
 could no longer show are folded into the summary by the model and removed from the graph state, so neither the
@@ -46,11 +47,18 @@ class ContextWindow:
 
 
 def current_turn_start(messages: Sequence[BaseMessage]) -> int:
-    """Index of the latest customer message (0 when there is none)."""
-    for index in range(len(messages) - 1, -1, -1):
-        if isinstance(messages[index], HumanMessage):
-            return index
-    return 0
+    """Index of the first customer message of the latest turn (0 when there is none)."""
+    starts = turn_starts(messages)
+    return starts[-1] if starts else 0
+
+
+def turn_starts(messages: Sequence[BaseMessage]) -> list[int]:
+    """Indexes where a turn starts: a customer message that does not follow another one."""
+    return [
+        index
+        for index, message in enumerate(messages)
+        if isinstance(message, HumanMessage) and (index == 0 or not isinstance(messages[index - 1], HumanMessage))
+    ]
 
 
 def recent_turns(messages: Sequence[BaseMessage], max_tokens: int, max_turns: int) -> list[BaseMessage]:
@@ -64,7 +72,7 @@ def recent_turns(messages: Sequence[BaseMessage], max_tokens: int, max_turns: in
         strategy="last",
         start_on="human",
     )
-    starts = [index for index, message in enumerate(kept) if isinstance(message, HumanMessage)]
+    starts = turn_starts(kept)
     return kept[starts[-max_turns] :] if len(starts) > max_turns else kept
 
 
