@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Metrics
+from aws_lambda_powertools.metrics import EphemeralMetrics
 from botocore.awsrequest import AWSResponse
 
 from smart_support.agent.models import build_bedrock_model
@@ -275,7 +275,7 @@ def test_cached_tokens_reach_the_turn_result_and_the_metrics(dynamodb, orders):
 
     # When the agent runs the turn and reports its metrics
     result = runner.handle(task)
-    metrics = Metrics(namespace="SmartSupport", service="agent")
+    metrics = EphemeralMetrics(namespace="SmartSupport", service="agent")  # Metrics() shares one set per process
     add_usage_metrics(metrics, result["usage"])
     emitted: dict[str, Any] = dict(metrics.serialize_metric_set())
 

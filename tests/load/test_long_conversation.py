@@ -33,8 +33,10 @@ SYLLABLES = ("ka", "lo", "mi", "ru", "se", "ta", "vé", "no", "pa", "di", "gu", 
 
 @pytest.fixture(scope="module")
 def long_stack() -> Iterator[InProcessStack]:
-    """The local stack in this process (moto's tables readable here), streaming without delay."""
-    stack = InProcessStack(OFFLINE_TOKEN_DELAY_MS="0")
+    """The local stack in this process (moto's tables readable here), streaming without delay, no rate limits."""
+    stack = InProcessStack(
+        OFFLINE_TOKEN_DELAY_MS="0", RATE_LIMIT_TURNS_PER_MINUTE="100000", RATE_LIMIT_FRAMES_PER_SECOND="100000"
+    )
     stack.start()
     yield stack
     stack.stop()
