@@ -99,7 +99,7 @@ def test_the_loop_moves_session_ticket_transcript_and_counters_together(desk):
     )
     assert tickets.get(ticket.ticket_id) == closed
     # and the transcript holds the exchange in order, the retried frame once
-    replay = [(m["role"], m.get("state") or m.get("content")) for m in transcripts.messages("t-1", T0)]
+    replay = [(m["role"], m.get("state") or m.get("content")) for m in transcripts.page("t-1", T0)[0]]
     assert replay == [
         ("system", "joined"),
         ("user", "Is anyone there?"),

@@ -76,3 +76,17 @@ def test_messages_queued_behind_a_turn_are_one_turn():
     # Then the queued messages stay together: all of them are the current turn, and they fold as one turn
     assert questions(sent) == ["2", "3", "a", "b", "c"]
     assert folded == messages[:12]
+
+
+def test_an_operator_exchange_reaches_the_model_whole_with_the_next_question():
+    # Given 4 finished turns, then 6 messages a customer and an operator exchanged, then the next question
+    exchange: list[BaseMessage] = []
+    for n in range(3):
+        exchange += [HumanMessage(f"question op{n}"), AIMessage(f"Support agent Ann: reply {n}", name="operator")]
+    messages = [*turns(4), *exchange, HumanMessage("question now")]
+
+    # When the input is built with a window of one earlier turn
+    sent = ContextWindow(turns=1).model_input(SYSTEM, "", messages)
+
+    # Then the whole exchange is part of the current turn, after the one earlier turn the window holds
+    assert questions(sent) == ["3", "op0", "op1", "op2", "now"]

@@ -1,7 +1,8 @@
 """What the model sees of a conversation: its system prompt, a running summary of older turns, the recent turns.
 
-A turn starts at a customer message (HumanMessage; messages queued behind a running turn arrive together, one after
-another, and make one turn) and holds what followed it: tool calls, tool results, answers.
+A turn starts at a customer message (HumanMessage) and holds what followed it: tool calls, tool results, answers.
+Messages queued behind a running turn arrive together and make one turn, and so does what the customer and an
+operator said while the operator held the thread (it reaches the model with the next question, whole).
 Every model call gets the current turn whole, then as many of the latest earlier turns as fit the token budget
 (`CONTEXT_TOKENS`, at most `CONTEXT_TURNS` of them). When a turn ends, the turns that the next turn's window
 could no longer show are folded into the summary by the model and removed from the graph state, so neither the
@@ -14,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.messages.utils import count_tokens_approximately, get_buffer_string, trim_messages
 
 SUMMARY_HEADER = "Summary of the earlier conversation"
@@ -22,6 +23,7 @@ SUMMARY_MAX_CHARS = 2000  # about 500 tokens: the notes stay short whatever the 
 # Room kept for the next turn when deciding what to fold: one 8,000-character message and its tool results.
 NEXT_TURN_TOKENS = 2500
 FOLD_MARKER = "Messages leaving the window, oldest first:"
+OPERATOR_NAME = "operator"  # the `name` of an AIMessage a human operator wrote
 
 
 @dataclass(frozen=True)
@@ -53,12 +55,16 @@ def current_turn_start(messages: Sequence[BaseMessage]) -> int:
 
 
 def turn_starts(messages: Sequence[BaseMessage]) -> list[int]:
-    """Indexes where a turn starts: a customer message that does not follow another one."""
+    """Indexes where a turn starts: a customer message that follows neither another one nor an operator's."""
     return [
         index
         for index, message in enumerate(messages)
-        if isinstance(message, HumanMessage) and (index == 0 or not isinstance(messages[index - 1], HumanMessage))
+        if isinstance(message, HumanMessage) and (index == 0 or not _continues_turn(messages[index - 1]))
     ]
+
+
+def _continues_turn(previous: BaseMessage) -> bool:
+    return isinstance(previous, HumanMessage) or (isinstance(previous, AIMessage) and previous.name == OPERATOR_NAME)
 
 
 def recent_turns(messages: Sequence[BaseMessage], max_tokens: int, max_turns: int) -> list[BaseMessage]:

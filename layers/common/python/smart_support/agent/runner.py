@@ -16,6 +16,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, Huma
 from langgraph.types import Command
 
 from smart_support import aws
+from smart_support.agent.context import OPERATOR_NAME
 from smart_support.agent.nodes import AGENT_NODES, HANDOFF_PREFIX, SPECIALISTS
 from smart_support.agent.usage import ModelUsage
 from smart_support.aws import TransientError
@@ -375,7 +376,7 @@ class TurnRunner:
         for entry in exchange:
             if entry["role"] == "operator":
                 who = entry.get("operator") or "a support agent"
-                messages.append(AIMessage(f"{OPERATOR_PREFIX} {who}: {entry['content']}", name="operator"))
+                messages.append(AIMessage(f"{OPERATOR_PREFIX} {who}: {entry['content']}", name=OPERATOR_NAME))
             else:
                 messages.append(HumanMessage(entry["content"]))
         return messages
