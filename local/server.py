@@ -38,6 +38,7 @@ from local.faults import FaultPlan, parse_faults
 from local.gate import INVOKE_KEY_HEADER, Gate
 from local.lambdas import FunctionRegistry, load_functions
 from local.template import ACCOUNT_ID, REGION, ROOT, LocalResolver, create_tables, load_template, resources_of_type
+from local.web import local_site_config, security_headers
 from smart_support.settings import InvalidSettings, LocalStackSettings, load_settings
 
 log = logging.getLogger("local")
@@ -525,8 +526,8 @@ class LocalStack:
 
     # ------------------------------------------------------------ HTTP API
     async def handle_http_api(self, request: web.Request) -> web.Response:
-        """/api/v1/*: route from the template's HttpApi events, run the authorizer, invoke the function."""
-        path = request.path
+        """/api/v1/* (and /<stage>/api/v1/*, as API Gateway serves a named stage): the template's HttpApi routes."""
+        path = request.path.removeprefix(f"/{STAGE}")
         route, params = None, {}
         for candidate in self.http_routes:
             match = candidate["regex"].match(path)
@@ -626,15 +627,26 @@ class LocalStack:
         )
 
     # ------------------------------------------------------------ static + stats
+    def _page_headers(self, request: web.Request) -> dict[str, str]:
+        """What CloudFront adds to every page in AWS (the template's headers policy), with this stack's origins."""
+        return {
+            **security_headers(self.template, f"ws://{request.host}", f"http://{request.host}"),
+            "Cache-Control": "no-store",
+        }
+
     async def handle_static(self, request: web.Request) -> web.StreamResponse:
-        """The web chat (/) and the operator console (/console)."""
+        """The web chat (/) and the operator console (/console), with the pages' security headers."""
         name = request.match_info.get("name") or "index.html"
         if request.path == "/console":
             name = "console.html"
         path = (WEB_DIR / name).resolve()
         if WEB_DIR.resolve() not in path.parents or not path.is_file():
-            raise web.HTTPNotFound()
-        return web.FileResponse(path, headers={"Cache-Control": "no-store"})
+            raise web.HTTPNotFound(headers=self._page_headers(request))
+        return web.FileResponse(path, headers=self._page_headers(request))
+
+    async def handle_site_config(self, request: web.Request) -> web.Response:
+        """/config.json beside the pages (make deploy writes it from the stack outputs): this stack's own URLs."""
+        return web.json_response(local_site_config(request.host), headers=self._page_headers(request))
 
     async def handle_stats(self, _: web.Request) -> web.Response:
         """Counters for tests and benchmarks: invocations, frames, IAM checks and denials, faults, TTL, conflicts."""
@@ -681,11 +693,13 @@ class LocalStack:
         app.router.add_route("*", "/{stage}/@connections/{connection_id}", self.handle_connection_api)
         app.router.add_post("/2015-03-31/functions/{name}/invocations", self.handle_invoke)
         app.router.add_route("*", "/api/v1/{tail:.*}", self.handle_http_api)
+        app.router.add_route("*", f"/{STAGE}/api/v1/{{tail:.*}}", self.handle_http_api)  # the stage's own URL
         app.router.add_get("/_local/stats", self.handle_stats)
         app.router.add_get("/_local/executions", self.handle_executions)
         app.router.add_get("/", self.handle_static)
         app.router.add_get("/console", self.handle_static)
         app.router.add_get("/static/{name:.+}", self.handle_static)
+        app.router.add_get("/config.json", self.handle_site_config)
         return app
 
 

@@ -2,18 +2,16 @@
 // Protocol: docs/protocol.md; the page and its behaviour: docs/web.md. This entry wires the page's events and
 // boots; the rest is in chat/ (state, threads, socket, events, approvals, render, composer, account).
 
-import { STORAGE, adoptTokenFromUrl, formatRelative } from "./shared.js";
+import { formatRelative } from "./shared.js";
 import { applyToken, openAccount, readIdentity } from "./chat/account.js";
 import { tickCountdowns } from "./chat/approvals.js";
 import { autosize, sendMessage, stopAnswer, updateComposer } from "./chat/composer.js";
-import { closeSidebar, openSidebar } from "./chat/render.js";
+import { announce, closeSidebar, openSidebar } from "./chat/render.js";
 import { connect, reconnectNow } from "./chat/socket.js";
-import { app, ui } from "./chat/state.js";
+import { app, signedInByLink, ui } from "./chat/state.js";
 import {
   addThread, loadLocalThreads, loadSessions, openThread, startNewThread, threadFromHash,
 } from "./chat/threads.js";
-
-adoptTokenFromUrl(STORAGE.chatToken);
 
 function wire() {
   ui.composer.addEventListener("submit", (event) => {
@@ -42,6 +40,7 @@ function wire() {
     }
   });
   ui.account.addEventListener("click", openAccount);
+  ui.who.addEventListener("click", openAccount);
   ui.dialog.addEventListener("close", () => {
     const choice = ui.dialog.returnValue;
     ui.dialog.returnValue = "";
@@ -69,6 +68,7 @@ function wire() {
 async function boot() {
   wire();
   readIdentity();
+  if (signedInByLink) announce(`The link you opened signed you in as ${signedInByLink.to}.`);
   loadLocalThreads();
   const fromHash = threadFromHash();
   if (fromHash) {

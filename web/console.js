@@ -3,15 +3,12 @@
 // The page and its behaviour: docs/web.md. This entry wires the page's events (tabs, pause, sign-out, drawer) and
 // boots; the rest is in console/ (state, session, tabs, inbox, approvals, reports, drawer, live).
 
-import { STORAGE, adoptTokenFromUrl } from "./shared.js";
 import { tickCountdowns } from "./console/approvals.js";
 import { closeDrawer, loadTranscript, wireDrawer } from "./console/drawer.js";
 import { loadInbox } from "./console/inbox.js";
-import { readToken, refresh, renderRefreshState, showError, showGate, signIn, signOut } from "./console/session.js";
+import { readToken, refresh, renderRefreshState, showError, showGate, signIn, signOut, toast } from "./console/session.js";
 import { selectTab } from "./console/tabs.js";
-import { state, ui } from "./console/state.js";
-
-adoptTokenFromUrl(STORAGE.operatorToken);
+import { signedInByLink, state, ui } from "./console/state.js";
 
 function wire() {
   ui.tokenForm.addEventListener("submit", (event) => {
@@ -66,6 +63,7 @@ function boot() {
   readToken();
   if (state.token) signIn(state.token);
   else showGate();
+  if (signedInByLink && state.token) toast(`The link you opened signed you in as ${signedInByLink.to}.`);
   document.body.dataset.ready = "true";
 }
 

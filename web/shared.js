@@ -11,26 +11,53 @@ export const STORAGE = {
 export const MAX_CONTENT_CHARS = 8000;
 export const THREAD_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 
-/** Where the WebSocket and the HTTP API live: `?ws=` and `?api=`, else derived from this page's address. */
-export function readConfig(loc = window.location) {
-  const query = new URLSearchParams(loc.search);
-  const wsDefault = `${loc.protocol === "https:" ? "wss" : "ws"}://${loc.host}/ws`;
-  const apiDefault = `${loc.origin}/api/v1`;
-  return {
-    wsBase: query.get("ws") || wsDefault,
-    apiBase: (query.get("api") || apiDefault).replace(/\/+$/, ""),
+/**
+ * Where the WebSocket and the HTTP API live: the `config.json` served beside the page (make deploy writes it from the
+ * stack outputs; the local stack serves its own), else this page's origin. Nothing in the address can change them:
+ * a link must never make the page send its token to another host.
+ */
+export async function loadConfig(loc = window.location) {
+  const config = {
+    wsBase: `${loc.protocol === "https:" ? "wss" : "ws"}://${loc.host}/ws`,
+    apiBase: `${loc.origin}/api/v1`,
   };
+  let served = null;
+  try {
+    const response = await fetch(new URL("config.json", loc.href), { cache: "no-store", credentials: "omit" });
+    if (response.ok) served = await response.json();
+  } catch {
+    served = null; // no config.json (a plain file server): same-origin defaults
+  }
+  if (served && isUrl(served.wsUrl, ["ws:", "wss:"])) config.wsBase = served.wsUrl;
+  if (served && isUrl(served.apiUrl, ["http:", "https:"])) config.apiBase = served.apiUrl.replace(/\/+$/, "");
+  return config;
 }
 
-/** Moves `?token=` from the address bar into localStorage (so it is not left in history or screenshots). */
+function isUrl(value, protocols) {
+  try {
+    return typeof value === "string" && protocols.includes(new URL(value).protocol);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Moves `?token=` from the address bar into localStorage at once (so it is not left in history, bookmarks or
+ * screenshots). Returns who the link signed in when it replaced a different sign-in, so the page can say so.
+ */
 export function adoptTokenFromUrl(storageKey) {
   const url = new URL(window.location.href);
   const token = url.searchParams.get("token");
-  if (token === null) return;
-  if (token.trim()) localStorage.setItem(storageKey, token.trim());
-  else localStorage.removeItem(storageKey);
+  if (token === null) return null;
   url.searchParams.delete("token");
   history.replaceState(history.state, "", url.pathname + url.search + url.hash);
+  const before = localStorage.getItem(storageKey) || "";
+  if (token.trim()) localStorage.setItem(storageKey, token.trim());
+  else localStorage.removeItem(storageKey);
+  const who = (value) => (value ? (readClaims(value) || {}).sub || "an unreadable token" : "guest");
+  const from = who(before);
+  const to = who(token.trim());
+  return from === to ? null : { from, to };
 }
 
 /** The unverified claims of a JWT (for display only; the server checks the signature). */
@@ -257,6 +284,7 @@ export function h(tag, attrs = {}, ...children) {
     if (key === "class") node.className = value;
     else if (key === "text") node.textContent = value;
     else if (key === "html") node.innerHTML = value; // only ever used with the constant icons below
+    else if (key === "style") node.style.cssText = String(value); // CSSOM: a style attribute would break the CSP
     else if (key.startsWith("on") && typeof value === "function") node.addEventListener(key.slice(2), value);
     else if (value === true) node.setAttribute(key, "");
     else node.setAttribute(key, String(value));

@@ -111,7 +111,7 @@ def test_chat_works_at_phone_width(browser_stack, new_page):
     # And the conversation list opens from the menu and closes with Escape
     page.get_by_role("button", name="Conversations").click()
     expect(sidebar).to_be_in_viewport()
-    page.wait_for_function("document.getElementById('sidebar').getBoundingClientRect().left >= 0")  # slid in
+    page.wait_for_function("() => document.getElementById('sidebar').getBoundingClientRect().left >= 0")  # slid in
     expect(page.get_by_test_id("thread-item").first).to_contain_text("How do returns work?")
     screenshot(page, "chat-phone-menu")
     page.keyboard.press("Escape")

@@ -28,7 +28,7 @@ def test_operator_approves_the_1045_refund_while_the_customer_watches(browser_st
 
     # And whose connection drops and comes back (the chat resumes the thread on the new connection)
     customer.evaluate("window.__sockets.at(-1).close()")
-    customer.wait_for_function("window.__sockets.length === 2 && window.__sockets[1].readyState === 1")
+    customer.wait_for_function("() => window.__sockets.length === 2 && window.__sockets[1].readyState === 1")
     expect(customer.get_by_test_id("connection-status")).to_have_attribute("data-state", "open")
     expect(customer.get_by_test_id("approval-card")).to_have_count(1)
     expect(card).to_have_attribute("data-state", "waiting")

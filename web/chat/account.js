@@ -3,8 +3,10 @@
 import { STORAGE, h, icon, isExpired, readClaims } from "../shared.js";
 import { hideBanner, setConnection, showBanner } from "./render.js";
 import { connect, disconnect } from "./socket.js";
-import { app, ui } from "./state.js";
+import { app, signedInByLink, ui } from "./state.js";
 import { loadLocalThreads, loadSessions, startNewThread } from "./threads.js";
+
+let linkSignIn = signedInByLink; // forgotten once the customer picks a token (or guest access) themselves
 
 export function readIdentity() {
   app.token = localStorage.getItem(STORAGE.chatToken) || "";
@@ -12,6 +14,13 @@ export function readIdentity() {
   app.sub = (app.claims && app.claims.sub) || (app.token ? "unknown" : "demo-customer");
   ui.accountName.textContent = app.token ? (app.claims && app.claims.sub) || "Unreadable token" : "Guest";
   ui.account.title = app.token ? `Signed in as ${app.sub}` : "Guest access (demo customer)";
+  // Always on screen (phones too): who this page talks as. A link's ?token= that changed it is pointed out.
+  const byLink = Boolean(linkSignIn);
+  ui.who.textContent = app.token ? `Signed in as ${app.sub}` : "Guest";
+  ui.who.dataset.link = String(byLink);
+  ui.who.title = byLink
+    ? `The link you opened signed you in as ${app.sub} (before: ${linkSignIn.from}). Not you? Change it here.`
+    : ui.account.title;
 }
 
 export function openAccount() {
@@ -25,6 +34,7 @@ export function openAccount() {
 }
 
 export function applyToken(token) {
+  linkSignIn = null;
   if (token) localStorage.setItem(STORAGE.chatToken, token);
   else localStorage.removeItem(STORAGE.chatToken);
   disconnect();

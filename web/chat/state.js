@@ -1,13 +1,15 @@
-// The web chat's state, shared by its modules: the configuration (?ws= and ?api=), the page's elements (`ui`)
+// The web chat's state, shared by its modules: the configuration (config.json), the page's elements (`ui`)
 // and the mutable `app` object (who is signed in, the threads, the socket, its timers).
 //
 // The chat's modules import one another in cycles (threads, socket, render, …). ES modules allow that as long as
 // nothing imported is used while a module loads: they only define functions and constants at the top level and
 // call each other later. This module imports nothing from the others, so the state exists before any of them runs.
 
-import { readConfig } from "../shared.js";
+import { STORAGE, adoptTokenFromUrl, loadConfig } from "../shared.js";
 
-export const config = readConfig();
+// First, before anything loads: a ?token= leaves the address bar (and is remembered if it changed who is signed in).
+export const signedInByLink = adoptTokenFromUrl(STORAGE.chatToken);
+export const config = await loadConfig();
 
 const $ = (id) => document.getElementById(id);
 
@@ -33,6 +35,7 @@ export const ui = {
   scrim: $("scrim"),
   account: $("account-button"),
   accountName: $("account-name"),
+  who: $("who-chip"),
   dialog: $("account-dialog"),
   identity: $("account-identity"),
   tokenInput: $("token-input"),

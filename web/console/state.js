@@ -1,13 +1,15 @@
-// The operator console's state, shared by its modules: the configuration (?api=, ?ws=), the page's elements (`ui`),
+// The operator console's state, shared by its modules: the configuration (config.json), the page's elements (`ui`),
 // the mutable `state` object, and the HTTP API called with the operator's token.
 //
 // The console's modules import one another in cycles (approvals, drawer, session). ES modules allow that as long as
 // nothing imported is used while a module loads: they only define functions and constants at the top level and
 // call each other later. This module imports nothing from the others, so the state exists before any of them runs.
 
-import { apiFetch, fetchTranscript, readConfig } from "../shared.js";
+import { STORAGE, adoptTokenFromUrl, apiFetch, fetchTranscript, loadConfig } from "../shared.js";
 
-export const config = readConfig();
+// First, before anything loads: a ?token= leaves the address bar (and is remembered if it changed who is signed in).
+export const signedInByLink = adoptTokenFromUrl(STORAGE.operatorToken);
+export const config = await loadConfig();
 
 export const $ = (id) => document.getElementById(id);
 
