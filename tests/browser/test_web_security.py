@@ -20,7 +20,8 @@ EVIL = "https://evil.example"
 # Every CSP violation the page reports, for the test to read.
 RECORD_CSP = """
 window.__csp = [];
-document.addEventListener("securitypolicyviolation", (e) => window.__csp.push(`${e.effectiveDirective} ${e.blockedURI}`));
+document.addEventListener("securitypolicyviolation",
+  (e) => window.__csp.push(`${e.effectiveDirective} ${e.blockedURI}`));
 """
 
 
@@ -139,7 +140,7 @@ def test_csp_blocks_an_injected_inline_script(browser_stack, new_page):
 
 @contextmanager
 def framing_site(target: str) -> Iterator[str]:
-    """A page of another origin (127.0.0.1 on another port: local, so no private network rule interferes) framing `target`."""
+    """A page framing `target` from another origin: 127.0.0.1 on another port (local: no private network rule bites)."""
     body = f'<!doctype html><iframe src="{target}" width="800" height="600"></iframe>'.encode()
 
     class Handler(BaseHTTPRequestHandler):
