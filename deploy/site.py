@@ -127,8 +127,11 @@ def samconfig_stack(config_env: str, path: Path = SAMCONFIG) -> tuple[str, str |
     return str(stack), deploy.get("region")
 
 
-def main(argv: list[str] | None = None) -> None:
-    """`config` prints config.json for a stack's outputs; `publish` uploads the site and invalidates CloudFront."""
+def main(argv: list[str] | None = None, session: Any = None) -> None:
+    """`config` prints config.json for a stack's outputs; `publish` uploads the site and invalidates CloudFront.
+
+    `session` (anything with boto3.Session's `client(name)`) replaces the default credentials' session in tests.
+    """
     parser = argparse.ArgumentParser(prog="python -m deploy.site", description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=["config", "publish"])
     parser.add_argument("--config-env", default="default", help="samconfig.toml environment (default: default)")
@@ -141,10 +144,11 @@ def main(argv: list[str] | None = None) -> None:
             outputs = stack_outputs(json.loads(args.outputs.read_text(encoding="utf-8")))
             print(json.dumps(config_from_outputs(outputs), indent=2))
             return
-        import boto3
-
         stack, region = samconfig_stack(args.config_env)
-        session = boto3.Session(region_name=args.region or region)
+        if session is None:
+            import boto3
+
+            session = boto3.Session(region_name=args.region or region)
         outputs = stack_outputs(session.client("cloudformation").describe_stacks(StackName=args.stack_name or stack))
         config = config_from_outputs(outputs)
         if args.command == "config":
