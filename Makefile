@@ -4,12 +4,14 @@ PY313 := /root/.pyenv/versions/3.13.0/bin/python3
 PYTHON ?= $(shell if [ -x $(PY313) ]; then echo $(PY313); else command -v python3.13 || command -v python3; fi)
 VENV := .venv
 TOOLS := .venv-tools
+CHECKOV := .venv-checkov
+CONFIG_ENV ?= default
 PY := $(VENV)/bin/python
 PORT ?= 3000
 export SAM_CLI_TELEMETRY := 0
 export PYTHONPATH := $(CURDIR)/layers/common/python:$(CURDIR)
 
-.PHONY: install tools browser-deps dev test lint typecheck validate unit integration e2e browser load build bench seed token clean faults
+.PHONY: install tools checkov browser-deps dev test lint typecheck validate unit integration e2e browser load build deploy bench seed token clean faults
 
 install: $(VENV)/.installed
 $(VENV)/.installed: requirements-dev.txt layers/deps/requirements.txt
@@ -23,6 +25,13 @@ $(TOOLS)/.installed: requirements-tools.txt
 	$(TOOLS)/bin/pip install -q -r requirements-tools.txt
 	touch $@
 
+# checkov pins its own boto3 and packaging (older than SAM's): a venv of its own.
+checkov: $(CHECKOV)/.installed
+$(CHECKOV)/.installed: requirements-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV)
+	$(CHECKOV)/bin/pip install -q -r requirements-checkov.txt
+	touch $@
+
 browser-deps:
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 
@@ -34,9 +43,10 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-validate: tools
+validate: tools checkov ## cfn-lint, sam validate --lint, checkov (its skips are justified in template.yaml)
 	$(TOOLS)/bin/cfn-lint template.yaml
 	$(TOOLS)/bin/sam validate --lint
+	$(CHECKOV)/bin/checkov -f template.yaml --framework cloudformation --quiet --compact --skip-download
 
 unit: install tools
 	$(PY) -m pytest tests/unit -q
@@ -56,6 +66,10 @@ browser: install tools browser-deps
 build: tools ## sam build for python3.13/arm64
 	PATH=$(dir $(PY313)):$$PATH $(TOOLS)/bin/sam build
 
+deploy: install build ## sam deploy (samconfig.toml's CONFIG_ENV, default dev), then publish web/ + config.json
+	$(TOOLS)/bin/sam deploy --config-env $(CONFIG_ENV)
+	$(PY) -m deploy.site publish --config-env $(CONFIG_ENV)
+
 test: install tools browser-deps lint validate ## everything CI runs
 	$(PY) -m pytest tests -q
 	$(MAKE) build
@@ -70,4 +84,4 @@ token: install ## mint a dev token: make token SUB=c-2001, make token SUB=op-1 R
 	@$(PY) -m local.token --sub "$(or $(SUB),demo-customer)" --role "$(or $(ROLE),customer)" --name "$(NAME)"
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) $(CHECKOV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

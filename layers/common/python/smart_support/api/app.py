@@ -1,4 +1,4 @@
-"""Builds the resolver: routers, OpenAPI/Swagger, and the one place errors become the JSON envelope."""
+"""Builds the resolver: routers, OpenAPI/Swagger (api/openapi.py), and the one place errors become the JSON envelope."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from smart_support import services
-from smart_support.api import approvals, handoff, operations, sessions, tickets
+from smart_support.api import approvals, handoff, openapi, operations, sessions, tickets
 from smart_support.api.dependencies import SETTINGS_KEY, refused_token
 from smart_support.auth.tokens import Principal, principal_from_context
 from smart_support.protocol.errors import (
@@ -29,6 +29,8 @@ from smart_support.protocol.errors import (
 from smart_support.settings import ApiSettings
 
 PREFIX = "/api/v1"
+# Routes API Gateway serves without the authorizer (template.yaml: Auth: {Authorizer: NONE}); the rest need a token.
+PUBLIC_PATHS = frozenset({f"{PREFIX}/health", f"{PREFIX}/openapi.json", f"{PREFIX}/docs"})
 MAX_BODY_BYTES = 64 * 1024  # every body this API takes is far smaller (a decision, a note, an operator's message)
 logger = Logger(child=True)
 
@@ -94,15 +96,7 @@ def build_resolver(settings: ApiSettings) -> APIGatewayHttpResolver:
             body={"error": {"code": error.code, "message": error.message, "request_id": request_id}},
         )
 
-    @app.get(f"{PREFIX}/openapi.json", include_in_schema=False)
-    def openapi() -> Response[str]:
-        return Response(
-            status_code=200,
-            content_type=content_types.APPLICATION_JSON,
-            body=app.get_openapi_json_schema(title="smart-support API", version="1.0.0"),
-        )
-
-    app.enable_swagger(path=f"{PREFIX}/docs", title="smart-support API", version="1.0.0")
+    openapi.register(app, PREFIX, PUBLIC_PATHS)
 
     @app.exception_handler(SupportError)  # type: ignore[untyped-decorator]  # Powertools leaves it unannotated
     def support_error(error: SupportError) -> Response[dict[str, Any]]:

@@ -47,7 +47,7 @@ def list_approvals(
 @router.post(
     "/approvals/<interrupt_id>",
     summary="Decide a pending approval (operators)",
-    responses=documented("Decided", 401, 403, 404, 409, 410),
+    responses=documented("Decided", 401, 403, 404, 409, 410, 413),
 )
 def decide(interrupt_id: str, body: DecisionBody, operator: Operator, decisions: Decisions) -> DecisionResult:
     """Approve or reject exactly once: 404 unknown, 409 already decided, 410 expired."""

@@ -10,7 +10,7 @@ from smart_support.api.responses import AnalyticsSummary, Health, documented
 router = Router()
 
 
-@router.get("/health", summary="Liveness", responses=documented("The function runs"))
+@router.get("/health", summary="Liveness", responses=documented("The function runs", public=True))
 def health() -> Health:
     """Always ok when the function runs."""
     return Health(status="ok", service="smart-support")

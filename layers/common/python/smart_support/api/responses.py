@@ -5,7 +5,7 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from smart_support.protocol.types import Approver, HandoffState, Status
 from smart_support.store.tickets import Ticket, TicketKind, TicketStatus
@@ -25,12 +25,42 @@ class ErrorEnvelope(BaseModel):
     error: ErrorDetail
 
 
-def documented(ok: str, *errors: int) -> dict[int, Any]:
-    """OpenAPI responses of a route: its success (the return annotation's schema) and its error statuses."""
-    envelope = {"application/json": {"model": ErrorEnvelope}}
+class GatewayMessage(BaseModel):
+    """What API Gateway answers by itself: a refused token, throttling, a body too large, a function that failed."""
+
+    message: str = Field(description='e.g. "Forbidden", "Too Many Requests", "Internal Server Error"')
+
+
+class ErrorResponse(RootModel[ErrorEnvelope | GatewayMessage]):
+    """Our error envelope, or API Gateway's own answer for the statuses it gives itself."""
+
+
+GATEWAY_STATUSES = frozenset({401, 403, 413, 429, 500})  # API Gateway can answer these without the function
+ERROR_DESCRIPTIONS = {
+    401: "No valid token: `unauthorized`, or API Gateway's answer",
+    403: "The authorizer refused the token (API Gateway's `Forbidden`), or the route is for operators (`forbidden`)",
+    404: "`not_found`: it does not exist or is not visible to this principal",
+    409: "Conflict: already decided, or the thread is busy",
+    410: "Gone: the session or the approval expired",
+    413: "The request body is too large",
+    422: "`validation_error`: a parameter or the body is invalid",
+    429: "Too many requests: `rate_limited`, or API Gateway's throttling",
+    500: "`internal_error`, or API Gateway's answer when the function failed",
+}
+
+
+def documented(ok: str, *errors: int, public: bool = False) -> dict[int, Any]:
+    """OpenAPI responses of a route: its success (the return annotation's schema) and every error it can answer.
+
+    Routes behind the authorizer can answer 401 and 403; any route 429 (throttling) and 500. A route with parameters
+    or a body also answers 422 (added by the OpenAPI document, see api/openapi.py).
+    """
+    statuses = {*errors, 429, 500} | (set() if public else {401, 403})
     responses: dict[int, Any] = {200: {"description": ok}}
-    for status in (*errors, 422, 500):
-        responses[status] = {"description": HTTPStatus(status).phrase, "content": envelope}
+    for status in sorted(statuses):
+        model = ErrorResponse if status in GATEWAY_STATUSES else ErrorEnvelope
+        description = ERROR_DESCRIPTIONS.get(status, HTTPStatus(status).phrase)
+        responses[status] = {"description": description, "content": {"application/json": {"model": model}}}
     return responses
 
 
