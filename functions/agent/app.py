@@ -7,6 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from smart_support import services
 from smart_support.agent.usage import add_usage_metrics
 from smart_support.settings import AgentSettings, load_settings
+from smart_support.turns.metrics import agent_task_metrics
 from smart_support.turns.models import AgentTask
 
 logger = Logger()
@@ -23,10 +24,7 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     task = AgentTask.model_validate(event)
     logger.append_keys(thread_id=task.turn.thread_id, turn=task.turn.turn, task=task.task)
     result = runner.handle(task)
-    metrics.add_metric(name="AgentRuns", unit=MetricUnit.Count, value=1)
     add_usage_metrics(metrics, result.get("usage") or {})
-    if result["outcome"] == "complete" and task.task == "run":
-        metrics.add_metric(name="TurnLatency", unit=MetricUnit.Milliseconds, value=result["latency_ms"])
-    if result["outcome"] == "interrupted":
-        metrics.add_metric(name="ApprovalsRequested", unit=MetricUnit.Count, value=1)
+    for name, unit, value in agent_task_metrics(task, result):
+        metrics.add_metric(name=name, unit=MetricUnit(unit), value=value)
     return result

@@ -132,6 +132,7 @@ class EventRelay:
         self.usage = usage
         self.interrupts: list[Any] = []
         self.tools: list[str] = []
+        self.first_token_at: float | None = None  # when the first answer token went to the client (epoch seconds)
         self._current: dict[str, Any] | None = None
 
     def _entry_for(self, agent: str) -> dict[str, Any]:
@@ -151,6 +152,8 @@ class EventRelay:
         node = metadata.get("langgraph_node")
         if node in SPEAKERS and isinstance(message, AIMessageChunk | AIMessage) and (text := _text(message)):
             self.usage.first_token()
+            if self.first_token_at is None:
+                self.first_token_at = time.time()
             self.coalescer.add(node, text)
             self._entry_for(node)["content"] += text
 
@@ -190,7 +193,12 @@ class EventRelay:
         for entry in self.entries:
             if entry.get("role") == "assistant" and not entry["tool_calls"]:
                 entry.pop("tool_calls")
-        return {"interrupts": self.interrupts, "tools": self.tools, "cancelled": cancelled}
+        return {
+            "interrupts": self.interrupts,
+            "tools": self.tools,
+            "cancelled": cancelled,
+            "first_token_at": self.first_token_at,
+        }
 
 
 class CancelWatch:
@@ -393,7 +401,7 @@ class TurnRunner:
         """Past MAX_APPROVALS_PER_TURN, refuse further approvals without asking anyone, and say so."""
         if not outcome["interrupt"] or outcome["cancelled"] or task.approvals < MAX_APPROVALS_PER_TURN:
             return outcome
-        tools = list(outcome["tools"])
+        tools, first_token_at = list(outcome["tools"]), outcome.get("first_token_at")
         for _ in range(LIMIT_ROUNDS):
             asked = outcome["interrupt"]
             refusal = {
@@ -413,7 +421,7 @@ class TurnRunner:
         coalescer.flush()
         entries.append({"role": "assistant", "agent": speaker, "content": LIMIT_NOTE, "at": iso(time.time())})
         logger.warning("approval limit reached", extra={"thread_id": task.turn.thread_id, "turn": task.turn.turn})
-        return {"interrupt": None, "tools": tools, "cancelled": outcome["cancelled"]}
+        return {"interrupt": None, "tools": tools, "cancelled": outcome["cancelled"], "first_token_at": first_token_at}
 
     def _stream(
         self,
@@ -448,7 +456,12 @@ class TurnRunner:
         finished = relay.finish(watch.cancelled)
         raw = finished["interrupts"]
         info = self._interrupt_info(raw[0], task.turn) if raw and not finished["cancelled"] else None
-        return {"interrupt": info, "tools": finished["tools"], "cancelled": finished["cancelled"]}
+        return {
+            "interrupt": info,
+            "tools": finished["tools"],
+            "cancelled": finished["cancelled"],
+            "first_token_at": finished["first_token_at"],
+        }
 
     def _interrupt_info(self, raw: Any, turn: TurnRequest) -> dict[str, Any]:
         """What the state machine and the approver need of the graph's interrupt (serialisable)."""
@@ -497,6 +510,7 @@ class TurnRunner:
                 "interrupt": info.model_dump(),
                 "approvals": task.approvals + 1,
                 "usage": outcome.get("usage", {}),
+                **self._timings(task, outcome),
             }
 
         counters["turns"] = 1  # the session itself was counted when it was created
@@ -525,6 +539,17 @@ class TurnRunner:
             "approvals": task.approvals,
             "latency_ms": round((now - turn.started_at) * 1000),
             "usage": outcome.get("usage", {}),
+            **self._timings(task, outcome),
+        }
+
+    @staticmethod
+    def _timings(task: AgentTask, outcome: dict[str, Any]) -> dict[str, Any]:
+        """For the metrics: the tools called, and (a new turn's) time from the customer's message to the first token."""
+        first = outcome.get("first_token_at")
+        started = task.turn.started_at
+        return {
+            "tools": list(outcome["tools"]),
+            "first_token_ms": round((first - started) * 1000) if first is not None and task.task == "run" else None,
         }
 
     def _start_queued(self, previous: TurnRequest, session: Session, queued: list[QueuedMessage]) -> None:
