@@ -53,7 +53,9 @@ def test_the_refusals_metric_filter_matches_what_the_authorizer_logs(stack):
         if r["Type"] == "AWS::Logs::MetricFilter"
         and r["Properties"]["MetricTransformations"][0]["MetricName"] == "AuthorizerRefusals"
     ]
-    field, value = re.fullmatch(r'\{ \$\.(\w+) = "([^"]+)" \}', pattern).groups()
+    parsed = re.fullmatch(r'\{ \$\.(\w+) = "([^"]+)" \}', pattern)
+    assert parsed, pattern
+    field, value = parsed.groups()
 
     # When a connection with a forged token is refused
     with pytest.raises(InvalidStatus):
@@ -72,6 +74,7 @@ def recorded() -> Iterator[tuple[InProcessStack, list[tuple[str, Any]]]]:
     function = stack.stack.functions.functions["AgentFunction"]
     if function.module is None:
         function.load()
+    assert function.module is not None
     agent_metrics = function.module.metrics
     original = agent_metrics.add_metric
 
