@@ -107,7 +107,7 @@ def test_each_route_documents_what_it_answers(stack):
     assert {"200", "401", "403", "404", "409", "410", "413", "422", "429", "500"} <= set(decide)
     session = doc["paths"]["/api/v1/sessions/{thread_id}"]["get"]["responses"]
     assert {"404", "410", "422"} <= set(session)
-    assert set(doc["paths"]["/api/v1/health"]["get"]["responses"]) == {"200", "429", "500"}
+    assert set(doc["paths"]["/api/v1/health"]["get"]["responses"]) == {"200", "413", "429", "500"}
     for path, method, op in operations(doc):
         assert op["responses"]["200"]["content"]["application/json"]["schema"], f"{method} {path}: no response model"
 

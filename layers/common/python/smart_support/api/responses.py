@@ -37,12 +37,12 @@ class ErrorResponse(RootModel[ErrorEnvelope | GatewayMessage]):
 
 GATEWAY_STATUSES = frozenset({401, 403, 413, 429, 500})  # API Gateway can answer these without the function
 ERROR_DESCRIPTIONS = {
-    401: "No valid token: `unauthorized`, or API Gateway's answer",
-    403: "The authorizer refused the token (API Gateway's `Forbidden`), or the route is for operators (`forbidden`)",
+    401: "`unauthorized`: no token, or one that is invalid or expired",
+    403: "`forbidden`: the route is for operators (or API Gateway's own refusal)",
     404: "`not_found`: it does not exist or is not visible to this principal",
     409: "Conflict: already decided, or the thread is busy",
     410: "Gone: the session or the approval expired",
-    413: "The request body is too large",
+    413: "`message_too_large`: the body is over 64 KiB (any route; API Gateway's own answer past 10 MB)",
     422: "`validation_error`: a parameter or the body is invalid",
     429: "Too many requests: `rate_limited`, or API Gateway's throttling",
     500: "`internal_error`, or API Gateway's answer when the function failed",
@@ -52,10 +52,11 @@ ERROR_DESCRIPTIONS = {
 def documented(ok: str, *errors: int, public: bool = False) -> dict[int, Any]:
     """OpenAPI responses of a route: its success (the return annotation's schema) and every error it can answer.
 
-    Routes behind the authorizer can answer 401 and 403; any route 429 (throttling) and 500. A route with parameters
-    or a body also answers 422 (added by the OpenAPI document, see api/openapi.py).
+    Routes behind the authorizer can answer 401 and 403; any route 413 (a body over the limit, api/app.py), 429
+    (rate limits, throttling) and 500. A route with parameters or a body also answers 422 (added by the OpenAPI
+    document, see api/openapi.py).
     """
-    statuses = {*errors, 429, 500} | (set() if public else {401, 403})
+    statuses = {*errors, 413, 429, 500} | (set() if public else {401, 403})
     responses: dict[int, Any] = {200: {"description": ok}}
     for status in sorted(statuses):
         model = ErrorResponse if status in GATEWAY_STATUSES else ErrorEnvelope
