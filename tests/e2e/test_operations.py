@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -94,12 +95,21 @@ def client(stack: InProcessStack, sub: str) -> Client:
     return Client(connect(stack.ws_url(stack.token(sub)), open_timeout=10))
 
 
+def settled(seen: list[tuple[str, Any]], expected: set[str], timeout: float = 10) -> list[tuple[str, Any]]:
+    """The recorded metrics once `expected` are all in (the client hears a turn end before its function returns)."""
+    deadline = time.monotonic() + timeout
+    while not expected <= {name for name, _ in seen} and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.2)  # and anything the same invocations add next
+    return list(seen)
+
+
 def test_a_turn_emits_turns_latency_and_first_token_latency(recorded):
     stack, seen = recorded
     seen.clear()
     with client(stack, "c-metrics-1") as ws:
         ws.ask(new_thread("m"), "What is the status of order 1042?")
-    names = dict(seen)
+    names = dict(settled(seen, {"Turns"}))
     assert {"AgentRuns", "Turns", "TurnLatency", "FirstTokenLatency"} <= set(names)
     assert 0 < names["FirstTokenLatency"] <= names["TurnLatency"]
 
@@ -121,7 +131,7 @@ def test_an_approval_and_a_handoff_are_counted(recorded):
         )
         ws.until(lambda e: e["type"] == "message_complete")
         ws.ask(new_thread("m"), "I want to talk to a human")
-    names = [name for name, _ in seen]
+    names = [name for name, _ in settled(seen, {"ApprovalsRequested", "ApprovalsApproved", "Handoffs"})]
     assert names.count("ApprovalsRequested") == 1
     assert names.count("ApprovalsApproved") == 1
     assert names.count("Handoffs") == 1
