@@ -266,7 +266,7 @@ class LocalStack:
                     {
                         "path": path,
                         "method": props.get("Method", "ANY").upper(),
-                        "regex": re.compile(pattern),
+                        "regex": re.compile(pattern, re.DOTALL),  # a path may hold any (decoded) character
                         "function": function_id,
                         "greedy": "+}" in path,
                         "authorizer": None if authorizer == "NONE" else authorizer_functions.get(authorizer),
@@ -692,8 +692,9 @@ class LocalStack:
         app.router.add_get("/ws", self.handle_ws)
         app.router.add_route("*", "/{stage}/@connections/{connection_id}", self.handle_connection_api)
         app.router.add_post("/2015-03-31/functions/{name}/invocations", self.handle_invoke)
-        app.router.add_route("*", "/api/v1/{tail:.*}", self.handle_http_api)
-        app.router.add_route("*", f"/{STAGE}/api/v1/{{tail:.*}}", self.handle_http_api)  # the stage's own URL
+        # [\s\S]: a path may hold any character, a decoded newline too (API Gateway routes it like any other)
+        app.router.add_route("*", r"/api/v1/{tail:[\s\S]*}", self.handle_http_api)
+        app.router.add_route("*", rf"/{STAGE}/api/v1/{{tail:[\s\S]*}}", self.handle_http_api)  # the stage's own URL
         app.router.add_get("/_local/stats", self.handle_stats)
         app.router.add_get("/_local/executions", self.handle_executions)
         app.router.add_get("/", self.handle_static)
