@@ -14,7 +14,7 @@ export PYTHONPATH := $(CURDIR)/layers/common/python:$(CURDIR)
 .PHONY: install tools checkov browser-deps dev test lint typecheck validate unit integration e2e browser load build deploy bench seed token clean faults
 
 install: $(VENV)/.installed
-$(VENV)/.installed: requirements-dev.txt layers/deps/requirements.txt
+$(VENV)/.installed: requirements-dev.txt layers/deps-light/requirements.txt layers/deps-agent/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q -r requirements-dev.txt
 	touch $@

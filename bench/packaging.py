@@ -1,15 +1,17 @@
 """Layer sizes for python3.13/arm64 and cold-start import times of each function's handler module.
 
-Both build the deps layer with pip the way `sam build` does (wheels only, for a target platform) into a cache
-directory keyed by the requirements, so later runs reuse it:
+Both build the two dependency layers the way `sam build` does (wheels only, for a target platform) into a cache
+directory keyed by their files, so later runs reuse them: the light layer with pip from
+layers/deps-light/requirements.txt (the python3.13 build method), the agent's by its own Makefile
+(layers/deps-agent: pip, then the packages no turn imports removed). Each is built
 - for arm64 (manylinux2014_aarch64): what Lambda unpacks, measured against the 250 MB limit;
 - for this machine's platform: the same pinned packages, importable here, so the import times are those of the
   layer's contents (not of the dev venv, which holds extra packages such as cryptography that PyJWT would import).
 
-Import times run in a fresh interpreter with `-S` (no site-packages) and a Lambda-like environment
-(LAMBDA_TASK_ROOT set: the X-Ray SDK then skips its sampling client, as it does on Lambda), with the function's
-own environment from template.yaml. Each figure is the median of several runs after one warm-up that writes
-the bytecode caches.
+Import times run in a fresh interpreter with `-S` (no site-packages) on the function's own layers and a
+Lambda-like environment (LAMBDA_TASK_ROOT set: the X-Ray SDK then skips its sampling client, as it does on
+Lambda), with the function's own environment from template.yaml. Each figure is the median of several runs after
+one warm-up that writes the bytecode caches.
 """
 
 from __future__ import annotations
@@ -26,11 +28,14 @@ from typing import Any
 from local.template import ROOT, load_template
 
 LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024  # bytes: function code plus all its layers, unzipped
-REQUIREMENTS = ROOT / "layers/deps/requirements.txt"
+LIGHT_LIMIT = 60 * 1024 * 1024  # bytes: a light function's code plus its layers, unzipped (issue 17)
+LAYERS = {"light": ROOT / "layers/deps-light", "heavy": ROOT / "layers/deps-agent"}
 COMMON = ROOT / "layers/common/python"
+HEAVY_FUNCTIONS = ("agent",)
 LIGHT_FUNCTIONS = ("connect", "disconnect", "message", "workflow", "api", "authorizer")
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "smart-support-bench"
 ARM64 = "manylinux2014_aarch64"
+MIB = 1024 * 1024
 
 
 def host_platform() -> str:
@@ -38,15 +43,39 @@ def host_platform() -> str:
     return f"manylinux2014_{platform.machine()}"
 
 
-def build_deps(platform_tag: str) -> Path:
-    """pip-install layers/deps/requirements.txt for python3.13 on `platform_tag` (cached by requirements hash)."""
-    digest = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()[:12]
-    target = CACHE / f"deps-{platform_tag}-{digest}" / "python"
+def layer_of(function: str) -> str:
+    """The dependency layer a function runs with: "heavy" for the agent, "light" for the others."""
+    return "heavy" if function in HEAVY_FUNCTIONS else "light"
+
+
+def build_layer(kind: str, platform_tag: str) -> Path:
+    """The `python/` directory of a dependency layer built for python3.13 on `platform_tag` (cached)."""
+    source = LAYERS[kind]
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(source.iterdir()) if p.is_file())).hexdigest()
+    target = CACHE / f"{kind}-{platform_tag}-{digest[:12]}" / "python"
     if (target.parent / ".complete").exists():
         return target
-    target.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        [
+    if target.parent.exists():
+        subprocess.run(["rm", "-rf", str(target.parent)], check=True)
+    target.mkdir(parents=True)
+    if (source / "Makefile").exists():
+        target_name = next(
+            line.split(":", 1)[0]
+            for line in (source / "Makefile").read_text(encoding="utf-8").splitlines()
+            if line.startswith("build-")
+        )
+        command = [
+            "make",
+            "--no-print-directory",
+            "-C",
+            str(source),
+            target_name,
+            f"ARTIFACTS_DIR={target.parent}",
+            f"PLATFORM={platform_tag}",
+            f"PYTHON={sys.executable}",
+        ]
+    else:
+        command = [
             sys.executable,
             "-m",
             "pip",
@@ -54,6 +83,7 @@ def build_deps(platform_tag: str) -> Path:
             "--quiet",
             "--disable-pip-version-check",
             "--no-warn-conflicts",
+            "--no-compile",
             "--platform",
             platform_tag,
             "--only-binary=:all:",
@@ -61,22 +91,18 @@ def build_deps(platform_tag: str) -> Path:
             "3.13",
             "--implementation",
             "cp",
-            "--upgrade",
             "--target",
             str(target),
             "-r",
-            str(REQUIREMENTS),
-        ],
-        check=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+            str(source / "requirements.txt"),
+        ]
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     (target.parent / ".complete").touch()
     return target
 
 
-def tree_size(path: Path, skip_pycache: bool = False) -> int:
-    """Bytes of every file under `path`."""
+def tree_size(path: Path, skip_pycache: bool = True) -> int:
+    """Bytes of every file under `path` (bytecode caches left out: the layers ship none)."""
     total = 0
     for root, dirs, files in os.walk(path):
         if skip_pycache:
@@ -86,23 +112,40 @@ def tree_size(path: Path, skip_pycache: bool = False) -> int:
 
 
 def layer_sizes() -> dict[str, Any]:
-    """Unzipped size of each layer (arm64 deps, common) and of each function, against the 250 MB limit."""
-    deps = build_deps(ARM64)
-    packages = sorted(((tree_size(p), p.name) for p in deps.iterdir() if p.is_dir()), reverse=True)
-    deps_bytes = tree_size(deps)
-    common_bytes = tree_size(COMMON, skip_pycache=True)
-    functions = {p.name: tree_size(p, skip_pycache=True) for p in sorted((ROOT / "functions").iterdir()) if p.is_dir()}
-    largest = max(functions.values())
-    total = deps_bytes + common_bytes + largest
+    """Unzipped size of each layer (arm64) and of each function with its layers, against the limits."""
+    layers = {kind: build_layer(kind, ARM64) for kind in LAYERS}
+    layer_bytes = {kind: tree_size(path) for kind, path in layers.items()}
+    common_bytes = tree_size(COMMON)
+    functions = {p.name: tree_size(p) for p in sorted((ROOT / "functions").iterdir()) if (p / "app.py").exists()}
+    totals = {name: size + common_bytes + layer_bytes[layer_of(name)] for name, size in functions.items()}
+    largest = {
+        kind: [
+            {"name": name, "bytes": size}
+            for size, name in sorted(((tree_size(p), p.name) for p in path.iterdir() if p.is_dir()), reverse=True)[:8]
+        ]
+        for kind, path in layers.items()
+    }
+    light_max = max(v for k, v in totals.items() if layer_of(k) == "light")
     return {
         "platform": ARM64,
-        "deps_bytes": deps_bytes,
+        "light_bytes": layer_bytes["light"],
+        "heavy_bytes": layer_bytes["heavy"],
+        "light_mb": round(layer_bytes["light"] / MIB, 1),
+        "heavy_mb": round(layer_bytes["heavy"] / MIB, 1),
         "common_bytes": common_bytes,
         "function_bytes": functions,
-        "total_bytes": total,
+        "function_total_bytes": totals,
+        "light_function_total_mb": round(light_max / MIB, 1),
+        "light_limit_bytes": LIGHT_LIMIT,
+        "total_bytes": max(totals.values()),
         "limit_bytes": LAMBDA_UNZIPPED_LIMIT,
-        "headroom_bytes": LAMBDA_UNZIPPED_LIMIT - total,
-        "largest_packages": [{"name": name, "bytes": size} for size, name in packages[:8]],
+        "headroom_bytes": LAMBDA_UNZIPPED_LIMIT - max(totals.values()),
+        "largest_packages": largest,
+        "dropped_from_heavy": [
+            line.strip()
+            for line in (LAYERS["heavy"] / "exclude.txt").read_text(encoding="utf-8").splitlines()
+            if line.strip() and not line.startswith("#")
+        ],
     }
 
 
@@ -140,30 +183,36 @@ def function_environment(name: str) -> dict[str, str]:
     return {k: resolve(v) for k, v in {**global_env, **own}.items()}
 
 
-_TIMER = "import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+_TIMER = (
+    "import time; w, c = time.perf_counter(), time.process_time(); import {module}; "
+    "print(time.perf_counter() - w, time.process_time() - c)"
+)
 
 
-def _time_import(module: str, cwd: Path, env: dict[str, str], runs: int) -> list[float]:
-    times = []
-    for i in range(runs + 1):  # the first run writes __pycache__ and is not counted
-        out = subprocess.run(
-            [sys.executable, "-S", "-c", _TIMER.format(module=module)],
-            cwd=cwd,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if out.returncode != 0:
-            raise RuntimeError(f"import {module} in {cwd} failed:\n{out.stderr[-2000:]}")
-        if i:
-            times.append(float(out.stdout.strip().splitlines()[-1]))
-    return times
+def _time_import(module: str, cwd: Path, env: dict[str, str]) -> tuple[float, float]:
+    """(wall, CPU) seconds of `import module` in a fresh interpreter."""
+    out = subprocess.run(
+        [sys.executable, "-S", "-c", _TIMER.format(module=module)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"import {module} in {cwd} failed:\n{out.stderr[-2000:]}")
+    wall, cpu = out.stdout.strip().splitlines()[-1].split()
+    return float(wall), float(cpu)
 
 
 def cold_starts(runs: int = 5) -> dict[str, Any]:
-    """Median import time of each handler module and of a bare `import boto3`, in fresh interpreters."""
-    deps = build_deps(host_platform())
+    """Median import time of each handler module and of a bare `import boto3`, in fresh interpreters.
+
+    The interpreters take turns (boto3, then each function, `runs` rounds after a warm-up round that writes the
+    bytecode caches), so a burst of load on a shared machine hits every figure alike. CPU time is reported
+    beside wall time: on a busy machine it moves less.
+    """
+    deps = {kind: build_layer(kind, host_platform()) for kind in LAYERS}
     base_env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "LANG": "C.UTF-8",
@@ -177,27 +226,51 @@ def cold_starts(runs: int = 5) -> dict[str, Any]:
         "_X_AMZN_TRACE_ID": "Root=1-00000000-000000000000000000000000;Parent=0000000000000000;Sampled=0",
     }
     functions = sorted(p.name for p in (ROOT / "functions").iterdir() if (p / "app.py").exists())
-    out: dict[str, Any] = {"runs": runs, "python": platform.python_version(), "deps_platform": host_platform()}
-    boto3_env = {**base_env, "PYTHONPATH": str(deps), "LAMBDA_TASK_ROOT": str(ROOT)}
-    baseline = statistics.median(_time_import("boto3", ROOT, boto3_env, runs))
-    out["boto3_s"] = baseline
-    out["functions"] = {}
+    subjects: dict[str, tuple[str, Path, dict[str, str]]] = {
+        "boto3": ("boto3", ROOT, {**base_env, "PYTHONPATH": str(deps["light"]), "LAMBDA_TASK_ROOT": str(ROOT)})
+    }
     for name in functions:
         task_root = ROOT / "functions" / name
         env = {
             **base_env,
             **function_environment(name),
-            "PYTHONPATH": os.pathsep.join([str(task_root), str(COMMON), str(deps)]),
+            "PYTHONPATH": os.pathsep.join([str(task_root), str(COMMON), str(deps[layer_of(name)])]),
             "LAMBDA_TASK_ROOT": str(task_root),
             "AWS_LAMBDA_FUNCTION_NAME": f"smart-support-{name}",
         }
-        seconds = statistics.median(_time_import("app", task_root, env, runs))
+        subjects[name] = ("app", task_root, env)
+    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in subjects}
+    for round_ in range(runs + 1):
+        for name, (module, cwd, env) in subjects.items():
+            sample = _time_import(module, cwd, env)
+            if round_:
+                samples[name].append(sample)
+
+    def median(name: str, index: int) -> float:
+        return statistics.median(sample[index] for sample in samples[name])
+
+    baseline, baseline_cpu = median("boto3", 0), median("boto3", 1)
+    out: dict[str, Any] = {
+        "runs": runs,
+        "python": platform.python_version(),
+        "deps_platform": host_platform(),
+        "boto3_s": baseline,
+        "boto3_ms": round(baseline * 1000, 1),
+        "boto3_cpu_ms": round(baseline_cpu * 1000, 1),
+        "functions": {},
+    }
+    for name in functions:
+        seconds, cpu = median(name, 0), median(name, 1)
         out["functions"][name] = {
             "import_s": seconds,
-            "ratio_to_boto3": seconds / baseline,
+            "import_ms": round(seconds * 1000, 1),
+            "ratio_to_boto3": round(seconds / baseline, 2),
+            "import_cpu_ms": round(cpu * 1000, 1),
+            "cpu_ratio_to_boto3": round(cpu / baseline_cpu, 2),
             "light": name in LIGHT_FUNCTIONS,
+            "layer": layer_of(name),
         }
     return out
 
 
-__all__ = ["LIGHT_FUNCTIONS", "cold_starts", "layer_sizes"]
+__all__ = ["LIGHT_FUNCTIONS", "build_layer", "cold_starts", "layer_of", "layer_sizes"]

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import importlib.abc
 import os
-from collections.abc import Iterator
+import sys
+from collections.abc import Iterator, Sequence
+from types import ModuleType
 
 import boto3
 import pytest
 
-from local.template import create_tables
+from local.template import ROOT, create_tables
 
 os.environ.update(
     AWS_ACCESS_KEY_ID="testing",
@@ -17,6 +20,30 @@ os.environ.update(
     AWS_DEFAULT_REGION="us-east-1",
     AWS_REGION="us-east-1",
 )
+
+
+class NotInTheAgentLayer(importlib.abc.MetaPathFinder):
+    """Imports of what layers/deps-agent/exclude.txt drops fail here as they would on Lambda (the dev venv has them)."""
+
+    def __init__(self, names: set[str]) -> None:
+        self.names = names
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        """Refuse the dropped packages; leave everything else to the other finders."""
+        if fullname.partition(".")[0] in self.names:
+            raise ModuleNotFoundError(f"No module named {fullname!r} (not in the agent's layer)", name=fullname)
+        return None
+
+
+DROPPED = {
+    line.strip()
+    for line in (ROOT / "layers/deps-agent/exclude.txt").read_text(encoding="utf-8").splitlines()
+    if line.strip() and not line.startswith("#")
+}
+assert not DROPPED & set(sys.modules), "imported before the test suite could hide it"
+sys.meta_path.insert(0, NotInTheAgentLayer(DROPPED))
 
 
 @pytest.fixture

@@ -1,50 +1,82 @@
-"""API Gateway event models: Powertools Parser models, plus the authorizer context and authorizer events."""
+"""API Gateway event models: the fields of the WebSocket and authorizer events that the handlers read.
+
+Powertools' Parser models cover these events too, but importing any of them loads every event model it ships
+(SQS, S3, Kinesis, ...: ~40 ms of a light function's cold start); these few models validate what is used.
+"""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from aws_lambda_powertools.utilities.parser.models.apigw_websocket import (
-    APIGatewayWebSocketConnectEventModel,
-    APIGatewayWebSocketConnectEventRequestContext,
-    APIGatewayWebSocketDisconnectEventModel,
-    APIGatewayWebSocketMessageEventModel,
-    APIGatewayWebSocketMessageEventRequestContext,
-)
-from aws_lambda_powertools.utilities.parser.models.apigwv2 import ApiGatewayAuthorizerRequestV2
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
-class MessageRequestContext(APIGatewayWebSocketMessageEventRequestContext):
-    """Message route context with the authorizer context from $connect."""
+class GatewayModel(BaseModel):
+    """Built on first validation: each function validates one or two of these events."""
 
-    authorizer: dict[str, Any] | None = None
-
-
-class ConnectRequestContext(APIGatewayWebSocketConnectEventRequestContext):
-    """$connect context with the authorizer context."""
-
-    authorizer: dict[str, Any] | None = None
+    model_config = ConfigDict(defer_build=True)
 
 
-class WebSocketMessageEvent(APIGatewayWebSocketMessageEventModel):
+class WebSocketRequestContext(GatewayModel):
+    """The requestContext API Gateway sends on every WebSocket route."""
+
+    route_key: str = Field(alias="routeKey")
+    event_type: Literal["CONNECT", "MESSAGE", "DISCONNECT"] = Field(alias="eventType")
+    connection_id: str = Field(alias="connectionId")
+    request_id: str = Field(alias="requestId")
+    stage: str
+    api_id: str = Field(alias="apiId")
+    domain_name: str = Field(alias="domainName")
+    authorizer: dict[str, Any] | None = None  # the authorizer's context from $connect ($disconnect may lack it)
+
+
+class MessageRequestContext(WebSocketRequestContext):
+    """A frame's context: a message route, with its message id."""
+
+    event_type: Literal["MESSAGE"] = Field(alias="eventType")
+    message_id: str = Field(alias="messageId")
+
+
+class ConnectRequestContext(WebSocketRequestContext):
+    """$connect's context."""
+
+    event_type: Literal["CONNECT"] = Field(alias="eventType")
+
+
+class DisconnectRequestContext(WebSocketRequestContext):
+    """$disconnect's context."""
+
+    event_type: Literal["DISCONNECT"] = Field(alias="eventType")
+
+
+class WebSocketMessageEvent(GatewayModel):
     """A frame on a message route."""
 
     request_context: MessageRequestContext = Field(alias="requestContext")
+    body: str | None = None
+    is_base64_encoded: bool = Field(False, alias="isBase64Encoded")
 
 
-class WebSocketConnectEvent(APIGatewayWebSocketConnectEventModel):
+class WebSocketConnectEvent(GatewayModel):
     """$connect."""
 
     request_context: ConnectRequestContext = Field(alias="requestContext")
 
 
-# $disconnect carries no authorizer context: Powertools' own model serves as is.
-WebSocketDisconnectEvent = APIGatewayWebSocketDisconnectEventModel
+class WebSocketDisconnectEvent(GatewayModel):
+    """$disconnect."""
+
+    request_context: DisconnectRequestContext = Field(alias="requestContext")
 
 
-class HttpAuthorizerEvent(ApiGatewayAuthorizerRequestV2):
+class HttpAuthorizerEvent(GatewayModel):
     """The HTTP API's Lambda authorizer event (payload format 2.0): the token is the Bearer header."""
+
+    version: Literal["2.0"]
+    type: Literal["REQUEST"]
+    route_arn: str = Field(alias="routeArn")
+    route_key: str = Field(alias="routeKey")
+    headers: dict[str, str] = Field(default_factory=dict)
 
     @property
     def token(self) -> str | None:
@@ -53,8 +85,8 @@ class HttpAuthorizerEvent(ApiGatewayAuthorizerRequestV2):
         return value[7:].strip() if value.lower().startswith("bearer ") else (value or None)
 
 
-class WebSocketAuthorizerEvent(BaseModel):
-    """The $connect REQUEST authorizer event (Powertools has no model for it): the token is ?token=."""
+class WebSocketAuthorizerEvent(GatewayModel):
+    """The $connect REQUEST authorizer event: the token is ?token=."""
 
     type: Literal["REQUEST"]
     method_arn: str = Field(alias="methodArn")
