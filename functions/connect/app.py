@@ -1,22 +1,21 @@
 """WebSocket $connect: the authorizer already admitted the principal; record the connection."""
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from smart_support import services
+from smart_support import services, tracing
 from smart_support.auth.tokens import principal_from_context
 from smart_support.protocol.gateway import WebSocketConnectEvent
 from smart_support.settings import ConnectSettings, load_settings
 
 logger = Logger()
-tracer = Tracer(patch_modules=("botocore",))  # only AWS calls are worth tracing here
 metrics = Metrics()
 connections = services.connections(load_settings(ConnectSettings))
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
+@tracing.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     """Store who is on this connection."""

@@ -1,11 +1,11 @@
 """WebSocket message, interrupt_response, ping, resume, watch, unwatch and $default routes: one frame, one reply."""
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from smart_support import services
+from smart_support import services, tracing
 from smart_support.auth.tokens import principal_from_context
 from smart_support.protocol.events import dumps
 from smart_support.protocol.gateway import WebSocketMessageEvent
@@ -13,7 +13,6 @@ from smart_support.settings import MessageSettings, load_settings
 from smart_support.turns.chat import FrameContext
 
 logger = Logger()
-tracer = Tracer(patch_modules=("botocore",))  # only AWS calls are worth tracing here
 metrics = Metrics()
 chat = services.chat(load_settings(MessageSettings))
 
@@ -21,7 +20,7 @@ chat = services.chat(load_settings(MessageSettings))
 @logger.inject_lambda_context(
     correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True
 )  # WebSocket: same path
-@tracer.capture_lambda_handler
+@tracing.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     """Handle the frame; the route response carries the reply (pong, status or error)."""

@@ -2,22 +2,21 @@
 
 from typing import Annotated
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field, TypeAdapter
 
-from smart_support import services
+from smart_support import services, tracing
 from smart_support.settings import WorkflowTaskSettings, load_settings
 from smart_support.turns.models import AwaitApprovalTask, ReportFailureTask
 
 logger = Logger()
-tracer = Tracer(patch_modules=("botocore",))  # only AWS calls are worth tracing here
 tasks = services.workflow_tasks(load_settings(WorkflowTaskSettings))
 Task = TypeAdapter(Annotated[AwaitApprovalTask | ReportFailureTask, Field(discriminator="task")])
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
+@tracing.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     """Dispatch on the payload's `task`."""
     task = Task.validate_python(event)

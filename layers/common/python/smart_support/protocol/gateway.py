@@ -96,3 +96,22 @@ class WebSocketAuthorizerEvent(GatewayModel):
     def token(self) -> str | None:
         """The ?token= query parameter, None without one."""
         return (self.query_string_parameters or {}).get("token")
+
+
+def http_authorizer_response(context: dict[str, str]) -> dict[str, Any]:
+    """The HTTP API's simple response: through, with the principal (or the refusal) as context."""
+    return {"isAuthorized": True, "context": context}
+
+
+def websocket_allow_response(method_arn: str, principal_id: str, context: dict[str, str]) -> dict[str, Any]:
+    """The $connect authorizer's IAM policy: every route of the stage the connection was made to."""
+    arn, _, path = method_arn.partition("/")  # arn:aws:execute-api:region:account:api-id / stage / route
+    stage = path.split("/", 1)[0]
+    return {
+        "principalId": principal_id,
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": [f"{arn}/{stage}/*"]}],
+        },
+        "context": context,
+    }
