@@ -6,12 +6,13 @@ VENV := .venv
 TOOLS := .venv-tools
 CHECKOV := .venv-checkov
 CONFIG_ENV ?= default
+PEER := .venv-peer
 PY := $(VENV)/bin/python
 PORT ?= 3000
 export SAM_CLI_TELEMETRY := 0
 export PYTHONPATH := $(CURDIR)/layers/common/python:$(CURDIR)
 
-.PHONY: install tools checkov browser-deps dev test lint typecheck validate unit integration e2e browser load build deploy bench seed token clean faults
+.PHONY: install tools checkov browser-deps dev test lint typecheck validate unit integration e2e browser load build deploy bench bench-peer seed token clean faults
 
 install: $(VENV)/.installed
 $(VENV)/.installed: requirements-dev.txt layers/deps-light/requirements.txt layers/deps-agent/requirements.txt
@@ -77,6 +78,15 @@ test: install tools browser-deps lint validate ## everything CI runs
 bench: install tools
 	$(PY) -m bench
 
+peer: $(PEER)/.installed
+$(PEER)/.installed: requirements-peer.txt layers/deps-agent/requirements.txt
+	$(PYTHON) -m venv $(PEER)
+	$(PEER)/bin/pip install -q -r requirements-peer.txt
+	touch $@
+
+bench-peer: install peer ## the stack beside the LangGraph Agent Server (langgraph dev), then 1,000 turns on the stack
+	$(PY) -m bench --peer
+
 seed: install ## seed the demo orders into an AWS stage: make seed ORDERS_TABLE=...
 	$(PY) -m smart_support.store.demo_data
 
@@ -84,4 +94,4 @@ token: install ## mint a dev token: make token SUB=c-2001, make token SUB=op-1 R
 	@$(PY) -m local.token --sub "$(or $(SUB),demo-customer)" --role "$(or $(ROLE),customer)" --name "$(NAME)"
 
 clean:
-	rm -rf $(VENV) $(TOOLS) $(CHECKOV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) $(CHECKOV) $(PEER) .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -317,6 +317,19 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             contention["threads"] * contention["turns_per_thread"] - contention["turns_completed"],
             0,
         )
+    compared = results.get("peer")
+    if compared:
+        add("first token vs the Agent Server (p50, one at a time)", compared["first_token_ratio"], 1.0, "x")
+        add("whole turn vs the Agent Server (p50, one at a time)", compared["turn_ratio"], 1.0, "x")
+        add("CPU per turn vs the Agent Server (24 at once)", compared["cpu_s_per_turn_ratio"], 2.0, "x")
+    soak = results.get("local_stack")
+    if soak and soak.get("rss_mb_turn_100") and soak.get("rss_mb_turn_1000"):
+        add(
+            "stack memory, turn 1,000 vs turn 100",
+            round(soak["rss_mb_turn_1000"] / soak["rss_mb_turn_100"], 2),
+            1.2,
+            "x",
+        )
     cold = results.get("cold_start")
     if cold:
         for name, figure in cold["functions"].items():
@@ -511,6 +524,53 @@ def render(results: dict[str, Any]) -> str:
                 + ", ".join(f"{p['name']} {p['bytes'] / MIB:.1f} MiB" for p in packages)
             )
         parts.append("Dropped from the agent layer (never imported): " + ", ".join(layers["dropped_from_heavy"]))
+    compared = results.get("peer")
+    if compared:
+        rows = []
+        for scenario, label in (
+            ("sequential_fresh", "one at a time, fresh threads"),
+            ("sequential_long_thread", "one at a time, one long thread"),
+            ("concurrent", "24 conversations x 3 turns at once"),
+        ):
+            for name in ("stack", "peer"):
+                figure = compared[name][scenario]
+                rows.append(
+                    [
+                        label if name == "stack" else "",
+                        name,
+                        f"{figure['ok']}/{figure['turns']}",
+                        figure["first_token_ms"]["p50"],
+                        figure["first_token_ms"]["p95"],
+                        figure["turn_ms"]["p50"],
+                        figure["turn_ms"]["p95"],
+                    ]
+                )
+        parts.append(
+            _table(
+                "The stack beside the LangGraph Agent Server (same graph, offline model; latency in ms)",
+                ["scenario", "server", "ok", "1st tok p50", "p95", "turn p50", "p95"],
+                rows,
+            )
+        )
+        parts.append(
+            "Server CPU per turn (24 at once): stack {} s, peer {} s (x{}); memory idle -> after: stack {} -> {} MiB, "
+            "peer {} -> {} MiB".format(
+                compared["stack"]["cpu_s_per_turn"],
+                compared["peer"]["cpu_s_per_turn"],
+                compared["cpu_s_per_turn_ratio"],
+                compared["stack"]["rss_mb_idle"],
+                compared["stack"]["rss_mb_after_concurrent"],
+                compared["peer"]["rss_mb_idle"],
+                compared["peer"]["rss_mb_after_concurrent"],
+            )
+        )
+    soak = results.get("local_stack")
+    if soak:
+        parts.append(
+            f"Stack alone, {soak['turns']} more turns ({soak['ok']} ok) in {soak['seconds']} s, "
+            f"{soak['cpu_s_per_turn']} CPU s per turn; RSS by turn: "
+            + ", ".join(f"{k}: {v} MiB" for k, v in soak["rss_mb_by_turn"].items())
+        )
     rows = [
         [
             t["target"],
@@ -537,6 +597,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-stack", action="store_true", help="no turns (cold start and sizes only)")
     parser.add_argument("--skip-packaging", action="store_true", help="no layer builds, cold starts or sizes")
     parser.add_argument("--out", type=Path, default=None, help="results file (default bench/results/<time>.json)")
+    parser.add_argument(
+        "--peer",
+        action="store_true",
+        help="compare with the LangGraph Agent Server (`langgraph dev`) instead; then 1,000 turns on the stack",
+    )
+    parser.add_argument("--peer-questions", type=int, default=15, help="sequential questions per scenario (15)")
+    parser.add_argument("--soak-turns", type=int, default=1000, help="stack turns after the comparison (1000)")
     args = parser.parse_args(argv)
 
     started = time.monotonic()
@@ -558,7 +625,15 @@ def main(argv: list[str] | None = None) -> int:
             "contention_turns": args.contention_turns,
         },
     }
-    if not args.skip_stack:
+    if args.peer:
+        from bench import peer
+
+        compared = peer.measure(
+            TOKEN_DELAY_MS, args.peer_questions, args.soak_turns, lambda line: print(line, flush=True)
+        )
+        results["local_stack"] = compared.pop("local_stack")
+        results["peer"] = compared
+    elif not args.skip_stack:
         print(f"measuring turns on the local stack ({args.plain} plain, {args.approvals} approvals)...", flush=True)
         results["stack"] = measure_stack(args)
         if not args.skip_contention:
@@ -567,7 +642,7 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
             results["contention"] = measure_contention(args.contention_threads, args.contention_turns)
-    if not args.skip_packaging:
+    if not args.skip_packaging and not args.peer:
         print("building the two deps layers for arm64 and for this machine (cached after the first run)...", flush=True)
         results["layers"] = packaging.layer_sizes()
         print("timing cold-start imports...", flush=True)

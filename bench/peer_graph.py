@@ -1,0 +1,92 @@
+"""The graph `make bench-peer` hands the LangGraph Agent Server (`langgraph dev`): the agent's own graph.
+
+The same `build_graph`, on the same offline model at the same pace, compiled without a checkpointer (the server
+brings its own). The stack reads orders from its DynamoDB table; here the same demo orders are served from memory
+(the server's users bring their own database), and escalation tickets are kept in memory.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from smart_support.agent.graph import build_graph
+from smart_support.agent.models import OfflineChatModel
+from smart_support.clock import iso
+from smart_support.store.demo_data import DEMO_ORDERS
+from smart_support.store.orders import Order, OrderNotFound
+from smart_support.store.tickets import Ticket, TicketKind, ticket_id_for
+
+
+class DemoOrders:
+    """The demo orders, read-only (the plain questions the bench asks only read them)."""
+
+    def __init__(self) -> None:
+        self.orders = {order.order_id: order for order in DEMO_ORDERS}
+
+    def get_for_customer(self, order_id: str, customer_id: str) -> Order | None:
+        """The order if `customer_id` owns it."""
+        order = self.orders.get(order_id)
+        return order if order is not None and order.customer_id == customer_id else None
+
+    def cancel(self, order_id: str, customer_id: str, action_id: str, now: float | None = None) -> Order:
+        """Not served here."""
+        raise OrderNotFound()
+
+    def request_refund(
+        self, order_id: str, customer_id: str, action_id: str, amount: float | None = None, now: float | None = None
+    ) -> Order:
+        """Not served here."""
+        raise OrderNotFound()
+
+    def update_shipping_address(
+        self, order_id: str, customer_id: str, address: str, action_id: str, now: float | None = None
+    ) -> Order:
+        """Not served here."""
+        raise OrderNotFound()
+
+
+class MemoryTickets:
+    """Escalation tickets in a dict."""
+
+    def __init__(self) -> None:
+        self.tickets: dict[str, Ticket] = {}
+
+    def create(
+        self,
+        thread_id: str,
+        customer_id: str,
+        summary: str,
+        idempotency_key: str | None = None,
+        now: float | None = None,
+        kind: TicketKind = "escalation",
+    ) -> Ticket:
+        """Open a ticket (the same key gives back the first one)."""
+        ticket_id = ticket_id_for(thread_id, idempotency_key or summary)
+        return self.tickets.setdefault(
+            ticket_id,
+            Ticket(
+                ticket_id=ticket_id,
+                thread_id=thread_id,
+                customer_id=customer_id,
+                summary=summary,
+                kind=kind,
+                created_at=iso(now or time.time()),
+            ),
+        )
+
+    def get(self, ticket_id: str) -> Ticket | None:
+        """One ticket."""
+        return self.tickets.get(ticket_id)
+
+    def list_open(self, limit: int = 50) -> list[Ticket]:
+        """Open tickets."""
+        return list(self.tickets.values())[:limit]
+
+
+graph = build_graph(
+    model=OfflineChatModel(token_delay_ms=int(os.environ.get("OFFLINE_TOKEN_DELAY_MS", "20"))),
+    orders=DemoOrders(),
+    tickets=MemoryTickets(),
+    checkpointer=None,
+)
