@@ -1,0 +1,151 @@
+"""Keep moto's memory and CPU per request flat, so `make dev` can run for a day and a load test measures our code.
+
+Two things in moto grow with every turn, found with tracemalloc and gc.get_referrers over 1,000 turns:
+- Every model object moto creates is appended to its class's `instances_tracked` list (for the MotoServer
+  dashboard, which the local stack does not run), so nothing moto ever allocated as a model is freed.
+- TransactWriteItems deep-copies every table it touches before it starts, to roll back on failure: each turn's
+  final transaction copied the whole conversations table, and with tracking every copy stayed alive (about 1 MB
+  a turn, and CPU per turn growing with the table). Here only the items the transaction touches are copied.
+Finished Step Functions executions are also capped (`retain_executions`): moto keeps each one's history forever.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from collections.abc import Callable
+from typing import Any
+
+EXECUTIONS_KEPT = 500  # finished executions moto keeps (with their histories); the oldest go first
+
+
+@functools.cache
+def make_moto_lean() -> None:
+    """Apply the patches below (once per process)."""
+    _stop_tracking_instances()
+    _journal_transactions()
+    _cap_executions()
+
+
+def _stop_tracking_instances() -> None:
+    from moto.core.common_models import BaseModel
+    from moto.core.model_instances import reset_model_data
+
+    def untracked_new(cls: type, *args: Any, **kwargs: Any) -> Any:
+        return object.__new__(cls)
+
+    BaseModel.__new__ = untracked_new  # type: ignore[assignment,method-assign]  # moto's appends to a class list
+    reset_model_data()  # drop what was tracked before
+
+
+class _TablesByReference:
+    """Stands for the `copy` module inside moto.dynamodb.models: tables are not copied, everything else is."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(copy, name)
+
+    @staticmethod
+    def deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
+        from moto.dynamodb.models.table import Table
+
+        return value if isinstance(value, Table) else copy.deepcopy(value, memo)
+
+
+def _journal_transactions() -> None:
+    from moto.dynamodb import models
+
+    original = models.DynamoDBBackend.transact_write_items
+    if getattr(original, "_journaled", False):
+        return
+
+    @functools.wraps(original)
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        try:
+            undo = [_snapshot(self, entry) for entry in transact_items]
+        except Exception:  # a shape moto will reject anyway: let it, with its own copies
+            with _copying_tables(models):
+                return original(self, transact_items)
+        try:
+            return original(self, transact_items)
+        except BaseException:
+            for restore in reversed(undo):
+                restore()
+            raise
+
+    transact_write_items._journaled = True  # type: ignore[attr-defined]  # a marker on the wrapper
+    models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+    models.copy = _TablesByReference()  # type: ignore[assignment]  # moto's whole-table copy becomes a no-op
+
+
+class _copying_tables:  # noqa: N801 - used as a context manager
+    def __init__(self, models: Any) -> None:
+        self.models = models
+
+    def __enter__(self) -> None:
+        self.models.copy = copy
+
+    def __exit__(self, *exc: object) -> None:
+        self.models.copy = _TablesByReference()
+
+
+def _snapshot(backend: Any, entry: dict[str, Any]) -> Callable[[], None]:
+    """A function that puts back the item `entry` touches as it is now (or removes it if absent)."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    ((_, op),) = entry.items()
+    table = backend.get_table(op["TableName"])
+    attrs = op.get("Key") or op["Item"]
+    hash_key = DynamoType(attrs[table.hash_key_attr])
+    range_key = DynamoType(attrs[table.range_key_attr]) if table.range_key_attr else None
+    before = copy.deepcopy(table.get_item(hash_key, range_key))
+
+    def restore() -> None:
+        if range_key is None:
+            if before is None:
+                table.items.pop(hash_key, None)
+            else:
+                table.items[hash_key] = before
+        elif before is None:
+            table.items.get(hash_key, {}).pop(range_key, None)
+        else:
+            table.items[hash_key][range_key] = before
+
+    return restore
+
+
+def _cap_executions(every: int = 50) -> None:
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    original = StepFunctionsParserBackend.start_execution
+    started = 0
+
+    @functools.wraps(original)
+    def start_execution(self: Any, *args: Any, **kwargs: Any) -> Any:
+        nonlocal started
+        started += 1
+        if started % every == 0:
+            retain_executions(self)
+        return original(self, *args, **kwargs)
+
+    StepFunctionsParserBackend.start_execution = start_execution  # type: ignore[method-assign]
+
+
+def _finished(execution: Any) -> bool:
+    status = getattr(execution, "exec_status", None)
+    return status is not None and str(getattr(status, "value", status)) != "RUNNING"
+
+
+def retain_executions(backend: Any, keep: int = EXECUTIONS_KEPT) -> int:
+    """Forget all but the newest `keep` finished executions of each state machine; returns how many went."""
+    dropped = 0
+    for machine in backend.state_machines:
+        finished = [e for e in machine.executions if _finished(e)]
+        if len(finished) <= keep:
+            continue
+        gone = {id(e) for e in finished[: len(finished) - keep]}
+        machine.executions[:] = [e for e in machine.executions if id(e) not in gone]
+        dropped += len(gone)
+    return dropped
+
+
+__all__ = ["EXECUTIONS_KEPT", "make_moto_lean", "retain_executions"]
