@@ -6,7 +6,10 @@ Two things in moto grow with every turn, found with tracemalloc and gc.get_refer
 - TransactWriteItems deep-copies every table it touches before it starts, to roll back on failure: each turn's
   final transaction copied the whole conversations table, and with tracking every copy stayed alive (about 1 MB
   a turn, and CPU per turn growing with the table). Here only the items the transaction touches are copied.
-Finished Step Functions executions are also capped (`retain_executions`): moto keeps each one's history forever.
+- Its Step Functions interpreter appends every thread it starts (three per execution) to a module-level list,
+  TMP_THREADS, and never removes them: each finished thread kept its execution's whole environment alive.
+  Finished threads are dropped from it, and finished executions are capped (`retain_executions`): moto keeps
+  each one's history forever.
 """
 
 from __future__ import annotations
@@ -125,9 +128,20 @@ def _cap_executions(every: int = 50) -> None:
         started += 1
         if started % every == 0:
             retain_executions(self)
+            forget_finished_threads()
         return original(self, *args, **kwargs)
 
     StepFunctionsParserBackend.start_execution = start_execution  # type: ignore[method-assign]
+
+
+def forget_finished_threads() -> int:
+    """Drop the interpreter's finished threads from its TMP_THREADS list (in place: modules import it by name)."""
+    from moto.stepfunctions.parser.utils import TMP_THREADS
+
+    alive = [thread for thread in list(TMP_THREADS) if thread.is_alive()]
+    dropped = len(TMP_THREADS) - len(alive)
+    TMP_THREADS[:] = alive
+    return dropped
 
 
 def _finished(execution: Any) -> bool:
@@ -148,4 +162,4 @@ def retain_executions(backend: Any, keep: int = EXECUTIONS_KEPT) -> int:
     return dropped
 
 
-__all__ = ["EXECUTIONS_KEPT", "make_moto_lean", "retain_executions"]
+__all__ = ["EXECUTIONS_KEPT", "forget_finished_threads", "make_moto_lean", "retain_executions"]

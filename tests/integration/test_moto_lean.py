@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 from moto.dynamodb.models.dynamo_type import Item
 from moto.dynamodb.models.table import Table
 
-from local.moto_lean import make_moto_lean, retain_executions
+from local.moto_lean import forget_finished_threads, make_moto_lean, retain_executions
 
 TABLE = "ConversationsTable"
 
@@ -89,10 +89,14 @@ def test_only_the_newest_finished_executions_are_kept(aws):
             assert time.monotonic() < deadline
             time.sleep(0.01)
 
-    # When all but the newest two are forgotten
+    # When all but the newest two are forgotten, and the interpreter's finished threads with them
     dropped = retain_executions(stepfunctions_parser_backends[DEFAULT_ACCOUNT_ID]["us-east-1"], keep=2)
+    forget_finished_threads()
 
-    # Then the newest two are still there
+    # Then the newest two are still there, and moto holds no finished thread
+    from moto.stepfunctions.parser.utils import TMP_THREADS
+
     assert dropped == 4
+    assert all(thread.is_alive() for thread in TMP_THREADS)
     names = [e["name"] for e in sfn.list_executions(stateMachineArn=arn)["executions"]]
     assert sorted(names) == ["e4", "e5"]
