@@ -10,12 +10,18 @@ Two things in moto grow with every turn, found with tracemalloc and gc.get_refer
   TMP_THREADS, and never removes them: each finished thread kept its execution's whole environment alive.
   Finished threads are dropped from it, and finished executions are capped (`retain_executions`): moto keeps
   each one's history forever.
+And one thing costs CPU on every turn for nothing: the interpreter parses the state machine's ASL with ANTLR
+(in pure Python) for each execution, a quarter of the stack's CPU per turn under load (py-spy), and builds a
+new JSONPath parser (ply's yacc tables) for every path it evaluates (another 8 %). The parse tree of a
+definition and each parsed JSONPath are kept; each execution still builds its own program from the tree. It
+also built a new boto3 Lambda client for every task it ran (6 %); one per endpoint is kept.
 """
 
 from __future__ import annotations
 
 import copy
 import functools
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -28,6 +34,7 @@ def make_moto_lean() -> None:
     _stop_tracking_instances()
     _journal_transactions()
     _cap_executions()
+    _parse_each_definition_once()
 
 
 def _stop_tracking_instances() -> None:
@@ -39,6 +46,43 @@ def _stop_tracking_instances() -> None:
 
     BaseModel.__new__ = untracked_new  # type: ignore[assignment,method-assign]  # moto's appends to a class list
     reset_model_data()  # drop what was tracked before
+
+
+def _parse_each_definition_once() -> None:
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    @functools.lru_cache(maxsize=32)
+    def parse_tree(definition: str) -> Any:
+        return AmazonStateLanguageParser.parse(definition)[1]  # raises on a bad definition, caching nothing
+
+    def entrypoint(self: Any) -> Any:
+        return Preprocessor().visit(parse_tree(self._evaluation_details.state_machine_details.definition))
+
+    ExecutionWorker._get_evaluation_entrypoint = entrypoint  # type: ignore[method-assign]
+
+    from moto.stepfunctions.parser.asl.component.common.path import result_path
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    new_client = lambda_eval_utils.boto_client_for
+
+    @functools.lru_cache(maxsize=8)
+    def shared_client(region: str, service: str, endpoint: str | None, intercepted: bool) -> Any:
+        return new_client(region, service)
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        from moto.core.models import botocore_stubber  # moto's own ignores state_credentials too
+
+        endpoint = os.environ.get(f"AWS_ENDPOINT_URL_{service.upper()}")  # a new stack, a new client
+        return shared_client(region, service, endpoint, bool(botocore_stubber.enabled))
+
+    lambda_eval_utils.boto_client_for = boto_client_for  # type: ignore[assignment]
+
+    # A parsed JSONPath is a plain expression tree: find() keeps no state in it.
+    json_path.parse = functools.lru_cache(maxsize=1024)(json_path.parse)  # type: ignore[attr-defined]
+    result_path.parse = functools.lru_cache(maxsize=1024)(result_path.parse)  # type: ignore[attr-defined]
 
 
 class _TablesByReference:
