@@ -15,7 +15,7 @@ from smart_support.agent.models import OfflineChatModel
 from smart_support.clock import iso
 from smart_support.store.demo_data import DEMO_ORDERS
 from smart_support.store.orders import Order, OrderNotFound
-from smart_support.store.tickets import Ticket, TicketKind, ticket_id_for
+from smart_support.store.tickets import Ticket, TicketKind, TicketStatus, ticket_id_for
 
 
 class DemoOrders:
@@ -79,9 +79,16 @@ class MemoryTickets:
         """One ticket."""
         return self.tickets.get(ticket_id)
 
-    def list_open(self, limit: int = 50) -> list[Ticket]:
-        """Open tickets."""
-        return list(self.tickets.values())[:limit]
+    def save(self, ticket: Ticket, expected_version: int) -> Ticket:
+        """Replace a ticket (no concurrent writers here)."""
+        self.tickets[ticket.ticket_id] = ticket.model_copy(update={"version": expected_version + 1})
+        return self.tickets[ticket.ticket_id]
+
+    def list_page(
+        self, status: TicketStatus = "open", limit: int = 20, cursor: str | None = None
+    ) -> tuple[list[Ticket], str | None]:
+        """The tickets with `status`, one page."""
+        return [t for t in self.tickets.values() if t.status == status][:limit], None
 
 
 graph = build_graph(

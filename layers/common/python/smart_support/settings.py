@@ -29,12 +29,21 @@ class FieldGroup(BaseModel):
         frozen=True, extra="ignore", hide_input_in_errors=True, validate_by_name=True, defer_build=True
     )
 
+    def __init__(self, **values: object) -> None:
+        """Fields not given read their environment variables (as pydantic-settings did)."""
+        super().__init__(**{**self.environment_values(), **values})
+
+    @classmethod
+    def environment_values(cls, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The set, non-empty environment variables of this model's fields, by field name."""
+        environ = os.environ if environ is None else environ
+        values = {name: environ.get(env_name(cls, name), "") for name in cls.model_fields}
+        return {name: value for name, value in values.items() if value != ""}
+
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Self:
         """Validate the fields from their environment variables (empty ones count as unset)."""
-        environ = os.environ if environ is None else environ
-        values = {name: environ[key] for name in cls.model_fields if (key := env_name(cls, name)) in environ}
-        return cls.model_validate({name: value for name, value in values.items() if value != ""})
+        return cls.model_validate(cls.environment_values(environ))
 
 
 # ---------------------------------------------------------------- field groups
