@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from local.template import ROOT, load_template
+from local.template import ROOT, LocalResolver, load_template
 
 LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024  # bytes: function code plus all its layers, unzipped
 LIGHT_LIMIT = 60 * 1024 * 1024  # bytes: a light function's code plus its layers, unzipped (issue 17)
@@ -162,7 +162,12 @@ def function_environment(name: str) -> dict[str, str]:
     }
     params = {k: str(v.get("Default", "")) for k, v in template["Parameters"].items()}
 
+    conditions = LocalResolver(template)
+
     def resolve(value: Any) -> str:
+        if isinstance(value, dict) and "Fn::If" in value:
+            name, when_true, when_false = value["Fn::If"]
+            return resolve(when_true if conditions.condition(name) else when_false)
         if isinstance(value, dict) and "Ref" in value:
             ref = str(value["Ref"])
             return placeholders.get(ref, params.get(ref, ref))
