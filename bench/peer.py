@@ -149,6 +149,10 @@ class StackServer:
             "PORT": str(self.port),
             "OFFLINE_TOKEN_DELAY_MS": str(token_delay_ms),
             "MODEL_PROVIDER": "offline",
+            # every conversation is the demo customer (the peer has no rate limits; the graph's answers stay the
+            # same): the per-principal limits are lifted so they measure serving, not throttling
+            "RATE_LIMIT_TURNS_PER_MINUTE": "100000",
+            "RATE_LIMIT_FRAMES_PER_SECOND": "100000",
             "PYTHONPATH": f"{ROOT / 'layers/common/python'}{os.pathsep}{ROOT}",
         }
         self.process = subprocess.Popen(

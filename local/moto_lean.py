@@ -14,7 +14,9 @@ And one thing costs CPU on every turn for nothing: the interpreter parses the st
 (in pure Python) for each execution, a quarter of the stack's CPU per turn under load (py-spy), and builds a
 new JSONPath parser (ply's yacc tables) for every path it evaluates (another 8 %). The parse tree of a
 definition and each parsed JSONPath are kept; each execution still builds its own program from the tree. It
-also built a new boto3 Lambda client for every task it ran (6 %); one per endpoint is kept.
+also built a new boto3 Lambda client for every task it ran (6 %); one per endpoint is kept. And DynamoDB's
+UpdateItem parsed each UpdateExpression twice per request (5 %): the parsed tree of each expression is kept
+(moto's validator deep-copies it before it resolves names and values, so the kept tree never changes).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ def make_moto_lean() -> None:
     _journal_transactions()
     _cap_executions()
     _parse_each_definition_once()
+    _parse_each_update_expression_once()
 
 
 def _stop_tracking_instances() -> None:
@@ -83,6 +86,13 @@ def _parse_each_definition_once() -> None:
     # A parsed JSONPath is a plain expression tree: find() keeps no state in it.
     json_path.parse = functools.lru_cache(maxsize=1024)(json_path.parse)  # type: ignore[attr-defined]
     result_path.parse = functools.lru_cache(maxsize=1024)(result_path.parse)  # type: ignore[attr-defined]
+
+
+def _parse_each_update_expression_once() -> None:
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
+
+    parse = functools.lru_cache(maxsize=256)(UpdateExpressionParser.make)  # the classmethod, bound
+    UpdateExpressionParser.make = staticmethod(parse)  # type: ignore[method-assign,assignment]
 
 
 class _TablesByReference:

@@ -48,12 +48,14 @@ sys.meta_path.insert(0, NotInTheAgentLayer(DROPPED))
 
 @pytest.fixture
 def aws() -> Iterator[None]:
-    """moto for every AWS API, Step Functions executing the real ASL."""
+    """moto for every AWS API, Step Functions executing the real ASL, patched as the local stack patches it."""
     from moto import mock_aws
 
     from local.moto_atomic import make_dynamodb_atomic
+    from local.moto_lean import make_moto_lean
 
     make_dynamodb_atomic()
+    make_moto_lean()
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         yield
 
