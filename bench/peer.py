@@ -427,7 +427,6 @@ def measure(token_delay_ms: int, questions: int, soak_turns: int, progress: Call
             peer.stop()
             progress(f"the stack alone for {soak_turns} more turns...")
             soaked = soak(stack, soak_turns, progress)
-            log_tail = stack.log.read_text(errors="replace").count("error")
         finally:
             stack.stop()
             peer.stop()
@@ -458,7 +457,7 @@ def measure(token_delay_ms: int, questions: int, soak_turns: int, progress: Call
     out["peer_concurrent_ok"] = p["concurrent"]["ok"]
     out["concurrent_turns"] = s["concurrent"]["turns"]
     out["cpu_s_per_turn_ratio"] = ratio(s["cpu_s_per_turn"], p["cpu_s_per_turn"])
-    out["local_stack"] = soaked | {"log_error_lines": log_tail}
+    out["local_stack"] = soaked
     return out
 
 
