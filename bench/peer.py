@@ -141,13 +141,14 @@ class StackServer:
 
     name = "stack"
 
-    def __init__(self, workdir: Path, token_delay_ms: int) -> None:
+    def __init__(self, workdir: Path, token_delay_ms: int, first_token_ms: int) -> None:
         self.port = free_port()
         self.log = workdir / "stack.log"
         env = {
             **os.environ,
             "PORT": str(self.port),
             "OFFLINE_TOKEN_DELAY_MS": str(token_delay_ms),
+            "OFFLINE_FIRST_TOKEN_MS": str(first_token_ms),
             "MODEL_PROVIDER": "offline",
             # every conversation is the demo customer (the peer has no rate limits; the graph's answers stay the
             # same): the per-principal limits are lifted so they measure serving, not throttling
@@ -200,7 +201,9 @@ class PeerServer:
 
     name = "peer"
 
-    def __init__(self, workdir: Path, token_delay_ms: int, jobs: int = CONCURRENT_CONVERSATIONS) -> None:
+    def __init__(
+        self, workdir: Path, token_delay_ms: int, first_token_ms: int, jobs: int = CONCURRENT_CONVERSATIONS
+    ) -> None:
         cli = PEER_VENV / "bin" / "langgraph"
         if not cli.exists():
             raise RuntimeError(f"{cli} is missing: `make bench-peer` installs requirements-peer.txt there")
@@ -211,6 +214,7 @@ class PeerServer:
         env = {
             **os.environ,
             "OFFLINE_TOKEN_DELAY_MS": str(token_delay_ms),
+            "OFFLINE_FIRST_TOKEN_MS": str(first_token_ms),
             "PYTHONPATH": f"{ROOT / 'layers/common/python'}{os.pathsep}{ROOT}",
             "LANGSMITH_TRACING": "false",
             "LANGCHAIN_TRACING_V2": "false",
@@ -396,14 +400,16 @@ def ratio(a: float | None, b: float | None) -> float | None:
     return round(a / b, 2) if a is not None and b else None
 
 
-def measure(token_delay_ms: int, questions: int, soak_turns: int, progress: Callable[[str], None]) -> dict[str, Any]:
+def measure(
+    token_delay_ms: int, first_token_ms: int, questions: int, soak_turns: int, progress: Callable[[str], None]
+) -> dict[str, Any]:
     """Every figure of the comparison (see the module docstring)."""
     with tempfile.TemporaryDirectory(prefix="bench-peer-") as tmp:
         workdir = Path(tmp)
         progress("starting the local stack and the LangGraph Agent Server...")
-        stack = StackServer(workdir, token_delay_ms)
+        stack = StackServer(workdir, token_delay_ms, first_token_ms)
         try:
-            peer = PeerServer(workdir, token_delay_ms)
+            peer = PeerServer(workdir, token_delay_ms, first_token_ms)
         except Exception:
             stack.stop()
             raise
@@ -431,7 +437,7 @@ def measure(token_delay_ms: int, questions: int, soak_turns: int, progress: Call
             stack.stop()
             peer.stop()
 
-    out: dict[str, Any] = {"questions": questions, "token_delay_ms": token_delay_ms}
+    out: dict[str, Any] = {"questions": questions, "token_delay_ms": token_delay_ms, "first_token_ms": first_token_ms}
     for name in ("stack", "peer"):
         out[name] = {
             "sequential_fresh": summarize(fresh[name]),

@@ -1,18 +1,19 @@
 """The graph `make bench-peer` hands the LangGraph Agent Server (`langgraph dev`): the agent's own graph.
 
-The same `build_graph`, on the same offline model at the same pace, compiled without a checkpointer (the server
+The same `build_graph`, on the same offline model built from the same settings (OFFLINE_TOKEN_DELAY_MS,
+OFFLINE_FIRST_TOKEN_MS, as the stack's agent reads them), compiled without a checkpointer (the server
 brings its own). The stack reads orders from its DynamoDB table; here the same demo orders are served from memory
 (the server's users bring their own database), and escalation tickets are kept in memory.
 """
 
 from __future__ import annotations
 
-import os
 import time
 
-from smart_support.agent.graph import build_graph
-from smart_support.agent.models import OfflineChatModel
+from smart_support.agent.graph import build_graph, context_window
+from smart_support.agent.models import build_model
 from smart_support.clock import iso
+from smart_support.settings import AgentModelSettings, ContextSettings
 from smart_support.store.demo_data import DEMO_ORDERS
 from smart_support.store.orders import Order, OrderNotFound
 from smart_support.store.tickets import Ticket, TicketKind, TicketStatus, ticket_id_for
@@ -92,8 +93,10 @@ class MemoryTickets:
 
 
 graph = build_graph(
-    model=OfflineChatModel(token_delay_ms=int(os.environ.get("OFFLINE_TOKEN_DELAY_MS", "20"))),
+    # the rest of the model's and the context's settings from the environment, as the stack's agent reads them
+    model=build_model(AgentModelSettings(model_provider="offline")),  # type: ignore[call-arg]  # region: AWS_REGION
     orders=DemoOrders(),
     tickets=MemoryTickets(),
     checkpointer=None,
+    context=context_window(ContextSettings()),  # type: ignore[call-arg]  # from the environment
 )

@@ -629,7 +629,7 @@ def main(argv: list[str] | None = None) -> int:
         from bench import peer
 
         compared = peer.measure(
-            TOKEN_DELAY_MS, args.peer_questions, args.soak_turns, lambda line: print(line, flush=True)
+            TOKEN_DELAY_MS, FIRST_TOKEN_MS, args.peer_questions, args.soak_turns, lambda line: print(line, flush=True)
         )
         results["local_stack"] = compared.pop("local_stack")
         results["peer"] = compared
