@@ -75,7 +75,9 @@ def test_two_messages_at_once_are_two_turns(stack):
             return seen.count("message_complete") == 2
 
         client.until(two_turns, timeout=30)
-        assert [e["type"] for e in client.seen if e["type"] in ("status", "error")] == ["status"]
+        # No error. The second frame usually finds the first turn running and waits (`status`); with the offline
+        # model at zero delay a whole turn can end (in ~25 ms) before it is handled, and then it starts its own.
+        assert [e["type"] for e in client.seen if e["type"] in ("status", "error")] in (["status"], [])
         assert client.quiet(0.5) == []
         # and the thread works again afterwards
         assert client.ask(thread, "What is the status of order 1044?")[-1]["type"] == "message_complete"
