@@ -5,39 +5,20 @@ from __future__ import annotations
 import json
 import time
 
-import boto3
 import pytest
 
 from local.moto_atomic import sweep_expired
-from local.template import ROOT, load_template
 from smart_support.auth.tokens import Principal
 from smart_support.protocol.errors import NotFound
 from smart_support.store.sessions import SessionStore
 from smart_support.store.transcript import TRANSCRIPT_RETENTION_SECONDS
 from smart_support.turns.chat import ChatService, FrameContext
 from smart_support.turns.stepfunctions import TurnWorkflow
+from tests.integration.conftest import NoSender
 from tests.integration.test_turn_start import chat_service
 
 TABLE = "ConversationsTable"
 OWNER, OTHER = "demo-customer", "c-2001"
-
-
-class NoSender:
-    def send(self, connection_id, payload):
-        return False
-
-
-@pytest.fixture
-def sfn(dynamodb):
-    client = boto3.client("stepfunctions", region_name="us-east-1")
-    props = load_template()["Resources"]["TurnStateMachine"]["Properties"]
-    definition = (ROOT / props["DefinitionUri"]).read_text()
-    for key in props["DefinitionSubstitutions"]:
-        definition = definition.replace("${" + key + "}", "5" if "Seconds" in key else "NoSuchFunction")
-    arn = client.create_state_machine(name="turns", definition=definition, roleArn="arn:aws:iam::123456789012:role/r")[
-        "stateMachineArn"
-    ]
-    return client, arn
 
 
 @pytest.fixture

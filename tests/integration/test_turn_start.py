@@ -6,7 +6,6 @@ import time
 import boto3
 import pytest
 
-from local.template import ROOT, load_template
 from smart_support.auth.tokens import Principal
 from smart_support.store.analytics import AnalyticsStore
 from smart_support.store.approvals import ApprovalStore
@@ -18,26 +17,9 @@ from smart_support.turns.chat import ChatService, FrameContext
 from smart_support.turns.decisions import ApprovalService
 from smart_support.turns.handoff import HandoffService
 from smart_support.turns.stepfunctions import TurnWorkflow, execution_name
+from tests.integration.conftest import NoSender
 
 TABLE = "ConversationsTable"
-
-
-class NoSender:
-    def send(self, connection_id, payload):
-        return False
-
-
-@pytest.fixture
-def sfn(dynamodb):
-    client = boto3.client("stepfunctions", region_name="us-east-1")
-    props = load_template()["Resources"]["TurnStateMachine"]["Properties"]
-    definition = (ROOT / props["DefinitionUri"]).read_text()
-    for key in props["DefinitionSubstitutions"]:
-        definition = definition.replace("${" + key + "}", "5" if "Seconds" in key else "NoSuchFunction")
-    arn = client.create_state_machine(name="turns", definition=definition, roleArn="arn:aws:iam::123456789012:role/r")[
-        "stateMachineArn"
-    ]
-    return client, arn
 
 
 def chat_service(dynamodb, sessions, workflow, sender=None) -> ChatService:
