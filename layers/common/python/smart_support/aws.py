@@ -1,7 +1,9 @@
-"""boto3 clients, built once per process from one session and one botocore Config, on first use.
+"""AWS SDK clients, built once per process from one botocore session and one Config, on first use.
 
 A client costs ~35 ms to build (service model, endpoint rules); `client()` hands out a proxy that builds it when a
 request first needs it, so a handler's import does no AWS work and a route that makes no call builds no client.
+The clients are botocore's (what `boto3.client()` returns): importing boto3 also imports s3transfer and
+multiprocessing for S3 transfers, ~20 ms of every light function's cold start for nothing (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any, TypeVar
 
-import boto3
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -30,16 +32,16 @@ _session_lock = threading.Lock()
 
 
 @cache
-def session() -> boto3.session.Session:
+def session() -> botocore.session.Session:
     """One session per process: each new session reloads the endpoint and service data (~0.1 s a cold start)."""
-    return boto3.session.Session()
+    return botocore.session.get_session()
 
 
 @cache
 def real_client(service: str, endpoint_url: str | None = None) -> Any:
     """The cached, thread-safe low-level client for `service`, built now."""
     with _session_lock:  # a session is not thread-safe; the clients it makes are
-        return session().client(service, config=CLIENT_CONFIG, endpoint_url=endpoint_url or None)
+        return session().create_client(service, config=CLIENT_CONFIG, endpoint_url=endpoint_url or None)
 
 
 class LazyClient:
