@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 from langchain_core.messages import AIMessage, HumanMessage
 
 from smart_support.agent.models import OfflineChatModel
-from smart_support.protocol.frames import MAX_FRAME_BYTES
+from smart_support.protocol.types import MAX_FRAME_BYTES
 from tests.aws_faults import injected
 from tests.e2e.conftest import new_thread
 from tests.faults.conftest import function_module, transcript, wait_for_status

@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from smart_support.protocol.errors import SupportError
-from smart_support.protocol.frames import FRAME_TYPES, MAX_FRAME_BYTES, parse_frame
+from smart_support.protocol.frames import FRAME_TYPES, parse_frame
+from smart_support.protocol.types import MAX_FRAME_BYTES
 
 pytestmark = pytest.mark.e2e
 

@@ -50,12 +50,10 @@ def test_serialize_matches_boto3(value: Any) -> None:
     "value", [1.5, Decimal("NaN"), Decimal("Infinity"), Decimal("1E+200"), Decimal("1." + "1" * 40), object()]
 )
 def test_serialize_refuses_what_boto3_refuses(value: Any) -> None:
-    with pytest.raises(Exception) as ours:
+    with pytest.raises((TypeError, ArithmeticError)):  # boto3 raises TypeError or a decimal signal
         serialize(value)
-    with pytest.raises(Exception) as theirs:  # noqa: PT011 - boto3 raises TypeError or a decimal signal
+    with pytest.raises((TypeError, ArithmeticError)):
         TypeSerializer().serialize(value)
-    assert isinstance(ours.value, TypeError | ArithmeticError)
-    assert isinstance(theirs.value, TypeError | ArithmeticError)
 
 
 def test_an_empty_set_is_refused_here_rather_than_by_dynamodb() -> None:

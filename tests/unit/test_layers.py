@@ -61,3 +61,35 @@ def test_the_suite_runs_without_what_the_agent_layer_drops():
     for name in ("numpy", "zstandard"):
         with pytest.raises(ModuleNotFoundError):
             importlib.import_module(name)
+
+
+# What a light function's cold start must not load: the agent's packages, boto3 (its import brings s3transfer and
+# multiprocessing; the clients are botocore's), the X-Ray SDK (set up by the first invocation) and Powertools'
+# OpenAPI models (loaded by the first request for the API document), PyJWT outside the authorizer.
+NOT_AT_IMPORT = ("langgraph", "langchain", "boto3", "s3transfer", "aws_xray_sdk")
+NOT_AT_IMPORT_MODULES = ("aws_lambda_powertools.event_handler.openapi.models",)
+
+
+@pytest.mark.parametrize("function", ["connect", "disconnect", "message", "workflow", "api", "authorizer"])
+def test_a_light_handler_imports_only_what_its_first_request_needs(function: str) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from bench.packaging import function_environment
+
+    task_root = ROOT / "functions" / function
+    env = {
+        **os.environ,
+        **function_environment(function),
+        "PYTHONPATH": os.pathsep.join([str(task_root), str(ROOT / "layers/common/python")]),
+        "LAMBDA_TASK_ROOT": str(task_root),
+    }
+    probe = "import sys, app; print('\\n'.join(sorted(sys.modules)))"
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], cwd=task_root, env=env, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert "app" in loaded
+    heavy = [m for m in loaded if m.split(".")[0] in NOT_AT_IMPORT or m in NOT_AT_IMPORT_MODULES]
+    heavy += [m for m in loaded if m == "jwt" and function != "authorizer"]
+    assert not heavy, f"{function} imports {heavy[:8]} at init"

@@ -7,13 +7,13 @@ import pytest
 from smart_support.protocol.errors import InvalidJson, MessageTooLarge, UnknownType, ValidationFailed
 from smart_support.protocol.events import error_event
 from smart_support.protocol.frames import (
-    MAX_FRAME_BYTES,
     InterruptResponseFrame,
     MessageFrame,
     PingFrame,
     ResumeFrame,
     parse_frame,
 )
+from smart_support.protocol.types import MAX_FRAME_BYTES
 
 
 def frame(**fields):

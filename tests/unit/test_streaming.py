@@ -3,7 +3,7 @@
 from typing import Any
 
 from smart_support.protocol.events import dumps
-from smart_support.protocol.frames import MAX_FRAME_BYTES
+from smart_support.protocol.types import MAX_FRAME_BYTES
 from smart_support.store.sessions import Session
 from smart_support.turns.streaming import MAX_TOKEN_CHARS, ThreadChannel, TokenCoalescer
 

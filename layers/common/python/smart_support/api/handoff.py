@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from smart_support.api.dependencies import Handoff, Operator
 from smart_support.api.responses import OperatorMessage, Release, Takeover, TicketView, documented
-from smart_support.protocol.frames import MAX_CONTENT_CHARS, THREAD_ID_PATTERN
+from smart_support.protocol.types import MAX_CONTENT_CHARS, THREAD_ID_PATTERN
 from smart_support.store.tickets import MAX_NOTE_CHARS
 
 router = Router()

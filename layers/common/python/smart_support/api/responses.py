@@ -11,7 +11,13 @@ from smart_support.protocol.types import Approver, HandoffState, Status
 from smart_support.store.tickets import Ticket, TicketKind, TicketStatus
 
 
-class ErrorDetail(BaseModel):
+class ApiModel(BaseModel):
+    """A response body: its validator is built when a route first returns one, not at cold start."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class ErrorDetail(ApiModel):
     """What went wrong."""
 
     code: str = Field(description="machine-readable, e.g. not_found, forbidden, validation_error")
@@ -19,13 +25,13 @@ class ErrorDetail(BaseModel):
     request_id: str
 
 
-class ErrorEnvelope(BaseModel):
+class ErrorEnvelope(ApiModel):
     """Every error the API answers."""
 
     error: ErrorDetail
 
 
-class GatewayMessage(BaseModel):
+class GatewayMessage(ApiModel):
     """What API Gateway answers by itself: a refused token, throttling, a body too large, a function that failed."""
 
     message: str = Field(description='e.g. "Forbidden", "Too Many Requests", "Internal Server Error"')
@@ -33,6 +39,8 @@ class GatewayMessage(BaseModel):
 
 class ErrorResponse(RootModel[ErrorEnvelope | GatewayMessage]):
     """Our error envelope, or API Gateway's own answer for the statuses it gives itself."""
+
+    model_config = ConfigDict(defer_build=True)
 
 
 GATEWAY_STATUSES = frozenset({401, 403, 413, 429, 500})  # API Gateway can answer these without the function
@@ -65,14 +73,14 @@ def documented(ok: str, *errors: int, public: bool = False) -> dict[int, Any]:
     return responses
 
 
-class Health(BaseModel):
+class Health(ApiModel):
     """Liveness."""
 
     status: Literal["ok"]
     service: str
 
 
-class SessionSummary(BaseModel):
+class SessionSummary(ApiModel):
     """One of the caller's threads."""
 
     thread_id: str
@@ -83,13 +91,13 @@ class SessionSummary(BaseModel):
     expires_at: str
 
 
-class SessionList(BaseModel):
+class SessionList(ApiModel):
     """The caller's threads, most recent first."""
 
     sessions: list[SessionSummary]
 
 
-class ApprovalView(BaseModel):
+class ApprovalView(ApiModel):
     """A pending approval as clients and operators see it (never its task token)."""
 
     interrupt_id: str
@@ -108,7 +116,7 @@ class ApprovalView(BaseModel):
     expires_at: str
 
 
-class SessionState(BaseModel):
+class SessionState(ApiModel):
     """One thread's state."""
 
     thread_id: str
@@ -126,14 +134,14 @@ class SessionState(BaseModel):
     operator_id: str | None = Field(None, description="who holds the thread (shown to operators only)")
 
 
-class ToolCallRecord(BaseModel):
+class ToolCallRecord(ApiModel):
     """A tool the assistant called."""
 
     tool: str
     args: dict[str, Any]
 
 
-class UserEntry(BaseModel):
+class UserEntry(ApiModel):
     """What the customer wrote."""
 
     model_config = ConfigDict(extra="allow")
@@ -144,7 +152,7 @@ class UserEntry(BaseModel):
     at: str
 
 
-class AssistantEntry(BaseModel):
+class AssistantEntry(ApiModel):
     """What one agent said, and the tools it called (absent when none)."""
 
     model_config = ConfigDict(extra="allow")
@@ -157,7 +165,7 @@ class AssistantEntry(BaseModel):
     at: str
 
 
-class DecisionEntry(BaseModel):
+class DecisionEntry(ApiModel):
     """How an approval was decided."""
 
     model_config = ConfigDict(extra="allow")
@@ -175,7 +183,7 @@ class DecisionEntry(BaseModel):
     at: str
 
 
-class OperatorEntry(BaseModel):
+class OperatorEntry(ApiModel):
     """What a human operator wrote while holding the thread."""
 
     model_config = ConfigDict(extra="allow")
@@ -188,7 +196,7 @@ class OperatorEntry(BaseModel):
     at: str
 
 
-class SystemEntry(BaseModel):
+class SystemEntry(ApiModel):
     """A hand-off event: a person was asked for, joined, or handed the thread back (or the ticket was closed)."""
 
     model_config = ConfigDict(extra="allow")
@@ -207,7 +215,7 @@ TranscriptEntry = Annotated[
 ]
 
 
-class Transcript(BaseModel):
+class Transcript(ApiModel):
     """A page of a thread's transcript, oldest first."""
 
     thread_id: str
@@ -215,7 +223,7 @@ class Transcript(BaseModel):
     next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last")
 
 
-class ApprovalQueue(BaseModel):
+class ApprovalQueue(ApiModel):
     """Open approvals, oldest first."""
 
     status: Literal["pending"]
@@ -223,7 +231,7 @@ class ApprovalQueue(BaseModel):
     next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last")
 
 
-class DecisionResult(BaseModel):
+class DecisionResult(ApiModel):
     """An operator's decision, recorded."""
 
     interrupt_id: str
@@ -233,7 +241,7 @@ class DecisionResult(BaseModel):
     edited_args: dict[str, Any] | None
 
 
-class AuditRecord(BaseModel):
+class AuditRecord(ApiModel):
     """Who decided what, when, with which outcome."""
 
     interrupt_id: str
@@ -253,13 +261,13 @@ class AuditRecord(BaseModel):
     decided_at: str
 
 
-class AuditLog(BaseModel):
+class AuditLog(ApiModel):
     """Approval decisions, newest first."""
 
     decisions: list[AuditRecord]
 
 
-class InterruptCounts(BaseModel):
+class InterruptCounts(ApiModel):
     """Approvals by outcome."""
 
     requested: int
@@ -268,7 +276,7 @@ class InterruptCounts(BaseModel):
     expired: int
 
 
-class TurnLatency(BaseModel):
+class TurnLatency(ApiModel):
     """Turn latency in ms: percentiles (bucket upper bounds) and the histogram they come from."""
 
     p50: int | None
@@ -276,7 +284,7 @@ class TurnLatency(BaseModel):
     histogram: dict[str, int]
 
 
-class HandoffCounts(BaseModel):
+class HandoffCounts(ApiModel):
     """Requests for a person, takeovers, and how long customers waited."""
 
     requested: int
@@ -285,7 +293,7 @@ class HandoffCounts(BaseModel):
     join_histogram: dict[str, int]
 
 
-class AnalyticsSummary(BaseModel):
+class AnalyticsSummary(ApiModel):
     """Sessions, turns, interrupts, hand-offs, tool usage, latency."""
 
     sessions: int
@@ -297,7 +305,7 @@ class AnalyticsSummary(BaseModel):
     turn_latency_ms: TurnLatency
 
 
-class TicketNoteView(BaseModel):
+class TicketNoteView(ApiModel):
     """An internal note (never shown to the customer)."""
 
     text: str
@@ -306,7 +314,7 @@ class TicketNoteView(BaseModel):
     at: str
 
 
-class TicketView(BaseModel):
+class TicketView(ApiModel):
     """A hand-off ticket as operators see it."""
 
     ticket_id: str
@@ -331,7 +339,7 @@ class TicketView(BaseModel):
         return cls.model_validate(ticket.public())
 
 
-class TicketPage(BaseModel):
+class TicketPage(ApiModel):
     """One page of the inbox: tickets of one status (open and assigned oldest first, closed newest first)."""
 
     status: TicketStatus
@@ -339,7 +347,7 @@ class TicketPage(BaseModel):
     next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last")
 
 
-class Takeover(BaseModel):
+class Takeover(ApiModel):
     """The operator holds the thread now."""
 
     thread_id: str
@@ -348,7 +356,7 @@ class Takeover(BaseModel):
     ticket: TicketView
 
 
-class OperatorMessage(BaseModel):
+class OperatorMessage(ApiModel):
     """The message the customer received (the `operator_message` event)."""
 
     type: Literal["operator_message"]
@@ -359,7 +367,7 @@ class OperatorMessage(BaseModel):
     at: str
 
 
-class Release(BaseModel):
+class Release(ApiModel):
     """The AI answers the thread again; its ticket is closed."""
 
     thread_id: str

@@ -18,7 +18,7 @@ from smart_support.api.responses import (
     documented,
 )
 from smart_support.clock import iso
-from smart_support.protocol.frames import THREAD_ID_PATTERN
+from smart_support.protocol.types import THREAD_ID_PATTERN
 from smart_support.store.transcript import REPLAY_PAGE, REPLAY_PAGE_MAX
 
 router = Router()

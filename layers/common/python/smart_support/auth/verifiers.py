@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
+import jwt  # at init, which Lambda runs on a whole vCPU: every request to the authorizer verifies a token
 from pydantic import ValidationError
 
 from smart_support.auth.tokens import MAX_LIFETIME_SECONDS, Principal, Role, display_name_claim
@@ -29,8 +30,6 @@ class SharedSecretVerifier:
 
     def verify(self, token: str) -> Principal:
         """The principal of a valid token; Unauthorized for a bad signature, expiry, missing claims or a long life."""
-        import jwt
-
         try:
             claims = jwt.decode(
                 token, self._secret(), algorithms=["HS256"], options={"require": ["sub", "role", "exp", "iat"]}
@@ -59,8 +58,6 @@ class OidcVerifier:
         audience_claim: str = "aud",
         refresh_cooldown_seconds: float = 30,
     ) -> None:
-        import jwt
-
         # Unknown key ids refetch the JWKS at most once per cooldown: a stream of made-up kids cannot flood the IdP.
         self._jwks = jwt.PyJWKClient(
             jwks_url, cache_keys=True, lifespan=3600, timeout=5, cooldown_duration=refresh_cooldown_seconds
@@ -73,8 +70,6 @@ class OidcVerifier:
 
     def verify(self, token: str) -> Principal:
         """The principal of a valid token; Unauthorized for anything else (signature, issuer, audience, expiry)."""
-        import jwt
-
         try:
             key = self._jwks.get_signing_key_from_jwt(token)
             claims = jwt.decode(

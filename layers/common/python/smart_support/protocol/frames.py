@@ -8,10 +8,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, TypeAdapter, ValidationError, field_validator
 
 from smart_support.protocol.errors import InvalidJson, MessageTooLarge, UnknownType, ValidationFailed
+from smart_support.protocol.types import MAX_CONTENT_CHARS, MAX_FRAME_BYTES, THREAD_ID_PATTERN
 
-MAX_FRAME_BYTES = 32 * 1024
-MAX_CONTENT_CHARS = 8000
-THREAD_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
 ThreadId = Annotated[str, Field(pattern=THREAD_ID_PATTERN, strict=True)]
 
 

@@ -1,4 +1,4 @@
-"""The protocol's shared vocabulary: thread statuses, hand-off states, who may approve, who decided."""
+"""The protocol's shared vocabulary: thread statuses, hand-off states, who may approve, who decided; frame limits."""
 
 from __future__ import annotations
 
@@ -8,3 +8,7 @@ Status = Literal["idle", "running", "awaiting_approval", "with_operator"]
 HandoffState = Literal["requested", "joined", "returned"]
 Approver = Literal["customer", "operator"]
 DecidedBy = Literal["customer", "operator", "timeout"]
+
+MAX_FRAME_BYTES = 32 * 1024  # API Gateway WebSocket's frame limit
+MAX_CONTENT_CHARS = 8000
+THREAD_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"

@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 
 from smart_support import aws
 from smart_support.protocol.events import dumps, token_event
-from smart_support.protocol.frames import MAX_FRAME_BYTES
+from smart_support.protocol.types import MAX_FRAME_BYTES
 from smart_support.store.dynamodb import StoreError
 from smart_support.store.ports import SessionReader
 
