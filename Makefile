@@ -64,8 +64,9 @@ faults: install tools ## the fault suite: e2e flows under LOCAL_FAULTS, IAM, TTL
 browser: install tools browser-deps
 	$(PY) -m pytest tests/browser -q
 
-build: tools ## sam build for python3.13/arm64
+build: install tools ## sam build for python3.13/arm64, then check the layers' bytecode and botocore models
 	PATH=$(dir $(PY313)):$$PATH $(TOOLS)/bin/sam build
+	$(PY) -m deploy.check_build
 
 deploy: install build ## sam deploy (samconfig.toml's CONFIG_ENV, default dev), then publish web/ + config.json
 	$(TOOLS)/bin/sam deploy --config-env $(CONFIG_ENV)

@@ -1,17 +1,19 @@
 """Layer sizes for python3.13/arm64 and cold-start import times of each function's handler module.
 
-Both build the two dependency layers the way `sam build` does (wheels only, for a target platform) into a cache
-directory keyed by their files, so later runs reuse them: the light layer with pip from
-layers/deps-light/requirements.txt (the python3.13 build method), the agent's by its own Makefile
-(layers/deps-agent: pip, then the packages no turn imports removed). Each is built
+Both build the layers the way `sam build` does, with their own Makefiles (BuildMethod: makefile), into a cache
+directory keyed by their files, so later runs reuse them: layers/deps-light (pip, botocore's models of the
+services the light functions call, bytecode), layers/deps-agent (pip, then the packages no turn imports removed)
+and layers/common (the package and its bytecode). The dependency layers are built
 - for arm64 (manylinux2014_aarch64): what Lambda unpacks, measured against the 250 MB limit;
 - for this machine's platform: the same pinned packages, importable here, so the import times are those of the
-  layer's contents (not of the dev venv, which holds extra packages such as cryptography that PyJWT would import).
+  layer's contents (not of the dev venv, which holds extra packages).
 
 Import times run in a fresh interpreter with `-S` (no site-packages) on the function's own layers and a
-Lambda-like environment (LAMBDA_TASK_ROOT set: the X-Ray SDK then skips its sampling client, as it does on
-Lambda), with the function's own environment from template.yaml. Each figure is the median of several runs after
-one warm-up that writes the bytecode caches.
+Lambda-like environment, with the function's own environment from template.yaml: PYTHONDONTWRITEBYTECODE (only
+the bytecode a layer ships is used, as on Lambda, whose /opt cannot be written), LAMBDA_TASK_ROOT (the X-Ray SDK
+then skips its sampling client, as on Lambda). Each figure is the median of several runs after one warm-up (the
+file system cache). Beside it: the same import from the layers without their bytecode, which is what Lambda would
+run had the build not compiled it.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from local.template import ROOT, LocalResolver, load_template
 LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024  # bytes: function code plus all its layers, unzipped
 LIGHT_LIMIT = 60 * 1024 * 1024  # bytes: a light function's code plus its layers, unzipped (issue 17)
 LAYERS = {"light": ROOT / "layers/deps-light", "heavy": ROOT / "layers/deps-agent"}
-COMMON = ROOT / "layers/common/python"
+COMMON_LAYER = ROOT / "layers/common"
 HEAVY_FUNCTIONS = ("agent",)
 LIGHT_FUNCTIONS = ("connect", "disconnect", "message", "workflow", "api", "authorizer")
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "smart-support-bench"
@@ -48,11 +50,23 @@ def layer_of(function: str) -> str:
     return "heavy" if function in HEAVY_FUNCTIONS else "light"
 
 
+def source_digest(source: Path) -> str:
+    """A hash of every file under `source` but bytecode caches (names and contents)."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in source.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        digest.update(str(path.relative_to(source)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def build_common() -> Path:
+    """The `python/` directory of the common layer as layers/common/Makefile builds it (cached)."""
+    return build_layer("common", "any")
+
+
 def build_layer(kind: str, platform_tag: str) -> Path:
-    """The `python/` directory of a dependency layer built for python3.13 on `platform_tag` (cached)."""
-    source = LAYERS[kind]
-    digest = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(source.iterdir()) if p.is_file())).hexdigest()
-    target = CACHE / f"{kind}-{platform_tag}-{digest[:12]}" / "python"
+    """The `python/` directory of a layer built for python3.13 on `platform_tag` (cached)."""
+    source = COMMON_LAYER if kind == "common" else LAYERS[kind]
+    target = CACHE / f"{kind}-{platform_tag}-{source_digest(source)[:12]}" / "python"
     if (target.parent / ".complete").exists():
         return target
     if target.parent.exists():
@@ -101,8 +115,8 @@ def build_layer(kind: str, platform_tag: str) -> Path:
     return target
 
 
-def tree_size(path: Path, skip_pycache: bool = True) -> int:
-    """Bytes of every file under `path` (bytecode caches left out: the layers ship none)."""
+def tree_size(path: Path, skip_pycache: bool = False) -> int:
+    """Bytes of every file under `path` (the layers ship their bytecode; a source tree's caches are left out)."""
     total = 0
     for root, dirs, files in os.walk(path):
         if skip_pycache:
@@ -111,12 +125,28 @@ def tree_size(path: Path, skip_pycache: bool = True) -> int:
     return total
 
 
+def without_bytecode(layer: Path) -> Path:
+    """A copy of a built layer's `python/` without its bytecode (what Lambda would compile at every cold start)."""
+    copy = layer.parent / "python-source"
+    if not (layer.parent / ".source-complete").exists():
+        subprocess.run(["rm", "-rf", str(copy)], check=True)
+        subprocess.run(["cp", "-R", str(layer), str(copy)], check=True)
+        for cache in sorted(copy.rglob("__pycache__"), reverse=True):
+            subprocess.run(["rm", "-rf", str(cache)], check=True)
+        (layer.parent / ".source-complete").touch()
+    return copy
+
+
 def layer_sizes() -> dict[str, Any]:
     """Unzipped size of each layer (arm64) and of each function with its layers, against the limits."""
     layers = {kind: build_layer(kind, ARM64) for kind in LAYERS}
     layer_bytes = {kind: tree_size(path) for kind, path in layers.items()}
-    common_bytes = tree_size(COMMON)
-    functions = {p.name: tree_size(p) for p in sorted((ROOT / "functions").iterdir()) if (p / "app.py").exists()}
+    common_bytes = tree_size(build_common())
+    functions = {
+        p.name: tree_size(p, skip_pycache=True)  # the python3.13 build method ships no bytecode
+        for p in sorted((ROOT / "functions").iterdir())
+        if (p / "app.py").exists()
+    }
     totals = {name: size + common_bytes + layer_bytes[layer_of(name)] for name, size in functions.items()}
     largest = {
         kind: [
@@ -210,15 +240,17 @@ def _time_import(module: str, cwd: Path, env: dict[str, str]) -> tuple[float, fl
     return float(wall), float(cpu)
 
 
-def cold_starts(runs: int = 5) -> dict[str, Any]:
+def cold_starts(runs: int = 5, source_runs: int = 3) -> dict[str, Any]:
     """Median import time of each handler module and of a bare `import boto3`, in fresh interpreters.
 
-    The interpreters take turns (boto3, then each function, `runs` rounds after a warm-up round that writes the
-    bytecode caches), so a burst of load on a shared machine hits every figure alike. CPU time is reported
-    beside wall time: on a busy machine it moves less.
+    The interpreters take turns (boto3, then each function, `runs` rounds after a warm-up round), so a burst of
+    load on a shared machine hits every figure alike. CPU time is reported beside wall time: on a busy machine it
+    moves less. Then `source_runs` rounds of the same imports from the layers without their bytecode.
     """
     deps = {kind: build_layer(kind, host_platform()) for kind in LAYERS}
+    common = build_common()
     base_env = {
+        "PYTHONDONTWRITEBYTECODE": "1",
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "LANG": "C.UTF-8",
         "AWS_REGION": "us-east-1",
@@ -239,7 +271,7 @@ def cold_starts(runs: int = 5) -> dict[str, Any]:
         env = {
             **base_env,
             **function_environment(name),
-            "PYTHONPATH": os.pathsep.join([str(task_root), str(COMMON), str(deps[layer_of(name)])]),
+            "PYTHONPATH": os.pathsep.join([str(task_root), str(common), str(deps[layer_of(name)])]),
             "LAMBDA_TASK_ROOT": str(task_root),
             "AWS_LAMBDA_FUNCTION_NAME": f"smart-support-{name}",
         }
@@ -250,9 +282,15 @@ def cold_starts(runs: int = 5) -> dict[str, Any]:
             sample = _time_import(module, cwd, env)
             if round_:
                 samples[name].append(sample)
+    sources = {str(path): str(without_bytecode(path)) for path in [common, *deps.values()]}
+    source_samples: dict[str, list[tuple[float, float]]] = {name: [] for name in subjects}
+    for _ in range(source_runs):
+        for name, (module, cwd, env) in subjects.items():
+            path = os.pathsep.join(sources.get(p, p) for p in env["PYTHONPATH"].split(os.pathsep))
+            source_samples[name].append(_time_import(module, cwd, {**env, "PYTHONPATH": path}))
 
-    def median(name: str, index: int) -> float:
-        return statistics.median(sample[index] for sample in samples[name])
+    def median(name: str, index: int, of: dict[str, list[tuple[float, float]]] = samples) -> float:
+        return statistics.median(sample[index] for sample in of[name])
 
     baseline, baseline_cpu = median("boto3", 0), median("boto3", 1)
     out: dict[str, Any] = {
@@ -262,6 +300,7 @@ def cold_starts(runs: int = 5) -> dict[str, Any]:
         "boto3_s": baseline,
         "boto3_ms": round(baseline * 1000, 1),
         "boto3_cpu_ms": round(baseline_cpu * 1000, 1),
+        "boto3_no_bytecode_ms": round(median("boto3", 0, source_samples) * 1000, 1),
         "functions": {},
     }
     for name in functions:
@@ -272,10 +311,11 @@ def cold_starts(runs: int = 5) -> dict[str, Any]:
             "ratio_to_boto3": round(seconds / baseline, 2),
             "import_cpu_ms": round(cpu * 1000, 1),
             "cpu_ratio_to_boto3": round(cpu / baseline_cpu, 2),
+            "no_bytecode_ms": round(median(name, 0, source_samples) * 1000, 1),
             "light": name in LIGHT_FUNCTIONS,
             "layer": layer_of(name),
         }
     return out
 
 
-__all__ = ["LIGHT_FUNCTIONS", "build_layer", "cold_starts", "layer_of", "layer_sizes"]
+__all__ = ["LIGHT_FUNCTIONS", "build_common", "build_layer", "cold_starts", "layer_of", "layer_sizes"]

@@ -496,15 +496,24 @@ def render(results: dict[str, Any]) -> str:
     cold = results.get("cold_start")
     if cold:
         rows = [
-            [name, f["import_ms"], f["ratio_to_boto3"], f["import_cpu_ms"], f["cpu_ratio_to_boto3"], f["layer"]]
+            [
+                name,
+                f["import_ms"],
+                f["ratio_to_boto3"],
+                f["import_cpu_ms"],
+                f["cpu_ratio_to_boto3"],
+                f.get("no_bytecode_ms", ""),
+                f["layer"],
+            ]
             for name, f in cold["functions"].items()
         ]
-        rows.insert(0, ["(import boto3)", cold["boto3_ms"], 1.0, cold["boto3_cpu_ms"], 1.0, ""])
+        boto3_row = ["(import boto3)", cold["boto3_ms"], 1.0, cold["boto3_cpu_ms"], 1.0]
+        rows.insert(0, [*boto3_row, cold.get("boto3_no_bytecode_ms", ""), ""])
         parts.append(
             _table(
                 f"Cold-start import of functions/<name>/app.py (median of {cold['runs']}, fresh "
-                "interpreter, the function's own layers)",
-                ["function", "wall ms", "x boto3", "CPU ms", "x boto3", "layer"],
+                "interpreter, the function's own layers and the bytecode they ship; last column: without it)",
+                ["function", "wall ms", "x boto3", "CPU ms", "x boto3", "no bytecode ms", "layer"],
                 rows,
             )
         )
