@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, TypeAdapter, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
 
 from smart_support.protocol.errors import InvalidJson, MessageTooLarge, UnknownType, ValidationFailed
 from smart_support.protocol.types import MAX_CONTENT_CHARS, MAX_FRAME_BYTES, THREAD_ID_PATTERN
@@ -14,7 +14,8 @@ ThreadId = Annotated[str, Field(pattern=THREAD_ID_PATTERN, strict=True)]
 
 
 class _Frame(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    # defer_build: a frame type's validator is built when the first frame of that type arrives, not at cold start
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
 
 class MessageFrame(_Frame):
@@ -83,10 +84,16 @@ ClientFrame = Annotated[
 ]
 
 
-_CLIENT_FRAME: TypeAdapter[ClientFrame] = TypeAdapter(ClientFrame)
-
-
-FRAME_TYPES = ("message", "interrupt_response", "ping", "resume", "cancel", "watch", "unwatch")
+FRAME_MODELS: dict[str, type[_Frame]] = {
+    "message": MessageFrame,
+    "interrupt_response": InterruptResponseFrame,
+    "ping": PingFrame,
+    "resume": ResumeFrame,
+    "cancel": CancelFrame,
+    "watch": WatchFrame,
+    "unwatch": UnwatchFrame,
+}
+FRAME_TYPES = tuple(FRAME_MODELS)
 
 
 def parse_frame(body: str | bytes | None) -> ClientFrame:
@@ -105,7 +112,7 @@ def parse_frame(body: str | bytes | None) -> ClientFrame:
         shown = json.dumps(frame_type) if frame_type is not None else "(missing)"
         raise UnknownType(f"Unknown frame type {shown}; expected one of {', '.join(FRAME_TYPES)}.")
     try:
-        return _CLIENT_FRAME.validate_python(data)
+        return FRAME_MODELS[frame_type].model_validate(data)  # type: ignore[return-value]  # the type's own model
     except ValidationError as exc:
         raise ValidationFailed(_describe(exc)) from exc
 
@@ -113,6 +120,6 @@ def parse_frame(body: str | bytes | None) -> ClientFrame:
 def _describe(exc: ValidationError) -> str:
     parts = []
     for error in exc.errors(include_url=False):
-        field = ".".join(str(p) for p in error["loc"][1:]) or str(error["loc"][0])
+        field = ".".join(str(p) for p in error["loc"]) or "frame"
         parts.append(f"{field}: {error['msg']}")
     return "Invalid frame: " + "; ".join(parts)
