@@ -27,14 +27,16 @@ def chat_service(dynamodb, sessions, workflow, sender=None) -> ChatService:
     sender = sender or NoSender()
     store = ApprovalStore(TABLE, dynamodb)
     tickets = TicketStore(TABLE, dynamodb)
+    approvals = ApprovalService(store, sessions, workflow, AnalyticsStore(TABLE, dynamodb))
+    handoff = HandoffService(sessions, tickets, HandoffStore(TABLE, 1800, tickets, dynamodb), sender)
     return ChatService(
         sessions,
         workflow,
-        ApprovalService(store, sessions, workflow, AnalyticsStore(TABLE, dynamodb)),
-        store,
+        lambda: approvals,
+        lambda: store,
         sender,
         TranscriptStore(TABLE, dynamodb),
-        HandoffService(sessions, tickets, HandoffStore(TABLE, 1800, tickets, dynamodb), sender),
+        lambda: handoff,
     )
 
 

@@ -150,11 +150,11 @@ def chat(settings: MessageSettings) -> ChatService:
     return ChatService(
         sessions(settings),
         workflow(settings),
-        approvals(settings),
-        approval_store(settings),
+        lambda: approvals(settings),
+        lambda: approval_store(settings),
         sender(settings),
         transcripts(settings),
-        handoff(settings),
+        lambda: handoff(settings),
         limits(settings),
     )
 

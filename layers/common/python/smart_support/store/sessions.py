@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from smart_support import aws
 from smart_support.clock import iso
 from smart_support.protocol.errors import NotFound, SessionExpired, ThreadBusy
+from smart_support.protocol.events import status_event
 from smart_support.protocol.types import HandoffState, Status
 from smart_support.store import analytics, items
 from smart_support.store.dynamodb import (
@@ -101,6 +102,18 @@ class Session(BaseModel):
     def live_watchers(self, now: float) -> list[str]:
         """The connections watching this thread whose watch has not lapsed."""
         return sorted(conn for conn, until in self.watchers.items() if until > now)
+
+    def status_event(self) -> dict[str, Any]:
+        """The thread's `status` event, with its hand-off: the operator holding it, its open ticket, its queue."""
+        return status_event(
+            self.thread_id,
+            self.status,
+            turn=self.turn,
+            handoff=self.handoff,
+            ticket_id=self.ticket_id,
+            operator=self.operator_name if self.status == "with_operator" else None,
+            queued=len(self.queued),
+        )
 
     def held_by(self, operator_id: str) -> bool:
         """True when `operator_id` holds the thread."""

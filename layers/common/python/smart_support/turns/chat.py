@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
@@ -27,12 +29,14 @@ from smart_support.protocol.frames import (
 from smart_support.store.ports import ApprovalRepository, SessionRepository, TranscriptRepository
 from smart_support.store.sessions import DuplicateMessage, HeldByOperator, Session, ThreadIdle
 from smart_support.store.transcript import question_item, segment_item
-from smart_support.turns.decisions import ApprovalService
-from smart_support.turns.handoff import HandoffService, StillHeld, status_of
 from smart_support.turns.limits import Limits
 from smart_support.turns.models import TurnRequest
 from smart_support.turns.stepfunctions import TurnWorkflow
 from smart_support.turns.streaming import Sender
+
+if TYPE_CHECKING:
+    from smart_support.turns.decisions import ApprovalService
+    from smart_support.turns.handoff import HandoffService
 
 logger = Logger(child=True)
 CANCELLED_COMMENT = "cancelled"
@@ -61,21 +65,37 @@ class ChatService:
         self,
         sessions: SessionRepository,
         workflow: TurnWorkflow,
-        approvals: ApprovalService,
-        approval_store: ApprovalRepository,
+        approvals: Callable[[], ApprovalService],
+        approval_store: Callable[[], ApprovalRepository],
         sender: Sender,
         transcripts: TranscriptRepository,
-        handoff: HandoffService,
+        handoff: Callable[[], HandoffService],
         limits: Limits | None = None,
     ) -> None:
         self.sessions = sessions
         self.workflow = workflow
-        self.approvals = approvals
-        self.approval_store = approval_store
+        # What only some frames need (decisions, approvals, the hand-off) is built when the first of them arrives.
+        self._approvals = approvals
+        self._approval_store = approval_store
         self.sender = sender
         self.transcripts = transcripts
-        self.handoff = handoff
+        self._handoff = handoff
         self.limits = limits
+
+    @cached_property
+    def approvals(self) -> ApprovalService:
+        """Approval decisions (interrupt_response, cancel while awaiting approval)."""
+        return self._approvals()
+
+    @cached_property
+    def approval_store(self) -> ApprovalRepository:
+        """Pending approvals (resent on resume)."""
+        return self._approval_store()
+
+    @cached_property
+    def handoff(self) -> HandoffService:
+        """Watching threads, and customers' messages while an operator holds the thread."""
+        return self._handoff()
 
     def handle(self, body: str | None, ctx: FrameContext) -> dict[str, Any] | None:
         """Process one raw frame; returns the reply frame (an `error` for every failure) or None."""
@@ -108,9 +128,9 @@ class ChatService:
         if isinstance(frame, PingFrame):
             return event("pong")
         if isinstance(frame, WatchFrame):
-            return status_of(self.handoff.watch(frame.thread_id, ctx.principal, ctx.connection_id))
+            return self.handoff.watch(frame.thread_id, ctx.principal, ctx.connection_id).status_event()
         if isinstance(frame, UnwatchFrame):
-            return status_of(self.handoff.unwatch(frame.thread_id, ctx.principal, ctx.connection_id))
+            return self.handoff.unwatch(frame.thread_id, ctx.principal, ctx.connection_id).status_event()
         raise AssertionError(f"unhandled frame {frame!r}")  # pragma: no cover - parse_frame is exhaustive
 
     def send_message(self, frame: MessageFrame, ctx: FrameContext) -> dict[str, Any] | None:
@@ -145,6 +165,8 @@ class ChatService:
         raise ThreadBusy()
 
     def _for_operator(self, session: Session, frame: MessageFrame, ctx: FrameContext) -> dict[str, Any] | None:
+        from smart_support.turns.handoff import StillHeld
+
         try:
             return self.handoff.customer_message(session, frame.content, frame.message_id, ctx.connection_id)
         except StillHeld:  # handed back to the AI in between: the message is a turn after all
@@ -213,7 +235,7 @@ class ChatService:
             pending = self.approval_store.get(session.pending_interrupt_id)
             if pending is not None:
                 self.sender.send(ctx.connection_id, pending.interrupt_event())
-        return status_of(session)
+        return session.status_event()
 
 
 def _handoff_turn(session: Session) -> int | None:

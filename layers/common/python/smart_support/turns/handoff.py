@@ -16,7 +16,6 @@ from smart_support.protocol.events import (
     customer_message_event,
     handoff_event,
     operator_message_event,
-    status_event,
 )
 from smart_support.store.analytics import join_bucket
 from smart_support.store.handoffs import HandoffConflict
@@ -28,19 +27,6 @@ from smart_support.turns.streaming import Sender, ThreadChannel
 logger = Logger(child=True)
 
 REQUESTED_KINDS = ("escalation", "approval_timeout")  # tickets someone waited on (time to join is measured)
-
-
-def status_of(session: Session) -> dict[str, Any]:
-    """The `status` event of a thread, with its hand-off: the operator holding it, its open ticket."""
-    return status_event(
-        session.thread_id,
-        session.status,
-        turn=session.turn,
-        handoff=session.handoff,
-        ticket_id=session.ticket_id,
-        operator=session.operator_name if session.status == "with_operator" else None,
-        queued=len(session.queued),
-    )
 
 
 class StillHeld(Exception):
@@ -258,11 +244,11 @@ class HandoffService:
                 raise SessionExpired() from exc
             if latest.status != "with_operator":
                 raise StillHeld() from exc
-            return status_of(latest)  # a retried frame: stored the first time
+            return latest.status_event()  # a retried frame: stored the first time
         ThreadChannel.for_session(self.sender, self.sessions, session).send_to_watchers(
             customer_message_event(session.thread_id, message_id, content, stamp)
         )
-        return status_of(session.model_copy(update={"connection_id": connection_id or session.connection_id}))
+        return session.model_copy(update={"connection_id": connection_id or session.connection_id}).status_event()
 
     # ---------------------------------------------------------------- watching
     def watch(self, thread_id: str, principal: Principal, connection_id: str, now: float | None = None) -> Session:
