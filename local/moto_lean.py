@@ -40,6 +40,7 @@ def make_moto_lean() -> None:
     _parse_each_definition_once()
     _parse_each_update_expression_once()
     _dispatch_without_inspecting()
+    _query_one_partition()
 
 
 def _stop_tracking_instances() -> None:
@@ -117,29 +118,101 @@ def _copy_parse_tree(value: Any, memo: dict[int, Any] | None = None) -> Any:
 
 
 def _cache_processing_maps() -> None:
-    """moto's validators rebuild their node-type -> handler map for every node they visit; build it once each."""
-    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser  # type: ignore[attr-defined]
+    """moto's validators rebuild their node-type -> handler map for every node they visit (ten passes a request,
+    each with ABC isinstance checks); here each traverser builds its map once and each node type's handler is
+    looked up once per traverser class. The traversal itself (order, in-place replacement) is moto's."""
+    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, Node  # type: ignore[attr-defined]
+
+    @functools.cache
+    def is_node(cls: type) -> bool:
+        return issubclass(cls, Node)
+
+    @functools.cache
+    def handler_key(traverser: type, node_type: type, keys: tuple[type, ...]) -> type | None:
+        return next((key for key in keys if issubclass(node_type, key)), None)  # the first match, as moto's
+
+    @functools.cache
+    def visits_children(traverser: type) -> bool:
+        return traverser.pre_processing_of_child is not DepthFirstTraverser.pre_processing_of_child
 
     def processing_map(self: Any) -> dict[type, Callable[[Any], Any]]:
         kept = self.__dict__.get("_lean_map")
         if kept is None:
             kept = self.__dict__["_lean_map"] = self._processing_map()  # bound methods of this traverser
+            self.__dict__["_lean_types"] = tuple(kept)
         return kept  # type: ignore[no-any-return]
 
     def nodes_to_be_processed(self: Any) -> tuple[type, ...]:
-        kept = self.__dict__.get("_lean_types")
-        if kept is None:
-            kept = self.__dict__["_lean_types"] = tuple(processing_map(self))
-        return kept  # type: ignore[no-any-return]
+        processing_map(self)
+        return self.__dict__["_lean_types"]  # type: ignore[no-any-return]
 
     def process(self: Any, node: Any) -> Any:
-        for node_type, handler in processing_map(self).items():
-            if isinstance(node, node_type):
-                return handler(node)
-        return None
+        handlers = processing_map(self)
+        key = handler_key(type(self), type(node), self.__dict__["_lean_types"])
+        return None if key is None else handlers[key](node)
+
+    def traverse_node_recursively(self: Any, node: Any, child_id: int = -1) -> Any:
+        if not is_node(type(node)):
+            return node
+        parent_node = node.parent
+        if node.children is not None:
+            before_child = self.pre_processing_of_child if visits_children(type(self)) else None
+            for i, child_node in enumerate(node.children):
+                if before_child is not None:
+                    before_child(node, i)
+                traverse_node_recursively(self, child_node, i)
+        handlers = processing_map(self)
+        key = handler_key(type(self), type(node), self.__dict__["_lean_types"])
+        if key is not None:
+            node = handlers[key](node)
+            node.parent = parent_node
+            if parent_node:
+                parent_node.children[child_id] = node
+        return node
 
     DepthFirstTraverser.nodes_to_be_processed = nodes_to_be_processed
     DepthFirstTraverser.process = process
+    DepthFirstTraverser.traverse_node_recursively = traverse_node_recursively
+
+
+def _query_one_partition() -> None:
+    """moto answers a Query on a table's key by sorting every item of the table and keeping the partition's: CPU per
+    query grows with the table (every turn adds items). A Query on the table's own key reads its partition only;
+    what moto does with those items (sort by range key, limits, pages, filters, copies) is unchanged."""
+    from moto.dynamodb.models.table import Table
+
+    original = Table.query
+    if getattr(original, "_one_partition", False):
+        return
+
+    @functools.wraps(original)
+    def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("index_name") is not None or hash_key is None:
+            return original(self, hash_key, *args, **kwargs)
+        return original(_Partition(self, hash_key), hash_key, *args, **kwargs)
+
+    query._one_partition = True  # type: ignore[attr-defined]  # a marker on the wrapper
+    Table.query = query  # type: ignore[method-assign]
+
+
+class _Partition:
+    """A table whose `all_items` are one partition's (what moto's Query keeps of them anyway)."""
+
+    def __init__(self, table: Any, hash_key: Any) -> None:
+        self._table = table
+        self._hash_key = hash_key
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._table, name)
+
+    def all_items(self) -> list[Any]:
+        """The partition's items, in moto's order."""
+        partition = self._table.items.get(self._hash_key)
+        if partition is None:
+            return []
+        if self._table.range_key_attr:
+            return sorted(partition.values(), key=lambda item: item.range_key)
+        return [partition]
 
 
 def _dispatch_without_inspecting() -> None:
