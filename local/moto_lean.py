@@ -41,6 +41,7 @@ def make_moto_lean() -> None:
     _parse_each_update_expression_once()
     _dispatch_without_inspecting()
     _query_one_partition()
+    _serialize_responses_faster()
 
 
 def _stop_tracking_instances() -> None:
@@ -173,6 +174,56 @@ def _cache_processing_maps() -> None:
     DepthFirstTraverser.nodes_to_be_processed = nodes_to_be_processed
     DepthFirstTraverser.process = process
     DepthFirstTraverser.traverse_node_recursively = traverse_node_recursively
+
+
+def _serialize_responses_faster() -> None:
+    """moto serialises each response by asking, for every member of every structure (ten per DynamoDB attribute
+    value), a chain of alias providers which keys the value might be under; for a plain dict the keys they name
+    depend on the member's shape alone. Here they are asked once per shape member and kept; the first key the dict
+    has wins, as in moto's picker. Anything else (objects, transformers, other pickers) goes moto's own way."""
+    from moto.core import serialize
+
+    expected = [
+        serialize.ExplicitAlias,
+        serialize.ShapeNameAlias,
+        serialize.NoAlias,
+        serialize.ShapePrefixAlias,
+        serialize.ClassPrefixAlias,
+        serialize.ModelAlias,
+    ]
+    if serialize.DEFAULT_ALIAS_PROVIDERS != expected:  # a moto whose aliases this was not checked against
+        return
+    original = serialize.ResponseSerializer.get_value
+    pickers = (serialize.AttributePicker, serialize.XFormedAttributePicker)
+
+    def candidate_keys(picker: Any, key: str, shape: Any) -> tuple[str, ...] | None:
+        kept: dict[tuple[type, str, int], tuple[str, ...] | None] = shape.__dict__.setdefault("_lean_keys", {})
+        parent = getattr(shape, "parent", None)
+        slot = (type(picker), key, id(parent))  # the parent is kept alive by the shape itself
+        if slot not in kept:
+            context = serialize.AttributePickerContext(obj={}, key=key, shape=shape)
+            keys = tuple(picker.get_possible_keys(context))  # what moto's providers name for a plain dict
+            kept[slot] = None if any("." in k for k in keys) else keys
+        return kept[slot]
+
+    def get_value(self: Any, value: Any, key: str, shape: Any) -> Any:
+        picker = self._value_picker
+        if (
+            type(value) is dict
+            and shape is not None
+            and type(picker) in pickers
+            and not picker.response_transformers
+            and picker.alias_providers is serialize.DEFAULT_ALIAS_PROVIDERS
+        ):
+            keys = candidate_keys(picker, key, shape)
+            if keys is not None:
+                for candidate in keys:
+                    if candidate in value:
+                        return value[candidate]
+                return None
+        return original(self, value, key, shape)
+
+    serialize.ResponseSerializer.get_value = get_value  # type: ignore[method-assign]
 
 
 def _query_one_partition() -> None:
