@@ -42,6 +42,7 @@ def make_moto_lean() -> None:
     _dispatch_without_inspecting()
     _query_one_partition()
     _serialize_responses_faster()
+    _sanitize_user_agents_once()
 
 
 def _stop_tracking_instances() -> None:
@@ -103,11 +104,51 @@ def _parse_each_update_expression_once() -> None:
         tree = make(expression)  # raises on a bad expression, caching nothing
         pickled = pickle.dumps(tree, pickle.HIGHEST_PROTOCOL)
         tree._lean_pickled = pickled  # type: ignore[attr-defined]  # added after pickling: copies do not carry it
+        tree._lean_source = expression  # type: ignore[attr-defined]
         return tree
 
     UpdateExpressionParser.make = staticmethod(parse)  # type: ignore[method-assign,assignment]
     validators.deepcopy = _copy_parse_tree  # type: ignore[attr-defined]  # the module's own name for copy.deepcopy
     _cache_processing_maps()
+    _check_each_expression_shape_once(validators)
+
+
+PASSED_SHAPE_CHECKS = 4096  # (expression, names) pairs remembered as having passed moto's pure checks
+
+
+def _check_each_expression_shape_once(validators: Any) -> None:
+    """Two of the ten passes moto's validator makes over an UpdateExpression look at nothing but the expression and
+    its attribute names (at most one SET/REMOVE/ADD/DELETE clause; no path set twice or overlapping), and they run at
+    every node of the tree (two thirds of a validation for the session's 16-action update). Once an (expression,
+    names) pair has passed them it always will: they are skipped for it; every other pass (values, the item, key
+    attributes, types) runs on every request."""
+    pure = (validators.ActionCountValidator, validators.OverlappingPathsValidator)
+    original_init = validators.Validator.__init__
+    passed: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
+
+    def init(self: Any, expression: Any, expression_attribute_names: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, expression, expression_attribute_names, *args, **kwargs)
+        source = getattr(expression, "_lean_source", None)  # only trees this module parsed and keeps
+        names = tuple(sorted((expression_attribute_names or {}).items()))
+        self._lean_key = None if source is None else (source, names)
+
+    def validate(self: Any) -> Any:
+        key = getattr(self, "_lean_key", None)
+        processors = self.processors
+        if key is not None and key in passed:
+            processors = [p for p in processors if not isinstance(p, pure)]
+        last_pure = max((i for i, p in enumerate(processors) if isinstance(p, pure)), default=-1)
+        node = self.node_to_validate
+        for index, processor in enumerate(processors):
+            node = processor.traverse(node)
+            if index == last_pure and key is not None:
+                if len(passed) >= PASSED_SHAPE_CHECKS:
+                    passed.clear()
+                passed.add(key)
+        return node
+
+    validators.Validator.__init__ = init
+    validators.Validator.validate = validate
 
 
 def _copy_parse_tree(value: Any, memo: dict[int, Any] | None = None) -> Any:
@@ -223,7 +264,64 @@ def _serialize_responses_faster() -> None:
                 return None
         return original(self, value, key, shape)
 
+    original_structure = serialize.ResponseSerializer._serialize_type_structure
+    original_member = serialize.ResponseSerializer._serialize_structure_member
+
+    @functools.cache
+    def plain_members(serializer: type) -> bool:
+        return serializer._serialize_structure_member is original_member  # type: ignore[attr-defined,no-any-return]
+
+    def member_plan(picker: Any, shape: Any) -> list[tuple[str, Any, tuple[str, ...]]] | None:
+        kept: dict[type, Any] = shape.__dict__.setdefault("_lean_plan", {})
+        if type(picker) not in kept:
+            plan: list[tuple[str, Any, tuple[str, ...]]] | None = []
+            for member_key, member_shape in shape.members.items():
+                member_shape.parent = shape  # what moto's loop sets before it looks a member up
+                keys = candidate_keys(picker, member_key, member_shape)
+                if keys is None or plan is None:
+                    plan = None
+                    continue
+                plan.append((member_key, member_shape, keys))
+            kept[type(picker)] = plan
+        return kept[type(picker)]  # type: ignore[no-any-return]
+
+    def serialize_structure(self: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
+        picker = self._value_picker
+        plan = (
+            member_plan(picker, shape)
+            if type(value) is dict
+            and plain_members(type(self))
+            and type(picker) in pickers
+            and not picker.response_transformers
+            and picker.alias_providers is serialize.DEFAULT_ALIAS_PROVIDERS
+            else None
+        )
+        if plan is None:
+            return original_structure(self, serialized, value, shape, key)  # type: ignore[no-any-return]
+        wrapper = self.MAP_TYPE() if key else serialized
+        for member_key, member_shape, keys in plan:
+            for candidate in keys:
+                if candidate in value:
+                    member_value = value[candidate]
+                    if member_value is not None:
+                        self._serialize(wrapper, member_value, member_shape, member_key)
+                    break
+        if key:
+            self._default_serialize(serialized, wrapper, shape, key)
+        return None
+
     serialize.ResponseSerializer.get_value = get_value  # type: ignore[method-assign]
+    serialize.ResponseSerializer._serialize_type_structure = serialize_structure  # type: ignore[method-assign]
+
+
+def _sanitize_user_agents_once() -> None:
+    """botocore rebuilds every client's User-Agent header for each request, cleaning each of its ~40 components
+    character by character; the cleaning is a pure function of the text, kept here (the header is unchanged)."""
+    from botocore import useragent
+
+    useragent.sanitize_user_agent_string_component = functools.lru_cache(maxsize=1024)(  # type: ignore[assignment]
+        useragent.sanitize_user_agent_string_component
+    )
 
 
 def _query_one_partition() -> None:
