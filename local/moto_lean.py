@@ -25,6 +25,7 @@ import copy
 import functools
 import os
 import pickle
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -43,6 +44,7 @@ def make_moto_lean() -> None:
     _query_one_partition()
     _serialize_responses_faster()
     _sanitize_user_agents_once()
+    _lex_each_condition_once()
 
 
 def _stop_tracking_instances() -> None:
@@ -212,9 +214,45 @@ def _cache_processing_maps() -> None:
                 parent_node.children[child_id] = node
         return node
 
+    handler_keys: dict[type, dict[type, Any]] = {}
+    nodes: dict[type, bool] = {}
+
+    def traverse(self: Any, root: Any) -> Any:
+        """traverse_node_recursively from the root, with this traverser's lookups hoisted out of the recursion."""
+        handlers = processing_map(self)
+        keys = self.__dict__["_lean_types"]
+        kind = type(self)
+        before_child = self.pre_processing_of_child if visits_children(kind) else None
+        known = handler_keys.setdefault(kind, {})  # node type -> its handler's key (None: not handled, not a node)
+
+        def visit(node: Any, child_id: int) -> Any:
+            node_type = type(node)
+            key = known.get(node_type, known)
+            if key is known:
+                key = known[node_type] = handler_key(kind, node_type, keys) if is_node(node_type) else None
+                nodes[node_type] = is_node(node_type)
+            if not nodes[node_type]:
+                return node
+            parent_node = node.parent
+            children = node.children
+            if children is not None:
+                for i, child_node in enumerate(children):
+                    if before_child is not None:
+                        before_child(node, i)
+                    visit(child_node, i)
+            if key is not None:
+                node = handlers[key](node)
+                node.parent = parent_node
+                if parent_node:
+                    parent_node.children[child_id] = node
+            return node
+
+        return visit(root, -1)
+
     DepthFirstTraverser.nodes_to_be_processed = nodes_to_be_processed
     DepthFirstTraverser.process = process
     DepthFirstTraverser.traverse_node_recursively = traverse_node_recursively
+    DepthFirstTraverser.traverse = traverse
 
 
 def _serialize_responses_faster() -> None:
@@ -322,6 +360,24 @@ def _sanitize_user_agents_once() -> None:
     useragent.sanitize_user_agent_string_component = functools.lru_cache(maxsize=1024)(  # type: ignore[assignment]
         useragent.sanitize_user_agent_string_component
     )
+
+
+def _lex_each_condition_once() -> None:
+    """moto lexes a ConditionExpression with a list of regular expressions, token by token, twice per request (the
+    handler and the backend each parse it). The tokens depend on the text alone (immutable tuples): they are kept
+    per expression; parsing them (names, values, functions) runs on every request as before."""
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+
+    original = ConditionExpressionParser._lex_condition_expression
+
+    @functools.lru_cache(maxsize=512)
+    def lex(expression: str) -> tuple[Any, ...]:
+        return tuple(original(ConditionExpressionParser(expression, None, None)))  # raises on bad text, keeping none
+
+    def lex_condition_expression(self: Any) -> deque[Any]:
+        return deque(lex(self.condition_expression))
+
+    ConditionExpressionParser._lex_condition_expression = lex_condition_expression  # type: ignore[method-assign]
 
 
 def _query_one_partition() -> None:
