@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import inspect
 import os
 import pickle
 from collections import deque
@@ -390,9 +391,12 @@ def _query_one_partition() -> None:
     if getattr(original, "_one_partition", False):
         return
 
+    signature = inspect.signature(original)
+
     @functools.wraps(original)
     def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
-        if kwargs.get("index_name") is not None or hash_key is None:
+        index_name = signature.bind(self, hash_key, *args, **kwargs).arguments.get("index_name")
+        if index_name is not None or hash_key is None:  # an index is not partitioned by the table's key
             return original(self, hash_key, *args, **kwargs)
         return original(_Partition(self, hash_key), hash_key, *args, **kwargs)
 
