@@ -28,9 +28,15 @@ import os
 import pickle
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
+T = TypeVar("T")
 EXECUTIONS_KEPT = 500  # finished executions moto keeps (with their histories); the oldest go first
+
+
+def _memo(function: Callable[..., T]) -> Callable[..., T]:
+    """functools.cache, typed loosely (its keys here are classes)."""
+    return functools.cache(function)
 
 
 @functools.cache
@@ -111,7 +117,7 @@ def _parse_each_update_expression_once() -> None:
         return tree
 
     UpdateExpressionParser.make = staticmethod(parse)  # type: ignore[method-assign,assignment]
-    validators.deepcopy = _copy_parse_tree  # type: ignore[attr-defined]  # the module's own name for copy.deepcopy
+    validators.deepcopy = _copy_parse_tree  # type: ignore[attr-defined,assignment]  # the module's own name for copy.deepcopy
     _cache_processing_maps()
     _check_each_expression_shape_once(validators)
 
@@ -158,7 +164,7 @@ def _copy_parse_tree(value: Any, memo: dict[int, Any] | None = None) -> Any:
     """copy.deepcopy, but a kept parse tree is unpickled from its bytes (a tenth of the time for the same copy)."""
     pickled = getattr(value, "_lean_pickled", None) if memo is None else None
     if isinstance(pickled, bytes):
-        return pickle.loads(pickled)  # noqa: S301 - bytes this process pickled from its own parse tree
+        return pickle.loads(pickled)  # bytes this process pickled from its own parse tree
     return copy.deepcopy(value, memo)
 
 
@@ -168,16 +174,16 @@ def _cache_processing_maps() -> None:
     looked up once per traverser class. The traversal itself (order, in-place replacement) is moto's."""
     from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, Node  # type: ignore[attr-defined]
 
-    @functools.cache
-    def is_node(cls: type) -> bool:
+    @_memo
+    def is_node(cls: Any) -> bool:
         return issubclass(cls, Node)
 
-    @functools.cache
-    def handler_key(traverser: type, node_type: type, keys: tuple[type, ...]) -> type | None:
+    @_memo
+    def handler_key(traverser: Any, node_type: Any, keys: tuple[Any, ...]) -> Any:
         return next((key for key in keys if issubclass(node_type, key)), None)  # the first match, as moto's
 
-    @functools.cache
-    def visits_children(traverser: type) -> bool:
+    @_memo
+    def visits_children(traverser: Any) -> bool:
         return traverser.pre_processing_of_child is not DepthFirstTraverser.pre_processing_of_child
 
     def processing_map(self: Any) -> dict[type, Callable[[Any], Any]]:
@@ -271,7 +277,7 @@ def _serialize_responses_faster() -> None:
         serialize.ClassPrefixAlias,
         serialize.ModelAlias,
     ]
-    if serialize.DEFAULT_ALIAS_PROVIDERS != expected:  # a moto whose aliases this was not checked against
+    if expected != serialize.DEFAULT_ALIAS_PROVIDERS:  # a moto whose aliases this was not checked against
         return
     original = serialize.ResponseSerializer.get_value
     pickers = (serialize.AttributePicker, serialize.XFormedAttributePicker)
@@ -306,8 +312,8 @@ def _serialize_responses_faster() -> None:
     original_structure = serialize.ResponseSerializer._serialize_type_structure
     original_member = serialize.ResponseSerializer._serialize_structure_member
 
-    @functools.cache
-    def plain_members(serializer: type) -> bool:
+    @_memo
+    def plain_members(serializer: Any) -> bool:
         return serializer._serialize_structure_member is original_member  # type: ignore[attr-defined,no-any-return]
 
     def member_plan(picker: Any, shape: Any) -> list[tuple[str, Any, tuple[str, ...]]] | None:
@@ -398,7 +404,8 @@ def _query_one_partition() -> None:
         index_name = signature.bind(self, hash_key, *args, **kwargs).arguments.get("index_name")
         if index_name is not None or hash_key is None:  # an index is not partitioned by the table's key
             return original(self, hash_key, *args, **kwargs)
-        return original(_Partition(self, hash_key), hash_key, *args, **kwargs)
+        partition: Any = _Partition(self, hash_key)
+        return original(partition, hash_key, *args, **kwargs)
 
     query._one_partition = True  # type: ignore[attr-defined]  # a marker on the wrapper
     Table.query = query  # type: ignore[method-assign]

@@ -100,3 +100,209 @@ def test_only_the_newest_finished_executions_are_kept(aws):
     assert all(thread.is_alive() for thread in TMP_THREADS)
     names = [e["name"] for e in sfn.list_executions(stateMachineArn=arn)["executions"]]
     assert sorted(names) == ["e4", "e5"]
+
+
+def test_a_query_on_the_table_key_reads_its_partition_only_and_answers_as_before(lean, monkeypatch):
+    # Given a partition of five items beside other partitions
+    for sk in ("TURN#3", "TURN#1", "TURN#5", "TURN#2", "TURN#4", "META"):
+        lean.put_item(TableName=TABLE, Item={"PK": {"S": "THREAD#q"}, "SK": {"S": sk}})
+    for i in range(30):
+        lean.put_item(TableName=TABLE, Item={"PK": {"S": f"THREAD#other-{i}"}, "SK": {"S": "TURN#1"}})
+
+    # When the whole table may no longer be listed (a Query on the key must not need it)
+    def whole_table(self):
+        raise AssertionError("a key query listed the whole table")
+
+    monkeypatch.setattr(Table, "all_items", whole_table)
+    values = {":pk": {"S": "THREAD#q"}, ":t": {"S": "TURN#"}}
+    newest = lean.query(
+        TableName=TABLE,
+        KeyConditionExpression="PK = :pk AND begins_with(SK, :t)",
+        ExpressionAttributeValues=values,
+        ScanIndexForward=False,
+        Limit=2,
+    )
+    rest = lean.query(
+        TableName=TABLE,
+        KeyConditionExpression="PK = :pk AND begins_with(SK, :t)",
+        ExpressionAttributeValues=values,
+        ScanIndexForward=False,
+        ExclusiveStartKey=newest["LastEvaluatedKey"],
+    )
+
+    # Then the answers are DynamoDB's: range-key order, limits and pages, only that partition
+    assert [i["SK"]["S"] for i in newest["Items"]] == ["TURN#5", "TURN#4"]
+    assert [i["SK"]["S"] for i in rest["Items"]] == ["TURN#3", "TURN#2", "TURN#1"]
+    assert "LastEvaluatedKey" not in rest
+
+
+def test_an_index_query_still_finds_items_across_partitions(lean):
+    # Given items of two partitions under one index key
+    for pk in ("a", "b"):
+        lean.put_item(
+            TableName=TABLE,
+            Item={**key(pk), "GSI1PK": {"S": "OWNER#x"}, "GSI1SK": {"S": f"2026-{pk}"}},
+        )
+
+    # When the index is queried
+    found = lean.query(
+        TableName=TABLE,
+        IndexName="GSI1",
+        KeyConditionExpression="GSI1PK = :o",
+        ExpressionAttributeValues={":o": {"S": "OWNER#x"}},
+    )
+
+    # Then both are there, in the index's order
+    assert [i["PK"]["S"] for i in found["Items"]] == ["a", "b"]
+
+
+SESSION_START = (
+    "SET #s = :running, turn = if_not_exists(turn, :zero) + :one, tags = list_append(if_not_exists(tags, :empty), :t),"
+    " created_at = if_not_exists(created_at, :now) REMOVE pending ADD hits :one"
+)
+
+
+def test_a_kept_update_expression_is_applied_afresh_to_each_item(lean):
+    # Given one expression used on a new item, then again on it, then on another item with different values
+    def update(pk: str, tag: str, now: str) -> dict:
+        return lean.update_item(
+            TableName=TABLE,
+            Key=key(pk),
+            UpdateExpression=SESSION_START,
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={
+                ":running": {"S": "running"},
+                ":zero": {"N": "0"},
+                ":one": {"N": "1"},
+                ":empty": {"L": []},
+                ":t": {"L": [{"S": tag}]},
+                ":now": {"S": now},
+            },
+            ReturnValues="ALL_NEW",
+        )["Attributes"]
+
+    first = update("u1", "a", "t0")
+    lean.update_item(
+        TableName=TABLE,
+        Key=key("u1"),
+        UpdateExpression="SET pending = :p",
+        ExpressionAttributeValues={":p": {"S": "x"}},
+    )
+    second = update("u1", "b", "t1")
+    other = update("u2", "c", "t2")
+
+    # Then each result is computed from that item and those values (nothing carried over from an earlier request)
+    assert first["turn"] == {"N": "1"} and first["tags"] == {"L": [{"S": "a"}]} and first["created_at"] == {"S": "t0"}
+    assert second["turn"] == {"N": "2"} and second["tags"] == {"L": [{"S": "a"}, {"S": "b"}]}
+    assert second["created_at"] == {"S": "t0"} and "pending" not in second and second["hits"] == {"N": "2"}
+    assert other["turn"] == {"N": "1"} and other["tags"] == {"L": [{"S": "c"}]} and other["status"] == {"S": "running"}
+
+
+@pytest.mark.parametrize(
+    ("expression", "names", "error"),
+    [
+        ("SET #a = :v, #b = :v", {"#a": "x", "#b": "x"}, "Two document paths overlap"),
+        ("SET a = :v SET b = :v", {}, 'The "SET" section can only be used once'),
+    ],
+)
+def test_an_expression_that_passed_the_shape_checks_with_some_names_is_checked_again_with_others(
+    lean, expression, names, error
+):
+    # Given an expression that passed once with names that do not clash (or a valid sibling of it)
+    valid_names = {"#a": "x", "#b": "y"} if names else {}
+    valid = expression if names else "SET a = :v, b = :v"
+    lean.update_item(
+        TableName=TABLE,
+        Key=key("c"),
+        UpdateExpression=valid,
+        ExpressionAttributeValues={":v": {"S": "1"}},
+        **({"ExpressionAttributeNames": valid_names} if valid_names else {}),
+    )
+
+    # When it comes again with names that make two paths one (or with two SET clauses)
+    with pytest.raises(ClientError) as refused:
+        lean.update_item(
+            TableName=TABLE,
+            Key=key("c"),
+            UpdateExpression=expression,
+            ExpressionAttributeValues={":v": {"S": "1"}},
+            **({"ExpressionAttributeNames": names} if names else {}),
+        )
+
+    # Then DynamoDB's validation error, every time
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert error in refused.value.response["Error"]["Message"]
+
+
+def test_conditions_kept_as_tokens_still_see_each_requests_values(lean):
+    # Given an item and a condition text used twice with different values
+    lean.put_item(TableName=TABLE, Item={**key("k"), "turn": {"N": "3"}})
+
+    def bump(expected: str) -> None:
+        lean.update_item(
+            TableName=TABLE,
+            Key=key("k"),
+            UpdateExpression="SET turn = turn + :one",
+            ConditionExpression="turn = :turn",
+            ExpressionAttributeValues={":one": {"N": "1"}, ":turn": {"N": expected}},
+        )
+
+    # When the first matches and the second does not
+    bump("3")
+    with pytest.raises(ClientError) as refused:
+        bump("3")
+
+    # Then the second is refused, as DynamoDB would
+    assert refused.value.response["Error"]["Code"] == "ConditionalCheckFailedException"
+    assert lean.get_item(TableName=TABLE, Key=key("k"))["Item"]["turn"] == {"N": "4"}
+
+
+def test_responses_are_serialised_as_moto_serialises_them(lean, monkeypatch):
+    # Given an item with every attribute type, nested
+    item = {
+        **key("all"),
+        "s": {"S": "text"},
+        "n": {"N": "12.5"},
+        "b": {"B": b"\x00\x01bytes"},
+        "ss": {"SS": ["a", "b"]},
+        "ns": {"NS": ["1", "2"]},
+        "bs": {"BS": [b"x", b"y"]},
+        "m": {"M": {"inner": {"L": [{"S": "x"}, {"N": "1"}, {"NULL": True}, {"BOOL": False}]}}},
+        "nul": {"NULL": True},
+        "flag": {"BOOL": True},
+    }
+    lean.put_item(TableName=TABLE, Item=item)
+    bodies: list[bytes] = []
+    lean.meta.events.register("after-call.dynamodb", lambda http_response, **_: bodies.append(http_response.content))
+
+    def read() -> None:
+        lean.get_item(TableName=TABLE, Key=key("all"))
+        lean.query(TableName=TABLE, KeyConditionExpression="PK = :p", ExpressionAttributeValues={":p": {"S": "all"}})
+        with pytest.raises(ClientError):
+            lean.transact_write_items(
+                TransactItems=[
+                    {
+                        "ConditionCheck": {
+                            "TableName": TABLE,
+                            "Key": key("all"),
+                            "ConditionExpression": "attribute_not_exists(PK)",
+                            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                        }
+                    }
+                ]
+            )
+
+    # When the same requests are answered by the kept plans, then by moto's own serialiser (another picker class)
+    read()
+    from moto.core import responses
+    from moto.core.serialize import XFormedAttributePicker
+
+    class MotosOwnPath(XFormedAttributePicker):
+        pass
+
+    monkeypatch.setattr(responses, "XFormedAttributePicker", MotosOwnPath)
+    read()
+
+    # Then the wire bytes are the same
+    assert len(bodies) == 6
+    assert bodies[:3] == bodies[3:]
