@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hmac
+import io
 import json
 import logging
 import os
@@ -29,9 +30,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 from aiohttp import WSMsgType, web
+from botocore.awsrequest import AWSResponse
 
 from local import gate
 from local.faults import FaultPlan, parse_faults
@@ -72,6 +74,10 @@ def _request_time() -> str:
     return datetime.now(UTC).strftime("%d/%b/%Y:%H:%M:%S +0000")
 
 
+def _json(status: int, payload: Any, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    return status, {"Content-Type": "application/json; charset=utf-8", **(headers or {})}, json.dumps(payload).encode()
+
+
 def _new_connection_id() -> str:
     return base64.b64encode(secrets.token_bytes(10)).decode()[:-2] + "="
 
@@ -93,6 +99,7 @@ class LocalStack:
         self.gate: Gate | None = None
         self.invoke_key = secrets.token_urlsafe(24)  # the state machine's Lambda calls carry it (local.gate)
         self.sweeper: Any = None
+        self.connections_api: ConnectionsInProcess | None = None
 
     # ------------------------------------------------------------ boot
     def boot(self) -> None:
@@ -144,6 +151,8 @@ class LocalStack:
             Name=resolver.parameter("AuthSecretParameterName"), Value=cfg.auth_secret, Type="SecureString"
         )
 
+        # consulted after the gate (IAM, LOCAL_FAULTS), which is installed next
+        self.connections_api = gate.install(ConnectionsInProcess(self))
         policy_resolver = LocalResolver(translated, parameters=parameters, physical=dict(resolver.physical))
         roles = roles_by_principal(translated, policy_resolver)
         for principal, action in cfg.revoked():
@@ -284,6 +293,9 @@ class LocalStack:
         if self.gate is not None:
             gate.uninstall(self.gate)
             self.gate = None
+        if self.connections_api is not None:
+            gate.uninstall(self.connections_api)
+            self.connections_api = None
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
@@ -501,30 +513,32 @@ class LocalStack:
     async def handle_connection_api(self, request: web.Request) -> web.Response:
         """POST/GET/DELETE /{stage}/@connections/{id}: the management API the functions call."""
         conn_id = unquote(request.match_info["connection_id"])
+        data = await request.read() if request.method == "POST" else b""
+        status, headers, body = await self.connection_call(request.method, conn_id, data)
+        return web.Response(status=status, body=body or None, headers=headers)
+
+    async def connection_call(self, method: str, conn_id: str, data: bytes) -> tuple[int, dict[str, str], bytes]:
+        """One @connections request: (status, headers, body) as API Gateway answers it."""
         conn = self.connections.get(conn_id)
         if conn is None or conn.ws.closed:
-            return web.json_response({"message": "Gone"}, status=410, headers={"x-amzn-ErrorType": "GoneException"})
-        if request.method == "POST":
-            data = await request.read()
+            return _json(410, {"message": "Gone"}, {"x-amzn-ErrorType": "GoneException"})
+        if method == "POST":
             if len(data) > MAX_MESSAGE_BYTES:
-                return web.json_response(
-                    {"message": "Payload too large"},
-                    status=413,
-                    headers={"x-amzn-ErrorType": "PayloadTooLargeException"},
-                )
+                return _json(413, {"message": "Payload too large"}, {"x-amzn-ErrorType": "PayloadTooLargeException"})
             self.frames_out[conn_id] += 1
             await conn.ws.send_str(data.decode("utf-8"))
-            return web.Response(status=200)
-        if request.method == "GET":
-            return web.json_response(
+            return 200, {}, b""
+        if method == "GET":
+            return _json(
+                200,
                 {
                     "ConnectedAt": datetime.fromtimestamp(conn.connected_at, UTC).isoformat(),
                     "LastActiveAt": datetime.fromtimestamp(conn.last_active, UTC).isoformat(),
                     "Identity": {"SourceIp": conn.source_ip, "UserAgent": conn.user_agent},
-                }
+                },
             )
         await conn.ws.close(code=1000, message=b"Closed by server")
-        return web.Response(status=204)
+        return 204, {}, b""
 
     # ------------------------------------------------------------ HTTP API
     async def handle_http_api(self, request: web.Request) -> web.Response:
@@ -688,9 +702,14 @@ class LocalStack:
             out.append({"name": run["name"], "status": run["status"], "states": states})
         return out
 
+    async def _serving(self, _: web.Application) -> None:
+        if self.connections_api is not None:
+            self.connections_api.loop = asyncio.get_running_loop()
+
     def application(self) -> web.Application:
         """The aiohttp app with every route."""
         app = web.Application(client_max_size=HTTP_API_MAX_PAYLOAD)
+        app.on_startup.append(self._serving)
         app.router.add_get("/ws", self.handle_ws)
         app.router.add_route("*", "/{stage}/@connections/{connection_id}", self.handle_connection_api)
         app.router.add_post("/2015-03-31/functions/{name}/invocations", self.handle_invoke)
@@ -704,6 +723,42 @@ class LocalStack:
         app.router.add_get("/static/{name:.+}", self.handle_static)
         app.router.add_get("/config.json", self.handle_site_config)
         return app
+
+
+class ConnectionsInProcess:
+    """The functions' @connections calls to this stack, answered on its event loop by the handler the HTTP route
+    uses (LocalStack.connection_call), without a loopback HTTP request per frame; the functions run in this process,
+    as moto's services do. The gate (IAM, LOCAL_FAULTS) sees each call first; clients' WebSockets are unchanged."""
+
+    def __init__(self, stack: LocalStack) -> None:
+        self.stack = stack
+        self.prefix = f"{stack.config.base_url}/"
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def check(self, event_name: str, request: Any) -> Any:
+        """API Gateway's answer to a @connections request for this stack; None for anything else."""
+        loop = self.loop
+        url = str(request.url)
+        if loop is None or loop.is_closed() or not event_name.startswith("before-send.apigatewaymanagementapi."):
+            return None
+        _, found, connection = urlsplit(url).path.partition("/@connections/")
+        if not url.startswith(self.prefix) or not found or not connection:
+            return None
+        try:
+            if asyncio.get_running_loop() is loop:  # never on the loop itself: it would wait for itself
+                return None
+        except RuntimeError:
+            pass
+        body = request.body
+        data = body if isinstance(body, bytes) else str(body or "").encode()
+        call = self.stack.connection_call(str(request.method).upper(), unquote(connection), data)
+        status, headers, raw = asyncio.run_coroutine_threadsafe(call, loop).result(timeout=60)
+        return AWSResponse(url, status, {"x-amzn-RequestId": str(uuid.uuid4()), **headers}, _Body(raw))
+
+
+class _Body(io.BytesIO):
+    def stream(self, **_: Any) -> Any:
+        yield self.read()
 
 
 def main() -> None:
