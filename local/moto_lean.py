@@ -74,8 +74,17 @@ def _parse_each_definition_once() -> None:
     def parse_tree(definition: str) -> Any:
         return AmazonStateLanguageParser.parse(definition)[1]  # raises on a bad definition, caching nothing
 
+    @functools.lru_cache(maxsize=32)
+    def shared_program(definition: str) -> Any:
+        program = Preprocessor().visit(parse_tree(definition))
+        _fix_heap_keys(program)
+        return program
+
     def entrypoint(self: Any) -> Any:
-        return Preprocessor().visit(parse_tree(self._evaluation_details.state_machine_details.definition))
+        definition = self._evaluation_details.state_machine_details.definition
+        if _has_stateful_states(definition):  # Map and Parallel keep per-run state in their components
+            return Preprocessor().visit(parse_tree(definition))
+        return shared_program(definition)
 
     ExecutionWorker._get_evaluation_entrypoint = entrypoint  # type: ignore[method-assign]
 
@@ -100,6 +109,55 @@ def _parse_each_definition_once() -> None:
     # A parsed JSONPath is a plain expression tree: find() keeps no state in it.
     json_path.parse = functools.lru_cache(maxsize=1024)(json_path.parse)  # type: ignore[attr-defined]
     result_path.parse = functools.lru_cache(maxsize=1024)(result_path.parse)  # type: ignore[attr-defined]
+
+
+STATEFUL_STATE_TYPES = {"Map", "Parallel"}
+
+
+def _has_stateful_states(definition: str) -> bool:
+    """Whether the ASL has a Map or Parallel state (anywhere, nested included)."""
+    import json
+
+    found = False
+
+    def visit(value: Any) -> None:
+        nonlocal found
+        if isinstance(value, dict):
+            if value.get("Type") in STATEFUL_STATE_TYPES:
+                found = True
+            for child in value.values():
+                visit(child)
+        elif isinstance(value, list):
+            for child in value:
+                visit(child)
+
+    try:
+        visit(json.loads(definition))
+    except ValueError:
+        return True
+    return found
+
+
+def _fix_heap_keys(program: Any) -> None:
+    """Give every component of a shared program its heap key now (moto draws one lazily, on first use: two
+    executions starting at once could each draw one). The key names a slot in each execution's own heap."""
+    from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
+
+    seen: set[int] = set()
+    todo = [program]
+    while todo:
+        value = todo.pop()
+        if id(value) in seen:
+            continue
+        seen.add(id(value))
+        if isinstance(value, EvalComponent):
+            _ = value.heap_key
+        if isinstance(value, dict):
+            todo.extend(value.values())
+        elif isinstance(value, list | tuple | set):
+            todo.extend(value)
+        elif hasattr(value, "__dict__") and type(value).__module__.startswith("moto.stepfunctions"):
+            todo.extend(vars(value).values())
 
 
 def _parse_each_update_expression_once() -> None:

@@ -306,3 +306,44 @@ def test_responses_are_serialised_as_moto_serialises_them(lean, monkeypatch):
     # Then the wire bytes are the same
     assert len(bodies) == 6
     assert bodies[:3] == bodies[3:]
+
+
+def test_a_definition_is_turned_into_a_program_once_and_each_execution_keeps_its_own_data(aws, monkeypatch):
+    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+
+    make_moto_lean()
+    built = []
+    visit = Preprocessor.visit
+    monkeypatch.setattr(Preprocessor, "visit", lambda self, tree: built.append(tree) or visit(self, tree))
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    definition = {
+        "StartAt": "Pick",
+        "States": {
+            "Pick": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.n", "NumericGreaterThan": 1, "Next": "Big"}],
+                "Default": "Small",
+            },
+            "Big": {"Type": "Pass", "Parameters": {"size": "big", "n.$": "$.n"}, "End": True},
+            "Small": {"Type": "Pass", "Parameters": {"size": "small", "n.$": "$.n"}, "End": True},
+        },
+    }
+    arn = sfn.create_state_machine(
+        name="shared", definition=json.dumps(definition), roleArn="arn:aws:iam::123456789012:role/r"
+    )["stateMachineArn"]
+
+    # When three executions run with their own inputs
+    outputs, programs = [], []
+    for n in (1, 5, 0):
+        programs.append([type(tree).__name__ for tree in built].count("State_machineContext"))
+        started = sfn.start_execution(stateMachineArn=arn, name=f"s{n}", input=json.dumps({"n": n}))
+        deadline = time.monotonic() + 10
+        while (done := sfn.describe_execution(executionArn=started["executionArn"]))["status"] == "RUNNING":
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        outputs.append(json.loads(done["output"]))
+
+    # Then each took its own branch with its own data, and only the first built a program
+    assert outputs == [{"size": "small", "n": 1}, {"size": "big", "n": 5}, {"size": "small", "n": 0}]
+    programs.append([type(tree).__name__ for tree in built].count("State_machineContext"))
+    assert programs[1] > programs[0] and programs[1] == programs[2] == programs[3]
