@@ -159,15 +159,31 @@ class Statement:
         return action_ok and resource_ok
 
 
+DECISIONS_KEPT = 4096  # per role: (action, resource) pairs whose answer is kept (resources name connections, too)
+
+
 @dataclass(frozen=True)
 class Role:
     """An IAM role: its name (as in the translated template) and every statement of its policies."""
 
     name: str
     statements: tuple[Statement, ...] = field(default_factory=tuple)
+    # A role never changes (revoking makes a new one), so neither does its answer for an action on a resource.
+    _decisions: dict[tuple[str, str], bool] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
 
     def allows(self, action: str, resource: str) -> bool:
         """Explicit deny wins, then any allow; otherwise the implicit deny."""
+        decision = self._decisions.get((action, resource))
+        if decision is None:
+            decision = self._evaluate(action, resource)
+            if len(self._decisions) >= DECISIONS_KEPT:
+                self._decisions.clear()
+            self._decisions[(action, resource)] = decision
+        return decision
+
+    def _evaluate(self, action: str, resource: str) -> bool:
         relevant = [s for s in self.statements if s.applies(action, resource)]
         if any(s.effect == "Deny" for s in relevant):
             return False

@@ -444,6 +444,29 @@ def _lex_each_condition_once() -> None:
 
     ConditionExpressionParser._lex_condition_expression = lex_condition_expression  # type: ignore[method-assign]
 
+    # The redundant-parentheses check walks the whole tree by node kind (values never change kinds): an expression
+    # text that passed it once always will.
+    check_parentheses = ConditionExpressionParser._assert_no_redundant_parentheses
+    passed: set[str] = set()
+
+    def assert_no_redundant_parentheses(self: Any, node: Any, parent_kind: str | None = None) -> None:
+        text = self.condition_expression
+        if self.__dict__.get("_lean_checking"):
+            return check_parentheses(self, node, parent_kind)  # type: ignore[no-any-return]
+        if text in passed:
+            return None
+        self._lean_checking = True
+        try:
+            check_parentheses(self, node, parent_kind)
+        finally:
+            self._lean_checking = False
+        if len(passed) >= PASSED_SHAPE_CHECKS:
+            passed.clear()
+        passed.add(text)
+        return None
+
+    ConditionExpressionParser._assert_no_redundant_parentheses = assert_no_redundant_parentheses  # type: ignore[method-assign]
+
 
 def _query_one_partition() -> None:
     """moto answers a Query on a table's key by sorting every item of the table and keeping the partition's: CPU per

@@ -312,9 +312,14 @@ def test_a_definition_is_turned_into_a_program_once_and_each_execution_keeps_its
     from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
 
     make_moto_lean()
-    built = []
+    built: list = []
     visit = Preprocessor.visit
-    monkeypatch.setattr(Preprocessor, "visit", lambda self, tree: built.append(tree) or visit(self, tree))
+
+    def recording(self, tree):
+        built.append(tree)
+        return visit(self, tree)
+
+    monkeypatch.setattr(Preprocessor, "visit", recording)
     sfn = boto3.client("stepfunctions", region_name="us-east-1")
     definition = {
         "StartAt": "Pick",
@@ -347,3 +352,28 @@ def test_a_definition_is_turned_into_a_program_once_and_each_execution_keeps_its
     assert outputs == [{"size": "small", "n": 1}, {"size": "big", "n": 5}, {"size": "small", "n": 0}]
     programs.append([type(tree).__name__ for tree in built].count("State_machineContext"))
     assert programs[1] > programs[0] and programs[1] == programs[2] == programs[3]
+
+
+def test_redundant_parentheses_are_refused_every_time_and_a_valid_text_passes_every_time(lean):
+    # Given an item
+    lean.put_item(TableName=TABLE, Item={**key("p"), "n": {"N": "1"}})
+
+    def put(condition: str) -> None:
+        lean.put_item(
+            TableName=TABLE,
+            Item={**key("p"), "n": {"N": "1"}},
+            ConditionExpression=condition,
+            ExpressionAttributeValues={":one": {"N": "1"}},
+        )
+
+    # When a valid condition is used twice, and one with redundant parentheses twice
+    put("(n = :one) AND attribute_exists(PK)")
+    put("(n = :one) AND attribute_exists(PK)")
+    codes = []
+    for _ in range(2):
+        with pytest.raises(ClientError) as refused:
+            put("((n = :one)) AND attribute_exists(PK)")
+        codes.append(refused.value.response["Error"]["Code"])
+
+    # Then DynamoDB's validation error both times
+    assert codes == ["ValidationException", "ValidationException"]

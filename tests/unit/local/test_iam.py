@@ -132,3 +132,19 @@ def test_explicit_deny_wins_and_wildcards_match_like_iam():
     assert not role.allows("s3:GetObject", "arn:aws:s3:::b/k")  # a Condition never holds locally
     assert matches("a?c", "abc") and not matches("a?c", "abbc")
     assert not role.without("dynamodb:*").allows("dynamodb:GetItem", table("Tickets"))
+
+
+def test_a_kept_decision_is_the_roles_own_and_a_revoked_role_refuses_at_once():
+    # Given a role that has answered for a table, and is asked again (its kept answer)
+    role = Role("r", (Statement("Allow", actions=("dynamodb:GetItem",), resources=(table("T"),)),))
+    assert role.allows("dynamodb:GetItem", table("T")) and role.allows("dynamodb:GetItem", table("T"))
+
+    # When the permission is revoked (a new role, as LOCAL_IAM_REVOKE makes), and other calls are asked
+    revoked = role.without("dynamodb:GetItem")
+
+    # Then the revoked role refuses although the original's answer was kept, and an answer is never reused for
+    # another action or resource, or across roles with equal statements
+    assert not revoked.allows("dynamodb:GetItem", table("T"))
+    assert role.allows("dynamodb:GetItem", table("T"))
+    assert not role.allows("dynamodb:GetItem", table("T2")) and not role.allows("dynamodb:PutItem", table("T"))
+    assert role == Role("r", role.statements) and hash(role) == hash(Role("r", role.statements))
