@@ -17,6 +17,12 @@ definition and each parsed JSONPath are kept; each execution still builds its ow
 also built a new boto3 Lambda client for every task it ran (6 %); one per endpoint is kept. And DynamoDB's
 UpdateItem parsed each UpdateExpression twice per request (5 %): the parsed tree of each expression is kept
 (moto's validator deep-copies it before it resolves names and values, so the kept tree never changes).
+Then, for the 2x-the-peer CPU target (docs/performance.md, "A lean local stack"): a Query on a table's key reads
+its partition instead of sorting the whole table; a kept update tree is copied by unpickling, the validator's
+expression-only checks run once per (expression, names) and its passes look handlers up once; condition tokens and
+the redundant-parentheses check are kept per text; response structures are serialised from a per-shape plan; one
+Step Functions program per definition (no Map/Parallel); dispatch and botocore's user-agent cleaning are cached.
+Every one of them keeps moto's answers: each request is still parsed, validated, evaluated and serialised.
 """
 
 from __future__ import annotations
