@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from smart_support.protocol.types import Approver, DecidedBy
 
 
-class TurnRequest(BaseModel):
+class Payload(BaseModel):
+    """A state machine payload: its validator is built when a process first uses it (each uses one or two)."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class TurnRequest(Payload):
     """What one execution works on (its input under `turn`)."""
 
     thread_id: str
@@ -29,7 +35,7 @@ class TurnRequest(BaseModel):
         return list(self.queued) if self.queued else [self.content]
 
 
-class Decision(BaseModel):
+class Decision(Payload):
     """A human's (or the timeout's) answer to one approval request, bound to it by id and arguments' hash."""
 
     approved: bool
@@ -41,7 +47,7 @@ class Decision(BaseModel):
     edited_args: dict[str, Any] | None = None  # an operator's partial change of the editable arguments
 
 
-class InterruptInfo(BaseModel):
+class InterruptInfo(Payload):
     """What the agent asked a human to approve (from the graph's interrupt payload)."""
 
     interrupt_id: str
@@ -55,7 +61,7 @@ class InterruptInfo(BaseModel):
     context: list[dict[str, str]] = Field(default_factory=list)  # the last few messages, for the approver
 
 
-class AwaitApprovalTask(BaseModel):
+class AwaitApprovalTask(Payload):
     """Payload of the AwaitApproval state."""
 
     task: Literal["await_approval"]
@@ -64,7 +70,7 @@ class AwaitApprovalTask(BaseModel):
     interrupt: InterruptInfo
 
 
-class ReportFailureTask(BaseModel):
+class ReportFailureTask(Payload):
     """Payload of the ReportFailure state."""
 
     task: Literal["report_failure"]
@@ -72,7 +78,7 @@ class ReportFailureTask(BaseModel):
     failure: dict[str, Any] | None = None
 
 
-class AgentTask(BaseModel):
+class AgentTask(Payload):
     """Payload of the RunAgent and ResumeAgent states."""
 
     task: Literal["run", "resume"]
