@@ -7,13 +7,13 @@ from pydantic import TypeAdapter
 from smart_support import tracing
 from smart_support.auth.tokens import Principal, authenticate, refused_context
 from smart_support.auth.verifiers import verifier_for
-from smart_support.protocol.errors import Unauthorized
-from smart_support.protocol.gateway import (
+from smart_support.protocol.authorizer import (
     HttpAuthorizerEvent,
     WebSocketAuthorizerEvent,
     http_authorizer_response,
     websocket_allow_response,
 )
+from smart_support.protocol.errors import Unauthorized
 from smart_support.settings import AuthorizerSettings, load_settings
 
 logger = Logger()

@@ -1,4 +1,4 @@
-"""API Gateway event models: the fields of the WebSocket and authorizer events that the handlers read.
+"""API Gateway WebSocket event models: the fields the handlers read (the authorizer's events: protocol/authorizer.py).
 
 Powertools' Parser models cover these events too, but importing any of them loads every event model it ships
 (SQS, S3, Kinesis, ...: ~40 ms of a light function's cold start); these few models validate what is used.
@@ -67,51 +67,3 @@ class WebSocketDisconnectEvent(GatewayModel):
     """$disconnect."""
 
     request_context: DisconnectRequestContext = Field(alias="requestContext")
-
-
-class HttpAuthorizerEvent(GatewayModel):
-    """The HTTP API's Lambda authorizer event (payload format 2.0): the token is the Bearer header."""
-
-    version: Literal["2.0"]
-    type: Literal["REQUEST"]
-    route_arn: str = Field(alias="routeArn")
-    route_key: str = Field(alias="routeKey")
-    headers: dict[str, str] = Field(default_factory=dict)
-
-    @property
-    def token(self) -> str | None:
-        """The bearer token (a bare Authorization value is taken as the token), None without one."""
-        value = {k.lower(): v for k, v in self.headers.items()}.get("authorization", "")
-        return value[7:].strip() if value.lower().startswith("bearer ") else (value or None)
-
-
-class WebSocketAuthorizerEvent(GatewayModel):
-    """The $connect REQUEST authorizer event: the token is ?token=."""
-
-    type: Literal["REQUEST"]
-    method_arn: str = Field(alias="methodArn")
-    query_string_parameters: dict[str, str] | None = Field(None, alias="queryStringParameters")
-
-    @property
-    def token(self) -> str | None:
-        """The ?token= query parameter, None without one."""
-        return (self.query_string_parameters or {}).get("token")
-
-
-def http_authorizer_response(context: dict[str, str]) -> dict[str, Any]:
-    """The HTTP API's simple response: through, with the principal (or the refusal) as context."""
-    return {"isAuthorized": True, "context": context}
-
-
-def websocket_allow_response(method_arn: str, principal_id: str, context: dict[str, str]) -> dict[str, Any]:
-    """The $connect authorizer's IAM policy: every route of the stage the connection was made to."""
-    arn, _, path = method_arn.partition("/")  # arn:aws:execute-api:region:account:api-id / stage / route
-    stage = path.split("/", 1)[0]
-    return {
-        "principalId": principal_id,
-        "policyDocument": {
-            "Version": "2012-10-17",
-            "Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": [f"{arn}/{stage}/*"]}],
-        },
-        "context": context,
-    }

@@ -26,7 +26,6 @@ from smart_support.protocol.frames import (
     WatchFrame,
     parse_frame,
 )
-from smart_support.store.ports import ApprovalRepository, SessionRepository, TranscriptRepository
 from smart_support.store.sessions import DuplicateMessage, HeldByOperator, Session, ThreadIdle
 from smart_support.store.transcript import question_item, segment_item
 from smart_support.turns.limits import Limits
@@ -35,6 +34,7 @@ from smart_support.turns.stepfunctions import TurnWorkflow
 from smart_support.turns.streaming import Sender
 
 if TYPE_CHECKING:
+    from smart_support.store.ports import ApprovalRepository, SessionRepository, TranscriptRepository
     from smart_support.turns.decisions import ApprovalService
     from smart_support.turns.handoff import HandoffService
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
@@ -27,10 +27,12 @@ from smart_support.protocol.errors import (
     ValidationFailed,
 )
 from smart_support.store.approvals import ApprovalBusy, PendingApproval
-from smart_support.store.ports import AnalyticsRepository, ApprovalRepository, SessionRepository
 from smart_support.turns.models import Decision
 from smart_support.turns.policy import apply_edits, may_decide
 from smart_support.turns.stepfunctions import TurnWorkflow
+
+if TYPE_CHECKING:
+    from smart_support.store.ports import AnalyticsRepository, ApprovalRepository, SessionRepository
 
 logger = Logger(child=True)
 BUSY_WAIT_SECONDS = 5.0  # how long a second decider waits for the first one's outcome

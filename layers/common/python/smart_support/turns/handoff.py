@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
@@ -19,10 +19,12 @@ from smart_support.protocol.events import (
 )
 from smart_support.store.analytics import join_bucket
 from smart_support.store.handoffs import HandoffConflict
-from smart_support.store.ports import HandoffRepository, SessionRepository, TicketRepository
 from smart_support.store.sessions import Session
 from smart_support.store.tickets import Ticket, TicketStatus, ticket_id_for
 from smart_support.turns.streaming import Sender, ThreadChannel
+
+if TYPE_CHECKING:
+    from smart_support.store.ports import HandoffRepository, SessionRepository, TicketRepository
 
 logger = Logger(child=True)
 

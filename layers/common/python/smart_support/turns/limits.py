@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from smart_support.protocol.errors import RateLimited
-from smart_support.store.ports import RateLimitRepository
+
+if TYPE_CHECKING:
+    from smart_support.store.ports import RateLimitRepository
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ from smart_support import aws
 from smart_support.protocol.events import dumps, token_event
 from smart_support.protocol.types import MAX_FRAME_BYTES
 from smart_support.store.dynamodb import StoreError
-from smart_support.store.ports import SessionReader
 
 if TYPE_CHECKING:
+    from smart_support.store.ports import SessionReader
     from smart_support.store.sessions import Session
 
 logger = Logger(child=True)

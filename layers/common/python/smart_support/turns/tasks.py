@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger
 
@@ -13,10 +14,12 @@ from smart_support.protocol.errors import InternalError
 from smart_support.protocol.events import error_event
 from smart_support.store.approvals import PendingApproval
 from smart_support.store.dynamodb import is_transient_failure
-from smart_support.store.ports import AnalyticsRepository, ApprovalRepository, SessionRepository
 from smart_support.turns.models import AwaitApprovalTask, ReportFailureTask
 from smart_support.turns.policy import args_hash
 from smart_support.turns.streaming import Sender, ThreadChannel
+
+if TYPE_CHECKING:
+    from smart_support.store.ports import AnalyticsRepository, ApprovalRepository, SessionRepository
 
 logger = Logger(child=True)
 
