@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import hmac
 import io
 import json
@@ -100,6 +101,7 @@ class LocalStack:
         self.invoke_key = secrets.token_urlsafe(24)  # the state machine's Lambda calls carry it (local.gate)
         self.sweeper: Any = None
         self.connections_api: ConnectionsInProcess | None = None
+        self.invoke_api: InvokeInProcess | None = None
 
     # ------------------------------------------------------------ boot
     def boot(self) -> None:
@@ -153,6 +155,7 @@ class LocalStack:
 
         # consulted after the gate (IAM, LOCAL_FAULTS), which is installed next
         self.connections_api = gate.install(ConnectionsInProcess(self))
+        self.invoke_api = gate.install(InvokeInProcess(self))
         policy_resolver = LocalResolver(translated, parameters=parameters, physical=dict(resolver.physical))
         roles = roles_by_principal(translated, policy_resolver)
         for principal, action in cfg.revoked():
@@ -296,6 +299,9 @@ class LocalStack:
         if self.connections_api is not None:
             gate.uninstall(self.connections_api)
             self.connections_api = None
+        if self.invoke_api is not None:
+            gate.uninstall(self.invoke_api)
+            self.invoke_api = None
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
@@ -308,30 +314,44 @@ class LocalStack:
 
     async def handle_invoke(self, request: web.Request) -> web.Response:
         """POST /2015-03-31/functions/{name}/invocations (what the state machine's Lambda tasks call)."""
-        if not hmac.compare_digest(request.headers.get(INVOKE_KEY_HEADER, ""), self.invoke_key):
-            # Only this stack's state machine may run a function here (it would skip the authorizer and approvals).
-            return web.json_response({"Type": "User", "message": "Forbidden"}, status=403)
-        name = unquote(request.match_info["name"])
         payload = await request.read()
+        call = functools.partial(
+            self.invoke_call,
+            request.headers.get(INVOKE_KEY_HEADER, ""),
+            unquote(request.match_info["name"]),
+            request.headers.get("X-Amz-Invocation-Type", "RequestResponse"),
+            payload,
+        )
+        status, headers, body = await asyncio.get_running_loop().run_in_executor(None, call)  # it waits on a worker
+        return web.Response(status=status, body=body or None, headers=headers)
+
+    def invoke_call(
+        self, key: str, name: str, invocation_type: str, payload: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
+        """One Lambda Invoke request: (status, headers, body) as the invoke endpoint answers it (blocks until the
+        function returns; an Event invocation is queued on the workers and answered 202 at once)."""
+        if not hmac.compare_digest(key, self.invoke_key):
+            # Only this stack's state machine may run a function here (it would skip the authorizer and approvals).
+            return _json(403, {"Type": "User", "message": "Forbidden"})
         event = json.loads(payload) if payload else {}
         started = time.monotonic()
         try:
             function = self.functions.find(name)
         except KeyError:
-            return web.json_response(
+            return _json(
+                404,
                 {"Type": "User", "message": f"Function not found: {name}"},
-                status=404,
-                headers={"x-amzn-ErrorType": "ResourceNotFoundException", "x-amzn-RequestId": str(uuid.uuid4())},
+                {"x-amzn-ErrorType": "ResourceNotFoundException", "x-amzn-RequestId": str(uuid.uuid4())},
             )
-        if request.headers.get("X-Amz-Invocation-Type") == "Event":
-            asyncio.get_running_loop().run_in_executor(self.executor, self.functions.invoke, name, event)
-            return web.Response(status=202)
-        result, error = await self.invoke(function.logical_id, event)
+        if invocation_type == "Event":
+            self.executor.submit(self.functions.invoke, name, event)
+            return 202, {}, b""
+        result, error = self.executor.submit(self.functions.invoke, function.logical_id, event).result()
         self._log_invoke(function.logical_id, event, error, started)
         headers = {"x-amzn-RequestId": str(uuid.uuid4()), "X-Amz-Executed-Version": "$LATEST"}
         if error:
-            return web.json_response(error, headers={**headers, "X-Amz-Function-Error": "Unhandled"})
-        return web.Response(body=json.dumps(result).encode(), content_type="application/json", headers=headers)
+            return _json(200, error, {**headers, "X-Amz-Function-Error": "Unhandled"})
+        return 200, {"Content-Type": "application/json", **headers}, json.dumps(result).encode()
 
     def _log_invoke(self, function_id: str, event: Any, error: dict[str, Any] | None, started: float) -> None:
         task = event.get("task") if isinstance(event, dict) else None
@@ -754,6 +774,47 @@ class ConnectionsInProcess:
         call = self.stack.connection_call(str(request.method).upper(), unquote(connection), data)
         status, headers, raw = asyncio.run_coroutine_threadsafe(call, loop).result(timeout=60)
         return AWSResponse(url, status, {"x-amzn-RequestId": str(uuid.uuid4()), **headers}, _Body(raw))
+
+
+class InvokeInProcess:
+    """The state machine's Lambda Invoke calls to this stack, answered by the invoke endpoint's own handler
+    (LocalStack.invoke_call) in the calling thread, without a loopback HTTP request per task: moto's interpreter runs
+    in this process. The gate (IAM, LOCAL_FAULTS) sees each call first and adds the invoke key, which is checked
+    here as the endpoint checks it; the HTTP route stays for anything else."""
+
+    PATH = re.compile(r"/2015-03-31/functions/([^/]+)/invocations")
+
+    def __init__(self, stack: LocalStack) -> None:
+        self.stack = stack
+        self.prefix = f"{stack.config.base_url}/"
+
+    def check(self, event_name: str, request: Any) -> Any:
+        """Lambda's answer to an Invoke request for this stack; None for anything else."""
+        url = str(request.url)
+        if event_name != "before-send.lambda.Invoke" or not url.startswith(self.prefix):
+            return None
+        match = self.PATH.fullmatch(urlsplit(url).path)
+        if match is None:
+            return None
+        try:
+            asyncio.get_running_loop()  # never on an event loop: it would wait for the function there
+            return None
+        except RuntimeError:
+            pass
+        body = request.body
+        status, answer, raw = self.stack.invoke_call(
+            _header(request, INVOKE_KEY_HEADER, ""),
+            unquote(match.group(1)),
+            _header(request, "X-Amz-Invocation-Type", "RequestResponse"),
+            body if isinstance(body, bytes) else str(body or "").encode(),
+        )
+        return AWSResponse(url, status, {"Content-Length": str(len(raw)), **answer}, _Body(raw))
+
+
+def _header(request: Any, name: str, default: str) -> str:
+    """A header of a botocore request as text (botocore keeps some as bytes)."""
+    value = request.headers.get(name, default)
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
 
 
 class _Body(io.BytesIO):
