@@ -32,6 +32,7 @@ import functools
 import inspect
 import os
 import pickle
+import re
 from collections import deque
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -58,6 +59,7 @@ def make_moto_lean() -> None:
     _serialize_responses_faster()
     _sanitize_user_agents_once()
     _lex_each_condition_once()
+    _project_each_item_once()
 
 
 def _stop_tracking_instances() -> None:
@@ -472,6 +474,45 @@ def _lex_each_condition_once() -> None:
         return None
 
     ConditionExpressionParser._assert_no_redundant_parentheses = assert_no_redundant_parentheses  # type: ignore[method-assign]
+
+
+LIST_ELEMENT = re.compile(r"(.+)\[(\d+)\]$")  # moto's find_nested_key: how a path's first part names a list element
+
+
+def _project_each_item_once() -> None:
+    """A ProjectionExpression turned each returned item into plain JSON (a deep copy and a deserialisation of every
+    attribute) once per projected path: four times per item for "PK, SK, ref_key, ref_loc". When no two paths start
+    at the same attribute (their parts of the item are disjoint), it is converted once and each path read from it;
+    the projected item is built as moto builds it. Otherwise, or with no paths, moto's own way."""
+    from moto.dynamodb.models import dynamo_type
+
+    original = dynamo_type.Item.project
+    if getattr(original, "_once", False):
+        return
+
+    @functools.wraps(original)
+    def project(self: Any, projection_expressions: list[list[str]]) -> Any:
+        tops = [_first_attribute(expression) for expression in projection_expressions]
+        if not tops or len(set(tops)) != len(tops):
+            return original(self, projection_expressions)
+        regular = self.to_regular_json()  # raises as moto's first conversion would
+        result: dict[str, Any] = {}
+        for expression in projection_expressions:
+            dynamo_type.merge_dicts(result, dynamo_type.find_nested_key(expression, regular))
+        return dynamo_type.Item(
+            hash_key=self.hash_key,
+            range_key=self.range_key,
+            attrs=dynamo_type.serializer.serialize(result)["M"],
+        )
+
+    project._once = True  # type: ignore[attr-defined]  # a marker on the wrapper
+    dynamo_type.Item.project = project  # type: ignore[method-assign]
+
+
+def _first_attribute(expression: list[str]) -> str:
+    """The top-level key moto's find_nested_key looks the path up by."""
+    element = LIST_ELEMENT.match(expression[0]) if expression else None
+    return element.group(1) if element else (expression[0] if expression else "")
 
 
 def _query_one_partition() -> None:

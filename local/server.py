@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import functools
+import gc
 import hmac
 import io
 import json
@@ -833,6 +834,10 @@ def main() -> None:
     stack = LocalStack(config)
     started = time.monotonic()
     stack.boot()
+    # What the boot loaded (moto's and botocore's service models, the functions' modules and clients) lives as long as
+    # the process: the collector's full passes skip it from now on (they took about 7 % of the stack's CPU).
+    gc.collect()
+    gc.freeze()
     app = stack.application()
 
     async def on_startup(_: web.Application) -> None:

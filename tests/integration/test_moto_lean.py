@@ -377,3 +377,53 @@ def test_redundant_parentheses_are_refused_every_time_and_a_valid_text_passes_ev
 
     # Then DynamoDB's validation error both times
     assert codes == ["ValidationException", "ValidationException"]
+
+
+def test_a_projection_reads_each_item_once_and_answers_as_moto(lean, monkeypatch):
+    # Given an item with nested maps, lists, binary, numbers and sets
+    item = {
+        **key("p"),
+        "ref_key": {"S": "REF#1"},
+        "ref_loc": {"S": "DYNAMODB"},
+        "ckpt": {"B": b"\x00\x01checkpoint"},
+        "n": {"N": "12.50"},
+        "labels": {"SS": ["a", "b"]},
+        "doc": {
+            "M": {"a": {"M": {"b": {"N": "1"}, "c": {"S": "x"}}}, "l": {"L": [{"S": "l0"}, {"M": {"k": {"S": "v"}}}]}}
+        },
+    }
+    lean.put_item(TableName=TABLE, Item=item)
+    stored = lean.get_item(TableName=TABLE, Key=key("p"))["Item"]
+    conversions = 0
+    to_regular_json = Item.to_regular_json
+
+    def counted(self):
+        nonlocal conversions
+        conversions += 1
+        return to_regular_json(self)
+
+    monkeypatch.setattr(Item, "to_regular_json", counted)
+    moto_project = Item.project.__wrapped__  # type: ignore[attr-defined]
+    projections = [
+        "PK, SK, ref_key, ref_loc",  # disjoint: one conversion
+        "doc.a.b, n, ckpt, labels, absent",
+        "doc.l[1].k, PK",
+        "doc.a.b, doc.a.c",  # the same attribute twice: moto's way
+        "doc.l[0], doc.l[1]",
+    ]
+    lean_project = Item.project
+    for projection in projections:
+        paths = [part.strip() for part in projection.split(",")]
+        disjoint = len({path.split(".")[0].split("[")[0] for path in paths}) == len(paths)
+        answers = []
+        for project in (lean_project, moto_project):
+            # When the item is read through a projection, here and by moto's own Item.project
+            monkeypatch.setattr(Item, "project", project)
+            conversions = 0
+            answers.append(lean.get_item(TableName=TABLE, Key=key("p"), ProjectionExpression=projection)["Item"])
+            # Then each item is converted once when the paths start at different attributes (moto: once a path)
+            assert conversions == (1 if disjoint and project is lean_project else len(paths)), projection
+        # And the answers are the same
+        assert answers[0] == answers[1], projection
+        if projection == projections[0]:
+            assert answers[0] == {name: stored[name] for name in ("PK", "SK", "ref_key", "ref_loc")}
