@@ -60,6 +60,7 @@ def make_moto_lean() -> None:
     _sanitize_user_agents_once()
     _lex_each_condition_once()
     _project_each_item_once()
+    _route_each_url_once()
 
 
 def _stop_tracking_instances() -> None:
@@ -557,6 +558,96 @@ class _Partition:
         if self._table.range_key_attr:
             return sorted(partition.values(), key=lambda item: item.range_key)
         return [partition]
+
+
+ROUTES_KEPT = 1024  # URLs whose route (the services whose pattern matches, and their handler) is kept
+
+
+def _route_each_url_once() -> None:
+    """moto finds the backend of every request by matching its URL against every service's pattern in turn (DynamoDB
+    is the 76th), then rebuilding the matched backend's URL table and compiling each entry. Which services match a URL
+    and which handler answers it depend on the URL alone (the patterns and URL tables are moto's modules, the handlers
+    their classes' dispatchers): they are kept per URL. Everything that depends on configuration (passthrough, the
+    service allow list, custom endpoints) and the request itself runs per request as in moto's process_request."""
+    from moto.core import botocore_stubber
+    from moto.core.utils import get_equivalent_url_in_aws_domain
+
+    stubber = botocore_stubber.BotocoreStubber
+    original = stubber.process_request
+    routes: dict[tuple[str, bool], tuple[tuple[str, Any], ...]] = {}
+
+    def route(clean_url: str) -> tuple[tuple[str, Any], ...]:
+        """The services whose pattern matches, in moto's order, up to the first whose backend has a handler for it."""
+        from moto import backend_index, backends
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.core.base_backend import BackendDict
+
+        found: list[tuple[str, Any]] = []
+        for service, pattern in backend_index.backend_url_patterns:
+            if not pattern.match(clean_url):
+                continue
+            backend_dict = backends.get_backend(service)  # type: ignore[call-overload]
+            if isinstance(backend_dict, BackendDict):
+                regions = backend_dict[DEFAULT_ACCOUNT_ID]
+                backend = regions["us-east-1"] if "us-east-1" in regions else regions["aws"]
+            else:
+                backend = backend_dict["global"]
+            handler = next((h for url, h in backend.urls.items() if re.compile(url).match(clean_url)), None)
+            found.append((service, handler))
+            if handler is not None:
+                break
+        return tuple(found)
+
+    if getattr(original, "_routed", False):
+        return
+
+    @functools.wraps(original)
+    def process_request(self: Any, request: Any) -> Any:
+        from moto.core.config import passthrough_service, passthrough_url, service_whitelisted
+        from moto.core.exceptions import HTTPException, ServiceNotWhitelisted
+        from moto.core.request import normalize_request
+        from moto.settings import enable_iso_regions
+
+        parsed_url, _ = get_equivalent_url_in_aws_domain(request.url)
+        clean_url = f"{parsed_url.scheme}://{parsed_url.netloc}{parsed_url.path}"
+        if passthrough_url(clean_url):
+            return None
+        key = (clean_url, enable_iso_regions())  # the ISO regions' domains add entries to the URL tables
+        candidates = routes.get(key)
+        if candidates is None:
+            try:
+                candidates = route(clean_url)
+            except Exception:  # a backend moto cannot load: let moto decide (it may pass the request through first)
+                return original(self, request)
+            if len(routes) >= ROUTES_KEPT:
+                routes.clear()
+            routes[key] = candidates
+        for service, method_to_execute in candidates:
+            if passthrough_service(service):
+                return None
+            if not service_whitelisted(service):
+                raise ServiceNotWhitelisted(service)
+            if method_to_execute is None:
+                continue
+            from moto.moto_api import recorder
+
+            normalized_request = normalize_request(request)
+            try:
+                recorder._record_request(normalized_request)
+                status, headers, body = method_to_execute(
+                    normalized_request, normalized_request.raw_url, normalized_request.headers
+                )
+            except HTTPException as e:
+                status = e.code
+                headers = e.get_headers()
+                body = e.get_body()
+            return status, headers, body
+        if re.compile(r"https?://.+\.amazonaws.com/.*").match(clean_url):
+            return 404, {}, "Not yet implemented"
+        return None
+
+    process_request._routed = True  # type: ignore[attr-defined]  # a marker on the wrapper
+    stubber.process_request = process_request  # type: ignore[method-assign]
 
 
 def _dispatch_without_inspecting() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import boto3
 import pytest
@@ -427,3 +428,50 @@ def test_a_projection_reads_each_item_once_and_answers_as_moto(lean, monkeypatch
         assert answers[0] == answers[1], projection
         if projection == projections[0]:
             assert answers[0] == {name: stored[name] for name in ("PK", "SK", "ref_key", "ref_loc")}
+
+
+def test_a_kept_route_answers_as_moto_routes_and_configuration_still_applies(lean, monkeypatch):
+    from botocore.awsrequest import AWSPreparedRequest
+    from moto.core import config
+    from moto.core.botocore_stubber import BotocoreStubber
+    from moto.core.exceptions import ServiceNotWhitelisted
+
+    lean_process: Any = BotocoreStubber.process_request
+    moto_process: Any = lean_process.__wrapped__
+    lean.put_item(TableName=TABLE, Item={**key("r"), "n": {"N": "3"}})
+    dynamodb = "https://dynamodb.us-east-1.amazonaws.com/"
+    requests = {
+        dynamodb: ("DynamoDB_20120810.GetItem", {"TableName": TABLE, "Key": key("r")}),
+        "https://states.us-east-1.amazonaws.com/": ("AWSStepFunctions.ListStateMachines", {}),
+        "https://ssm.us-east-1.amazonaws.com/": ("AmazonSSM.GetParameter", {"Name": "/absent"}),
+        "https://nothing.us-east-1.amazonaws.com/x": ("None.Nothing", {}),  # AWS's domain, no service: 404
+        "http://127.0.0.1:9/x": ("None.Nothing", {}),  # not AWS: passed on
+    }
+
+    def request(url: str) -> AWSPreparedRequest:
+        target, body = requests[url]
+        headers = {"X-Amz-Target": target, "Content-Type": "application/x-amz-json-1.0"}
+        return AWSPreparedRequest("POST", url, headers, json.dumps(body).encode(), stream_output=False)
+
+    for url in requests:
+        # When the same request is routed twice here (the second time by the kept route) and once by moto
+        answers = [lean_process(None, request(url)), lean_process(None, request(url))]
+        expected = moto_process(None, request(url))
+        # Then all three agree: the same status and body (request ids and dates aside)
+        for got in answers:
+            assert (got is None) == (expected is None), url
+            if expected is not None:
+                assert (got[0], got[2]) == (expected[0], expected[2]), url
+    assert json.loads(lean_process(None, request(dynamodb))[2])["Item"]["n"] == {"N": "3"}
+    assert lean_process(None, request("https://nothing.us-east-1.amazonaws.com/x"))[0] == 404
+
+    # And the allow list and passthrough are read on every request, after the route is kept
+    core = config.default_user_config["core"]
+    monkeypatch.setitem(core, "service_whitelist", ["s3"])
+    with pytest.raises(ServiceNotWhitelisted):
+        lean_process(None, request(dynamodb))
+    monkeypatch.setitem(core, "service_whitelist", None)
+    monkeypatch.setitem(core, "passthrough", {"urls": [], "services": ["dynamodb"]})
+    assert lean_process(None, request(dynamodb)) is None
+    monkeypatch.setitem(core, "passthrough", {"urls": [r"https://dynamodb\..*"], "services": []})
+    assert lean_process(None, request(dynamodb)) is None
