@@ -193,20 +193,26 @@ PASSED_SHAPE_CHECKS = 4096  # (expression, names) pairs remembered as having pas
 
 
 def _check_each_expression_shape_once(validators: Any) -> None:
-    """Two of the ten passes moto's validator makes over an UpdateExpression look at nothing but the expression and
-    its attribute names (at most one SET/REMOVE/ADD/DELETE clause; no path set twice or overlapping), and they run at
-    every node of the tree (two thirds of a validation for the session's 16-action update). Once an (expression,
-    names) pair has passed them it always will: they are skipped for it; every other pass (values, the item, key
-    attributes, types) runs on every request."""
-    pure = (validators.ActionCountValidator, validators.OverlappingPathsValidator)
+    """Three of the ten passes moto's validator makes over an UpdateExpression look at nothing but the expression, its
+    attribute names and the table's key attributes (at most one SET/REMOVE/ADD/DELETE clause; no path set twice or
+    overlapping; no key attribute updated), and two run at every node of the tree. Once an (expression, names, keys)
+    triple has passed them it always will: they are skipped for it. Every other pass (values, the item, functions,
+    operations, types) runs on every request, each on the nodes it handles only (`_direct_pass`)."""
+    pure = (
+        validators.ActionCountValidator,
+        validators.OverlappingPathsValidator,
+        validators.UpdateHashRangeKeyValidator,
+    )
     original_init = validators.Validator.__init__
-    passed: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
+    passed: set[tuple[Any, ...]] = set()
 
     def init(self: Any, expression: Any, expression_attribute_names: Any, *args: Any, **kwargs: Any) -> None:
         original_init(self, expression, expression_attribute_names, *args, **kwargs)
         source = getattr(expression, "_lean_source", None)  # only trees this module parsed and keeps
         names = tuple(sorted((expression_attribute_names or {}).items()))
-        self._lean_key = None if source is None else (source, names)
+        keys = tuple(getattr(self.table, "table_key_attrs", None) or ())
+        self._lean_key = None if source is None else (source, names, keys)
+        self._lean_tree = None if source is None else expression
 
     def validate(self: Any) -> Any:
         key = getattr(self, "_lean_key", None)
@@ -214,17 +220,169 @@ def _check_each_expression_shape_once(validators: Any) -> None:
         if key is not None and key in passed:
             processors = [p for p in processors if not isinstance(p, pure)]
         last_pure = max((i for i, p in enumerate(processors) if isinstance(p, pure)), default=-1)
+        tree = getattr(self, "_lean_tree", None)
         node = self.node_to_validate
         for index, processor in enumerate(processors):
-            node = processor.traverse(node)
+            result = _direct_pass(processor, node, tree) if tree is not None else _NOT_DIRECT
+            node = processor.traverse(node) if result is _NOT_DIRECT else result
             if index == last_pure and key is not None:
                 if len(passed) >= PASSED_SHAPE_CHECKS:
                     passed.clear()
                 passed.add(key)
         return node
 
+    validate._moto = validators.Validator.validate  # type: ignore[attr-defined]  # for tests: moto's own passes
     validators.Validator.__init__ = init
     validators.Validator.validate = validate
+
+
+_NOT_DIRECT = object()  # _direct_pass's answer when moto's traversal must run
+
+
+def _direct_pass(processor: Any, root: Any, tree: Any) -> Any:
+    """One validator pass over `root` (a copy of the kept `tree`, as earlier passes left it), calling the pass's
+    handlers on the nodes it handles, found by their place in the kept tree, in the traversal's order (children
+    first, left to right), and replacing each as moto's traversal does; _NOT_DIRECT when that cannot be shown to be
+    the same as moto's traversal (moto's then runs).
+
+    The passes run here handle nodes no earlier pass creates, moves or replaces above them (values, paths, SET
+    actions, functions, operations), so the kept tree names them all; each target is checked to be there, of its
+    type, before any handler runs. The resolver's one piece of state, whether a path is read (a value) or written
+    (the first child of an action), follows from the path's place. NoneExistingPath nodes (what a missing path
+    that is read becomes) are made by the resolver: their checker is a no-op when no path is read, and moto's
+    traversal otherwise. Passes over expression shape alone are skipped once passed (above); any other runs moto's.
+    """
+    handlers = _processing_map(processor)
+    keys = processor.__dict__["_lean_types"]
+    plan = _pass_plan(type(processor), keys, tree._lean_source, tree)
+    if plan is None:
+        return _NOT_DIRECT
+    targets: list[Any] = []
+    for path, kind, _ in plan:
+        node = root
+        for i in path:
+            children = getattr(node, "children", None)
+            if not isinstance(children, list) or i >= len(children):
+                return _NOT_DIRECT
+            node = children[i]
+        if type(node) is not kind:
+            return _NOT_DIRECT
+        targets.append(node)
+    for node, (path, kind, reads) in zip(targets, plan, strict=True):
+        if reads is not None:
+            processor.resolving = reads
+        parent_node = node.parent
+        replaced = handlers[_handler_key(type(processor), kind, keys)](node)
+        replaced.parent = parent_node
+        if parent_node:
+            parent_node.children[path[-1] if path else -1] = replaced
+        if not path:
+            root = replaced
+    return root
+
+
+DIRECT_PASSES = {  # processor class -> whether its plan needs no path to be read
+    "ExpressionAttributeValueProcessor": False,
+    "ExpressionAttributeResolvingProcessor": False,
+    "UpdateExpressionFunctionEvaluator": False,
+    "NoneExistingPathChecker": True,
+    "ExecuteOperations": False,
+    "TypeMismatchValidator": False,
+    "EmptyStringKeyValueValidator": False,
+    "UpdateHashRangeKeyValidator": False,
+}
+PLANS_KEPT = 1024
+
+
+def _pass_plan(
+    kind: type, keys: tuple[type, ...], source: str, tree: Any
+) -> tuple[tuple[tuple[int, ...], type, bool | None], ...] | None:
+    """For one pass over the kept tree of `source`: (place, node type, read?) of each node the pass handles, children
+    first; None when moto's traversal must run. `read?` is the resolver's state at that node (None for other passes).
+    Kept per (pass, handled types, expression text): the same text always parses to the same tree."""
+    slot = (kind, keys, source)
+    if slot not in _PLANS:
+        if len(_PLANS) >= PLANS_KEPT:
+            _PLANS.clear()
+        _PLANS[slot] = _make_plan(kind, keys, tree)
+    return _PLANS[slot]
+
+
+_PLANS: dict[tuple[type, tuple[type, ...], str], tuple[tuple[tuple[int, ...], type, bool | None], ...] | None] = {}
+
+
+def _make_plan(
+    kind: type, keys: tuple[type, ...], tree: Any
+) -> tuple[tuple[tuple[int, ...], type, bool | None], ...] | None:
+    """_pass_plan's answer, worked out."""
+    from moto.dynamodb.parsing import ast_nodes as nodes_module
+    from moto.dynamodb.parsing import validators
+
+    ast_nodes: Any = nodes_module
+    if getattr(validators, kind.__name__, None) is not kind or kind.__name__ not in DIRECT_PASSES:
+        return None
+    actions = (
+        ast_nodes.UpdateExpressionSetAction,
+        ast_nodes.UpdateExpressionRemoveAction,
+        ast_nodes.UpdateExpressionDeleteAction,
+        ast_nodes.UpdateExpressionAddAction,
+    )
+    resolver = kind is validators.ExpressionAttributeResolvingProcessor
+    if _visits_children(kind) and not resolver:
+        return None
+    plan: list[tuple[tuple[int, ...], type, bool | None]] = []
+    reads_any = False
+
+    def visit(node: Any, path: tuple[int, ...], reads: bool | None) -> bool:
+        nonlocal reads_any
+        children = node.children
+        if children is not None:
+            for i, child in enumerate(children):
+                if _is_node(type(child)):
+                    child_reads = (i != 0) if isinstance(node, actions) else reads
+                    if not visit(child, (*path, i), child_reads):
+                        return False
+        if isinstance(node, ast_nodes.UpdateExpressionPath):
+            if reads is None:
+                return False  # a path outside any action: not a shape this was checked against
+            reads_any = reads_any or reads
+        if _handler_key(kind, type(node), keys) is not None:
+            plan.append((path, type(node), reads if resolver else None))
+        return True
+
+    if not _is_node(type(tree)) or not visit(tree, (), None):
+        return None
+    if DIRECT_PASSES[kind.__name__] and reads_any:
+        return None
+    return tuple(plan)
+
+
+@_memo
+def _is_node(cls: Any) -> bool:
+    from moto.dynamodb.parsing.ast_nodes import Node  # type: ignore[attr-defined]
+
+    return issubclass(cls, Node)
+
+
+@_memo
+def _handler_key(traverser: Any, node_type: Any, keys: tuple[Any, ...]) -> Any:
+    return next((key for key in keys if issubclass(node_type, key)), None)  # the first match, as moto's
+
+
+@_memo
+def _visits_children(traverser: Any) -> bool:
+    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser  # type: ignore[attr-defined]
+
+    return traverser.pre_processing_of_child is not DepthFirstTraverser.pre_processing_of_child
+
+
+def _processing_map(self: Any) -> dict[type, Callable[[Any], Any]]:
+    """The traverser's node-type -> handler map, built once per traverser (bound methods of it)."""
+    kept = self.__dict__.get("_lean_map")
+    if kept is None:
+        kept = self.__dict__["_lean_map"] = self._processing_map()
+        self.__dict__["_lean_types"] = tuple(kept)
+    return kept  # type: ignore[no-any-return]
 
 
 def _copy_parse_tree(value: Any, memo: dict[int, Any] | None = None) -> Any:
@@ -239,26 +397,12 @@ def _cache_processing_maps() -> None:
     """moto's validators rebuild their node-type -> handler map for every node they visit (ten passes a request,
     each with ABC isinstance checks); here each traverser builds its map once and each node type's handler is
     looked up once per traverser class. The traversal itself (order, in-place replacement) is moto's."""
-    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, Node  # type: ignore[attr-defined]
+    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser  # type: ignore[attr-defined]
 
-    @_memo
-    def is_node(cls: Any) -> bool:
-        return issubclass(cls, Node)
-
-    @_memo
-    def handler_key(traverser: Any, node_type: Any, keys: tuple[Any, ...]) -> Any:
-        return next((key for key in keys if issubclass(node_type, key)), None)  # the first match, as moto's
-
-    @_memo
-    def visits_children(traverser: Any) -> bool:
-        return traverser.pre_processing_of_child is not DepthFirstTraverser.pre_processing_of_child
-
-    def processing_map(self: Any) -> dict[type, Callable[[Any], Any]]:
-        kept = self.__dict__.get("_lean_map")
-        if kept is None:
-            kept = self.__dict__["_lean_map"] = self._processing_map()  # bound methods of this traverser
-            self.__dict__["_lean_types"] = tuple(kept)
-        return kept  # type: ignore[no-any-return]
+    is_node = _is_node
+    handler_key = _handler_key
+    visits_children = _visits_children
+    processing_map = _processing_map
 
     def nodes_to_be_processed(self: Any) -> tuple[type, ...]:
         processing_map(self)

@@ -475,3 +475,87 @@ def test_a_kept_route_answers_as_moto_routes_and_configuration_still_applies(lea
     assert lean_process(None, request(dynamodb)) is None
     monkeypatch.setitem(core, "passthrough", {"urls": [r"https://dynamodb\..*"], "services": []})
     assert lean_process(None, request(dynamodb)) is None
+
+
+UPDATES = [  # (UpdateExpression, names, values): valid ones, and ones DynamoDB refuses
+    ("SET #s = :s, turn = :n, updated_at = :t REMOVE pending", {"#s": "status"}, {":s": "running", ":n": 2, ":t": "x"}),
+    ("SET created = if_not_exists(created, :t), hist = list_append(if_not_exists(hist, :e), :l)", {}, None),
+    ("SET n = n + :one, m = :one - n", {}, {":one": 1}),
+    ("SET doc.a = :s, tags[0] = :s", {}, {":s": "v"}),
+    ("ADD tally :one, labels :set DELETE gone :set", {}, {":one": 1, ":set": {"a"}}),
+    ("SET GSI1PK = :s, GSI1SK = :s", {}, {":s": "g"}),
+    ("SET tot = missing + :one", {}, {":one": 1}),  # a path read that is not there
+    ("SET PK = :s", {}, {":s": "k"}),  # a key attribute
+    ("SET #k = :s", {"#k": "SK"}, {":s": "k"}),
+    ("SET GSI1PK = :one", {}, {":one": 1}),  # an index key of the wrong type
+    ("SET GSI1PK = :e", {}, {":e": ""}),  # an empty index key
+    ("SET a = :absent, b = :s", {}, {":s": "x"}),  # a value not given
+    ("SET n = n + :s", {}, {":s": "text"}),  # arithmetic on a string
+    ("SET hist = list_append(:s, hist)", {}, {":s": "text"}),
+    ("SET a = :s, a = :s", {}, {":s": "x"}),  # the same path twice
+]
+START = {
+    "n": {"N": "5"},
+    "hist": {"L": [{"S": "h"}]},
+    "pending": {"S": "p"},
+    "gone": {"SS": ["a", "b"]},
+    "doc": {"M": {}},
+}
+
+
+def _values(values: dict | None) -> dict:
+    from boto3.dynamodb.types import TypeSerializer
+
+    if values is None:
+        values = {":t": "now", ":e": [], ":l": ["x"]}
+    serializer = TypeSerializer()
+    return {name: serializer.serialize(value) for name, value in values.items()}
+
+
+def _outcome(lean, pk: str, expression: str, names: dict, values: dict, existing: bool) -> tuple:
+    if existing:
+        lean.put_item(TableName=TABLE, Item={**key(pk), **START, "tags": {"L": [{"S": "t"}]}})
+    request = {"TableName": TABLE, "Key": key(pk), "UpdateExpression": expression, "ExpressionAttributeValues": values}
+    if names:
+        request["ExpressionAttributeNames"] = names
+    try:
+        lean.update_item(**request)
+    except ClientError as error:
+        return ("error", error.response["Error"]["Code"], error.response["Error"]["Message"])
+    item = lean.get_item(TableName=TABLE, Key=key(pk)).get("Item", {})
+    return ("ok", {name: value for name, value in item.items() if name not in ("PK",)})
+
+
+def test_validator_passes_on_handled_nodes_only_answer_as_moto_every_time(lean, monkeypatch):
+    from moto.dynamodb.parsing import validators
+    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser  # type: ignore[attr-defined]
+
+    lean_validate = validators.Validator.validate
+    moto_validate = lean_validate._moto  # type: ignore[attr-defined]
+    traversals = 0
+    traverse = DepthFirstTraverser.traverse
+
+    def counted(self, node):
+        nonlocal traversals
+        traversals += 1
+        return traverse(self, node)
+
+    monkeypatch.setattr(DepthFirstTraverser, "traverse", counted)
+    for index, (expression, names, raw_values) in enumerate(UPDATES):
+        values = _values(raw_values)
+        for existing in (False, True):
+            for attempt in range(2):  # the second time, with the expression's shape checks passed and its plans kept
+                # When the update is validated here, and by moto's own passes on a twin item
+                traversals = 0
+                here = _outcome(lean, f"lean-{index}-{existing}-{attempt}", expression, names, values, existing)
+                walked = traversals
+                monkeypatch.setattr(validators.Validator, "validate", moto_validate)
+                there = _outcome(lean, f"moto-{index}-{existing}-{attempt}", expression, names, values, existing)
+                monkeypatch.setattr(validators.Validator, "validate", lean_validate)
+                # Then the item, or the error, is the same
+                assert here == there, (expression, existing)
+                if index == 0 and attempt == 1:
+                    # And a plain update walks no tree: its passes visit the nodes they handle
+                    assert walked == 0, walked
+    refused = [_outcome(lean, f"r-{i}", *update[:2], _values(update[2]), True)[0] for i, update in enumerate(UPDATES)]
+    assert refused.count("error") >= 8  # the refusals above are refused here too
