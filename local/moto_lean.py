@@ -33,6 +33,7 @@ import inspect
 import os
 import pickle
 import re
+import threading
 from collections import deque
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -207,6 +208,14 @@ def _check_each_expression_shape_once(validators: Any) -> None:
     passed: set[tuple[Any, ...]] = set()
 
     def init(self: Any, expression: Any, expression_attribute_names: Any, *args: Any, **kwargs: Any) -> None:
+        reused = _validated_for_new_item(expression, expression_attribute_names, *args, **kwargs)
+        if reused is not None:  # moto validated this update against the item a moment ago, before creating it
+            self.expression_attribute_names = expression_attribute_names
+            self.expression_attribute_values, self.item, self.table = _validator_arguments(*args, **kwargs)
+            self.processors = []
+            self.node_to_validate = reused
+            self._lean_key = self._lean_tree = None
+            return
         original_init(self, expression, expression_attribute_names, *args, **kwargs)
         source = getattr(expression, "_lean_source", None)  # only trees this module parsed and keeps
         names = tuple(sorted((expression_attribute_names or {}).items()))
@@ -222,6 +231,7 @@ def _check_each_expression_shape_once(validators: Any) -> None:
         last_pure = max((i for i, p in enumerate(processors) if isinstance(p, pure)), default=-1)
         tree = getattr(self, "_lean_tree", None)
         node = self.node_to_validate
+        _LAST_NEW_ITEM.validated = None
         for index, processor in enumerate(processors):
             result = _direct_pass(processor, node, tree) if tree is not None else _NOT_DIRECT
             node = processor.traverse(node) if result is _NOT_DIRECT else result
@@ -229,14 +239,90 @@ def _check_each_expression_shape_once(validators: Any) -> None:
                 if len(passed) >= PASSED_SHAPE_CHECKS:
                     passed.clear()
                 passed.add(key)
+        if tree is not None and not self.item.attrs:  # an item that does not exist yet: moto creates it next
+            _LAST_NEW_ITEM.validated = (
+                tree,
+                self.expression_attribute_names,
+                self.expression_attribute_values,
+                self.table,
+                self.item.hash_key,
+                self.item.range_key,
+                node,
+            )
         return node
 
     validate._moto = validators.Validator.validate  # type: ignore[attr-defined]  # for tests: moto's own passes
+    init._moto = original_init  # type: ignore[attr-defined]
     validators.Validator.__init__ = init
     validators.Validator.validate = validate
 
 
 _NOT_DIRECT = object()  # _direct_pass's answer when moto's traversal must run
+_LAST_NEW_ITEM = threading.local()  # this thread's last validation against an item that did not exist yet
+
+
+def _validator_arguments(*args: Any, **kwargs: Any) -> tuple[Any, Any, Any]:
+    """(values, item, table) of a Validator's arguments after the expression and its names."""
+    named = dict(zip(("expression_attribute_values", "item", "table"), args, strict=False)) | kwargs
+    return named.get("expression_attribute_values"), named.get("item"), named.get("table")
+
+
+def _validated_for_new_item(expression: Any, names: Any, *args: Any, **kwargs: Any) -> Any:
+    """The tree this thread validated a moment ago for the same update of an item that did not exist, if this
+    validation is moto's second one, against the item it then created (holding its key only), and its answer cannot
+    differ: the two items differ by their key attributes only, and the expression reads none of them (only a read
+    consults the item; moto refuses any path naming a key attribute before it resolves one, checked here again).
+    None otherwise: moto's second validation runs."""
+    last = getattr(_LAST_NEW_ITEM, "validated", None)
+    _LAST_NEW_ITEM.validated = None
+    if last is None:
+        return None
+    tree, last_names, last_values, last_table, hash_key, range_key, validated = last
+    values, item, table = _validator_arguments(*args, **kwargs)
+    if expression is not tree or names is not last_names or values is not last_values or table is not last_table:
+        return None
+    if item is None or item.hash_key != hash_key or item.range_key != range_key:
+        return None
+    key_attributes = [table.hash_key_attr] + ([table.range_key_attr] if table.range_key_attr else [])
+    if set(item.attrs) != set(key_attributes):
+        return None
+    read = _read_attributes(tree._lean_source, tree)
+    if read is None or any((names or {}).get(name, name) in key_attributes for name in read):
+        return None
+    return validated
+
+
+def _read_attributes(source: str, tree: Any) -> frozenset[str] | None:
+    """The first element (as written: a name or a #placeholder) of each path the update reads; None if unsure."""
+    if source not in _READS:
+        if len(_READS) >= PLANS_KEPT:
+            _READS.clear()
+        from moto.dynamodb.parsing import validators
+        from moto.dynamodb.parsing.ast_nodes import UpdateExpressionPath  # type: ignore[attr-defined]
+
+        resolver = validators.ExpressionAttributeResolvingProcessor({}, None)  # type: ignore[arg-type]
+        keys = tuple(_processing_map(resolver))
+        plan = _make_plan(type(resolver), keys, tree)
+        read: set[str] | None = set()
+        for path, kind, reads in plan or ():
+            if not reads or not issubclass(kind, UpdateExpressionPath):
+                continue
+            node = tree
+            for i in path:
+                node = node.children[i]
+            try:
+                first = node.children[0].children[0]  # what moto's key-attribute check reads of a path
+            except (AttributeError, IndexError, TypeError):
+                first = None
+            if not isinstance(first, str) or read is None:
+                read = None
+                continue
+            read.add(first)
+        _READS[source] = None if plan is None or read is None else frozenset(read)
+    return _READS[source]
+
+
+_READS: dict[str, frozenset[str] | None] = {}
 
 
 def _direct_pass(processor: Any, root: Any, tree: Any) -> Any:

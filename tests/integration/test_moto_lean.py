@@ -493,6 +493,7 @@ UPDATES = [  # (UpdateExpression, names, values): valid ones, and ones DynamoDB 
     ("SET n = n + :s", {}, {":s": "text"}),  # arithmetic on a string
     ("SET hist = list_append(:s, hist)", {}, {":s": "text"}),
     ("SET a = :s, a = :s", {}, {":s": "x"}),  # the same path twice
+    ("SET copied = if_not_exists(#k, :s)", {"#k": "PK"}, {":s": "d"}),  # reads a key attribute: refused too
 ]
 START = {
     "n": {"N": "5"},
@@ -530,8 +531,17 @@ def test_validator_passes_on_handled_nodes_only_answer_as_moto_every_time(lean, 
     from moto.dynamodb.parsing import validators
     from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser  # type: ignore[attr-defined]
 
-    lean_validate = validators.Validator.validate
-    moto_validate = lean_validate._moto  # type: ignore[attr-defined]
+    lean_validate, lean_init = validators.Validator.validate, validators.Validator.__init__
+    moto_validate, moto_init = lean_validate._moto, lean_init._moto  # type: ignore[attr-defined]
+    built = 0
+    get_processors = validators.UpdateExpressionValidator.get_ast_processors
+
+    def counted_build(self):
+        nonlocal built
+        built += 1
+        return get_processors(self)
+
+    monkeypatch.setattr(validators.UpdateExpressionValidator, "get_ast_processors", counted_build)
     traversals = 0
     traverse = DepthFirstTraverser.traverse
 
@@ -546,16 +556,30 @@ def test_validator_passes_on_handled_nodes_only_answer_as_moto_every_time(lean, 
         for existing in (False, True):
             for attempt in range(2):  # the second time, with the expression's shape checks passed and its plans kept
                 # When the update is validated here, and by moto's own passes on a twin item
-                traversals = 0
+                traversals = built = 0
                 here = _outcome(lean, f"lean-{index}-{existing}-{attempt}", expression, names, values, existing)
-                walked = traversals
+                walked, validations = traversals, built
                 monkeypatch.setattr(validators.Validator, "validate", moto_validate)
+                monkeypatch.setattr(validators.Validator, "__init__", moto_init)
+                built = 0
                 there = _outcome(lean, f"moto-{index}-{existing}-{attempt}", expression, names, values, existing)
+                moto_validations = built
                 monkeypatch.setattr(validators.Validator, "validate", lean_validate)
+                monkeypatch.setattr(validators.Validator, "__init__", lean_init)
                 # Then the item, or the error, is the same
                 assert here == there, (expression, existing)
                 if index == 0 and attempt == 1:
                     # And a plain update walks no tree: its passes visit the nodes they handle
                     assert walked == 0, walked
+                if index == 0 and not existing:
+                    # And a new item's update that reads nothing is validated once (moto: before and after creating it)
+                    assert (validations, moto_validations) == (1, 2)
+                if index == 1 and not existing:
+                    # As is one that reads attributes other than the key (if_not_exists, list_append)
+                    assert (validations, moto_validations) == (1, 2)
+                if index == len(UPDATES) - 1:
+                    # (the only reads that would differ between the two items, of key attributes, are refused first)
+                    assert here[:2] == ("error", "ValidationException")
+                    assert validations == moto_validations == 1
     refused = [_outcome(lean, f"r-{i}", *update[:2], _values(update[2]), True)[0] for i, update in enumerate(UPDATES)]
     assert refused.count("error") >= 8  # the refusals above are refused here too
