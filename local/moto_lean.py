@@ -62,6 +62,7 @@ def make_moto_lean() -> None:
     _lex_each_condition_once()
     _project_each_item_once()
     _route_each_url_once()
+    _find_known_accounts_without_locking()
 
 
 def _stop_tracking_instances() -> None:
@@ -124,6 +125,7 @@ def _parse_each_definition_once() -> None:
 STATEFUL_STATE_TYPES = {"Map", "Parallel"}
 
 
+@functools.lru_cache(maxsize=32)
 def _has_stateful_states(definition: str) -> bool:
     """Whether the ASL has a Map or Parallel state (anywhere, nested included)."""
     import json
@@ -878,6 +880,27 @@ def _route_each_url_once() -> None:
 
     process_request._routed = True  # type: ignore[attr-defined]  # a marker on the wrapper
     stubber.process_request = process_request  # type: ignore[method-assign]
+
+
+def _find_known_accounts_without_locking() -> None:
+    """Every lookup of a service's backend for an account (several per request) took moto's global backend lock,
+    listed the accounts and searched the list of backends in use. An account is only ever added by that method,
+    which registers its backend dict at the same time, and moto's reset empties both together: an account already
+    there needs nothing done. A new account goes moto's way."""
+    from moto.core.base_backend import BackendDict
+
+    original = BackendDict._create_account_specific_backend
+    if getattr(original, "_known_first", False):
+        return
+
+    @functools.wraps(original)
+    def create_account_specific_backend(self: Any, account_id: str) -> None:
+        if dict.__contains__(self, account_id):
+            return
+        original(self, account_id)
+
+    create_account_specific_backend._known_first = True  # type: ignore[attr-defined]  # a marker on the wrapper
+    BackendDict._create_account_specific_backend = create_account_specific_backend  # type: ignore[method-assign]
 
 
 def _dispatch_without_inspecting() -> None:

@@ -583,3 +583,23 @@ def test_validator_passes_on_handled_nodes_only_answer_as_moto_every_time(lean, 
                     assert validations == moto_validations == 1
     refused = [_outcome(lean, f"r-{i}", *update[:2], _values(update[2]), True)[0] for i, update in enumerate(UPDATES)]
     assert refused.count("error") >= 8  # the refusals above are refused here too
+
+
+def test_a_known_account_is_found_as_before_and_a_reset_still_forgets_it(aws):
+    from moto.core.base_backend import BackendDict
+    from moto.dynamodb.models import dynamodb_backends
+
+    make_moto_lean()
+    account = "111111111111"
+    # A new account's backend is created and its service registered (for moto's reset), as moto does
+    first = dynamodb_backends[account]
+    assert dict.__contains__(dynamodb_backends, account)
+    assert any(known is dynamodb_backends for known in BackendDict._instances)  # type: ignore[misc]
+    # A known one is found again, the same object
+    assert dynamodb_backends[account] is first
+    # And moto's reset still forgets it: the next lookup makes a new one and registers the service again
+    BackendDict.reset()
+    assert not dict.__contains__(dynamodb_backends, account)
+    again = dynamodb_backends[account]
+    assert again is not first
+    assert any(known is dynamodb_backends for known in BackendDict._instances)  # type: ignore[misc]
