@@ -513,11 +513,14 @@ def _cache_processing_maps() -> None:
                 traverse_node_recursively(self, child_node, i)
         handlers = processing_map(self)
         key = handler_key(type(self), type(node), self.__dict__["_lean_types"])
-        if key is not None:
-            node = handlers[key](node)
-            node.parent = parent_node
-            if parent_node:
-                parent_node.children[child_id] = node
+        return node if key is None else replaced(handlers[key], node, parent_node, child_id)
+
+    def replaced(handler: Callable[[Any], Any], node: Any, parent_node: Any, child_id: int) -> Any:
+        """The handler's result in the node's place under its parent (moto's in-place replacement)."""
+        node = handler(node)
+        node.parent = parent_node
+        if parent_node:
+            parent_node.children[child_id] = node
         return node
 
     handler_keys: dict[type, dict[type, Any]] = {}
@@ -546,12 +549,7 @@ def _cache_processing_maps() -> None:
                     if before_child is not None:
                         before_child(node, i)
                     visit(child_node, i)
-            if key is not None:
-                node = handlers[key](node)
-                node.parent = parent_node
-                if parent_node:
-                    parent_node.children[child_id] = node
-            return node
+            return node if key is None else replaced(handlers[key], node, parent_node, child_id)
 
         return visit(root, -1)
 

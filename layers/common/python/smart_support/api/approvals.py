@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel, Field, StrictBool
 
-from smart_support.api.dependencies import Approvals, Decisions, Operator
+from smart_support.api.dependencies import Approvals, Decisions, Operator, PageCursor, PageLimit
 from smart_support.api.responses import ApprovalQueue, ApprovalView, AuditLog, DecisionResult, documented
 
 router = Router()
@@ -34,8 +34,8 @@ def list_approvals(
     operator: Operator,
     approvals: Approvals,
     status: Annotated[Literal["pending"], Query()] = "pending",
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=1024)] = None,
+    limit: PageLimit = 20,
+    cursor: PageCursor = None,
 ) -> ApprovalQueue:
     """Open approvals, oldest first, a page at a time (`next_cursor` until the end)."""
     pending, next_cursor = approvals.list_pending(time.time(), limit, cursor)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Depends, Request
+from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from smart_support import services
 from smart_support.auth.tokens import Principal, principal_from_context
@@ -28,6 +29,9 @@ def api_settings(request: Request) -> ApiSettings:
 
 
 Settings = Annotated[ApiSettings, Depends(api_settings)]
+# The paging query parameters every list route takes: a page size and the opaque cursor of the page before.
+PageLimit = Annotated[int, Query(ge=1, le=100)]
+PageCursor = Annotated[str | None, Query(max_length=1024)]
 
 
 def refused_token(event: dict[str, Any]) -> Unauthorized | None:

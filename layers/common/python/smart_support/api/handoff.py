@@ -6,11 +6,11 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
-from pydantic import BaseModel, Field, field_validator
+from pydantic import AfterValidator, BaseModel, Field
 
 from smart_support.api.dependencies import Handoff, Operator
 from smart_support.api.responses import OperatorMessage, Release, Takeover, TicketView, documented
-from smart_support.protocol.types import MAX_CONTENT_CHARS, THREAD_ID_PATTERN
+from smart_support.protocol.types import MAX_CONTENT_CHARS, THREAD_ID_PATTERN, not_blank
 from smart_support.store.tickets import MAX_NOTE_CHARS
 
 router = Router()
@@ -20,14 +20,7 @@ ThreadIdPath = Annotated[str, Path(pattern=THREAD_ID_PATTERN)]
 class Reply(BaseModel):
     """What the operator writes to the customer."""
 
-    content: Annotated[str, Field(min_length=1, max_length=MAX_CONTENT_CHARS)]
-
-    @field_validator("content")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("content must not be blank")
-        return value
+    content: Annotated[str, Field(min_length=1, max_length=MAX_CONTENT_CHARS), AfterValidator(not_blank)]
 
 
 class HandBack(BaseModel):

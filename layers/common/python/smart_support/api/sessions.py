@@ -8,7 +8,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
-from smart_support.api.dependencies import Approvals, Caller, Sessions, Transcripts
+from smart_support.api.dependencies import Approvals, Caller, PageCursor, Sessions, Transcripts
 from smart_support.api.responses import (
     ApprovalView,
     SessionList,
@@ -85,7 +85,7 @@ def get_messages(
     sessions: Sessions,
     transcripts: Transcripts,
     limit: Annotated[int, Query(ge=1, le=REPLAY_PAGE_MAX)] = REPLAY_PAGE,
-    cursor: Annotated[str | None, Query(max_length=1024)] = None,
+    cursor: PageCursor = None,
 ) -> Transcript:
     """Up to `limit` stored entries, oldest first (as long as they are kept, also after the session expired).
 

@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, Field, model_validator
 
-from smart_support.api.dependencies import Handoff, Operator, Tickets
+from smart_support.api.dependencies import Handoff, Operator, PageCursor, PageLimit, Tickets
 from smart_support.api.responses import TicketPage, TicketView, documented
 from smart_support.protocol.errors import NotFound
 from smart_support.store.tickets import MAX_NOTE_CHARS, TicketStatus
@@ -39,8 +39,8 @@ def list_tickets(
     operator: Operator,
     tickets: Tickets,
     status: Annotated[TicketStatus, Query()] = "open",
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=1024)] = None,
+    limit: PageLimit = 20,
+    cursor: PageCursor = None,
 ) -> TicketPage:
     """Open and assigned tickets oldest first, closed ones newest first; `next_cursor` until the end."""
     page, next_cursor = tickets.list_page(status, limit, cursor)

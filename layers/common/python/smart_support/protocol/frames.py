@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, ValidationError
 
 from smart_support.protocol.errors import InvalidJson, MessageTooLarge, UnknownType, ValidationFailed
-from smart_support.protocol.types import MAX_CONTENT_CHARS, MAX_FRAME_BYTES, THREAD_ID_PATTERN
+from smart_support.protocol.types import MAX_CONTENT_CHARS, MAX_FRAME_BYTES, THREAD_ID_PATTERN, not_blank
 
 ThreadId = Annotated[str, Field(pattern=THREAD_ID_PATTERN, strict=True)]
 
@@ -23,15 +23,8 @@ class MessageFrame(_Frame):
 
     type: Literal["message"]
     thread_id: ThreadId
-    content: Annotated[str, Field(strict=True, min_length=1, max_length=MAX_CONTENT_CHARS)]
+    content: Annotated[str, Field(strict=True, min_length=1, max_length=MAX_CONTENT_CHARS), AfterValidator(not_blank)]
     message_id: Annotated[str, Field(strict=True, pattern=THREAD_ID_PATTERN)] | None = None
-
-    @field_validator("content")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("content must not be blank")
-        return value
 
 
 class InterruptResponseFrame(_Frame):

@@ -12,3 +12,10 @@ DecidedBy = Literal["customer", "operator", "timeout"]
 MAX_FRAME_BYTES = 32 * 1024  # API Gateway WebSocket's frame limit
 MAX_CONTENT_CHARS = 8000
 THREAD_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
+
+
+def not_blank(value: str) -> str:
+    """A message's content as given, refused when it is only whitespace (pydantic's AfterValidator)."""
+    if not value.strip():
+        raise ValueError("content must not be blank")
+    return value
