@@ -16,7 +16,7 @@ import pytest
 from websockets.sync.client import ClientConnection, connect
 
 from local.client import http_request
-from local.inprocess import free_port
+from local.inprocess import InProcessStack, free_port
 from smart_support.auth.tokens import Role, mint_token
 from smart_support.settings import LOCAL_AUTH_SECRET
 
@@ -102,6 +102,17 @@ class Client:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def inprocess_stack() -> Iterator[InProcessStack]:
+    """The local stack in this process (its tables and functions reachable here), streaming without delay, no rate
+    limits; stopped when the generator is closed."""
+    stack = InProcessStack(
+        OFFLINE_TOKEN_DELAY_MS="0", RATE_LIMIT_TURNS_PER_MINUTE="100000", RATE_LIMIT_FRAMES_PER_SECOND="100000"
+    )
+    stack.start()
+    yield stack
+    stack.stop()
 
 
 def start_stack(tmp_path_factory: pytest.TempPathFactory, name: str, **env: str) -> Iterator[Stack]:

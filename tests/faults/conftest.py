@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from local.inprocess import InProcessStack
-from tests.e2e.conftest import Stack, executions, start_stack
+from tests.e2e.conftest import Stack, executions, inprocess_stack, start_stack
 
 
 @pytest.fixture(scope="session")
@@ -23,12 +23,7 @@ def fault_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 @pytest.fixture(scope="module")
 def inproc() -> Iterator[InProcessStack]:
     """The local stack in this process: its functions' modules can be patched, their invocations counted."""
-    stack = InProcessStack(
-        OFFLINE_TOKEN_DELAY_MS="0", RATE_LIMIT_TURNS_PER_MINUTE="100000", RATE_LIMIT_FRAMES_PER_SECOND="100000"
-    )
-    stack.start()
-    yield stack
-    stack.stop()
+    yield from inprocess_stack()
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import pytest
@@ -19,9 +19,21 @@ from langchain_core.messages import AIMessage, HumanMessage
 
 from smart_support.agent.models import OfflineChatModel
 from smart_support.protocol.types import MAX_FRAME_BYTES
-from tests.aws_faults import injected
+from tests.aws_faults import Injection, injected
 from tests.e2e.conftest import new_thread
 from tests.faults.conftest import function_module, transcript, wait_for_status
+
+
+def turn_write_fails(thread: str, code: str, times: int) -> AbstractContextManager[Injection]:
+    """Inject `code` into the first `times` end-of-turn transactions of `thread` (before moto sees them)."""
+    return injected(
+        "dynamodb",
+        "TransactWriteItems",
+        code,
+        times=times,
+        when=lambda body: thread in json.dumps(body) and "TURN#" in json.dumps(body),
+    )
+
 
 pytestmark = pytest.mark.e2e
 
@@ -115,13 +127,7 @@ def test_dynamodb_throttling_is_retried_by_the_client(inproc, inproc_client):
     invocations = inproc.stack.functions.invocations
     before = invocations["AgentFunction"]
     # Given DynamoDB throttles the turn's final write twice (answered before moto sees it, as AWS would answer)
-    with injected(
-        "dynamodb",
-        "TransactWriteItems",
-        "ThrottlingException",
-        times=2,
-        when=lambda body: thread in json.dumps(body) and "TURN#" in json.dumps(body),
-    ) as fault:
+    with turn_write_fails(thread, "ThrottlingException", times=2) as fault:
         with inproc_client.ws(token) as client:
             events = client.ask(thread, "How long does shipping take?")
     # Then botocore's standard retry mode retried it within the one run, and the turn completed
@@ -195,13 +201,7 @@ def test_a_retried_run_agent_sends_the_client_nothing_twice(inproc, inproc_clien
     invocations = inproc.stack.functions.invocations
     before = invocations["AgentFunction"]
     # Given the turn's final write fails past every retry once the answer has streamed (ten throttled attempts)
-    with injected(
-        "dynamodb",
-        "TransactWriteItems",
-        "ThrottlingError",
-        times=10,
-        when=lambda body: thread in json.dumps(body) and "TURN#" in json.dumps(body),
-    ) as fault:
+    with turn_write_fails(thread, "ThrottlingError", times=10) as fault:
         with inproc_client.ws(token) as client:
             client.send({"type": "message", "thread_id": thread, "content": "How long does shipping take?"})
             events = client.until(lambda e: e["type"] == "message_complete", timeout=60)

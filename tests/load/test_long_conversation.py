@@ -16,7 +16,7 @@ import pytest
 
 from bench.turns import checkpoint_bytes
 from local.inprocess import InProcessStack
-from tests.e2e.conftest import Stack
+from tests.e2e.conftest import Stack, inprocess_stack
 
 pytestmark = [pytest.mark.load, pytest.mark.e2e]
 
@@ -34,12 +34,7 @@ SYLLABLES = ("ka", "lo", "mi", "ru", "se", "ta", "vé", "no", "pa", "di", "gu", 
 @pytest.fixture(scope="module")
 def long_stack() -> Iterator[InProcessStack]:
     """The local stack in this process (moto's tables readable here), streaming without delay, no rate limits."""
-    stack = InProcessStack(
-        OFFLINE_TOKEN_DELAY_MS="0", RATE_LIMIT_TURNS_PER_MINUTE="100000", RATE_LIMIT_FRAMES_PER_SECOND="100000"
-    )
-    stack.start()
-    yield stack
-    stack.stop()
+    yield from inprocess_stack()
 
 
 def message(turn: int, rng: random.Random) -> str:
