@@ -215,17 +215,29 @@ def run_inprocess(
 ) -> list[TurnMeasure]:
     """The agent graph alone: offline model, InMemorySaver, orders read from the stack's (moto) table."""
     import boto3
-    from langchain_core.messages import AIMessageChunk, HumanMessage
+    from langchain_core.messages import BaseMessage, HumanMessage
     from langchain_core.runnables import RunnableConfig
     from langgraph.checkpoint.memory import InMemorySaver
 
     from local.template import REGION
     from smart_support.agent.graph import build_graph
     from smart_support.agent.models import OfflineChatModel
-    from smart_support.agent.runner import SPEAKERS
+    from smart_support.agent.runner import TokenTap
     from smart_support.settings import AgentSettings, load_settings
     from smart_support.store.orders import OrderStore
     from smart_support.store.tickets import TicketStore
+
+    class Answer:
+        """Counts a turn's answer words and when the first came."""
+
+        def __init__(self, measure: TurnMeasure, started: float) -> None:
+            self.measure, self.started = measure, started
+
+        def token(self, node: str, message: BaseMessage) -> None:
+            if message.text:
+                if self.measure.first_token_s is None:
+                    self.measure.first_token_s = time.perf_counter() - self.started
+                self.measure.answer_words += len(message.text.split())
 
     settings = load_settings(AgentSettings)  # the agent function's, from the stack's environment
     dynamodb = boto3.client("dynamodb", region_name=REGION)
@@ -250,16 +262,10 @@ def run_inprocess(
                 "customer_id": "demo-customer",
                 "thread_id": thread_id,
             }
-            for mode, chunk in graph.stream(
-                graph_input, config, stream_mode=["messages", "updates"], durability="exit"
-            ):
-                if mode != "messages":
-                    continue
-                message, metadata = chunk
-                if metadata.get("langgraph_node") in SPEAKERS and isinstance(message, AIMessageChunk) and message.text:
-                    if measure.first_token_s is None:
-                        measure.first_token_s = time.perf_counter() - started
-                    measure.answer_words += len(message.text.split())
+            tap = TokenTap(Answer(measure, started), lambda: False)  # as the agent streams (agent/runner.py)
+            config["callbacks"] = [tap]
+            for _ in graph.stream(graph_input, config, stream_mode="updates", durability="exit"):
+                pass
             measure.complete_s = time.perf_counter() - started
         measure.usage = recorder.snapshot().diff(before)
         results.append(measure)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.types import Command
 
@@ -14,6 +14,7 @@ from smart_support.agent.checkpoints import LatestCheckpointSaver
 from smart_support.agent.graph import build_graph
 from smart_support.agent.models import OfflineChatModel, tool_results_of_turn
 from smart_support.agent.nodes import AGENT_NODES
+from smart_support.agent.runner import TokenTap
 from smart_support.store.orders import OrderStore
 from smart_support.store.tickets import TicketStore
 
@@ -49,6 +50,11 @@ class Turn:
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
     interrupts: list[Any] = field(default_factory=list)
     updates: list[dict[str, Any]] = field(default_factory=list)
+
+    def token(self, node: str, message: BaseMessage) -> None:
+        """A chunk of a specialist's answer (from the runner's TokenTap)."""
+        if message.text:
+            self.tokens.append((node, message.text))
 
     @property
     def text(self) -> str:
@@ -97,17 +103,10 @@ def config(thread_id: str) -> dict[str, Any]:
 
 
 def run(graph: Any, payload: Any, cfg: dict[str, Any], durability: str = "exit", callbacks: Any = None) -> Turn:
-    """Stream one run (a new message or a Command) and collect what the runner would forward."""
+    """Stream one run (a new message or a Command) and collect what the runner would forward, as it streams it."""
     turn = Turn()
-    if callbacks:
-        cfg = {**cfg, "callbacks": callbacks}
-    for mode, chunk in graph.stream(payload, cfg, stream_mode=["messages", "updates"], durability=durability):
-        if mode == "messages":
-            message, metadata = chunk
-            node = metadata.get("langgraph_node")
-            if isinstance(message, AIMessageChunk) and node in AGENT_NODES and message.text:
-                turn.tokens.append((node, message.text))
-            continue
+    cfg = {**cfg, "callbacks": [*(callbacks or []), TokenTap(turn, lambda: False)]}
+    for chunk in graph.stream(payload, cfg, stream_mode="updates", durability=durability):
         turn.updates.append(chunk)
         for node, update in chunk.items():
             if node == "__interrupt__":

@@ -8,11 +8,17 @@ task with TransientError, Step Functions retries it, and the retry sends the cli
 from __future__ import annotations
 
 import json
+import threading
 import time
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any, Protocol, TypeVar
+from uuid import UUID
 
 from aws_lambda_powertools import Logger
+from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, GenerationChunk, LLMResult
+from langgraph.constants import TAG_NOSTREAM
 from langgraph.types import Command
 
 from smart_support import aws
@@ -147,9 +153,8 @@ class EventRelay:
             self.entries.append(self._current)
         return self._current
 
-    def token(self, message: Any, metadata: dict[str, Any]) -> None:
+    def token(self, node: str, message: BaseMessage) -> None:
         """A chunk of a specialist's answer."""
-        node = metadata.get("langgraph_node")
         if node in SPEAKERS and isinstance(message, AIMessageChunk | AIMessage) and (text := _text(message)):
             self.usage.first_token()
             if self.first_token_at is None:
@@ -199,6 +204,97 @@ class EventRelay:
             "cancelled": cancelled,
             "first_token_at": self.first_token_at,
         }
+
+
+class RunStopped(Exception):
+    """The customer stopped a run that has written nothing yet: it ends at its next token."""
+
+
+T = TypeVar("T")
+
+
+class TokenSink(Protocol):
+    """Where a specialist's answer tokens go (EventRelay)."""
+
+    def token(self, node: str, message: BaseMessage) -> None:
+        """A chunk of `node`'s answer."""
+
+
+class TokenTap(BaseCallbackHandler):
+    """Hands each token of a specialist's answer to the relay as the model makes it, on the model's own thread.
+
+    LangGraph's stream_mode="messages" does this through a queue: it runs every node on a worker thread and wakes the
+    caller's thread once a token. With only "updates" streamed, a step of one task runs on the caller's thread, so a
+    turn's tokens cross no thread. Having tap_output_iter makes it a streaming handler, which is what makes a
+    model's invoke() stream (langchain-core's _StreamingCallbackHandler protocol, as LangGraph's own handler does).
+    """
+
+    raise_error = True  # RunStopped must reach the graph
+
+    def __init__(self, relay: TokenSink, cancelled: Callable[[], bool]) -> None:
+        super().__init__()
+        self.relay = relay
+        self.cancelled = cancelled
+        self._lock = threading.Lock()  # a step of several tasks runs them on worker threads
+        self._speakers: dict[UUID, str] = {}
+        self._streamed: set[UUID] = set()
+
+    def on_chat_model_start(
+        self,
+        serialized: dict[str, Any],
+        messages: list[list[BaseMessage]],
+        *,
+        run_id: UUID,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Follow the call if a specialist makes it for the customer to read (the summary's is tagged nostream)."""
+        node = (metadata or {}).get("langgraph_node")
+        if node in SPEAKERS and TAG_NOSTREAM not in (tags or ()):
+            self._speakers[run_id] = node
+
+    def on_llm_new_token(
+        self,
+        token: str | list[str | dict[str, Any]],
+        *,
+        chunk: GenerationChunk | ChatGenerationChunk | None = None,
+        run_id: UUID,
+        **kwargs: Any,
+    ) -> None:
+        """Relay the token, unless the customer stopped the answer."""
+        node = self._speakers.get(run_id)
+        if node is None or not isinstance(chunk, ChatGenerationChunk):
+            return
+        self._streamed.add(run_id)
+        with self._lock:
+            if not self.cancelled():
+                self.relay.token(node, chunk.message)
+
+    def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
+        """A model that did not stream: relay its whole answer at once."""
+        node = self._speakers.pop(run_id, None)
+        if node is None or run_id in self._streamed:
+            self._streamed.discard(run_id)
+            return
+        for generation in response.generations[0] if response.generations else []:
+            if isinstance(generation, ChatGeneration):
+                with self._lock:
+                    if not self.cancelled():
+                        self.relay.token(node, generation.message)
+
+    def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+        """Forget the call."""
+        self._speakers.pop(run_id, None)
+        self._streamed.discard(run_id)
+
+    def tap_output_iter(self, run_id: UUID, output: Iterator[T]) -> Iterator[T]:
+        """Pass the output through (the streaming handler protocol)."""
+        return output
+
+    def tap_output_aiter(self, run_id: UUID, output: AsyncIterator[T]) -> AsyncIterator[T]:
+        """Pass the output through (the streaming handler protocol)."""
+        return output
 
 
 class CancelWatch:
@@ -435,24 +531,26 @@ class TurnRunner:
     ) -> dict[str, Any]:
         """Stream the graph to the client; once cancelled, send nothing more and (if `stop`) end the run."""
         relay = EventRelay(channel, TokenCoalescer(channel, flush_ms=self.flush_ms), entries, usage)
-        config = {
-            "configurable": {"thread_id": self.checkpoint_thread(task.turn)},
-            "recursion_limit": 40,
-            "callbacks": [usage],  # model calls and tokens of the run (agent/usage.py)
-        }
-        stream = self.graph.stream(graph_input, config, stream_mode=["messages", "updates"], durability="exit")
-        for mode, chunk in stream:
+
+        def cancelled() -> bool:
             if not watch.cancelled and watch.check():
                 relay.cut()
                 if stop:  # a new run writes nothing before an approval: it can simply end here
-                    stream.close()
-                    break
-            if watch.cancelled:
-                continue
-            if mode == "messages":
-                relay.token(*chunk)
-            else:
-                relay.update(chunk or {})
+                    raise RunStopped("the customer stopped this answer")
+            return watch.cancelled
+
+        config = {
+            "configurable": {"thread_id": self.checkpoint_thread(task.turn)},
+            "recursion_limit": 40,
+            "callbacks": [usage, TokenTap(relay, cancelled)],  # usage: model calls and tokens (agent/usage.py)
+        }
+        stream = self.graph.stream(graph_input, config, stream_mode="updates", durability="exit")
+        try:
+            for update in stream:
+                if not cancelled():
+                    relay.update(update or {})
+        except RunStopped:
+            stream.close()
         finished = relay.finish(watch.cancelled)
         raw = finished["interrupts"]
         info = self._interrupt_info(raw[0], task.turn) if raw and not finished["cancelled"] else None
