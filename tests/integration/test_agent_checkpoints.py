@@ -9,7 +9,7 @@ from langchain_core.messages import HumanMessage
 from langgraph.types import Command
 
 from smart_support.store.demo_data import seed_orders
-from tests.integration.agent_turns import bound, config, make_graph, make_saver, pending_request
+from tests.integration.agent_turns import bound, config, make_graph, make_saver, pending_request, run
 
 TURNS: list[tuple[str, str]] = [
     ("status (4 steps)", "What is the status of order 1042?"),
@@ -40,8 +40,7 @@ def measure(dynamodb: Any, durability: str, thread_id: str) -> list[tuple[str, d
             payload = Command(resume=bound(pending_request(graph, thread_id), approved=True))
         checkpoint_calls.clear()
         data_calls.clear()
-        for _ in graph.stream(payload, config(thread_id), stream_mode=["messages", "updates"], durability=durability):
-            pass
+        run(graph, payload, config(thread_id), durability=durability)  # streamed as the runner streams it
         rows.append((label, dict(checkpoint_calls), dict(data_calls)))
     return rows
 

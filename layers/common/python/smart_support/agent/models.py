@@ -114,7 +114,7 @@ class OfflineChatModel(BaseChatModel):
                 )
             )
             return
-        # langchain-core reports each chunk to the callbacks (stream_mode="messages") itself.
+        # langchain-core reports each chunk to the callbacks (the runner's TokenTap) itself.
         for index, word in enumerate(_WORDS.findall(message.text)):
             if index and self.token_delay_ms:
                 time.sleep(self.token_delay_ms / 1000)
