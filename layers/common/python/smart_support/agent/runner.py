@@ -207,7 +207,10 @@ class EventRelay:
 
 
 class RunStopped(Exception):
-    """The customer stopped a run that has written nothing yet: it ends at its next token."""
+    """The customer stopped a run that has written nothing yet: it ends at its next token.
+
+    Raised from TokenTap through langchain-core, which logs a callback warning naming it on its way out.
+    """
 
 
 T = TypeVar("T")
