@@ -1,9 +1,9 @@
 """Layer sizes for python3.13/arm64 and cold-start import times of each function's handler module.
 
-Both build the layers the way `sam build` does, with their own Makefiles (BuildMethod: makefile), into a cache
-directory keyed by their files, so later runs reuse them: layers/deps-light (pip, botocore's models of the
-services the light functions call, bytecode), layers/deps-agent (pip, then the packages no turn imports removed)
-and layers/common (the package and its bytecode). The dependency layers are built
+Both build the layers the way `sam build` does, with their Makefiles (BuildMethod: makefile), into a cache
+directory keyed by their files, so later runs reuse them: layers/Makefile in layers/deps-light (pip, botocore's
+models of the services the light functions call, bytecode) and in layers/deps-agent (pip, then the packages no turn
+imports removed), layers/common/Makefile (the package and its bytecode). The dependency layers are built
 - for arm64 (manylinux2014_aarch64): what Lambda unpacks, measured against the 250 MB limit;
 - for this machine's platform: the same pinned packages, importable here, so the import times are those of the
   layer's contents (not of the dev venv, which holds extra packages).
@@ -32,6 +32,8 @@ from local.template import ROOT, LocalResolver, load_template
 LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024  # bytes: function code plus all its layers, unzipped
 LIGHT_LIMIT = 60 * 1024 * 1024  # bytes: a light function's code plus its layers, unzipped (issue 17)
 LAYERS = {"light": ROOT / "layers/deps-light", "heavy": ROOT / "layers/deps-agent"}
+DEPS_MAKEFILE = ROOT / "layers/Makefile"  # both dependency layers' (their ContextPath in template.yaml)
+LAYER_IDS = {"light": "LightDepsLayer", "heavy": "AgentDepsLayer", "common": "CommonLayer"}
 COMMON_LAYER = ROOT / "layers/common"
 HEAVY_FUNCTIONS = ("agent",)
 LIGHT_FUNCTIONS = ("connect", "disconnect", "message", "workflow", "api", "authorizer")
@@ -66,50 +68,26 @@ def build_common() -> Path:
 def build_layer(kind: str, platform_tag: str) -> Path:
     """The `python/` directory of a layer built for python3.13 on `platform_tag` (cached)."""
     source = COMMON_LAYER if kind == "common" else LAYERS[kind]
-    target = CACHE / f"{kind}-{platform_tag}-{source_digest(source)[:12]}" / "python"
+    makefile = COMMON_LAYER / "Makefile" if kind == "common" else DEPS_MAKEFILE
+    digest = hashlib.sha256((source_digest(source) + makefile.read_text(encoding="utf-8")).encode()).hexdigest()
+    target = CACHE / f"{kind}-{platform_tag}-{digest[:12]}" / "python"
     if (target.parent / ".complete").exists():
         return target
     if target.parent.exists():
         subprocess.run(["rm", "-rf", str(target.parent)], check=True)
     target.mkdir(parents=True)
-    if (source / "Makefile").exists():
-        target_name = next(
-            line.split(":", 1)[0]
-            for line in (source / "Makefile").read_text(encoding="utf-8").splitlines()
-            if line.startswith("build-")
-        )
-        command = [
-            "make",
-            "--no-print-directory",
-            "-C",
-            str(source),
-            target_name,
-            f"ARTIFACTS_DIR={target.parent}",
-            f"PLATFORM={platform_tag}",
-            f"PYTHON={sys.executable}",
-        ]
-    else:
-        command = [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "--no-warn-conflicts",
-            "--no-compile",
-            "--platform",
-            platform_tag,
-            "--only-binary=:all:",
-            "--python-version",
-            "3.13",
-            "--implementation",
-            "cp",
-            "--target",
-            str(target),
-            "-r",
-            str(source / "requirements.txt"),
-        ]
+    command = [
+        "make",
+        "--no-print-directory",
+        "-C",
+        str(source),
+        "-f",
+        str(makefile),
+        f"build-{LAYER_IDS[kind]}",
+        f"ARTIFACTS_DIR={target.parent}",
+        f"PLATFORM={platform_tag}",
+        f"PYTHON={sys.executable}",
+    ]
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     (target.parent / ".complete").touch()
     return target

@@ -72,10 +72,12 @@ def test_the_layers_are_built_by_their_makefiles() -> None:
     resources = load_template()["Resources"]
     for logical_id, folder in [
         ("CommonLayer", "layers/common"),
-        ("LightDepsLayer", "layers/deps-light"),
-        ("AgentDepsLayer", "layers/deps-agent"),
+        ("LightDepsLayer", "layers"),  # ContextPath: one Makefile for both dependency layers
+        ("AgentDepsLayer", "layers"),
     ]:
-        assert resources[logical_id]["Metadata"]["BuildMethod"] == "makefile"
+        metadata = resources[logical_id]["Metadata"]
+        assert metadata["BuildMethod"] == "makefile"
+        assert metadata.get("ContextPath", resources[logical_id]["Properties"]["ContentUri"]).rstrip("/") == folder
         makefile = (ROOT / folder / "Makefile").read_text(encoding="utf-8")
         assert f"build-{logical_id}:" in makefile
         assert "compileall" in makefile and "unchecked-hash" in makefile

@@ -53,7 +53,8 @@ def test_each_function_gets_its_own_dependency_layer():
     assert set(map(tuple, layers.values())) == {("LightDepsLayer",)}
     agent_layer = template["Resources"]["AgentDepsLayer"]
     assert agent_layer["Metadata"]["BuildMethod"] == "makefile"
-    assert "build-AgentDepsLayer:" in (ROOT / "layers/deps-agent/Makefile").read_text(encoding="utf-8")
+    assert agent_layer["Metadata"]["ContextPath"] == "layers"
+    assert "build-AgentDepsLayer:" in (ROOT / "layers/Makefile").read_text(encoding="utf-8")
 
 
 def test_the_suite_runs_without_what_the_agent_layer_drops():
