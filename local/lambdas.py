@@ -1,17 +1,8 @@
-"""The template's functions, loaded in-process and invoked the way Lambda would (event, context, errors).
-
-Lambda gives each concurrent invocation its own execution environment, whose module globals no other request sees
-while it runs: Powertools' resolver, for one, keeps the current request on itself. So does this stack: a function
-keeps its idle environments (handler modules, each a cold start of app.py), an invocation takes one, or starts a
-new one when all are busy, and gives it back when it returns. The package the layers hold is imported once per
-process here, so what it caches is shared between environments (a real Lambda would build it once per
-environment).
-"""
+"""The template's functions, loaded in-process and invoked the way Lambda would (event, context, errors)."""
 
 from __future__ import annotations
 
 import importlib.util
-import threading
 import time
 import traceback
 import uuid
@@ -60,42 +51,10 @@ class LocalFunction:
     memory: int
     timeout: int
     environment: dict[str, str]
-    module: ModuleType | None = None  # the first environment's handler module (what tests patch)
-    environments: int = 0  # execution environments started (cold starts)
-    _idle: list[ModuleType] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    module: ModuleType | None = None
 
     def load(self) -> None:
-        """Start the first execution environment, if there is none yet."""
-        with self._lock:
-            if self.module is not None:
-                return
-        module = self._cold_start()
-        with self._lock:
-            if self.module is None:
-                self.module = module
-                self._idle.append(module)
-
-    def _acquire(self) -> ModuleType:
-        """An idle environment (the first one if it is idle), or a new one."""
-        with self._lock:
-            if self.module is not None and self.module in self._idle:
-                self._idle.remove(self.module)
-                return self.module
-            if self._idle:
-                return self._idle.pop()
-        module = self._cold_start()
-        with self._lock:
-            if self.module is None:
-                self.module = module
-        return module
-
-    def _release(self, module: ModuleType) -> None:
-        with self._lock:
-            self._idle.append(module)
-
-    def _cold_start(self) -> ModuleType:
-        """Import the handler module from its CodeUri: a new execution environment."""
+        """Import the handler module from its CodeUri (a cold start)."""
         module_name, _ = self.handler.rsplit(".", 1)
         path = ROOT / self.code_uri / f"{module_name.replace('.', '/')}.py"
         spec = importlib.util.spec_from_file_location(f"functions_{self.logical_id}_{module_name}", path)
@@ -104,21 +63,17 @@ class LocalFunction:
         module = importlib.util.module_from_spec(spec)
         with acting_as(self.logical_id):  # a cold start's AWS calls use the function's role too
             spec.loader.exec_module(module)
-        with self._lock:
-            self.environments += 1
-        return module
+        self.module = module
 
     def invoke(self, event: Any) -> tuple[Any, dict[str, Any] | None]:
         """Run the handler: (result, None) or (None, Lambda's error payload)."""
         context = LocalContext(self.logical_id, self.memory, self.timeout)
         try:
-            module = self._acquire()
-            try:
-                handler = getattr(module, self.handler.rsplit(".", 1)[1])
-                with acting_as(self.logical_id):  # every AWS call it makes is checked against its own role
-                    return handler(event, context), None
-            finally:
-                self._release(module)
+            if self.module is None:
+                self.load()
+            handler = getattr(self.module, self.handler.rsplit(".", 1)[1])
+            with acting_as(self.logical_id):  # every AWS call it makes is checked against its own role
+                return handler(event, context), None
         except Exception as exc:
             return None, {
                 "errorMessage": str(exc),
