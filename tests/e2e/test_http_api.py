@@ -1,5 +1,7 @@
 """The HTTP API over the local stack: OpenAPI, session state, replay, analytics, error envelope."""
 
+from concurrent.futures import ThreadPoolExecutor
+
 from tests.e2e.conftest import new_thread
 
 
@@ -58,6 +60,25 @@ def test_session_state_and_ordered_replay(stack):
     for query in ("limit=0", "limit=201", "cursor=forged"):
         status, body = stack.http("GET", f"/api/v1/sessions/{thread}/messages?{query}", token)
         assert status == 422 and body["error"]["code"] == "validation_error", query
+
+
+def test_requests_at_the_same_moment_each_get_their_own_answer(stack):
+    # A page that loads its thread list and a transcript at once (the web chat after a reload)
+    token = stack.token("c-concurrent")
+    thread = new_thread("together")
+    with stack.ws(token) as client:
+        client.ask(thread, "What is the status of order 1042?")
+    paths = [f"/api/v1/sessions/{thread}/messages", "/api/v1/sessions", f"/api/v1/sessions/{thread}"] * 8
+    with ThreadPoolExecutor(len(paths)) as pool:
+        answers = list(pool.map(lambda path: (path, *stack.http("GET", path, token)), paths))
+    for path, status, body in answers:
+        assert status == 200, (path, body)
+        if path.endswith("/messages"):
+            assert [m["role"] for m in body["messages"]] == ["user", "assistant"]
+        elif path.endswith("/sessions"):
+            assert [s["thread_id"] for s in body["sessions"]] == [thread]
+        else:
+            assert body["thread_id"] == thread and body["turns"] == 1
 
 
 def test_analytics_counts_turns_and_tools(stack):

@@ -1,6 +1,7 @@
 """The thin handlers with the sample events from events/ (the ones `sam local invoke` uses), on moto."""
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 import pytest
@@ -132,3 +133,45 @@ def test_a_function_whose_settings_are_missing_fails_its_cold_start_naming_them(
     assert "half an hour" not in message
     assert error is not None
     assert error["errorType"] == "InvalidSettings" and "STATE_MACHINE_ARN" in error["errorMessage"]
+
+
+def http_event(path: str, request_id: str, sub: str) -> dict:
+    """An HTTP API (payload 2.0) request of a customer the authorizer let through, as API Gateway sends it."""
+    return {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": {"accept": "application/json"},
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "api",
+            "requestId": request_id,
+            "routeKey": "$default",
+            "stage": "$default",
+            "http": {"method": "GET", "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "t"},
+            "authorizer": {"lambda": {"sub": sub, "role": "customer"}},
+        },
+        "isBase64Encoded": False,
+    }
+
+
+def test_the_api_answers_requests_that_arrive_at_once_each_with_its_own(handlers):
+    # Given the API function loaded once, as the local stack runs it (every function in one process)
+    load, _, _ = handlers
+    api = load("api")
+
+    # When many customers ask for a thread at the same moment (each a DynamoDB read, then the answer)
+    def ask(n: int) -> tuple[int, dict, dict | None]:
+        result, error = api.invoke(http_event(f"/api/v1/sessions/t-{n}", f"req-{n}", f"c-{n}"))
+        return n, result, error
+
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(ask, range(64)))
+
+    # Then each gets its own answer: Powertools keeps the current request on a class, so they take turns
+    for n, result, error in answers:
+        assert error is None, error
+        body = json.loads(result["body"])
+        assert result["statusCode"] == 404 and body["error"]["code"] == "not_found", result
+        assert body["error"]["request_id"] == f"req-{n}"
