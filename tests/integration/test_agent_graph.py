@@ -170,9 +170,12 @@ def test_cancel_1043_interrupts_with_the_exact_args_and_writes_nothing_yet(graph
         "approver": "customer",
         "amount": 59.9,
         "order_total": 59.9,
+        "items": 1,
         "reason": None,
     }
-    assert turn.interrupt["interrupt_id"] == action_id_for("t-cancel", turn_tool_call_id(graph, "t-cancel"))
+    state = graph.get_state(config("t-cancel")).values
+    call_id = turn_tool_call_id(graph, "t-cancel")
+    assert turn.interrupt["interrupt_id"] == action_id_for("t-cancel", call_id, state)
     assert turn.text == ""
     assert order_status(orders, "1043") == "processing"
     assert graph.get_state(config("t-cancel")).next == ("order_actions_tools",)
@@ -284,7 +287,7 @@ def test_refund_of_1045_needs_an_operator(graph):
 
     # Then only an operator may approve it
     assert turn.interrupt["action"] == "request_refund"
-    assert turn.interrupt["args"] == {"order_id": "1045", "amount": 129.0, "reason": "I'd like a refund for order 1045"}
+    assert turn.interrupt["args"] == {"order_id": "1045", "amount_cents": 12900, "reason": "I'd like a refund for order 1045"}
     assert turn.interrupt["reason"] == "I'd like a refund for order 1045"
     assert turn.interrupt["approver"] == "operator"
     assert turn.interrupt["amount"] == 129.0

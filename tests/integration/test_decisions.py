@@ -14,7 +14,8 @@ from local.moto_atomic import set_task_token_poll
 from smart_support.auth.tokens import Principal
 from smart_support.protocol.errors import ApprovalAlreadyDecided
 from smart_support.store.analytics import AnalyticsStore
-from smart_support.store.approvals import ApprovalStore, PendingApproval
+from smart_support.store.approvals import AlreadyFinal, ApprovalStore, PendingApproval
+from smart_support.store.dynamodb import is_transient_failure
 from smart_support.store.sessions import SessionStore
 from smart_support.turns.decisions import ApprovalService
 from smart_support.turns.models import Decision
@@ -121,32 +122,81 @@ def test_a_throttled_or_conflicted_claim_is_retried_not_told_expired(waiting):
     assert analytics.summary()["interrupts"]["approved"] == 1
 
 
-def test_counting_or_auditing_failing_after_the_workflow_has_the_decision_is_not_an_error(waiting):
+def test_an_audit_write_that_fails_fails_the_decision_and_nothing_reaches_the_workflow(waiting):
     service, store, sfn, execution, analytics = waiting
-    # Given every write after SendTaskSuccess fails (the audit transaction and any counter update)
-    with (
-        injected("dynamodb", "TransactWriteItems", "ThrottlingError", times=None),
-        injected("dynamodb", "UpdateItem", "ThrottlingException", times=None, match="ANALYTICS"),
-    ):
-        pending = service.decide("i-1", CUSTOMER, approved=False, comment="no thanks")
-    # Then the decider is told it worked (the workflow has it), and the run resumes
-    assert pending.interrupt_id == "i-1"
+    # Given every transaction that would record the decision is throttled past the retries
+    with injected("dynamodb", "TransactWriteItems", "ThrottlingError", times=None), pytest.raises(Exception) as failed:
+        # When the customer decides
+        service.decide("i-1", CUSTOMER, approved=False, comment="no thanks")
+    # Then the decider is told it failed (retryable), the workflow still waits, nothing is audited, still pending
+    assert is_transient_failure(failed.value)
+    assert sfn.describe_execution(executionArn=execution)["status"] == "RUNNING"
+    assert store.decision_of("i-1") is None
+    assert [p.interrupt_id for p in store.list_pending(time.time())[0]] == ["i-1"]
+    # And once DynamoDB is back the same decision goes through, exactly once
+    service.decide("i-1", CUSTOMER, approved=False, comment="no thanks")
     assert execution_status(sfn, execution) == "SUCCEEDED"
-    # And the resumed run records it, exactly once however often it is told
-    decision = Decision(approved=False, decided_by="customer", comment="no thanks", decided_by_id=CUSTOMER.sub)
-    assert service.settle("i-1", decision) is True
-    assert service.settle("i-1", decision) is False
     assert store.decision_of("i-1")["outcome"] == "rejected"
     assert analytics.summary()["interrupts"]["rejected"] == 1
 
 
+def test_a_finalize_that_fails_after_the_workflow_has_it_is_done_by_the_resumed_run(waiting):
+    service, store, sfn, execution, analytics = waiting
+    # Given the transaction that makes the record final fails (the one that records it succeeds)
+    with injected("dynamodb", "TransactWriteItems", "ThrottlingError", times=None, match='"final"'):
+        pending, decision = service.decide("i-1", CUSTOMER, approved=False, comment="no thanks")
+    # Then the decision was accepted (it is durably the one the workflow resumes with) and hidden from the queue
+    assert execution_status(sfn, execution) == "SUCCEEDED"
+    record = store.decision_of("i-1")
+    assert record["state"] == "accepted" and record["outcome"] == "rejected" and record["comment"] == "no thanks"
+    assert store.list_pending(time.time())[0] == []
+    # And the resumed run makes it final, exactly once however often it is told
+    assert service.resolve(pending.subject(), decision) == decision
+    service.resolve(pending.subject(), decision)
+    assert store.decision_of("i-1")["state"] == "final"
+    assert analytics.summary()["interrupts"]["rejected"] == 1
+
+
+def test_the_timeout_corrects_a_decision_that_lost_the_race(waiting):
+    service, store, _, _, analytics = waiting
+    pending = store.get("i-1")
+    assert pending is not None
+    # Given a decider recorded an approval but the workflow's wait timed out before it arrived
+    approve = Decision(approved=True, decided_by="customer", outcome="approved", args={"order_id": "1043"})
+    store.record(pending, approve, "lease-1", time.time())
+    # When the workflow resumes with the timeout
+    service.resolve(pending.subject(), Decision(approved=False, decided_by="timeout"))
+    # Then the audit says what ran: expired, nothing approved; the late decider cannot take it back
+    record = store.decision_of("i-1")
+    assert record["outcome"] == "expired" and record["state"] == "final" and record["approved"] is False
+    store.unrecord(pending, "lease-1")
+    assert store.decision_of("i-1")["outcome"] == "expired"
+    assert analytics.summary()["interrupts"] == {"requested": 0, "approved": 0, "rejected": 0, "expired": 1}
+
+
+def test_an_id_with_a_final_decision_is_never_registered_again(waiting):
+    service, store, _, _, _ = waiting
+    pending = store.get("i-1")
+    assert pending is not None
+    service.decide("i-1", CUSTOMER, approved=False)
+    # When the same id is asked again (a new task token)
+    with pytest.raises(AlreadyFinal) as final:
+        store.register(pending.model_copy(update={"task_token": "another"}))
+    # Then it is refused, and the one decision stands
+    assert final.value.record["outcome"] == "rejected"
+    assert store.get("i-1") is None
+    assert store.list_pending(time.time())[0] == []
+
+
 def test_an_expire_that_conflicts_still_audits(waiting):
     service, store, _, _, analytics = waiting
+    pending = store.get("i-1")
+    assert pending is not None
     with injected("dynamodb", "TransactWriteItems", "TransactionConflict", times=3):
-        assert service.expire("i-1") is True
+        assert service.expire(pending) is True
     assert store.decision_of("i-1")["outcome"] == "expired"
     assert analytics.summary()["interrupts"]["expired"] == 1
-    assert service.expire("i-1") is False
+    assert service.expire(pending) is False
 
 
 def test_a_decision_after_another_reached_the_workflow_is_already_decided(waiting):

@@ -138,7 +138,8 @@ def test_write_tools_ask_the_policy_approver_with_the_exact_args(
 
     # Then it asked once, with the exact arguments and the approver the policy names, bound to this tool call
     (payload,) = approvals.payloads
-    expected_args = {**args, "amount": amount} if tool == "request_refund" else args
+    # the canonical call: money as integer cents, keys sorted, strings collapsed
+    expected_args = {**args, "amount_cents": round(amount * 100)} if tool == "request_refund" else args
     assert payload["interrupt_id"] == action_id_for("thread-1", "call-1")
     assert payload["args_hash"] == args_hash(expected_args)
     assert {k: payload[k] for k in ("action", "args", "description", "approver", "amount")} == {

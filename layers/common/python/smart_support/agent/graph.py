@@ -194,6 +194,8 @@ def run_tool(by_name: dict[str, BaseTool], call: ToolCall, state: SupportState) 
     # The model never chooses whose data a tool touches: injected values overwrite anything it sent.
     params = getattr(tool.get_input_schema(), "model_fields", {})
     args = {**call["args"], **{key: state.get(key, "") for key in INJECTED_FROM_STATE if key in params}}
+    if "state" in params:  # the gated writes read the turn and the message that asked (agent/tools.action_id_for)
+        args["state"] = state
     try:
         result = tool.invoke({"type": "tool_call", "name": call["name"], "args": args, "id": call_id})
     except GraphBubbleUp:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -233,9 +233,9 @@ def _new_address(texts: list[str]) -> str | None:
 
 
 def _tool_call(conversation: Sequence[BaseMessage], name: str, args: dict[str, Any]) -> AIMessage:
-    # Deterministic and unique per position in the conversation (the history only grows).
-    seed = json.dumps([[m.type, m.text] for m in conversation] + [name, args], sort_keys=True)
-    call_id = "call_" + hashlib.sha256(seed.encode()).hexdigest()[:24]
+    # Unique per call, as a hosted model's ids are: the visible history repeats once older turns are summarised,
+    # so an id derived from it would repeat too (and nothing may rely on the model's ids being unique anyway).
+    call_id = f"call_{uuid.uuid4().hex[:24]}"
     return AIMessage(content="", tool_calls=[{"name": name, "args": args, "id": call_id, "type": "tool_call"}])
 
 
@@ -414,23 +414,26 @@ _NOT_DONE = {
 def _write_answer(p: dict[str, Any]) -> str:
     order_id = p["order_id"]
     result = p.get("result")
+    comment = p.get("comment")
+    said = f' The reviewer said: "{comment}"' if comment else ""
     if result == "not_changed":
-        why = "the approval timed out" if p.get("reason") == "timeout" else "the request was declined"
+        why = {
+            "timeout": "the approval timed out",
+            "withdrawn": "you withdrew the request",
+        }.get(str(p.get("reason")), "the request was declined")
         action = _NOT_DONE[p["action"]].format(order_id=order_id)
-        answer = f"I did not {action}: {why}, so nothing was changed."
-        if comment := p.get("comment"):
-            answer += f' The reviewer said: "{comment}"'
+        answer = f"I did not {action}: {why}, so nothing was changed.{said}"
         if p.get("reason") == "timeout":
             answer += " A support agent will follow up with you here."
         return answer
     if result == "cancelled":
-        return f"Order {order_id} is now cancelled. Nothing will ship, and you won't be charged for it."
+        return f"Order {order_id} is now cancelled. Nothing will ship, and you won't be charged for it.{said}"
     if result == "refund_requested":
         return (
             f"I've requested a refund of ${float(p.get('amount', 0)):.2f} for order {order_id}. It goes back to "
-            "your original payment method within 5-7 business days."
+            f"your original payment method within 5-7 business days.{said}"
         )
-    return f"Done: order {order_id} will now ship to {p.get('shipping_address')}."
+    return f"Done: order {order_id} will now ship to {p.get('shipping_address')}.{said}"
 
 
 def _faq_answer(p: dict[str, Any]) -> str:

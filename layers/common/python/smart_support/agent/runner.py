@@ -30,13 +30,14 @@ from smart_support.clock import iso
 from smart_support.protocol.errors import InternalError
 from smart_support.protocol.events import error_event, event, handoff_event, message_complete_event, tool_call_event
 from smart_support.store import analytics
+from smart_support.store.approvals import AuditSubject
 from smart_support.store.deliveries import Delivery, DeliveryStore, delivery_key
 from smart_support.store.dynamodb import StoreError, is_transient_failure
 from smart_support.store.ports import SessionRepository, TicketRepository, TranscriptRepository
 from smart_support.store.sessions import QueuedMessage, Session
 from smart_support.turns.decisions import ApprovalService
 from smart_support.turns.models import AgentTask, Decision, InterruptInfo, TurnRequest
-from smart_support.turns.policy import args_hash
+from smart_support.turns.policy import args_hash, canonical_args, describe
 from smart_support.turns.stepfunctions import TurnWorkflow
 from smart_support.turns.streaming import Sender, ThreadChannel, TokenCoalescer
 
@@ -116,11 +117,14 @@ def resume_value(info: InterruptInfo, decision: Decision) -> dict[str, Any]:
     """The graph's resume value: the decision bound to the interrupt it answers (id and arguments' hash)."""
     if decision.interrupt_id not in (None, info.interrupt_id):
         raise ValueError("the decision answers another approval")
+    if decision.args_hash not in (None, args_hash(info.args)):
+        raise ValueError("the decision answers other arguments")
     return {
         "interrupt_id": info.interrupt_id,
-        "args_hash": decision.args_hash or args_hash(info.args),
+        "args_hash": args_hash(info.args),  # of the canonical call: what a store's round trip returns hashes the same
         "approved": decision.approved,
         "decided_by": decision.decided_by,
+        "outcome": decision.resolved_outcome(),
         "comment": decision.comment,
         "edited_args": decision.edited_args if decision.approved else None,
     }
@@ -381,6 +385,7 @@ class TurnRunner:
                 "messages": [*self._handoff_messages(task), *(HumanMessage(text) for text in turn.messages())],
                 "customer_id": turn.owner,
                 "thread_id": turn.thread_id,
+                "turn": turn.turn,
             }
             # The customer's messages are in the transcript already: stored when the turn began or they were queued.
         else:
@@ -428,11 +433,21 @@ class TurnRunner:
         decision, info, turn = task.decision, task.interrupt, task.turn
         if decision is None or info is None:
             raise ValueError("a resume task needs the interrupt and the decision")
-        # The decision reached the workflow, so it is final: record it (idempotent; the decider may have already)
-        if decision.decided_by == "timeout":
-            self.approvals.expire(info.interrupt_id, now=now)
-        else:
-            self.approvals.settle(info.interrupt_id, decision, now=now)
+        # The workflow resumed with this decision, so it is final: the ledger says so (corrected if a decider's record
+        # lost to the timeout; idempotent: the decider may have finalized it already).
+        subject = AuditSubject(
+            interrupt_id=info.interrupt_id,
+            thread_id=turn.thread_id,
+            owner=turn.owner,
+            action=info.action,
+            args=canonical_args(info.args),
+            description=info.description,
+        )
+        decision = self.approvals.resolve(subject, decision, now=now)
+        ran = decision.args if decision.approved and decision.args else subject.args
+        description = (
+            describe(info.action, ran, info.order_total, info.items) if ran != subject.args else info.description
+        )
         # running again; the customer may have moved to another connection (resume) while the approval waited
         session = self.sessions.mark_running(turn.thread_id, turn.turn, info.interrupt_id, now=now)
         if session:
@@ -445,6 +460,10 @@ class TurnRunner:
                 interrupt_id=info.interrupt_id,
                 approved=decision.approved,
                 decided_by=decision.decided_by,
+                outcome=decision.outcome,
+                args=ran,
+                description=description,
+                comment=decision.comment,
             )
         )
         if decision.decided_by == "timeout" and self.tickets is not None:
@@ -462,11 +481,13 @@ class TurnRunner:
                 "role": "decision",
                 "interrupt_id": info.interrupt_id,
                 "action": info.action,
-                "args": info.args,
+                "args": ran,
+                "requested_args": subject.args if ran != subject.args else None,
                 "edited_args": decision.edited_args,
-                "description": info.description,
+                "description": description,
                 "approved": decision.approved,
                 "decided_by": decision.decided_by,
+                "outcome": decision.outcome,
                 "comment": decision.comment,
                 "at": iso(now),
             }
@@ -575,6 +596,7 @@ class TurnRunner:
             approver=value["approver"],
             amount=value.get("amount"),
             order_total=value.get("order_total"),
+            items=value.get("items"),
             reason=value.get("reason"),
             context=self._recent_messages(turn),
         ).model_dump()

@@ -13,11 +13,12 @@ from smart_support.agent.nodes import Specialist
 class SupportState(TypedDict):
     """Recent messages, the running summary of older ones, and who the conversation belongs to.
 
-    `customer_id` and `thread_id` are set by the runner each turn, never by the model.
+    `customer_id`, `thread_id` and `turn` are set by the runner each turn, never by the model.
     """
 
     messages: Annotated[list[AnyMessage], add_messages]
     summary: NotRequired[str]
     customer_id: str
     thread_id: str
+    turn: NotRequired[int]  # the conversation's turn: part of every approval's id (agent/tools.action_id_for)
     route: NotRequired[Specialist]

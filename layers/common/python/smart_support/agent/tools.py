@@ -27,13 +27,17 @@ from smart_support.turns.policy import (
     apply_edits,
     approver_for,
     args_hash,
+    canonical_args,
+    describe,
     normalize_address,
+    to_cents,
 )
 
 logger = logging.getLogger(__name__)
 
 CustomerId = Annotated[str, InjectedState("customer_id")]
 ThreadId = Annotated[str, InjectedState("thread_id")]
+State = Annotated[dict[str, Any], InjectedState]
 ToolCallId = Annotated[str, InjectedToolCallId]
 OrderNumber = Annotated[str, "The order number, e.g. 1042"]
 
@@ -41,9 +45,24 @@ READ_TOOLS = ("get_order_status", "track_shipment")
 WRITE_TOOLS = ("cancel_order", "request_refund", "update_shipping_address")
 
 
-def action_id_for(thread_id: str, tool_call_id: str) -> str:
-    """The idempotency key of one approved write: stable across re-runs of the node that performs it."""
-    return hashlib.sha256(f"{thread_id}:{tool_call_id}".encode()).hexdigest()[:32]
+def action_id_for(thread_id: str, tool_call_id: str, state: dict[str, Any] | None = None) -> str:
+    """The interrupt id (and idempotency key) of one approval request: stable across re-runs of the node that
+    performs it, unique for the life of the thread.
+
+    The model chooses the tool-call id, so it may repeat one; the id also holds what the model does not control:
+    the turn, the id LangGraph gave the model's message when it was stored, and the call's position in it.
+    """
+    turn, message_id, position = "", "", ""
+    if state is not None:
+        turn = str(state.get("turn", ""))
+        for message in reversed(state.get("messages", [])):
+            calls = getattr(message, "tool_calls", None) or []
+            ids = [call.get("id") for call in calls]
+            if tool_call_id in ids:
+                message_id, position = str(message.id or ""), str(ids.index(tool_call_id))
+                break
+    seed = f"{thread_id}:{turn}:{message_id}:{position}:{tool_call_id}"
+    return hashlib.sha256(seed.encode()).hexdigest()[:32]
 
 
 def dumps(payload: dict[str, Any]) -> str:
@@ -69,15 +88,7 @@ def not_found(order_id: str) -> str:
 
 def describe_action(action: str, order: Order, args: dict[str, Any]) -> str:
     """The human sentence an approver reads, e.g. "Cancel order 1043 (1 item, $59.90)"."""
-    count = order.item_count
-    items = f"{count} item{'' if count == 1 else 's'}"
-    if action == "cancel_order":
-        return f"Cancel order {order.order_id} ({items}, ${order.total:.2f})"
-    if action == "request_refund":
-        amount = float(args.get("amount", order.total))
-        of = "" if abs(amount - order.total) < 0.005 else f" of ${order.total:.2f}"
-        return f"Refund ${amount:.2f}{of} for order {order.order_id} ({items})"
-    return f"Change the shipping address of order {order.order_id} to {args['address']}"
+    return describe(action, args, order.total, order.item_count)
 
 
 def bound_decision(decision: Any, approval_id: str, hashed: str) -> dict[str, Any] | None:
@@ -138,7 +149,11 @@ def build_toolsets(orders: OrderRepository, tickets: TicketRepository) -> dict[s
 
     @tool
     def cancel_order(
-        order_id: OrderNumber, customer_id: CustomerId, thread_id: ThreadId, tool_call_id: ToolCallId
+        order_id: OrderNumber,
+        customer_id: CustomerId,
+        thread_id: ThreadId,
+        tool_call_id: ToolCallId,
+        state: State,
     ) -> str:
         """Cancel an order that is still processing (the customer or an operator approves it first)."""
         order_id = normalize_order_id(order_id)
@@ -147,8 +162,7 @@ def build_toolsets(orders: OrderRepository, tickets: TicketRepository) -> dict[s
             "cancel_order",
             {"order_id": order_id},
             customer_id,
-            thread_id,
-            tool_call_id,
+            action_id_for(thread_id, tool_call_id, state),
             lambda action_id, _run: orders.cancel(order_id, customer_id, action_id),
         )
 
@@ -158,6 +172,7 @@ def build_toolsets(orders: OrderRepository, tickets: TicketRepository) -> dict[s
         customer_id: CustomerId,
         thread_id: ThreadId,
         tool_call_id: ToolCallId,
+        state: State,
         reason: Annotated[str, "Why the customer wants the refund, in their words"] = "",
         amount: Annotated[float | None, "The amount to refund; leave empty for the whole order"] = None,
     ) -> str:
@@ -170,15 +185,16 @@ def build_toolsets(orders: OrderRepository, tickets: TicketRepository) -> dict[s
         if why := amount_problem(refund, order.total):
             return dumps({"error": "invalid_amount", "order_id": order_id, "message": why})
         stated = " ".join(str(reason).split())[:MAX_REASON_CHARS]
-        args = {"order_id": order_id, "amount": round(float(refund), 2), "reason": stated}
+        args = {"order_id": order_id, "amount_cents": to_cents(refund), "reason": stated}
         return gated_write(
             orders,
             "request_refund",
             args,
             customer_id,
-            thread_id,
-            tool_call_id,
-            lambda action_id, run: orders.request_refund(order_id, customer_id, action_id, amount=run["amount"]),
+            action_id_for(thread_id, tool_call_id, state),
+            lambda action_id, run: orders.request_refund(
+                order_id, customer_id, action_id, amount=run["amount_cents"] / 100
+            ),
         )
 
     @tool
@@ -188,6 +204,7 @@ def build_toolsets(orders: OrderRepository, tickets: TicketRepository) -> dict[s
         customer_id: CustomerId,
         thread_id: ThreadId,
         tool_call_id: ToolCallId,
+        state: State,
     ) -> str:
         """Change the shipping address of an order that is still processing (approved before it happens)."""
         order_id = normalize_order_id(order_id)
@@ -199,8 +216,7 @@ def build_toolsets(orders: OrderRepository, tickets: TicketRepository) -> dict[s
             "update_shipping_address",
             {"order_id": order_id, "address": address},
             customer_id,
-            thread_id,
-            tool_call_id,
+            action_id_for(thread_id, tool_call_id, state),
             lambda action_id, run: orders.update_shipping_address(order_id, customer_id, run["address"], action_id),
         )
 
@@ -240,24 +256,23 @@ def build_toolsets(orders: OrderRepository, tickets: TicketRepository) -> dict[s
 def gated_write(
     orders: OrderRepository,
     action: OrderAction,
-    args: dict[str, Any],
+    requested: dict[str, Any],
     customer_id: str,
-    thread_id: str,
-    tool_call_id: str,
+    action_id: str,
     write: Callable[[str, dict[str, Any]], Order],
 ) -> str:
-    """Check (read only) -> ask for approval -> the idempotent write of exactly the approved call."""
+    """Check (read only) -> ask for approval -> the idempotent write of exactly the approved (canonical) call."""
+    args = canonical_args(requested)
     order_id = args["order_id"]
     order = orders.get_for_customer(order_id, customer_id)
     if order is None:
         return not_found(order_id)
-    action_id = action_id_for(thread_id, tool_call_id)
     already_applied = action_id in order.action_ids  # a re-run after the write: skip the rule check
     if not already_applied and (why := order.rule_violation(action)):
         return dumps(
             {"error": "not_allowed", "action": action, "order_id": order_id, "status": order.status, "message": why}
         )
-    amount = float(args.get("amount", order.total)) if action != "update_shipping_address" else None
+    amount_cents = args.get("amount_cents", to_cents(order.total)) if action != "update_shipping_address" else None
     hashed = args_hash(args)
     request = {
         "interrupt_id": action_id,  # the approval is bound to this very tool call
@@ -265,9 +280,10 @@ def gated_write(
         "action": action,
         "args": args,
         "description": describe_action(action, order, args),
-        "approver": approver_for(action, amount),
-        "amount": amount,
+        "approver": approver_for(action, amount_cents),
+        "amount": amount_cents / 100 if amount_cents is not None else None,
         "order_total": order.total,
+        "items": order.item_count,
         "reason": args.get("reason"),
     }
     while (decision := bound_decision(interrupt(request), action_id, hashed)) is None:
@@ -275,18 +291,18 @@ def gated_write(
         logger.warning("A decision for another approval reached %s; asking again.", action_id)
     decided_by, comment = decision.get("decided_by"), decision.get("comment") or None
     if decision.get("approved") is not True:
-        timed_out = decided_by == "timeout"
+        reason = "timeout" if decided_by == "timeout" else "declined"
+        if decision.get("outcome") == "withdrawn":
+            reason = "withdrawn"
         return dumps(
             {
                 "result": "not_changed",
                 "action": action,
                 "order_id": order_id,
-                "reason": "timeout" if timed_out else "declined",
+                "reason": reason,
                 "decided_by": decided_by,
                 "comment": comment,
-                "message": "The approval timed out; nothing was changed."
-                if timed_out
-                else "The request was declined; nothing was changed.",
+                "message": NOT_CHANGED.get(reason, NOT_CHANGED["declined"]),
             }
         )
     run = args
@@ -322,6 +338,11 @@ def gated_write(
     )
 
 
+NOT_CHANGED = {
+    "declined": "The request was declined; nothing was changed.",
+    "withdrawn": "The customer withdrew the request; nothing was changed.",
+    "timeout": "The approval timed out; nothing was changed.",
+}
 RESULTS = {
     "cancel_order": "cancelled",
     "request_refund": "refund_requested",

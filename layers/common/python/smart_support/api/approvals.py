@@ -21,7 +21,11 @@ class DecisionBody(BaseModel):
     approved: StrictBool
     comment: Annotated[str, Field(max_length=1000)] | None = None
     args: Annotated[dict[str, Any], Field(max_length=4)] | None = Field(
-        None, description="Only with approved: true. Refund `amount` (> 0, ≤ the order total) or shipping `address`."
+        None,
+        description=(
+            "Only with approved: true. Refund `amount` in dollars (at least $0.01 after rounding to cents, at most the"
+            " order total) or shipping `address`."
+        ),
     )
 
 
@@ -51,12 +55,17 @@ def list_approvals(
 )
 def decide(interrupt_id: str, body: DecisionBody, operator: Operator, decisions: Decisions) -> DecisionResult:
     """Approve or reject exactly once: 404 unknown, 409 already decided, 410 expired."""
-    decided = decisions.decide(interrupt_id, operator, body.approved, body.comment, edited_args=body.args or None)
+    decided, decision = decisions.decide(
+        interrupt_id, operator, body.approved, body.comment, edited_args=body.args or None
+    )
     return DecisionResult(
         interrupt_id=decided.interrupt_id,
         thread_id=decided.thread_id,
         approved=body.approved,
         decided_by="operator",
+        outcome=decision.resolved_outcome(),
+        args=decision.args or decided.args,
+        comment=decision.comment,
         edited_args=body.args or None,
     )
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
-from smart_support.protocol.types import Approver, HandoffState, Status
+from smart_support.protocol.types import Approver, HandoffState, Outcome, Status
 from smart_support.store.tickets import Ticket, TicketKind, TicketStatus
 
 
@@ -238,6 +238,9 @@ class DecisionResult(ApiModel):
     thread_id: str
     approved: bool
     decided_by: Literal["operator"]
+    outcome: Outcome = Field(description="approved, edited or rejected")
+    args: dict[str, Any] = Field(description="the canonical call that runs (after the edits), or the one rejected")
+    comment: str | None = None
     edited_args: dict[str, Any] | None
 
 
@@ -258,6 +261,12 @@ class AuditRecord(ApiModel):
     outcome: str
     comment: str | None = Field(None, exclude_if=lambda value: value is None)
     edited_args: dict[str, Any] | None = Field(None, exclude_if=lambda value: value is None)
+    ran_args: dict[str, Any] | None = Field(
+        None, exclude_if=lambda value: value is None, description="the canonical call that ran (approved only)"
+    )
+    state: Literal["accepted", "final"] = Field(
+        "final", description="accepted while the decision is being delivered; final once the workflow has it"
+    )
     decided_at: str
 
 

@@ -8,6 +8,7 @@ Status = Literal["idle", "running", "awaiting_approval", "with_operator"]
 HandoffState = Literal["requested", "joined", "returned"]
 Approver = Literal["customer", "operator"]
 DecidedBy = Literal["customer", "operator", "timeout"]
+Outcome = Literal["approved", "edited", "rejected", "withdrawn", "expired"]
 
 MAX_FRAME_BYTES = 32 * 1024  # API Gateway WebSocket's frame limit
 MAX_CONTENT_CHARS = 8000

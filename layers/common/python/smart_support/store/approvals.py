@@ -1,9 +1,13 @@
-"""Pending approvals (with their task tokens) and the audit trail, written exactly once."""
+"""The approval ledger: pending approvals (with their task tokens) and the audit trail, one decision per id, ever.
+
+An audit record (`AUDIT#<interrupt_id>`) is `accepted` while its decider delivers it to the workflow and `final` once
+the workflow resumed with it (or the wait timed out); a final record is never replaced, and an id with one is never
+registered again. docs/approvals.md states the invariants."""
 
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -21,12 +25,11 @@ from smart_support.store.dynamodb import (
     ConditionFailed,
     TransactionCancelled,
     conditional_write,
-    store_errors,
     transact_write,
 )
 from smart_support.store.pages import decode_cursor, encode_cursor
 from smart_support.turns.models import Decision
-from smart_support.turns.policy import EDITABLE
+from smart_support.turns.policy import EDITABLE, args_hash
 
 PENDING_INDEX_KEY = "APPROVALS#PENDING"
 NEW_ITEM = "attribute_not_exists(PK)"
@@ -36,6 +39,28 @@ LEASE_SECONDS = 30  # a decider holds the approval this long at most while it re
 
 class ApprovalBusy(Exception):
     """Another decider is delivering its decision on this approval right now."""
+
+
+class AlreadyFinal(Exception):
+    """The id has a final decision: it can never be registered (asked) again."""
+
+    def __init__(self, record: dict[str, Any]) -> None:
+        super().__init__("this approval was already decided")
+        self.record = record
+
+
+LedgerState = Literal["accepted", "final"]
+
+
+class AuditSubject(BaseModel):
+    """What an audit record is about: one approval request (from the pending item, or from the resumed task)."""
+
+    interrupt_id: str
+    thread_id: str
+    owner: str
+    action: str
+    args: dict[str, Any]
+    description: str
 
 
 class PendingApproval(BaseModel):
@@ -55,8 +80,20 @@ class PendingApproval(BaseModel):
     task_token: str = Field(repr=False)
     amount: float | None = None
     order_total: float | None = None
+    items: int | None = None
     reason: str | None = None
     context: list[dict[str, str]] = Field(default_factory=list)
+    decided_outcome: str | None = None  # set while a decider delivers its decision (under its lease)
+    lease_until: float | None = None
+
+    def open_at(self, now: float) -> bool:
+        """Still waiting for a decision: before its deadline and nobody delivering one."""
+        delivering = self.decided_outcome is not None and (self.lease_until or 0) > now
+        return self.deadline > now and not delivering
+
+    def subject(self) -> AuditSubject:
+        """What its audit record is about."""
+        return AuditSubject.model_validate(self.model_dump(include=set(AuditSubject.model_fields)))
 
     def public(self) -> dict[str, Any]:
         """What clients and operators may see (never the task token)."""
@@ -101,23 +138,37 @@ def _audit_key(interrupt_id: str) -> dict[str, Any]:
 
 
 class ApprovalStore:
-    """Data access for pending approvals and audit records."""
+    """Data access for the approval ledger: pending approvals and audit records."""
 
     def __init__(self, table_name: str, dynamodb: Any = None) -> None:
         self.table_name = table_name
         self._dynamodb = dynamodb or aws.client("dynamodb")
 
     def register(self, pending: PendingApproval) -> None:
-        """Store (or, on a retried task, refresh the token of) a pending approval."""
-        values = pending.model_dump()
+        """Store (or, on a retried task, refresh the token of) a pending approval; AlreadyFinal once decided."""
+        values = pending.model_dump(exclude={"decided_outcome", "lease_until"})
         values.update(
             GSI1PK=PENDING_INDEX_KEY,
             GSI1SK=f"{pending.requested_at:017.6f}",
             expires_at=int(pending.deadline) + GRACE_SECONDS,
         )
         item = {**_pending_key(pending.interrupt_id), **items.to_item(values)}
-        with store_errors():
-            aws.retry_transient(lambda: self._dynamodb.put_item(TableName=self.table_name, Item=item))
+        not_final = {
+            "ConditionCheck": {
+                "TableName": self.table_name,
+                "Key": _audit_key(pending.interrupt_id),
+                "ConditionExpression": "attribute_not_exists(PK) OR #state <> :final",
+                "ExpressionAttributeNames": {"#state": "state"},
+                "ExpressionAttributeValues": items.to_values({":final": "final"}),
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            }
+        }
+        try:
+            transact_write(self._dynamodb, [not_final, {"Put": {"TableName": self.table_name, "Item": item}}])
+        except TransactionCancelled as cancelled:
+            if cancelled.failed_at(0):
+                raise AlreadyFinal(items.from_item(cancelled.old[0]) or {}) from cancelled
+            raise
 
     def get(self, interrupt_id: str) -> PendingApproval | None:
         """The pending approval (None once decided or unknown)."""
@@ -127,83 +178,105 @@ class ApprovalStore:
         item = items.from_item(response.get("Item"))
         return PendingApproval.model_validate(item) if item else None
 
-    def lease(self, pending: PendingApproval, lease_id: str, now: float, seconds: float = LEASE_SECONDS) -> None:
-        """Hold the open approval for one decider while it reaches the workflow (others wait, then hear the outcome).
+    def record(self, pending: PendingApproval, decision: Decision, lease_id: str, now: float) -> None:
+        """Make `decision` the one being delivered: the pending item held by this decider and the audit record
+        `accepted`, in one transaction, before the workflow hears it (a failure here fails the decision).
 
         ApprovalExpired past the deadline, ApprovalAlreadyDecided once closed, ApprovalBusy while another decider
         holds it. Conflicts and throttling are retried, never mistaken for one of those.
         """
-        try:
-            conditional_write(
-                self._dynamodb.update_item,
-                TableName=self.table_name,
-                Key=_pending_key(pending.interrupt_id),
-                UpdateExpression="SET lease_id = :me, lease_until = :until",
-                ConditionExpression=(
+        outcome = decision.resolved_outcome()
+        hold = {
+            "Update": {
+                "TableName": self.table_name,
+                "Key": _pending_key(pending.interrupt_id),
+                "UpdateExpression": "SET lease_id = :me, lease_until = :until, decided_outcome = :outcome",
+                "ConditionExpression": (
                     "attribute_exists(PK) AND deadline > :now"
                     " AND (attribute_not_exists(lease_until) OR lease_until < :now OR lease_id = :me)"
                 ),
-                ExpressionAttributeValues=items.to_values({":me": lease_id, ":until": now + seconds, ":now": now}),
-            )
-        except ConditionFailed as failed:
-            old = items.from_item(failed.old)
-            if not old:
-                raise ApprovalAlreadyDecided("This approval was already decided.") from failed
-            if float(old.get("deadline", 0)) <= now:
-                raise ApprovalExpired("This approval has expired.") from failed
-            raise ApprovalBusy() from failed
+                "ExpressionAttributeValues": items.to_values(
+                    {":me": lease_id, ":until": now + LEASE_SECONDS, ":now": now, ":outcome": outcome}
+                ),
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            }
+        }
+        audit = self._audit_item(pending.subject(), decision, now, "accepted")
+        audit.update(items.to_item({"lease_id": lease_id, "lease_until": now + LEASE_SECONDS}))
+        accept = {
+            "Put": {
+                "TableName": self.table_name,
+                "Item": audit,
+                "ConditionExpression": (
+                    "attribute_not_exists(PK) OR (#state = :accepted AND (lease_until < :now OR lease_id = :me))"
+                ),
+                "ExpressionAttributeNames": {"#state": "state"},
+                "ExpressionAttributeValues": items.to_values({":accepted": "accepted", ":now": now, ":me": lease_id}),
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            }
+        }
+        try:
+            transact_write(self._dynamodb, [hold, accept])
+        except TransactionCancelled as cancelled:
+            if cancelled.transient or not cancelled.condition_failed:
+                raise
+            old_pending = items.from_item(cancelled.old[0]) if cancelled.failed_at(0) else None
+            old_audit = items.from_item(cancelled.old[1]) if cancelled.failed_at(1) and len(cancelled.old) > 1 else None
+            if (cancelled.failed_at(0) and not old_pending) or (old_audit and old_audit.get("state") == "final"):
+                final = old_audit or self.decision_of(pending.interrupt_id)
+                if final and final.get("outcome") == "expired":
+                    raise ApprovalExpired("This approval has expired; nothing was changed.") from cancelled
+                raise ApprovalAlreadyDecided("This approval was already decided.") from cancelled
+            if old_pending and float(old_pending.get("deadline", 0)) <= now:
+                raise ApprovalExpired("This approval has expired.") from cancelled
+            raise ApprovalBusy() from cancelled
 
-    def release(self, pending: PendingApproval, lease_id: str) -> None:
-        """Give the approval back, still pending (the decision did not reach the workflow)."""
-        with contextlib.suppress(ConditionFailed):  # the lease had lapsed and someone else took it
+    def unrecord(self, pending: PendingApproval, lease_id: str) -> None:
+        """Take back a decision the workflow did not take: the audit record goes, the approval is open again."""
+        with contextlib.suppress(ConditionFailed):  # replaced meanwhile (the timeout, or a later decider)
+            conditional_write(
+                self._dynamodb.delete_item,
+                TableName=self.table_name,
+                Key=_audit_key(pending.interrupt_id),
+                ConditionExpression="lease_id = :me AND #state = :accepted",
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues=items.to_values({":me": lease_id, ":accepted": "accepted"}),
+            )
+        with contextlib.suppress(ConditionFailed):  # the lease had lapsed and someone else took it, or it closed
             conditional_write(
                 self._dynamodb.update_item,
                 TableName=self.table_name,
                 Key=_pending_key(pending.interrupt_id),
-                UpdateExpression="REMOVE lease_id, lease_until",
+                UpdateExpression="REMOVE lease_id, lease_until, decided_outcome",
                 ConditionExpression="lease_id = :me",
                 ExpressionAttributeValues=items.to_values({":me": lease_id}),
             )
 
-    def settle(
-        self,
-        pending: PendingApproval,
-        decision: Decision,
-        role: str,
-        outcome: str,
-        now: float,
-        counters: dict[str, int] | None = None,
-    ) -> bool:
-        """Close the approval: delete the pending item, write its audit record and count it, in one transaction.
-
-        Only for a decision that reached the workflow (or the timeout): idempotent, the first caller writes and the
-        others get False. Conflicts and throttling are retried.
-        """
-        delete = {
-            "TableName": self.table_name,
-            "Key": _pending_key(pending.interrupt_id),
-            "ConditionExpression": "attribute_exists(PK)",
+    def finalize(self, subject: AuditSubject, decision: Decision, now: float, counters: dict[str, int]) -> bool:
+        """The workflow resumed with `decision`: the audit record says so (correcting an `accepted` one that lost),
+        the pending item goes and the counters count it, once. False if the record was final already."""
+        final = {
+            "Put": {
+                "TableName": self.table_name,
+                "Item": self._audit_item(subject, decision, now, "final"),
+                "ConditionExpression": "attribute_not_exists(PK) OR #state <> :final",
+                "ExpressionAttributeNames": {"#state": "state"},
+                "ExpressionAttributeValues": items.to_values({":final": "final"}),
+            }
         }
-        audit = {
-            "TableName": self.table_name,
-            "Item": self._audit_item(pending, decision, role, outcome, now),
-            "ConditionExpression": NEW_ITEM,
-        }
-        writes: list[dict[str, Any]] = [{"Delete": delete}, {"Put": audit}]
+        writes: list[dict[str, Any]] = [
+            final,
+            {"Delete": {"TableName": self.table_name, "Key": _pending_key(subject.interrupt_id)}},
+        ]
         if counters:
             writes.append({"Update": counters_update(self.table_name, counters)})
         try:
             transact_write(self._dynamodb, writes)
         except TransactionCancelled as cancelled:
-            if cancelled.transient:
+            if cancelled.transient or not cancelled.failed_at(0):
                 raise
             return False
         return True
-
-    def expire(self, pending: PendingApproval, now: float) -> bool:
-        """The wait ended without a decision: close the approval as an automatic rejection (idempotent)."""
-        decision = Decision(approved=False, decided_by="timeout")
-        return self.settle(pending, decision, "system", "expired", now, {"interrupts_expired": 1})
 
     def list_pending(
         self, now: float, limit: int = 20, cursor: str | None = None
@@ -220,36 +293,36 @@ class ApprovalStore:
             query["ExclusiveStartKey"] = start
         response = self._dynamodb.query(**query)
         pending = [PendingApproval.model_validate(items.from_item(i)) for i in response.get("Items", [])]
-        return [p for p in pending if p.deadline > now], encode_cursor(response.get("LastEvaluatedKey"))
+        return [p for p in pending if p.open_at(now)], encode_cursor(response.get("LastEvaluatedKey"))
 
     @staticmethod
-    def _audit_item(
-        pending: PendingApproval, decision: Decision, role: str, outcome: str, now: float
-    ) -> dict[str, Any]:
-        """The audit record (no TTL): who decided what, when, with which outcome."""
+    def _audit_item(subject: AuditSubject, decision: Decision, now: float, state: LedgerState) -> dict[str, Any]:
+        """The audit record (no TTL): who decided what, when, with which outcome, and the call that ran."""
         values = {
-            "interrupt_id": pending.interrupt_id,
-            "thread_id": pending.thread_id,
-            "customer_id": pending.owner,
-            "action": pending.action,
-            "args": pending.args,
-            "args_hash": pending.args_hash,
+            "interrupt_id": subject.interrupt_id,
+            "thread_id": subject.thread_id,
+            "customer_id": subject.owner,
+            "action": subject.action,
+            "args": subject.args,
+            "args_hash": args_hash(subject.args),
             "edited_args": decision.edited_args,
-            "description": pending.description,
+            "ran_args": decision.args if decision.approved else None,
+            "description": subject.description,
             "approved": decision.approved,
             "decided_by": decision.decided_by,
             "decided_by_id": decision.decided_by_id or decision.decided_by,
-            "role": role,
-            "outcome": outcome,
+            "role": decision.decided_by if decision.decided_by in ("customer", "operator") else "system",
+            "outcome": decision.resolved_outcome(),
             "comment": decision.comment,
             "decided_at": iso(now),
+            "state": state,
             "GSI1PK": "AUDIT",
             "GSI1SK": iso(now),
         }
-        return {**_audit_key(pending.interrupt_id), **items.to_item(values)}
+        return {**_audit_key(subject.interrupt_id), **items.to_item(values)}
 
     def decision_of(self, interrupt_id: str) -> dict[str, Any] | None:
-        """The audit record of a decided approval."""
+        """The audit record of an approval (`state` accepted while being delivered, final once the workflow has it)."""
         response = self._dynamodb.get_item(TableName=self.table_name, Key=_audit_key(interrupt_id), ConsistentRead=True)
         return items.from_item(response.get("Item"))
 
@@ -263,7 +336,7 @@ class ApprovalStore:
             ScanIndexForward=False,
             Limit=limit,
         )
-        hidden = {"PK", "SK", "GSI1PK", "GSI1SK"}
+        hidden = {"PK", "SK", "GSI1PK", "GSI1SK", "lease_id", "lease_until"}
         return [
             {k: v for k, v in (items.from_item(i) or {}).items() if k not in hidden} for i in response.get("Items", [])
         ]

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:  # annotations only: importing the ports loads no store (light functions stay light)
     from collections.abc import Callable
 
-    from smart_support.store.approvals import PendingApproval
+    from smart_support.store.approvals import AuditSubject, PendingApproval
     from smart_support.store.orders import Order
     from smart_support.store.sessions import QueuedMessage, Session
     from smart_support.store.tickets import Ticket, TicketKind, TicketStatus
@@ -44,8 +44,10 @@ class SessionRepository(SessionReader, Protocol):
         message_id: str | None = None,
         now: float | None = None,
         title: str | None = None,
+        content: str | None = None,
     ) -> Session:
-        """Create or load the session and mark it running; NotFound, SessionExpired, ThreadBusy or DuplicateMessage."""
+        """Create or load the session and mark it running; NotFound, SessionExpired, ThreadBusy or DuplicateMessage
+        (ValidationFailed for a message_id the thread took with other content)."""
 
     def check_owner(self, thread_id: str, principal_id: str, *, is_operator: bool = False) -> None:
         """NotFound unless the principal owns the thread (as long as its transcript is kept) or is an operator."""
@@ -120,7 +122,7 @@ class ApprovalRepository(Protocol):
     """Pending approvals (with their task tokens) and the audit trail."""
 
     def register(self, pending: PendingApproval) -> None:
-        """Store (or refresh the token of) a pending approval."""
+        """Store (or refresh the token of) a pending approval; AlreadyFinal if its id has a decision."""
 
     def get(self, interrupt_id: str) -> PendingApproval | None:
         """The pending approval (None once decided or unknown)."""
@@ -130,25 +132,15 @@ class ApprovalRepository(Protocol):
     ) -> tuple[list[PendingApproval], str | None]:
         """Open approvals across threads, oldest first, a page at a time (and the cursor of the next page)."""
 
-    def lease(self, pending: PendingApproval, lease_id: str, now: float) -> None:
-        """Hold the open approval for one decider; ApprovalExpired, ApprovalAlreadyDecided or ApprovalBusy."""
+    def record(self, pending: PendingApproval, decision: Decision, lease_id: str, now: float) -> None:
+        """Hold it for one decider with its audit record `accepted`; ApprovalExpired, ApprovalAlreadyDecided or
+        ApprovalBusy."""
 
-    def release(self, pending: PendingApproval, lease_id: str) -> None:
-        """Give it back, still pending (the decision did not reach the workflow)."""
+    def unrecord(self, pending: PendingApproval, lease_id: str) -> None:
+        """Take back a decision the workflow did not take: still pending."""
 
-    def settle(
-        self,
-        pending: PendingApproval,
-        decision: Decision,
-        role: str,
-        outcome: str,
-        now: float,
-        counters: dict[str, int] | None = None,
-    ) -> bool:
-        """Close it with its audit record and counters, once (False if already closed)."""
-
-    def expire(self, pending: PendingApproval, now: float) -> bool:
-        """Close it as expired, unless a decision got there first (then False)."""
+    def finalize(self, subject: AuditSubject, decision: Decision, now: float, counters: dict[str, int]) -> bool:
+        """The workflow resumed with this decision: the audit record final, the pending item gone, counted once."""
 
     def decision_of(self, interrupt_id: str) -> dict[str, Any] | None:
         """The audit record of a decided approval."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,7 +38,6 @@ if TYPE_CHECKING:
     from smart_support.turns.handoff import HandoffService
 
 logger = Logger(child=True)
-CANCELLED_COMMENT = "cancelled"
 
 
 def queued_item(frame: MessageFrame, turn: int) -> dict[str, Any]:
@@ -135,13 +133,19 @@ class ChatService:
 
     def send_message(self, frame: MessageFrame, ctx: FrameContext) -> dict[str, Any] | None:
         """Start a turn, queue the message behind the one that runs (answered `status` with `queued`), or, while an
-        operator holds the thread, store it for them (answered `status` `with_operator`)."""
+        operator holds the thread, store it for them (answered `status` `with_operator`).
+
+        A `message_id` the thread already took writes nothing: the same content (a retried frame) is answered with the
+        thread's `status`, other content is `validation_error` (ValidationFailed, raised by the store).
+        """
         if self.limits:
             self.limits.turn(ctx.principal.sub)
         for _ in range(3):  # a turn that ends (or a thread handed back) between two attempts: try again
             try:
                 self.start_turn(frame, ctx)
                 return None
+            except DuplicateMessage as dup:
+                return _repeated(dup.session)
             except HeldByOperator as held:
                 return self._for_operator(held.session, frame, ctx)
             except ThreadBusy:
@@ -159,7 +163,7 @@ class ChatService:
             except HeldByOperator as held:
                 return self._for_operator(held.session, frame, ctx)
             except DuplicateMessage as dup:
-                session = dup.session
+                return _repeated(dup.session)
             logger.info("message queued", extra={"thread_id": frame.thread_id, "queued": len(session.queued)})
             return status_event(session.thread_id, session.status, turn=session.turn, queued=len(session.queued))
         raise ThreadBusy()
@@ -173,36 +177,35 @@ class ChatService:
             return self.send_message(frame, ctx)
 
     def cancel(self, frame: CancelFrame, ctx: FrameContext) -> dict[str, Any] | None:
-        """Stop the running turn: the agent stops streaming, a pending approval is rejected (comment "cancelled")."""
+        """Stop the running turn (the agent stops streaming), or, while it waits for an approval, withdraw that
+        request: the audit says `withdrawn` and the turn answers ("nothing was changed") and completes."""
+        session = self.sessions.get_visible(frame.thread_id, ctx.principal.sub)
+        if session.status == "awaiting_approval" and session.pending_interrupt_id:
+            try:
+                self.approvals.decide(session.pending_interrupt_id, ctx.principal, False, None, withdrawing=True)
+                logger.info("approval withdrawn", extra={"thread_id": frame.thread_id, "turn": session.turn})
+                return None
+            except (ApprovalExpired, NotFound):
+                pass  # decided or timed out meanwhile: the turn is resuming; stop its answer instead
         session = self.sessions.request_cancel(frame.thread_id, ctx.principal.sub)
         if session.status == "idle":
             return status_event(session.thread_id, "idle", turn=session.turn, queued=0)
-        if session.status == "awaiting_approval" and session.pending_interrupt_id:
-            # Decided or timed out meanwhile: the turn is resuming and sees the cancel itself.
-            with contextlib.suppress(ApprovalExpired, NotFound):
-                self.approvals.decide(
-                    session.pending_interrupt_id, ctx.principal, False, CANCELLED_COMMENT, cancelling=True
-                )
         logger.info("turn cancel requested", extra={"thread_id": frame.thread_id, "turn": session.turn})
         return None
 
     def start_turn(self, frame: MessageFrame, ctx: FrameContext) -> str:
-        """Mark the thread running, store the question, start its execution once (HeldByOperator: held by a person)."""
+        """Mark the thread running, store the question, start its execution once (HeldByOperator: held by a person,
+        DuplicateMessage: a message_id the thread already took, nothing written)."""
         now = time.time()
-        try:
-            session = self.sessions.begin_turn(
-                frame.thread_id,
-                ctx.principal.sub,
-                ctx.connection_id,
-                frame.message_id,
-                now=now,
-                title=" ".join(frame.content.split()),
-            )
-        except DuplicateMessage as dup:
-            # A retried frame: make sure its execution exists, start nothing new.
-            session = dup.session
-            if session.status == "idle":
-                return ""
+        session = self.sessions.begin_turn(
+            frame.thread_id,
+            ctx.principal.sub,
+            ctx.connection_id,
+            frame.message_id,
+            now=now,
+            title=" ".join(frame.content.split()),
+            content=frame.content,
+        )
         request = TurnRequest(
             thread_id=frame.thread_id,
             turn=session.turn,
@@ -236,6 +239,12 @@ class ChatService:
             if pending is not None:
                 self.sender.send(ctx.connection_id, pending.interrupt_event())
         return session.status_event()
+
+
+def _repeated(session: Session) -> dict[str, Any]:
+    """A retried frame (same message_id, same content): nothing was written, the reply is the thread's status."""
+    logger.info("repeated message acknowledged", extra={"thread_id": session.thread_id, "status": session.status})
+    return session.status_event()
 
 
 def _handoff_turn(session: Session) -> int | None:

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from smart_support.protocol.types import Approver, DecidedBy
+from smart_support.protocol.types import Approver, DecidedBy, Outcome
 
 
 class Payload(BaseModel):
@@ -45,6 +45,18 @@ class Decision(Payload):
     interrupt_id: str | None = None
     args_hash: str | None = None
     edited_args: dict[str, Any] | None = None  # an operator's partial change of the editable arguments
+    outcome: Outcome | None = None  # None from an older writer (or the state machine's timeout): derived
+    args: dict[str, Any] | None = None  # the canonical call that runs, after any edit (approved only)
+
+    def resolved_outcome(self) -> Outcome:
+        """approved / edited / rejected / withdrawn / expired."""
+        if self.outcome is not None:
+            return self.outcome
+        if self.decided_by == "timeout":
+            return "expired"
+        if self.approved:
+            return "edited" if self.edited_args else "approved"
+        return "rejected"
 
 
 class InterruptInfo(Payload):
@@ -57,6 +69,7 @@ class InterruptInfo(Payload):
     approver: Approver
     amount: float | None = None
     order_total: float | None = None
+    items: int | None = None  # the order's item count, for descriptions
     reason: str | None = None
     context: list[dict[str, str]] = Field(default_factory=list)  # the last few messages, for the approver
 

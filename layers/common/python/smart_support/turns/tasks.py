@@ -12,10 +12,10 @@ from aws_lambda_powertools import Logger
 from smart_support import aws
 from smart_support.protocol.errors import InternalError
 from smart_support.protocol.events import error_event
-from smart_support.store.approvals import PendingApproval
+from smart_support.store.approvals import AlreadyFinal, PendingApproval
 from smart_support.store.dynamodb import is_transient_failure
-from smart_support.turns.models import AwaitApprovalTask, ReportFailureTask
-from smart_support.turns.policy import args_hash
+from smart_support.turns.models import AwaitApprovalTask, Decision, ReportFailureTask
+from smart_support.turns.policy import args_hash, canonical_args
 from smart_support.turns.streaming import Sender, ThreadChannel
 
 if TYPE_CHECKING:
@@ -56,18 +56,20 @@ class WorkflowTasks:
         """Store the pending approval with its task token, park the session, tell the customer."""
         now = time.time() if now is None else now
         info = task.interrupt
+        args = canonical_args(info.args)
         pending = PendingApproval(
             interrupt_id=info.interrupt_id,
             thread_id=task.turn.thread_id,
             turn=task.turn.turn,
             owner=task.turn.owner,
             action=info.action,
-            args=info.args,
-            args_hash=args_hash(info.args),
+            args=args,
+            args_hash=args_hash(args),
             description=info.description,
             approver=info.approver,
             amount=info.amount,
             order_total=info.order_total,
+            items=info.items,
             reason=info.reason,
             context=info.context,
             requested_at=now,
@@ -75,7 +77,15 @@ class WorkflowTasks:
             task_token=task.task_token,
         )
         with transient_as_task_error():  # a retry registers the new task token and tells the customer again
-            self.approvals.register(pending)
+            try:
+                self.approvals.register(pending)
+            except AlreadyFinal as final:
+                # One id, one decision, ever: asking again would let a second decision contradict the audit.
+                logger.error(
+                    "approval asked again after its decision",
+                    extra={"interrupt_id": pending.interrupt_id, "outcome": final.record.get("outcome")},
+                )
+                raise
             session = self.sessions.mark_awaiting_approval(
                 pending.thread_id, pending.turn, pending.interrupt_id, pending.deadline, now=now
             )
@@ -108,7 +118,8 @@ class WorkflowTasks:
                 # The turn died with an approval open: nobody may decide it any more.
                 pending = self.approvals.get(before.pending_interrupt_id)
                 if pending is not None:
-                    self.approvals.expire(pending, time.time())
+                    expired = Decision(approved=False, decided_by="timeout", outcome="expired")
+                    self.approvals.finalize(pending.subject(), expired, time.time(), {"interrupts_expired": 1})
             session = self.sessions.finish_turn(task.turn.thread_id, task.turn.turn)
         if session is not None:
             channel = ThreadChannel.for_session(self.sender, self.sessions, session)
