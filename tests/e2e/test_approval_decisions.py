@@ -103,5 +103,6 @@ def test_an_operator_refunds_50_instead_of_129(stack):
         # The audit keeps both the original and the edit
         audit = stack.http("GET", "/api/v1/audit", operator)[1]["decisions"]
         record = next(r for r in audit if r["interrupt_id"] == interrupt["interrupt_id"])
-        assert record["args"]["amount"] == 129.0 and record["edited_args"] == {"amount": 50}
-        assert record["outcome"] == "approved" and record["decided_by_id"] == "ops-edit"
+        assert record["args"]["amount_cents"] == 12900 and record["edited_args"] == {"amount": 50}
+        assert record["ran_args"]["amount_cents"] == 5000 and record["outcome"] == "edited"
+        assert record["decided_by_id"] == "ops-edit"

@@ -59,6 +59,9 @@ def test_reject_changes_nothing(fresh):
             "interrupt_id": interrupt["interrupt_id"],
             "approved": False,
             "decided_by": "customer",
+            "outcome": "rejected",
+            "args": {"order_id": "1043"},
+            "description": "Cancel order 1043 (1 item, $59.90)",
         }
         assert tokens(rest, "order_actions")
         assert "processing" in order_status(client, "1043")
@@ -244,7 +247,7 @@ def test_operator_approves_a_large_refund_from_the_console_api(fresh):
         status, audit = fresh.http("GET", "/api/v1/audit", operator)
         record = next(r for r in audit["decisions"] if r["interrupt_id"] == interrupt["interrupt_id"])
         assert record["decided_by_id"] == "ops-1" and record["role"] == "operator" and record["outcome"] == "approved"
-        assert record["args"]["amount"] == 129.0 and record["comment"] == "loyal customer"
+        assert record["args"]["amount_cents"] == 12900 and record["comment"] == "loyal customer"
         assert "PK" not in record and "GSI1PK" not in record
 
 

@@ -122,7 +122,7 @@ def test_cancel_stops_the_answer_within_a_second_and_keeps_the_partial(slow):
         assert client.ask(thread, "What is the status of order 1042?")[-1]["type"] == "message_complete"
 
 
-def test_cancel_during_an_approval_rejects_it(slow):
+def test_stop_during_an_approval_withdraws_it_and_the_turn_answers(slow):
     operator = slow.token("ops-cancel", "operator")
     with slow.ws(slow.token()) as client:
         thread = new_thread("stop-approval")
@@ -131,11 +131,15 @@ def test_cancel_during_an_approval_rejects_it(slow):
         client.send({"type": "cancel", "thread_id": thread})
         events = client.until(lambda e: e["type"] == "message_complete", timeout=20)
         assert events[0]["type"] == "interrupt_resolved"
-        assert (events[0]["approved"], events[0]["decided_by"]) == (False, "customer")
-        assert events[-1]["cancelled"] is True and tokens(events) == ""
+        assert (events[0]["approved"], events[0]["decided_by"], events[0]["outcome"]) == (
+            False,
+            "customer",
+            "withdrawn",
+        )
+        assert not events[-1].get("cancelled") and "withdrew" in tokens(events)
         audit = slow.http("GET", "/api/v1/audit", operator)[1]["decisions"]
         record = next(r for r in audit if r["interrupt_id"] == interrupt["interrupt_id"])
-        assert (record["outcome"], record["comment"]) == ("rejected", "cancelled")
+        assert (record["outcome"], record["decided_by"]) == ("withdrawn", "customer")
 
 
 @pytest.mark.parametrize("delay", [0.0, 0.05, 0.15, 0.3])

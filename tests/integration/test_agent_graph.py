@@ -287,7 +287,11 @@ def test_refund_of_1045_needs_an_operator(graph):
 
     # Then only an operator may approve it
     assert turn.interrupt["action"] == "request_refund"
-    assert turn.interrupt["args"] == {"order_id": "1045", "amount_cents": 12900, "reason": "I'd like a refund for order 1045"}
+    assert turn.interrupt["args"] == {
+        "order_id": "1045",
+        "amount_cents": 12900,
+        "reason": "I'd like a refund for order 1045",
+    }
     assert turn.interrupt["reason"] == "I'd like a refund for order 1045"
     assert turn.interrupt["approver"] == "operator"
     assert turn.interrupt["amount"] == 129.0

@@ -9,7 +9,7 @@ from langchain_core.messages import AIMessage, HumanMessage
 
 from smart_support.agent.runner import TurnRunner
 from smart_support.auth.tokens import Principal
-from smart_support.protocol.errors import ThreadBusy, ThreadNotHeld, TicketConflict
+from smart_support.protocol.errors import ThreadBusy, ThreadNotHeld, TicketConflict, ValidationFailed
 from smart_support.store.analytics import AnalyticsStore
 from smart_support.store.approvals import ApprovalStore
 from smart_support.store.handoffs import HandoffStore
@@ -182,6 +182,26 @@ def test_watchers_are_bounded_and_lapse(dynamodb):
     assert "w1" not in session.watchers and "one-more" in session.live_watchers(later)
     assert sessions.remove_watcher("t-1", "one-more") is not None
     assert sessions.remove_watcher("t-1", "one-more") is None
+
+
+def test_a_repeated_message_id_while_held_is_stored_once_and_other_content_under_it_is_refused(desk):
+    sessions, _, service, sender, _, transcripts = desk
+    # Given a held thread where the customer wrote m-1, an operator watching
+    idle_thread(sessions)
+    service.take_over("t-1", ALICE, now=T0 + 1)
+    sessions.add_watcher("t-1", "console", now=T0 + 1)
+    service.customer_message(sessions.get("t-1"), "It is about my earbuds", "m-1", "c1", now=T0 + 2)
+    held = sessions.get("t-1")
+    # When the same frame comes again, and then other content under m-1
+    again = service.customer_message(sessions.get("t-1"), "It is about my earbuds", "m-1", "c1", now=T0 + 3)
+    with pytest.raises(ValidationFailed, match="message_id"):
+        service.customer_message(sessions.get("t-1"), "Refund order 1045", "m-1", "c1", now=T0 + 4)
+    # Then the repeat is acknowledged with the status, nothing more was stored or shown to the operator
+    assert (again["type"], again["status"]) == ("status", "with_operator")
+    assert sessions.get("t-1") == held
+    assert [e["content"] for e in sender.to("console") if e["type"] == "customer_message"] == ["It is about my earbuds"]
+    users = [m["content"] for m in transcripts.page("t-1", T0 + 10)[0] if m["role"] == "user"]
+    assert users == ["It is about my earbuds"]
 
 
 def test_after_release_the_model_reads_what_the_customer_and_the_operator_said(desk, dynamodb, orders):

@@ -74,8 +74,12 @@ def test_a_message_starts_one_named_execution_with_the_turn(chat, sfn):
 def test_a_retried_frame_starts_nothing_twice(chat, sfn):
     service, _ = chat
     body = json.dumps({"type": "message", "thread_id": "t-1", "content": "hello", "message_id": "m-1"})
+    # Given a frame that started a turn
     assert service.handle(body, CTX) is None
-    assert service.handle(body, CTX) is None
+    # When it comes again
+    reply = service.handle(body, CTX)
+    # Then it is acknowledged with the thread's status, and no second execution starts
+    assert (reply["type"], reply["status"], reply["turn"], reply["queued"]) == ("status", "running", 1, 0)
     assert len(executions(sfn)) == 1
 
 

@@ -198,7 +198,7 @@ def test_tool_call_ids_are_unique_per_call_even_for_the_same_conversation():
     # Then each call gets its own id, as a hosted model's calls do (issue 23: a repeated id reused an approval's)
     assert first.tool_calls[0]["args"] == again.tool_calls[0]["args"]
     assert first.tool_calls[0]["id"] != again.tool_calls[0]["id"]
-    assert first.tool_calls[0]["id"].startswith("call_")
+    assert str(first.tool_calls[0]["id"]).startswith("call_")
 
 
 @pytest.mark.parametrize(

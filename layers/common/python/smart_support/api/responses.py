@@ -174,11 +174,13 @@ class DecisionEntry(ApiModel):
     role: Literal["decision"]
     interrupt_id: str
     action: str
-    args: dict[str, Any]
+    args: dict[str, Any] = Field(description="the canonical call that ran (after any edit), or the one declined")
+    requested_args: dict[str, Any] | None = Field(None, description="the call as asked, when an operator edited it")
     edited_args: dict[str, Any] | None = None
-    description: str
+    description: str = Field(description="in words, for the call that ran")
     approved: bool
     decided_by: str
+    outcome: Outcome | None = Field(None, description="approved, edited, rejected, withdrawn or expired")
     comment: str | None
     at: str
 

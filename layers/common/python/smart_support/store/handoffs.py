@@ -9,7 +9,7 @@ from smart_support import aws
 from smart_support.clock import iso
 from smart_support.store import analytics, items
 from smart_support.store.dynamodb import TransactionCancelled, transact_write
-from smart_support.store.sessions import Session, thread_key
+from smart_support.store.sessions import Session, content_digest, thread_key
 from smart_support.store.tickets import Ticket, TicketStore
 from smart_support.store.transcript import entry_item
 
@@ -77,7 +77,12 @@ class HandoffStore:
         message_id: str | None = None,
         connection_id: str | None = None,
     ) -> None:
-        """Store a message of the held thread (the operator's, or the customer's) and slide the session's TTL."""
+        """Store a message of the held thread (the operator's, or the customer's) and slide the session's TTL.
+
+        The customer's `message_id` (theirs, not one made up for a frame without) is remembered with a digest of the
+        content, as a turn's is, so a repeated frame writes nothing; HandoffConflict when the session changed since
+        `session` was read.
+        """
         stamp = iso(now)
         values: dict[str, Any] = {
             ":held": "with_operator",
@@ -94,6 +99,12 @@ class HandoffStore:
             condition += " AND #owner = :owner AND (attribute_not_exists(last_message_id) OR last_message_id <> :mid)"
             expression += ", last_message_id = :mid"
             values.update({":owner": session.owner, ":mid": message_id or entry["message_id"]})
+            if message_id:
+                unchanged, seen = session.recent_condition()
+                condition += f" AND {unchanged}"
+                expression += ", recent_messages = :recent"
+                values.update(seen)
+                values[":recent"] = session.remembering((message_id, content_digest(entry["content"])))
             if connection_id:
                 expression += ", connection_id = :conn"
                 values[":conn"] = connection_id

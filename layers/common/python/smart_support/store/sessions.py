@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -12,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from smart_support import aws
 from smart_support.clock import iso
-from smart_support.protocol.errors import NotFound, SessionExpired, ThreadBusy
+from smart_support.protocol.errors import NotFound, SessionExpired, ThreadBusy, ValidationFailed
 from smart_support.protocol.events import status_event
 from smart_support.protocol.types import HandoffState, Status
 from smart_support.store import analytics, items
@@ -49,6 +51,21 @@ def new_incarnation(now: float) -> str:
 
 
 MAX_QUEUED = 3  # messages that may wait behind a running turn; the next one is thread_busy
+# message_ids a thread remembers (with a digest of their content) once their turn started, so that a repeated frame
+# writes nothing; bounded: the oldest is forgotten, the item never grows with the conversation.
+RECENT_MESSAGES = 8
+
+
+def content_digest(content: str) -> str:
+    """A short digest of a message's content: tells a retried frame from another message reusing its message_id."""
+    return hashlib.sha256(content.encode()).hexdigest()[:16]
+
+
+class RecentMessage(BaseModel):
+    """A message_id the thread took (its turn began, or an operator received it) and the digest of its content."""
+
+    message_id: str
+    digest: str
 
 
 class QueuedMessage(BaseModel):
@@ -76,6 +93,7 @@ class Session(BaseModel):
     title: str | None = None
     queued: list[QueuedMessage] = Field(default_factory=list)
     queued_ids: list[str] = Field(default_factory=list)
+    recent_messages: list[RecentMessage] = Field(default_factory=list)
     cancel_turn: int | None = None
     # Human hand-off: the thread's open ticket, the operator holding it, the turn after which the model has not yet
     # seen the exchange, and the operator connections watching it (connection id -> epoch when the watch lapses).
@@ -115,6 +133,43 @@ class Session(BaseModel):
             queued=len(self.queued),
         )
 
+    def is_repeat(self, message_id: str | None, content: str | None) -> bool:
+        """True when the thread already took `message_id` with this content (a retried frame: write nothing, say the
+        status); ValidationFailed when it took it with other content; False for a new message_id (or none)."""
+        if not message_id:
+            return False
+        digest = self._digest_of(message_id)
+        if digest is None:
+            return False
+        if digest and content is not None and digest != content_digest(content):
+            raise ValidationFailed(
+                f"message_id {message_id} was already used for a different message; send a new message_id."
+            )
+        return True
+
+    def _digest_of(self, message_id: str) -> str | None:
+        """The digest of what the thread took as `message_id`: "" when its content is unknown, None for a new id."""
+        for queued in self.queued:
+            if queued.message_id == message_id:
+                return content_digest(queued.content)
+        for recent in self.recent_messages:
+            if recent.message_id == message_id:
+                return recent.digest
+        return "" if message_id == self.last_message_id else None  # stored before the digests were
+
+    def remembering(self, *messages: tuple[str, str]) -> list[dict[str, str]]:
+        """The recent message ids with these (message_id, digest) added, newest last, at most RECENT_MESSAGES."""
+        added = {message_id for message_id, _ in messages}
+        kept = [recent for recent in self.recent_messages if recent.message_id not in added]
+        fresh = [RecentMessage(message_id=message_id, digest=digest) for message_id, digest in messages]
+        return [recent.model_dump() for recent in [*kept, *fresh][-RECENT_MESSAGES:]]
+
+    def recent_condition(self) -> tuple[str, dict[str, Any]]:
+        """A condition that holds while the item's recent message ids are still the ones read here (and its values)."""
+        if "recent_messages" in self.model_fields_set:
+            return "recent_messages = :seen", {":seen": [recent.model_dump() for recent in self.recent_messages]}
+        return "attribute_not_exists(recent_messages)", {}
+
     def held_by(self, operator_id: str) -> bool:
         """True when `operator_id` holds the thread."""
         return self.status == "with_operator" and self.operator_id == operator_id
@@ -131,7 +186,7 @@ class ThreadIdle(Exception):
 
 
 class DuplicateMessage(Exception):
-    """The frame's message_id already started a turn on this thread."""
+    """The frame repeats a message the thread already took (same message_id, same content): nothing is written."""
 
     def __init__(self, session: Session) -> None:
         super().__init__(session.thread_id)
@@ -152,6 +207,22 @@ WATCH_SECONDS = 2 * 3600  # a watch lapses with API Gateway's connection limit (
 
 class TooManyWatchers(ThreadBusy):
     default_message = f"{MAX_WATCHERS} connections already watch this conversation."
+
+
+@dataclass(frozen=True)
+class _Start:
+    """A message that would begin a turn: who sends it, on which connection, its message_id and content."""
+
+    owner: str
+    connection_id: str | None
+    message_id: str | None
+    content: str | None
+    now: float
+
+    @property
+    def digest(self) -> str:
+        """The digest remembered with its message_id ("" when the content is not known)."""
+        return content_digest(self.content) if self.content is not None else ""
 
 
 class SessionStore:
@@ -188,19 +259,24 @@ class SessionStore:
         message_id: str | None = None,
         now: float | None = None,
         title: str | None = None,
+        content: str | None = None,
     ) -> Session:
         """Mark the thread running for a new turn (creating its session, owner permitting); returns the new state.
 
-        An existing session takes one conditional update. A new one (a new thread, or one whose session DynamoDB's TTL
-        deleted) is created in a transaction with the thread's ownership record, which outlives the session as long as
-        the transcript (only the owner may start a thread id again) and with its count in the analytics. Each start is
-        a new incarnation; its turns continue after the turns the kept transcript already has.
+        An existing session is read, then takes one conditional update. A new one (a new thread, or one whose session
+        DynamoDB's TTL deleted) is created in a transaction with the thread's ownership record, which outlives the
+        session as long as the transcript (only the owner may start a thread id again) and with its count in the
+        analytics. Each start is a new incarnation; its turns continue after the turns the kept transcript already has.
+
+        A `message_id` the thread took recently (queued, or one of its last RECENT_MESSAGES) writes nothing:
+        DuplicateMessage when `content` is the same, ValidationFailed when it differs. The new one is remembered with
+        a digest of `content`.
         """
         now = time.time() if now is None else now
-        for _ in range(3):  # a session created or deleted concurrently sends us to the other path
-            session = self._continue(thread_id, owner, connection_id, message_id, now)
-            if session is None:
-                session = self._create(thread_id, owner, connection_id, message_id, now, title)
+        start = _Start(owner, connection_id, message_id, content, now)
+        for _ in range(3):  # a session created, changed or deleted concurrently: read it again
+            current = self.get(thread_id)
+            session = self._create(thread_id, start, title) if current is None else self._continue(current, start)
             if session is not None:
                 if session.owner_until - now < OWNER_REFRESH_SECONDS:
                     self._refresh_owner(thread_id, owner, now)
@@ -210,14 +286,14 @@ class SessionStore:
     def _start_update(
         self,
         thread_id: str,
-        owner: str,
-        connection_id: str | None,
-        message_id: str | None,
-        now: float,
+        start: _Start,
         title: str | None,
         condition: str,
         base_turn: int = 0,
+        recent: list[dict[str, str]] | None = None,
+        condition_values: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
+        owner, connection_id, message_id, now = start.owner, start.connection_id, start.message_id, start.now
         stamp = iso(now)
         values: dict[str, Any] = {
             ":owner": owner,
@@ -236,6 +312,10 @@ class SessionStore:
         }
         if ":idle" in condition:
             values.update({":idle": "idle", ":now": int(now)})
+        values.update(condition_values or {})
+        remember = ""
+        if recent is not None:
+            remember, values[":recent"] = ", recent_messages = :recent", recent
         return {
             "TableName": self.table_name,
             "Key": thread_key(thread_id),
@@ -245,43 +325,45 @@ class SessionStore:
                 " title = if_not_exists(title, :title), incarnation = if_not_exists(incarnation, :inc),"
                 " owner_until = if_not_exists(owner_until, :until),"
                 " expires_at = :exp, connection_id = :conn, last_message_id = :mid,"
-                " GSI1PK = :gsi, GSI1SK = :stamp REMOVE pending_interrupt_id, last_interrupt_id"
+                f" GSI1PK = :gsi, GSI1SK = :stamp{remember} REMOVE pending_interrupt_id, last_interrupt_id"
             ),
             "ConditionExpression": condition,
             "ExpressionAttributeNames": {"#status": "status", "#owner": "owner"},
             "ExpressionAttributeValues": items.to_values(values),
         }
 
-    def _continue(
-        self, thread_id: str, owner: str, connection_id: str | None, message_id: str | None, now: float
-    ) -> Session | None:
-        """The next turn of an existing session; None when there is no session (create one)."""
+    def _continue(self, current: Session, start: _Start) -> Session | None:
+        """The next turn of the session read as `current`; None when it changed or vanished meanwhile (read again)."""
+        blocked = self._why_not(current, start)
+        if blocked is not None:
+            raise blocked
         condition = "attribute_exists(PK) AND #owner = :owner AND #status = :idle AND expires_at > :now"
-        if message_id:
-            condition += " AND (attribute_not_exists(last_message_id) OR last_message_id <> :mid)"
-        update = self._start_update(thread_id, owner, connection_id, message_id, now, None, condition)
+        recent: list[dict[str, str]] | None = None
+        seen: dict[str, Any] = {}
+        if start.message_id:  # the ids it remembers are still those read (a concurrent frame may have taken this one)
+            recent = current.remembering((start.message_id, start.digest))
+            unchanged, seen = current.recent_condition()
+            condition += f" AND {unchanged}"
+        update = self._start_update(current.thread_id, start, None, condition, recent=recent, condition_values=seen)
         try:
             response = conditional_write(self._dynamodb.update_item, **update, ReturnValues="ALL_NEW")
         except ConditionFailed as failed:
             if not failed.old:
                 return None
-            raise self._why_not(Session.from_item(failed.old), owner, message_id, now) from failed
+            blocked = self._why_not(Session.from_item(failed.old), start)
+            if blocked is not None:
+                raise blocked from failed
+            return None
         return Session.from_item(response["Attributes"])
 
-    def _create(
-        self,
-        thread_id: str,
-        owner: str,
-        connection_id: str | None,
-        message_id: str | None,
-        now: float,
-        title: str | None,
-    ) -> Session | None:
+    def _create(self, thread_id: str, start: _Start, title: str | None) -> Session | None:
         """A new session (a new incarnation) and the owner's claim on the thread id, in one transaction."""
+        owner, now = start.owner, start.now
         base_turn = self._last_stored_turn(thread_id)
-        update = self._start_update(
-            thread_id, owner, connection_id, message_id, now, title, "attribute_not_exists(PK)", base_turn
+        recent = (
+            [RecentMessage(message_id=start.message_id, digest=start.digest).model_dump()] if start.message_id else None
         )
+        update = self._start_update(thread_id, start, title, "attribute_not_exists(PK)", base_turn, recent=recent)
         writes = [
             {"Update": self._owner_update(thread_id, owner, now)},
             {"Update": update},
@@ -349,16 +431,20 @@ class SessionStore:
             raise NotFound("No conversation with that id.")
 
     @staticmethod
-    def _why_not(session: Session, owner: str, message_id: str | None, now: float) -> Exception:
-        if session.owner != owner:
+    def _why_not(session: Session, start: _Start) -> Exception | None:
+        """Why `start` may not begin a turn on `session` as it is (None: it may). ValidationFailed (raised) for a
+        message_id the thread took with other content."""
+        if session.owner != start.owner:
             return NotFound("No conversation with that id.")
-        if session.expired(now):
+        if session.expired(start.now):
             return SessionExpired()
+        if session.is_repeat(start.message_id, start.content):
+            return DuplicateMessage(session)
         if session.status == "with_operator":
             return HeldByOperator(session)
-        if message_id and session.last_message_id == message_id:
-            return DuplicateMessage(session)
-        return ThreadBusy()
+        if session.status != "idle":
+            return ThreadBusy()
+        return None
 
     def finish_turn(self, thread_id: str, turn: int, now: float | None = None) -> Session | None:
         """Back to idle after `turn` (sliding TTL); None if the thread moved on or is gone."""
@@ -428,17 +514,18 @@ class SessionStore:
     ) -> Session:
         """Queue a message behind the running turn and store it in the transcript, in one transaction.
 
-        Raises ThreadBusy when MAX_QUEUED already wait, DuplicateMessage for a message_id already taken, NotFound /
-        SessionExpired as begin_turn does, and ThreadIdle when the turn ended meanwhile (start a turn instead).
+        Raises ThreadBusy when MAX_QUEUED already wait, DuplicateMessage (same content) or ValidationFailed (other
+        content) for a message_id the thread already took, NotFound / SessionExpired as begin_turn does, and
+        ThreadIdle when the turn ended meanwhile (start a turn instead).
         """
         now = time.time() if now is None else now
         session = self.get_visible(thread_id, owner, now=now)
+        if session.is_repeat(message_id, content):
+            raise DuplicateMessage(session)
         if session.status == "idle":
             raise ThreadIdle()
         if session.status == "with_operator":  # taken over meanwhile: the message goes to the operator
             raise HeldByOperator(session)
-        if message_id and (message_id in session.queued_ids or message_id == session.last_message_id):
-            raise DuplicateMessage(session)
         if len(session.queued) >= MAX_QUEUED:
             raise ThreadBusy("Three messages are already waiting for this answer; please wait a moment.")
         queued = QueuedMessage(content=content, message_id=message_id, at=iso(now))
@@ -450,7 +537,8 @@ class SessionStore:
             " expires_at = if_not_exists(expires_at, :exp)",
             "ConditionExpression": "#owner = :owner AND turn = :turn AND #status IN (:running, :awaiting)"
             " AND expires_at > :now"
-            " AND (attribute_not_exists(queued) OR size(queued) < :max)",
+            " AND (attribute_not_exists(queued) OR size(queued) < :max)"
+            + (" AND NOT contains(queued_ids, :mid)" if message_id else ""),
             "ExpressionAttributeNames": {"#owner": "owner", "#status": "status"},
             "ExpressionAttributeValues": items.to_values(
                 {
@@ -466,6 +554,7 @@ class SessionStore:
                     ":now": int(now),
                     ":max": MAX_QUEUED,
                 }
+                | ({":mid": message_id} if message_id else {})
             ),
         }
         try:
@@ -483,12 +572,12 @@ class SessionStore:
             )
         except TransactionCancelled as exc:
             latest = self.get(thread_id)
+            if latest is not None and latest.is_repeat(message_id, content):
+                raise DuplicateMessage(latest) from exc  # the same frame, sent twice at once
             if latest is not None and latest.status == "with_operator":
                 raise HeldByOperator(latest) from exc
             if latest is None or latest.turn != session.turn or latest.status == "idle":
                 raise ThreadIdle() from exc  # the turn ended (or the next one began): the caller tries again
-            if message_id and message_id in latest.queued_ids:
-                raise DuplicateMessage(latest) from exc
             raise ThreadBusy("Three messages are already waiting for this answer; please wait a moment.") from exc
         return session.model_copy(update={"queued": [*session.queued, queued]})
 
@@ -502,13 +591,15 @@ class SessionStore:
             if session is None or session.turn != turn or not session.queued:
                 return None
             last_id = next((q.message_id for q in reversed(session.queued) if q.message_id), None)
+            # Their message ids leave the queue: the thread remembers them (and their content's digest) from now on.
+            taken = [(q.message_id, content_digest(q.content)) for q in session.queued if q.message_id]
             try:
                 response = conditional_write(
                     self._dynamodb.update_item,
                     TableName=self.table_name,
                     Key=thread_key(thread_id),
                     UpdateExpression="SET #status = :running, turn = :next, updated_at = :stamp, expires_at = :exp,"
-                    " last_message_id = :mid, GSI1SK = :stamp"
+                    " last_message_id = :mid, GSI1SK = :stamp, recent_messages = :recent"
                     " REMOVE queued, queued_ids, pending_interrupt_id, cancel_turn",
                     ConditionExpression="turn = :turn AND size(queued) = :count",
                     ExpressionAttributeNames={"#status": "status"},
@@ -521,6 +612,7 @@ class SessionStore:
                             ":mid": last_id or "",
                             ":turn": turn,
                             ":count": len(session.queued),
+                            ":recent": session.remembering(*taken),
                         }
                     ),
                     ReturnValues="ALL_NEW",

@@ -231,24 +231,34 @@ class HandoffService:
         connection_id: str | None,
         now: float | None = None,
     ) -> dict[str, Any]:
-        """Store the customer's message for the operator (no model runs), tell the watchers; StillHeld if released."""
+        """Store the customer's message for the operator (no model runs), tell the watchers; StillHeld if released.
+
+        A `message_id` the thread already took writes nothing: the same content is answered with the status again,
+        other content is ValidationFailed.
+        """
         now = time.time() if now is None else now
         stamp = iso(now)
-        message_id = message_id or f"cm-{uuid.uuid4().hex[:20]}"
-        entry = {"role": "user", "content": content, "message_id": message_id, "handoff": True, "at": stamp}
-        try:
-            self.handoffs.add_message(session, entry, now, message_id=message_id, connection_id=connection_id)
-        except HandoffConflict as exc:
-            latest = self.sessions.get(session.thread_id)
-            if latest is None or latest.owner != session.owner:
-                raise NotFound("No conversation with that id.") from exc
-            if latest.expired(now):
-                raise SessionExpired() from exc
-            if latest.status != "with_operator":
-                raise StillHeld() from exc
-            return latest.status_event()  # a retried frame: stored the first time
+        shown_id = message_id or f"cm-{uuid.uuid4().hex[:20]}"
+        entry = {"role": "user", "content": content, "message_id": shown_id, "handoff": True, "at": stamp}
+        for _ in range(3):  # another message of the customer's stored meanwhile: read the session again
+            if session.is_repeat(message_id, content):
+                return session.status_event()  # a retried frame: stored the first time
+            try:
+                self.handoffs.add_message(session, entry, now, message_id=message_id, connection_id=connection_id)
+                break
+            except HandoffConflict as exc:
+                latest = self.sessions.get(session.thread_id)
+                if latest is None or latest.owner != session.owner:
+                    raise NotFound("No conversation with that id.") from exc
+                if latest.expired(now):
+                    raise SessionExpired() from exc
+                if latest.status != "with_operator" and not latest.is_repeat(message_id, content):
+                    raise StillHeld() from exc
+                session = latest
+        else:
+            raise ThreadBusy("The conversation changed meanwhile; please send your message again.")
         ThreadChannel.for_session(self.sender, self.sessions, session).send_to_watchers(
-            customer_message_event(session.thread_id, message_id, content, stamp)
+            customer_message_event(session.thread_id, shown_id, content, stamp)
         )
         return session.model_copy(update={"connection_id": connection_id or session.connection_id}).status_event()
 
