@@ -126,11 +126,13 @@ class LocalStack:
         from local.iam import roles_by_principal, translated_template
         from local.moto_atomic import TtlSweeper, make_dynamodb_atomic, set_task_token_poll
         from local.moto_lean import make_moto_lean
+        from local.task_tokens import install as close_task_tokens
 
         faults = FaultPlan(parse_faults(cfg.local_faults))  # a bad LOCAL_FAULTS fails the boot, not the first request
         translated = translated_template()
         make_dynamodb_atomic()
         make_moto_lean()
+        close_task_tokens()
         set_task_token_poll(0.02)
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._mock.start()

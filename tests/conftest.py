@@ -53,9 +53,11 @@ def aws() -> Iterator[None]:
 
     from local.moto_atomic import make_dynamodb_atomic
     from local.moto_lean import make_moto_lean
+    from local.task_tokens import install as close_task_tokens
 
     make_dynamodb_atomic()
     make_moto_lean()
+    close_task_tokens()
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         yield
 

@@ -3,7 +3,9 @@ Stop; edited decisions shown as they ran."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -148,3 +150,41 @@ def test_an_edited_approval_is_shown_everywhere_as_it_ran(stack):
     decision = next(m for m in replay["messages"] if m.get("role") == "decision")
     assert decision["args"]["amount_cents"] == 6450 and decision["requested_args"]["amount_cents"] == 12900
     assert decision["outcome"] == "edited" and decision["comment"] == "partial refund, item kept"
+
+
+@pytest.fixture(scope="module")
+def deadline_stack(tmp_path_factory) -> Iterator[Stack]:
+    """Approvals time out after 2 seconds."""
+    yield from start_stack(tmp_path_factory, "deadline", APPROVAL_TIMEOUT_SECONDS="2")
+
+
+@pytest.mark.parametrize("offset", [-0.9, -0.5, -0.3, -0.1, 0.1])
+def test_a_decision_at_the_deadline_is_either_accepted_and_run_or_refused_as_expired(deadline_stack, offset):
+    stack = deadline_stack
+    customer, operator = stack.token("demo-customer"), stack.token("ops-deadline", "operator")
+    thread = new_thread("deadline")
+    address = f"{abs(int(offset * 10))} Deadline Road, Springfield"
+    with stack.ws(customer) as client:
+        # Given an address change waiting for a decision, 2 seconds at most
+        interrupt = client.ask(thread, f"Please change the shipping address of order 1043 to {address}")[-1]
+        assert interrupt["type"] == "interrupt", interrupt
+        # When an operator approves it right around the deadline
+        deadline = datetime.fromisoformat(interrupt["expires_at"]).timestamp()
+        time.sleep(max(0.0, deadline + offset - time.time()))
+        status, body = stack.http(
+            "POST", f"/api/v1/approvals/{interrupt['interrupt_id']}", operator, {"approved": True}
+        )
+        events = client.until(lambda e: e["type"] in ("message_complete", "error"), timeout=20)
+    resolved = next(e for e in events if e["type"] == "interrupt_resolved")
+    record = audit_of(stack, operator, thread)[interrupt["interrupt_id"]]
+    # Then what the operator was told, what the turn resumed with and what the audit says are the same thing
+    if status == 200:
+        assert (resolved["decided_by"], resolved["outcome"]) == ("operator", "approved"), (offset, resolved)
+        assert (record["outcome"], record["decided_by_id"]) == ("approved", "ops-deadline")
+        assert f"will now ship to {address}" in tokens(events)
+    else:
+        assert status == 410 and "expired" in body["error"]["message"], (offset, status, body)
+        assert (resolved["decided_by"], resolved["outcome"]) == ("timeout", "expired"), (offset, resolved)
+        assert (record["outcome"], record["approved"]) == ("expired", False)
+        assert f"will now ship to {address}" not in tokens(events)
+    assert record["state"] == "final"
