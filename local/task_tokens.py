@@ -31,7 +31,7 @@ _deadlines: dict[str, float] = {}  # token -> monotonic deadline of its wait (re
 _tokens: dict[int, str] = {}  # id(env) of a waiting task state's frame -> its token (the original pops it at the end)
 _closed: OrderedDict[str, None] = OrderedDict()  # tokens whose task ended, newest last
 MAX_CLOSED = 100_000  # bounded: a long-running `make dev` never grows with the turns it served
-_installed = False
+_state = {"installed": False}
 
 
 class TaskTimedOut(AWSError):
@@ -60,8 +60,7 @@ def check_version(version: str = moto.__version__) -> None:
 
 def install() -> None:
     """Patch moto's Step Functions interpreter (idempotent)."""
-    global _installed
-    if _installed:
+    if _state["installed"]:
         return
     check_version()
     from moto.stepfunctions.parser.asl.component.state.exec import execute_state
@@ -109,7 +108,7 @@ def install() -> None:
     execute_state.ExecutionState._evaluate_with_timeout = evaluate_with_timeout  # type: ignore[method-assign]
     task_class._eval_body = eval_body  # type: ignore[method-assign]
     callback.CallbackPoolManager.notify = notify  # type: ignore[method-assign]
-    _installed = True
+    _state["installed"] = True
 
 
 def _token(env: Any) -> str | None:

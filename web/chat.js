@@ -5,7 +5,9 @@
 import { formatRelative } from "./shared.js";
 import { applyToken, openAccount, readIdentity } from "./chat/account.js";
 import { tickCountdowns } from "./chat/approvals.js";
-import { autosize, sendMessage, stopAnswer, updateComposer } from "./chat/composer.js";
+import {
+  autosize, confirmWithdraw, keepWaiting, sendMessage, stopAnswer, updateComposer,
+} from "./chat/composer.js";
 import { announce, closeSidebar, openSidebar } from "./chat/render.js";
 import { connect, reconnectNow } from "./chat/socket.js";
 import { app, signedInByLink, ui } from "./chat/state.js";
@@ -25,6 +27,15 @@ function wire() {
     }
   });
   ui.stop.addEventListener("click", stopAnswer);
+  ui.withdrawYes.addEventListener("click", confirmWithdraw);
+  ui.withdrawNo.addEventListener("click", keepWaiting);
+  ui.stopConfirm.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") {
+      event.preventDefault();
+      event.stopPropagation();
+      keepWaiting();
+    }
+  });
   window.addEventListener("resize", autosize);
   ui.input.addEventListener("input", () => {
     autosize();

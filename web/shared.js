@@ -169,18 +169,46 @@ const ARG_LABELS = {
   order_id: "Order",
   address: "New address",
   amount: "Amount",
+  amount_cents: "Amount",
   reason: "Reason",
   summary: "Summary",
   query: "Question",
 };
+// The order arguments are listed in (the server sorts keys, which would put the amount before the order).
+const ARG_ORDER = ["order_id", "amount_cents", "amount", "address", "reason"];
 
-/** [[label, value], …] for an approval's arguments, e.g. [["Order", "1043"]]. */
+/** Integer cents in words: 12900 -> "$129.00", 123456 -> "$1,234.56". */
+export function centsInWords(cents) {
+  const value = Number(cents) / 100;
+  return `$${value.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
+}
+
+/**
+ * A refund's amount in integer cents: the canonical `amount_cents`, else a legacy or typed `amount` in dollars.
+ * null when the arguments carry no amount.
+ */
+export function amountCentsOf(args) {
+  if (!args || typeof args !== "object") return null;
+  if (Number.isFinite(args.amount_cents)) return Math.round(args.amount_cents);
+  if (typeof args.amount === "number" && Number.isFinite(args.amount)) return Math.round(args.amount * 100);
+  if (typeof args.amount === "string" && args.amount.trim() && Number.isFinite(Number(args.amount))) {
+    return Math.round(Number(args.amount) * 100);
+  }
+  return null;
+}
+
+/** [[label, value], …] for an approval's arguments, e.g. [["Order", "1043"], ["Amount", "$129.00"]]. */
 export function argsInWords(args) {
   if (!args || typeof args !== "object") return [];
-  return Object.entries(args).map(([key, value]) => [
-    ARG_LABELS[key] || titleCase(key),
-    key === "amount" && typeof value === "number" ? `$${value.toFixed(2)}` : valueInWords(value),
-  ]);
+  const rank = (key) => (ARG_ORDER.includes(key) ? ARG_ORDER.indexOf(key) : ARG_ORDER.length);
+  const keys = Object.keys(args).sort((a, b) => rank(a) - rank(b));
+  return keys.map((key) => [ARG_LABELS[key] || titleCase(key), argValueInWords(key, args[key])]);
+}
+
+function argValueInWords(key, value) {
+  if (key === "amount_cents" && Number.isFinite(value)) return centsInWords(value);
+  if (key === "amount" && typeof value === "number" && Number.isFinite(value)) return centsInWords(Math.round(value * 100));
+  return valueInWords(value);
 }
 
 function valueInWords(value) {
@@ -191,12 +219,78 @@ function valueInWords(value) {
   return String(value);
 }
 
-/** A short sentence for an approval when no description is at hand (replayed decisions). */
+/**
+ * The arguments that ran (or will run) after an approver's edits, in canonical form. A transcript decision and
+ * `interrupt_resolved` carry them as `args` (a decision with the original as `requested_args`); an audit record as
+ * `ran_args` (beside the original `args`); an older record only has the original `args` and a partial `edited_args`
+ * in what the operator typed (`amount` in dollars), merged here.
+ */
+export function ranArgs(entry) {
+  if (entry?.ran_args && typeof entry.ran_args === "object") return { ...entry.ran_args };
+  const args = { ...(entry?.args || {}) };
+  const edits = entry?.requested_args ? null : entry?.edited_args;
+  if (!edits || typeof edits !== "object") return args;
+  for (const [key, value] of Object.entries(edits)) {
+    if (key === "amount" && "amount_cents" in args) {
+      const cents = amountCentsOf({ amount: value });
+      if (cents !== null) args.amount_cents = cents;
+    } else {
+      args[key] = value;
+    }
+  }
+  return args;
+}
+
+/** The arguments as they were asked for, when an approver changed them (else null). */
+export function requestedArgs(entry) {
+  if (entry?.requested_args && typeof entry.requested_args === "object") return entry.requested_args;
+  if (entry?.ran_args && typeof entry.ran_args === "object") {
+    return JSON.stringify(entry.ran_args) === JSON.stringify(entry.args) ? null : entry.args || {};
+  }
+  if (entry?.edited_args && typeof entry.edited_args === "object" && Object.keys(entry.edited_args).length) {
+    return entry.args || {};
+  }
+  return null;
+}
+
+/** What an approver changed, in words: [[label, asked for, what ran], …] (the amount, the address). */
+export function changesInWords(requested, ran) {
+  if (!requested || !ran) return [];
+  const changes = [];
+  const before = amountCentsOf(requested);
+  const after = amountCentsOf(ran);
+  if (before !== null && after !== null && before !== after) changes.push(["Amount", centsInWords(before), centsInWords(after)]);
+  for (const key of Object.keys(ran)) {
+    if (["amount", "amount_cents"].includes(key) || !(key in requested)) continue;
+    if (JSON.stringify(requested[key]) !== JSON.stringify(ran[key])) {
+      changes.push([ARG_LABELS[key] || titleCase(key), valueInWords(requested[key]), valueInWords(ran[key])]);
+    }
+  }
+  return changes;
+}
+
+/**
+ * How an approval ended: `approved`, `edited` (approved with changes), `rejected`, `withdrawn` (the customer took
+ * it back) or `expired` (nobody decided in time). The server says so as `outcome`; older records are read from
+ * `approved`, `decided_by` and `edited_args`.
+ */
+export function outcomeOf(entry) {
+  const known = ["approved", "edited", "rejected", "withdrawn", "expired"];
+  if (entry && known.includes(entry.outcome)) return entry.outcome;
+  if (entry?.outcome === "timeout" || entry?.decided_by === "timeout") return "expired";
+  if (entry?.approved) return requestedArgs(entry) ? "edited" : "approved";
+  return "rejected";
+}
+
+/** A short sentence for an approval from its arguments (when no description is at hand, or after an edit). */
 export function describeAction(action, args = {}) {
   const order = args.order_id ? `order ${args.order_id}` : "the order";
   switch (action) {
     case "cancel_order": return `Cancel ${order}`;
-    case "request_refund": return `Refund ${order}`;
+    case "request_refund": {
+      const cents = amountCentsOf(args);
+      return cents === null ? `Refund ${order}` : `Refund ${centsInWords(cents)} for ${order}`;
+    }
     case "update_shipping_address": return `Change the shipping address of ${order}${args.address ? ` to ${args.address}` : ""}`;
     default: return actionLabel(action);
   }

@@ -1,7 +1,10 @@
 // The conversation view the web chat and the operator console render transcripts with (live and replayed).
 // No build step: a plain ES module.
 
-import { agentLabel, deciderInWords, describeAction, formatClock, h, icon, toolInWords } from "./shared.js";
+import {
+  agentLabel, changesInWords, deciderInWords, describeAction, formatClock, h, icon, outcomeOf, ranArgs, requestedArgs,
+  toolInWords,
+} from "./shared.js";
 
 /**
  * One conversation's messages: user bubbles, streamed assistant bubbles labelled by agent, tool-call chips,
@@ -154,25 +157,28 @@ export class TranscriptView {
     at ? h("time", { datetime: at, text: formatClock(at) }) : null));
   }
 
-  /** A resolved approval as a compact card (replay, and the console's transcript). */
-  decision({ interrupt_id: interruptId, action, args, approved, decided_by: decidedBy, comment, at, description }) {
+  /**
+   * A resolved approval as a compact card (replay, and the console's transcript): what ran (after an approver's
+   * edits), how it ended, who decided and their comment. `entry` is a transcript `decision` entry or an
+   * `interrupt_resolved` event (then `requested_args` is the original request, when the chat or console knew it).
+   */
+  decision(entry) {
     this.finishStream();
     this.toolRow = null;
-    const state = decidedBy === "timeout" ? "timeout" : approved ? "approved" : "rejected";
-    const kicker = { approved: "Approved", rejected: "Rejected", timeout: "Timed out" }[state];
-    return this.append(h("article", {
-      class: `approval resolved state-${state}`, "data-testid": "approval-card", "data-interrupt-id": interruptId,
-      "data-state": state, "data-decided-by": decidedBy,
+    const words = decisionInWords(entry, this.perspective);
+    const card = h("article", {
+      class: `approval resolved state-${words.state}`, "data-testid": "approval-card",
+      "data-interrupt-id": entry.interrupt_id, "data-state": words.state, "data-outcome": words.outcome,
+      "data-decided-by": entry.decided_by,
     },
     h("div", { class: "approval-head" },
-      icon(state === "approved" ? "check" : state === "timeout" ? "clock" : "x", "icon badge-icon"),
+      icon(words.icon, "icon badge-icon"),
       h("div", { class: "approval-heading" },
-        h("div", { class: "approval-kicker", text: kicker }),
-        h("h3", { class: "approval-title", "data-testid": "approval-description",
-          text: description || describeAction(action, args) }))),
-    h("div", { class: "approval-result", "data-testid": "approval-result",
-      text: resultInWords(state, decidedBy, this.perspective, at) }),
-    comment ? h("p", { class: "approval-comment", text: `“${comment}”` }) : null));
+        h("div", { class: "approval-kicker", "data-testid": "approval-kicker", text: words.kicker }),
+        h("h2", { class: "approval-title", "data-testid": "approval-description", text: words.title }))),
+    h("div", { class: "approval-result", "data-testid": "approval-result", text: words.result }));
+    fillDecisionDetails(card, words);
+    return this.append(card);
   }
 
   error(code, message, extra) {
@@ -213,11 +219,75 @@ export class TranscriptView {
   }
 }
 
-export function resultInWords(state, decidedBy, perspective, at) {
+/** The card's state (`data-state`, kept from before outcomes existed) for an outcome. */
+const STATE_OF = { approved: "approved", edited: "approved", rejected: "rejected", withdrawn: "withdrawn", expired: "timeout" };
+const KICKER_OF = {
+  approved: "Approved", edited: "Approved with changes", rejected: "Rejected", withdrawn: "Withdrawn", expired: "Timed out",
+};
+const ICON_OF = { approved: "check", edited: "check", rejected: "x", withdrawn: "x", expired: "clock" };
+
+/**
+ * Everything a resolved approval card says, from a decision entry or an `interrupt_resolved` event: its state and
+ * outcome, kicker, title (what ran), result line (who, when), the approver's comment and what an edit changed.
+ * The title is `entry.description` (the server's, said for what ran), else it is said from what ran.
+ */
+export function decisionInWords(entry, perspective = "customer") {
+  const outcome = outcomeOf(entry);
+  const ran = ranArgs(entry);
+  const requested = requestedArgs(entry);
+  const changes = outcome === "edited" ? changesInWords(requested, ran) : [];
+  // An older record's description is the original request's: after an edit, say what ran instead.
+  const stale = outcome === "edited" && !entry.requested_args && entry.edited_args;
+  const title = entry.description && !stale ? entry.description
+    : entry.action ? describeAction(entry.action, ran) : "Your request";
+  const by = entry.decided_by;
+  let comment = null;
+  if (entry.comment && ["approved", "edited", "rejected"].includes(outcome)) {
+    const who = by === "operator" ? "Support agent" : by === "customer" ? (perspective === "customer" ? "You" : "Customer") : "Note";
+    comment = `${who}: “${entry.comment}”`;
+  }
+  return {
+    outcome,
+    state: STATE_OF[outcome],
+    kicker: KICKER_OF[outcome],
+    icon: ICON_OF[outcome],
+    title,
+    result: resultInWords(outcome, by, perspective, entry.at),
+    comment,
+    changes,
+    args: ran,
+  };
+}
+
+/** The comment and the "what changed" line of a resolved card (replacing any it had). */
+export function fillDecisionDetails(card, words) {
+  card.querySelector(".approval-changes")?.remove();
+  card.querySelector(".approval-comment")?.remove();
+  const result = card.querySelector(".approval-result");
+  const extra = [];
+  if (words.changes.length) {
+    extra.push(h("p", { class: "approval-changes", "data-testid": "approval-changes" },
+      words.changes.map(([label, before, after], i) => [
+        i ? "; " : "", `${label}: `, h("del", { text: before }), " → ", h("ins", { text: after }),
+      ]).flat()));
+  }
+  if (words.comment) extra.push(h("p", { class: "approval-comment", "data-testid": "approval-comment", text: words.comment }));
+  result.after(...extra);
+}
+
+/** The result line of a resolved approval, e.g. "Approved by a support agent · 10:42". Takes an outcome (or a
+ * card state: `timeout` is `expired`). */
+export function resultInWords(outcome, decidedBy, perspective, at) {
   const when = at ? ` · ${formatClock(at)}` : "";
-  if (state === "timeout") return `Timed out: nothing was changed${when}`;
-  const verb = state === "approved" ? "Approved" : "Rejected";
-  return `${verb} by ${deciderInWords(decidedBy, perspective)}${when}`;
+  const who = deciderInWords(decidedBy, perspective);
+  switch (outcome) {
+    case "timeout":
+    case "expired": return `Timed out: nothing was changed${when}`;
+    case "withdrawn": return `Withdrawn by ${decidedBy === "operator" ? who : perspective === "customer" ? "you" : "the customer"}: nothing was changed${when}`;
+    case "edited": return `Approved with changes by ${who}${when}`;
+    case "approved": return `Approved by ${who}${when}`;
+    default: return `Rejected by ${who}${when}`;
+  }
 }
 
 /** What a hand-off event means, for the customer ("you") or for an operator ("the customer"). */

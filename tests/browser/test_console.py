@@ -42,6 +42,7 @@ def test_operator_approves_the_1045_refund_while_the_customer_watches(browser_st
     expect(operator.get_by_test_id("tab-approvals")).to_have_attribute("aria-selected", "true")
     row = operator.locator(f"[data-testid=approval-row][data-thread-id='{thread_id}']")
     expect(row).to_contain_text("demo-customer")
+    interrupt_id = row.get_attribute("data-interrupt-id")
     expect(row).to_contain_text("Refund $129.00 for order 1045")
     expect(row).to_contain_text("Operator only")
     expect(row).to_contain_text("the jacket is the wrong size")
@@ -64,7 +65,7 @@ def test_operator_approves_the_1045_refund_while_the_customer_watches(browser_st
 
     # And tries an amount above the order total: refused, the request stays pending
     amount = row.get_by_test_id("approval-edit-amount")
-    expect(amount).to_have_value("129")
+    expect(amount).to_have_value("129.00")
     amount.fill("500")
     row.get_by_test_id("approval-approve").click()
     expect(row.get_by_test_id("approval-row-status")).to_contain_text("at most the order total")
@@ -76,9 +77,12 @@ def test_operator_approves_the_1045_refund_while_the_customer_watches(browser_st
     row.get_by_test_id("approval-approve").click()
     expect(row.get_by_test_id("approval-row-status")).to_have_text("Approved (edited)")
 
-    # Then the customer's page updates by itself: who approved, then the agent's confirmation
+    # Then the customer's page updates by itself: who approved what ran, their comment, then the agent's confirmation
     expect(card).to_have_attribute("data-state", "approved")
-    expect(card.get_by_test_id("approval-result")).to_contain_text("Approved by a support agent")
+    expect(card).to_have_attribute("data-outcome", "edited")
+    expect(card.get_by_test_id("approval-result")).to_contain_text("Approved with changes by a support agent")
+    expect(card.get_by_test_id("approval-description")).to_contain_text("$50.00")
+    expect(card.get_by_test_id("approval-comment")).to_contain_text("Customer sent photos of the damage")
     answer = customer.get_by_test_id("msg-assistant").last
     expect(answer).to_have_attribute("data-state", "done")
     expect(answer).to_contain_text("refund")
@@ -91,8 +95,9 @@ def test_operator_approves_the_1045_refund_while_the_customer_watches(browser_st
     expect(operator.get_by_test_id("approvals-empty")).to_be_visible()
     expect(operator.locator("[data-testid=stat-approved] .split-value")).to_have_text(re.compile(r"[1-9]\d*"))
     operator.get_by_test_id("tab-audit").click()
-    audit = operator.locator("[data-testid=audit-row]", has_text="Refund $129.00 for order 1045")
-    expect(audit).to_contain_text("Approved")
+    audit = operator.locator(f"[data-testid=audit-row][data-interrupt-id='{interrupt_id}']")
+    expect(audit).to_contain_text("Approved with changes")
+    expect(audit.get_by_test_id("audit-args")).to_contain_text("Amount: $50.00")
     expect(audit).to_contain_text("op-1")
     expect(audit).to_contain_text("Customer sent photos of the damage")
     screenshot(operator, "console-audit")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import boto3
 import pytest
@@ -17,7 +18,7 @@ from local import task_tokens
 from local.moto_atomic import set_task_token_poll
 
 
-def waiting_execution(timeout_seconds: int) -> tuple[object, str, str]:
+def waiting_execution(timeout_seconds: int) -> tuple[Any, str, str]:
     """An execution waiting on a task token (delivered through SQS), with the wait's TimeoutSeconds."""
     sqs = boto3.client("sqs", region_name="us-east-1")
     url = sqs.create_queue(QueueName=f"tokens-{timeout_seconds}")["QueueUrl"]

@@ -1,9 +1,10 @@
 // Approval cards: an `interrupt` becomes a card with Approve / Reject (or "Waiting for a support agent"),
-// the decision goes out as `interrupt_response`, and `interrupt_resolved` shows the outcome. Also the
+// the decision goes out as `interrupt_response`, and `interrupt_resolved` shows the outcome: what ran (after an
+// operator's edits), who decided and their comment, or that the customer withdrew it or it timed out. Also the
 // once-a-second tick: card countdowns, the reconnect banner's countdown and the check on quiet turns.
 
-import { actionLabel, argsInWords, describeAction, formatCountdown, h, icon, parseTime } from "../shared.js";
-import { resultInWords } from "../transcript.js";
+import { actionLabel, argsInWords, describeAction, formatCountdown, h, icon, outcomeOf, parseTime } from "../shared.js";
+import { decisionInWords, fillDecisionDetails } from "../transcript.js";
 import { announce, renderReconnectBanner } from "./render.js";
 import { isOpen, resumeThread, sendFrame } from "./socket.js";
 import { app, ui } from "./state.js";
@@ -27,20 +28,20 @@ export function showApprovalCard(thread, event) {
   h("div", { class: "approval-head" },
     icon(waiting ? "headset" : "shield", "icon badge-icon"),
     h("div", { class: "approval-heading" },
-      h("div", { class: "approval-kicker", text: waiting ? "Waiting for a support agent" : "Your approval is needed" }),
-      h("h3", { class: "approval-title", id: titleId, "data-testid": "approval-description",
+      h("div", { class: "approval-kicker", "data-testid": "approval-kicker",
+        text: waiting ? "Waiting for a support agent" : "Your approval is needed" }),
+      h("h2", { class: "approval-title", id: titleId, "data-testid": "approval-description",
         text: event.description || describeAction(event.action, event.args) })),
     h("span", { class: "countdown", "data-testid": "approval-countdown", "data-expires-at": event.expires_at,
       "data-prefix": waiting ? "Decided within" : "Expires in" })),
-  h("dl", { class: "approval-args", "data-testid": "approval-args" },
-    [["Request", actionLabel(event.action)], ...argsInWords(event.args)].map(([label, value]) =>
-      h("div", { class: "arg" }, h("dt", { text: label }), h("dd", { text: value })))),
+  h("dl", { class: "approval-args", "data-testid": "approval-args" }, argRows(event.action, event.args)),
   waiting
     ? h("p", { class: "approval-note", "data-testid": "approval-waiting" }, h("span", { class: "spinner" }),
       "A support agent has to approve this request. Keep this page open: it updates here as soon as they decide.")
     : h("div", { class: "approval-actions" }, approve, reject,
       h("span", { class: "approval-note muted", text: "Nothing changes until you approve." })),
   h("div", { class: "approval-result", "data-testid": "approval-result", role: "status" }));
+  requests.set(card, { action: event.action, args: event.args || {}, description: event.description });
   approve.addEventListener("click", () => decide(thread, card, true));
   reject.addEventListener("click", () => decide(thread, card, false));
   thread.cards.set(event.interrupt_id, card);
@@ -83,33 +84,60 @@ export function cardError(card, message, code) {
   }
 }
 
+/** The request a live card shows (its action, arguments and the server's description), kept for its outcome. */
+const requests = new WeakMap();
+
+/** The undecided card of a thread (at most one is pending at a time), or null. */
+export function openCard(thread) {
+  return [...thread.cards.values()].find((card) => card.isConnected && isUndecided(card)) || null;
+}
+
 export function resolveApprovalCard(thread, event) {
-  const state = event.decided_by === "timeout" ? "timeout" : event.approved ? "approved" : "rejected";
   const card = thread.cards.get(event.interrupt_id);
-  const text = resultInWords(state, event.decided_by, "customer", new Date().toISOString());
+  const request = card ? requests.get(card) : null;
+  const at = new Date().toISOString();
+  const outcome = outcomeOf(event);
+  // `args` is what runs (after an operator's edits); the card knows what was asked for.
+  const entry = {
+    ...event, at, action: event.action || request?.action, args: event.args || request?.args || {},
+    requested_args: outcome === "edited" ? request?.args : undefined,
+    description: event.description || (outcome === "edited" ? undefined : request?.description),
+  };
   if (!card || !card.isConnected) {
-    thread.view.decision({ ...event, description: "Your request", at: new Date().toISOString() });
+    thread.view.decision(entry);
     return;
   }
+  const words = decisionInWords(entry, "customer");
   const hadFocus = card.contains(document.activeElement);
-  card.dataset.state = state;
+  card.dataset.state = words.state;
+  card.dataset.outcome = words.outcome;
   card.dataset.decidedBy = event.decided_by;
-  card.className = `approval resolved state-${state}`;
+  delete card.dataset.decision;
+  card.className = `approval resolved state-${words.state}`;
   card.querySelector(".approval-actions")?.remove();
   card.querySelector(".approval-note")?.remove();
   card.querySelector(".countdown")?.remove();
   const kicker = card.querySelector(".approval-kicker");
-  if (kicker) kicker.textContent = state === "approved" ? "Approved" : state === "timeout" ? "Timed out" : "Rejected";
-  const badge = card.querySelector(".badge-icon");
-  if (badge) badge.replaceWith(icon(state === "approved" ? "check" : state === "timeout" ? "clock" : "x", "icon badge-icon"));
+  if (kicker) kicker.textContent = words.kicker;
+  const title = card.querySelector(".approval-title");
+  if (title) title.textContent = words.title;
+  const args = card.querySelector(".approval-args");
+  if (args) args.replaceChildren(...argRows(entry.action, words.args));
+  card.querySelector(".badge-icon")?.replaceWith(icon(words.icon, "icon badge-icon"));
   const result = card.querySelector(".approval-result");
-  result.textContent = text;
+  result.textContent = words.result;
   delete result.dataset.code;
   card.classList.remove("has-error");
+  fillDecisionDetails(card, words);
   if (thread.id === app.openId) {
-    announce(text);
+    announce([words.kicker, words.title, words.comment].filter(Boolean).join(". "));
     if (hadFocus) ui.input.focus();
   }
+}
+
+function argRows(action, args) {
+  return [["Request", actionLabel(action)], ...argsInWords(args)].map(([label, value]) =>
+    h("div", { class: "arg" }, h("dt", { text: label }), h("dd", { text: value })));
 }
 
 /** Once a second and when a card appears: the cards' countdowns, the reconnect banner's, and quiet turns. */

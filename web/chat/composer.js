@@ -1,7 +1,10 @@
-// The message box: its hint and counter, sending a `message` frame, and growing with its text.
+// The message box: its hint and counter, sending a `message` frame, growing with its text, and Stop (which asks
+// "Withdraw this request?" first while an approval is pending).
 
 import { MAX_CONTENT_CHARS, h, truncate } from "../shared.js";
+import { openCard } from "./approvals.js";
 import { setStatus } from "./events.js";
+import { announce } from "./render.js";
 import { isOpen, sendFrame } from "./socket.js";
 import { app, currentThread, ui } from "./state.js";
 import { saveThreads } from "./threads.js";
@@ -21,13 +24,80 @@ export function updateComposer() {
   const answering = Boolean(thread && isOpen() && ["running", "awaiting_approval"].includes(thread.status));
   ui.stop.hidden = !answering;
   if (!answering) ui.stop.disabled = false;
+  if (app.confirmingWithdraw && (!thread || app.confirmingWithdraw !== thread.id || !awaitingApproval(thread) || !isOpen())) {
+    closeWithdrawConfirm({ focus: false }); // decided meanwhile, another thread, or offline: nothing to confirm
+  }
 }
 
-/** "Stop generating": ask the server to end the running turn (it answers with message_complete, cancelled). */
+/** The thread waits for an approval (its status, or an undecided card on screen). */
+function awaitingApproval(thread) {
+  return thread.status === "awaiting_approval" || Boolean(openCard(thread));
+}
+
+/**
+ * Stop. While an answer streams: ask the server to end the turn (it answers with message_complete, cancelled).
+ * While an approval is pending, stopping withdraws the request: the page asks first ("Withdraw this request?").
+ */
 export function stopAnswer() {
   const thread = currentThread();
   if (!thread || !["running", "awaiting_approval"].includes(thread.status)) return;
+  if (awaitingApproval(thread)) {
+    openWithdrawConfirm(thread);
+    return;
+  }
   if (sendFrame({ type: "cancel", thread_id: thread.id })) ui.stop.disabled = true;
+}
+
+function openWithdrawConfirm(thread) {
+  const card = openCard(thread);
+  const what = card?.querySelector(".approval-title")?.textContent;
+  const operator = (card?.dataset.approver || thread.approver) === "operator";
+  ui.stopConfirmText.textContent = `${what ? `“${what}” will not happen` : "The request will not happen"}`
+    + `${operator ? " and the support agent will not review it" : ""}. Nothing on your account changes.`;
+  app.confirmingWithdraw = thread.id;
+  ui.stopConfirm.hidden = false;
+  ui.withdrawNo.focus(); // the safe choice has the focus: Enter twice never withdraws by accident
+}
+
+export function closeWithdrawConfirm({ focus = true } = {}) {
+  if (!app.confirmingWithdraw && ui.stopConfirm.hidden) return;
+  const hadFocus = ui.stopConfirm.contains(document.activeElement);
+  app.confirmingWithdraw = null;
+  ui.stopConfirm.hidden = true;
+  if (focus || hadFocus) (ui.stop.hidden ? ui.input : ui.stop).focus();
+}
+
+/** "Keep waiting": nothing is sent, the request stays. */
+export function keepWaiting() {
+  closeWithdrawConfirm();
+  announce("The request is still waiting.");
+}
+
+/** "Withdraw": the `cancel` frame withdraws the pending request (the server answers interrupt_resolved, withdrawn). */
+export function confirmWithdraw() {
+  const thread = app.confirmingWithdraw && app.threads.get(app.confirmingWithdraw);
+  if (!thread) {
+    closeWithdrawConfirm();
+    return;
+  }
+  if (!sendFrame({ type: "cancel", thread_id: thread.id })) {
+    closeWithdrawConfirm();
+    flashHint("You're offline. The request is still waiting; try again once we're reconnected.");
+    return;
+  }
+  thread.withdrawing = true;
+  ui.stop.disabled = true;
+  const card = openCard(thread);
+  if (card) {
+    card.dataset.state = "deciding";
+    card.dataset.decision = "withdraw";
+    for (const button of card.querySelectorAll("button")) button.disabled = true;
+    card.querySelector(".approval-result").textContent = "Withdrawing…";
+  }
+  app.confirmingWithdraw = null;
+  ui.stopConfirm.hidden = true;
+  ui.input.focus();
+  announce("Withdrawing the request…");
 }
 
 /** The messages waiting behind the running turn, shown above the message box until their turn starts. */
@@ -49,7 +119,7 @@ function composerHint(thread) {
   if (thread.status === "running") return "The assistant is answering… you can keep typing: messages wait their turn.";
   if (thread.status === "awaiting_approval") {
     return thread.approver === "operator"
-      ? "A support agent is reviewing your request. You can start a new conversation meanwhile."
+      ? "A support agent is reviewing your request. Stop withdraws it; you can start a new conversation meanwhile."
       : "Approve or reject the request above to continue.";
   }
   return "Enter to send · Shift+Enter for a new line";

@@ -2,6 +2,7 @@
 // (the events and error codes are in docs/protocol.md).
 
 import { cardError, isUndecided, resolveApprovalCard, showApprovalCard } from "./approvals.js";
+import { outcomeOf } from "../shared.js";
 import { renderQueue, updateComposer } from "./composer.js";
 import { announce, newConversationButton, renderHeader, renderThreadList, showBanner } from "./render.js";
 import { handoffInWords } from "../transcript.js";
@@ -64,11 +65,20 @@ export function handleThreadEvent(thread, event) {
     case "interrupt_resolved":
       resolveApprovalCard(thread, event);
       thread.approver = null;
+      // Withdrawn (Stop while it waited): the agent still answers ("nothing was changed"), and that answer is whole.
+      if (outcomeOf(event) === "withdrawn" || (thread.withdrawing && !event.approved && event.decided_by === "customer")) {
+        thread.withdrawn = true;
+      }
+      thread.withdrawing = false;
       setStatus(thread, "running", true);
       view.setTyping(true);
       break;
     case "message_complete": {
-      if (event.cancelled) view.stopped();
+      const withdrawn = Boolean(thread.withdrawn);
+      thread.withdrawn = false;
+      thread.withdrawing = false;
+      if (Number.isInteger(event.turn)) thread.completedTurn = Math.max(thread.completedTurn ?? 0, event.turn);
+      if (event.cancelled && !withdrawn) view.stopped();
       view.endTurn();
       const next = thread.queue || [];
       thread.queue = [];
@@ -88,7 +98,7 @@ export function handleThreadEvent(thread, event) {
         setStatus(thread, "idle");
       }
       saveThreads();
-      if (open) announce(event.cancelled ? "Stopped." : "The assistant finished answering.");
+      if (open) announce(withdrawn ? "Request withdrawn." : event.cancelled ? "Stopped." : "The assistant finished answering.");
       break;
     }
     case "status":
@@ -96,6 +106,7 @@ export function handleThreadEvent(thread, event) {
         thread.queueAcks -= 1; // the answer to a message we queued: it is stored and waits its turn
         break;
       }
+      if (isStale(thread, event)) break;
       applyStatus(thread, event);
       break;
     case "handoff":
@@ -139,6 +150,15 @@ function applyHandoff(thread, event) {
   if (thread.id === app.openId) {
     announce(handoffInWords(event.state, event.operator, event.ticket_id, event.closed, "customer"));
   }
+}
+
+/**
+ * A `status` that says a turn runs (or awaits approval) after that turn's `message_complete` arrived: the answer to a
+ * frame (`cancel`, `resume`) overtaken by the turn's end. Applying it would leave the header saying "Answering…".
+ */
+function isStale(thread, event) {
+  if (!["running", "awaiting_approval"].includes(event.status)) return false;
+  return Number.isInteger(event.turn) && Number.isInteger(thread.completedTurn) && event.turn <= thread.completedTurn;
 }
 
 /** The answer to `resume` (and to a message an operator receives): the thread's real status and hand-off. */

@@ -27,6 +27,10 @@ export const ui = {
   input: $("composer-input"),
   send: $("send-button"),
   stop: $("stop-button"),
+  stopConfirm: $("stop-confirm"),
+  stopConfirmText: $("stop-confirm-text"),
+  withdrawYes: $("withdraw-yes"),
+  withdrawNo: $("withdraw-no"),
   queuedTray: $("queued-tray"),
   hint: $("composer-hint"),
   counter: $("composer-counter"),
@@ -56,6 +60,7 @@ export const app = {
   serial: 0,
   hintTimer: null,
   lastSentThread: null, // where an error without thread_id (frame too large, invalid) belongs
+  confirmingWithdraw: null, // the thread whose "Withdraw this request?" is on screen
 };
 
 export function currentThread() {

@@ -2,7 +2,8 @@
 // place, with a comment and Approve / Reject (POST /api/v1/approvals/{interrupt_id}) and a live countdown.
 
 import {
-  actionLabel, argsInWords, describeAction, formatCountdown, formatDateTime, formatRelative, h, icon, parseTime,
+  actionLabel, amountCentsOf, argsInWords, centsInWords, describeAction, formatCountdown, formatDateTime, formatRelative,
+  h, icon, parseTime,
 } from "../shared.js";
 import { loadTranscript, threadButton } from "./drawer.js";
 import { loadAudit } from "./reports.js";
@@ -47,30 +48,51 @@ export function removeRow(id) {
   renderApprovalsCount();
 }
 
-/** Inputs for the arguments an operator may change before approving (refund amount, shipping address). */
+/** The order's total in cents (the queue may say it in dollars, `order_total`, or in cents). */
+function orderTotalCents(approval) {
+  if (Number.isFinite(approval.order_total_cents)) return approval.order_total_cents;
+  return Number.isFinite(approval.order_total) ? Math.round(approval.order_total * 100) : null;
+}
+
+/** Dollars as an operator types them, from cents: 12900 -> "129.00". */
+function dollarsField(cents) {
+  return cents === null ? "" : (cents / 100).toFixed(2);
+}
+
+/**
+ * Inputs for the arguments an operator may change before approving (refund amount, shipping address). The amount
+ * is typed in dollars (the edit is POSTed as `amount`), shown from the request's `amount_cents`.
+ */
 function editFields(approval) {
   return (approval.editable || []).map((key) => {
-    const attrs = key === "amount"
-      ? { type: "number", min: "0.01", step: "0.01", max: String(approval.order_total ?? ""), inputmode: "decimal" }
+    const total = orderTotalCents(approval);
+    const isAmount = key === "amount" || key === "amount_cents";
+    const original = isAmount ? dollarsField(amountCentsOf(approval.args)) : String(approval.args?.[key] ?? "");
+    const attrs = isAmount
+      ? { type: "number", min: "0.01", step: "0.01", max: total === null ? null : dollarsField(total), inputmode: "decimal" }
       : { type: "text", maxlength: "300" };
     const input = h("input", {
-      class: "field edit", ...attrs, value: String(approval.args?.[key] ?? ""), "data-key": key,
-      "data-original": String(approval.args?.[key] ?? ""), "data-testid": `approval-edit-${key}`,
-      "aria-label": key === "amount" ? "Amount to refund" : "Shipping address",
+      class: "field edit", ...attrs, value: original, "data-key": isAmount ? "amount" : key, "data-original": original,
+      "data-testid": `approval-edit-${isAmount ? "amount" : key}`,
+      "aria-label": isAmount ? "Amount to refund, in dollars" : "Shipping address",
     });
     return h("label", { class: "edit-field" },
-      h("span", { class: "sub", text: key === "amount" ? `Amount (max $${Number(approval.order_total).toFixed(2)})` : "Address" }),
+      h("span", { class: "sub", text: isAmount ? `Amount${total === null ? "" : ` (max ${centsInWords(total)})`}` : "Address" }),
       input);
   });
 }
 
-/** The edits typed into a row: only the fields that differ from the request. */
+/** The edits typed into a row: only the fields that differ from the request (the amount in dollars, `amount`). */
 function editsOf(row) {
   const edits = {};
   for (const input of row.querySelectorAll("input.edit")) {
     const value = input.value.trim();
-    if (value === input.dataset.original) continue;
-    edits[input.dataset.key] = input.dataset.key === "amount" ? Number(value) : value;
+    if (input.dataset.key === "amount") {
+      if (value !== "" && Number(value) === Number(input.dataset.original)) continue;
+      edits.amount = value === "" ? value : Number(value); // blank: the server explains what it needs
+    } else if (value !== input.dataset.original) {
+      edits[input.dataset.key] = value;
+    }
   }
   return edits;
 }

@@ -2,7 +2,7 @@
 // join (POST …/takeover), reply (POST …/messages), hand back (POST …/release), and the ticket's assignee, notes and
 // closing (POST /tickets/{id}). Opened from the inbox, the approval queue or any conversation id.
 
-import { describeAction, formatClock, formatRelative, h, icon, titleCase } from "../shared.js";
+import { describeAction, formatClock, formatRelative, h, icon, outcomeOf, titleCase } from "../shared.js";
 import { TranscriptView } from "../transcript.js";
 import { tickCountdowns } from "./approvals.js";
 import { loadInbox } from "./inbox.js";
@@ -193,9 +193,15 @@ function applyLive(frame) {
       return;
     case "interrupt_resolved": {
       const card = view.root.querySelector(`[data-testid=transcript-pending][data-interrupt-id="${CSS.escape(frame.interrupt_id)}"]`);
-      const description = card?.querySelector(".approval-title")?.textContent;
+      const request = card ? pendingRequests.get(card) : null;
+      const edited = outcomeOf(frame) === "edited";
       card?.remove();
-      view.decision({ ...frame, description, at: new Date().toISOString() });
+      // `args` is what runs (after an edit); the pending card knew what was asked for.
+      view.decision({
+        ...frame, at: new Date().toISOString(), action: frame.action || request?.action,
+        args: frame.args || request?.args || {}, requested_args: edited ? request?.args : undefined,
+        description: frame.description || (edited ? undefined : request?.description),
+      });
       setStatus("running");
       return;
     }
@@ -421,12 +427,17 @@ export function wireDrawer() {
   });
 }
 
+/** The request each pending card shows, kept for the decision that replaces it. */
+const pendingRequests = new WeakMap();
+
 function pendingCard(p) {
-  return h("article", { class: "approval state-waiting", "data-testid": "transcript-pending", "data-interrupt-id": p.interrupt_id },
+  const card = h("article", { class: "approval state-waiting", "data-testid": "transcript-pending", "data-interrupt-id": p.interrupt_id },
     h("div", { class: "approval-head" }, icon("clock", "icon badge-icon"),
       h("div", { class: "approval-heading" },
         h("div", { class: "approval-kicker", text: p.approver === "operator" ? "Waiting for an operator" : "Waiting for a decision" }),
-        h("h3", { class: "approval-title", text: p.description || describeAction(p.action, p.args) })),
+        h("h2", { class: "approval-title", text: p.description || describeAction(p.action, p.args) })),
       h("span", { class: "countdown", "data-expires-at": p.expires_at })),
     h("p", { class: "approval-note", text: "Decide it in the approval queue." }));
+  pendingRequests.set(card, { action: p.action, args: p.args || {}, description: p.description });
+  return card;
 }

@@ -1,6 +1,8 @@
 // The read-only panels: analytics (GET /api/v1/analytics) and the audit log (GET /api/v1/audit).
 
-import { describeAction, formatDateTime, h, titleCase } from "../shared.js";
+import {
+  argsInWords, changesInWords, describeAction, formatDateTime, h, outcomeOf, ranArgs, requestedArgs, titleCase,
+} from "../shared.js";
 import { threadButton } from "./drawer.js";
 import { api, ui } from "./state.js";
 
@@ -55,19 +57,38 @@ function split(key, label, value, tone) {
     h("span", { class: "split-value", text: value }), h("span", { class: "split-label", text: label }));
 }
 
+const OUTCOME_LABELS = {
+  approved: "Approved", edited: "Approved with changes", rejected: "Rejected", withdrawn: "Withdrawn", expired: "Expired",
+};
+const OUTCOME_TONES = { approved: "ok", edited: "ok", rejected: "danger", withdrawn: "muted", expired: "muted" };
+
+/**
+ * The audit log: each decision's request as it ran (after an operator's edits, with what was asked for), the
+ * customer, the outcome, who decided and their comment.
+ */
 export async function loadAudit() {
   const { decisions = [] } = await api("/audit");
   ui.auditEmpty.hidden = decisions.length > 0;
   ui.auditBody.replaceChildren(...decisions.map((d) => {
-    const outcome = d.outcome || (d.decided_by === "timeout" ? "expired" : d.approved ? "approved" : "rejected");
-    const tone = { approved: "ok", rejected: "danger", expired: "muted", timeout: "muted" }[outcome] || "muted";
+    const outcome = outcomeOf(d);
+    const ran = ranArgs(d);
+    const requested = requestedArgs(d);
+    const changes = outcome === "edited" ? changesInWords(requested, ran) : [];
+    // Said from what ran when an edit changed it (a record's description may be the original request's).
+    const title = outcome === "edited" && !d.requested_args ? describeAction(d.action, ran) : d.description || describeAction(d.action, ran);
     const by = d.decided_by === "timeout" ? "Timeout" : `${titleCase(d.decided_by || d.role || "?")}${d.decided_by_id ? ` · ${d.decided_by_id}` : ""}`;
     return h("tr", { "data-testid": "audit-row", "data-interrupt-id": d.interrupt_id, "data-outcome": outcome },
       h("td", { "data-label": "When" }, h("time", { datetime: d.decided_at, text: formatDateTime(d.decided_at) })),
-      h("td", { "data-label": "Request" }, h("div", { class: "strong", text: d.description || describeAction(d.action, d.args) }),
+      h("td", { "data-label": "Request" },
+        h("div", { class: "strong", "data-testid": "audit-description", text: title }),
+        h("div", { class: "sub", "data-testid": "audit-args",
+          text: argsInWords(ran).map(([label, value]) => `${label}: ${value}`).join(" · ") }),
+        changes.length ? h("div", { class: "sub", "data-testid": "audit-changes",
+          text: `Changed from the request: ${changes.map(([label, before, after]) => `${label} ${before} → ${after}`).join("; ")}` }) : null,
         d.thread_id ? threadButton(d.thread_id) : null),
       h("td", { "data-label": "Customer", text: d.customer_id || "—" }),
-      h("td", { "data-label": "Outcome" }, h("span", { class: `badge ${tone}`, text: titleCase(outcome) })),
+      h("td", { "data-label": "Outcome" },
+        h("span", { class: `badge ${OUTCOME_TONES[outcome] || "muted"}`, text: OUTCOME_LABELS[outcome] || titleCase(outcome) })),
       h("td", { "data-label": "Decided by", text: by }),
       h("td", { "data-label": "Comment", class: "summary", text: d.comment || "—" }));
   }));
