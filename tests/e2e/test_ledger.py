@@ -74,6 +74,8 @@ def test_asking_again_after_rejections_gets_a_new_id_every_time(stack):
         assert "now cancelled" in tokens(end)
     audit = audit_of(stack, operator, thread)
     assert [audit[i]["outcome"] for i in ids] == ["rejected"] * 5 + ["approved"]
+    # And the audit says what ran: only the approved one changed the order
+    assert [(audit[i]["ran"], audit[i]["result"]) for i in ids] == [(False, "not_changed")] * 5 + [(True, "cancelled")]
     assert all(audit[i]["state"] == "final" for i in ids)
     # And a late operator decision on the fifth is "already decided", not "being decided by someone else"
     status, body = stack.http("POST", f"/api/v1/approvals/{ids[4]}", operator, {"approved": True})
@@ -139,6 +141,7 @@ def test_an_edited_approval_is_shown_everywhere_as_it_ran(stack):
     # And the audit keeps both the request and what ran
     record = audit_of(stack, operator, thread)[interrupt["interrupt_id"]]
     assert record["args"]["amount_cents"] == 12900 and record["ran_args"]["amount_cents"] == 6450
+    assert (record["ran"], record["result"]) == (True, "refund_requested")
     assert (record["outcome"], record["comment"], record["edited_args"]) == (
         "edited",
         "partial refund, item kept",

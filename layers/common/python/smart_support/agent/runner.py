@@ -130,6 +130,21 @@ def resume_value(info: InterruptInfo, decision: Decision) -> dict[str, Any]:
     }
 
 
+def write_result(message: ToolMessage) -> dict[str, Any] | None:
+    """What a decided gated write did, from its tool result: {interrupt_id, ran, result} (None for other tools)."""
+    try:
+        payload = json.loads(_text(message))
+    except ValueError:
+        return None
+    if not isinstance(payload, dict) or not payload.get("interrupt_id"):
+        return None
+    result = payload.get("result") or payload.get("error") or "unknown"
+    return {"interrupt_id": str(payload["interrupt_id"]), "ran": result in WRITE_DONE, "result": str(result)}
+
+
+WRITE_DONE = ("cancelled", "refund_requested", "address_updated")
+
+
 class EventRelay:
     """Forwards one run's stream to the client (coalesced tokens, tool calls) and records its transcript entries."""
 
@@ -142,6 +157,7 @@ class EventRelay:
         self.usage = usage
         self.interrupts: list[Any] = []
         self.tools: list[str] = []
+        self.writes: dict[str, dict[str, Any]] = {}  # interrupt id -> what its gated write did (agent/tools.py)
         self.first_token_at: float | None = None  # when the first answer token went to the client (epoch seconds)
         self._current: dict[str, Any] | None = None
 
@@ -177,7 +193,12 @@ class EventRelay:
                     self.coalescer.flush()
                     announce_handoff(self.channel, self.entries, ticket_id)
                     self._current = None  # what the agent says next comes after this line
-            if node not in AGENT_NODES or not isinstance(update, dict):
+            if not isinstance(update, dict):
+                continue
+            for message in update.get("messages", []) or []:
+                if isinstance(message, ToolMessage) and (done := write_result(message)):
+                    self.writes[done["interrupt_id"]] = done
+            if node not in AGENT_NODES:
                 continue
             for message in update.get("messages", []) or []:
                 # A handoff to another specialist is routing, not an action: the client never sees it.
@@ -205,6 +226,7 @@ class EventRelay:
         return {
             "interrupts": self.interrupts,
             "tools": self.tools,
+            "writes": self.writes,
             "cancelled": cancelled,
             "first_token_at": self.first_token_at,
         }
@@ -578,6 +600,8 @@ class TurnRunner:
         finished = relay.finish(watch.cancelled)
         raw = finished["interrupts"]
         info = self._interrupt_info(raw[0], task.turn) if raw and not finished["cancelled"] else None
+        for done in finished["writes"].values():  # the audit says what ran, not only what was decided
+            self.approvals.record_result(done["interrupt_id"], done["ran"], done["result"])
         return {
             "interrupt": info,
             "tools": finished["tools"],

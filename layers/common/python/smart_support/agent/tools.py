@@ -297,6 +297,7 @@ def gated_write(
         return dumps(
             {
                 "result": "not_changed",
+                "interrupt_id": action_id,
                 "action": action,
                 "order_id": order_id,
                 "reason": reason,
@@ -310,15 +311,24 @@ def gated_write(
         try:
             run = apply_edits(action, args, edits, order.total)
         except SupportError as exc:  # the server validated them already; never run a call nobody approved
-            return dumps({"error": "invalid_edit", "action": action, "order_id": order_id, "message": exc.message})
+            return dumps(
+                {
+                    "error": "invalid_edit",
+                    "interrupt_id": action_id,
+                    "action": action,
+                    "order_id": order_id,
+                    "message": exc.message,
+                }
+            )
     try:
         updated = write(action_id, run)
     except OrderNotFound:
-        return not_found(order_id)
+        return dumps({**json.loads(not_found(order_id)), "interrupt_id": action_id})
     except OrderRuleViolation as exc:  # the order changed between the approval and the write
         return dumps(
             {
                 "error": "not_allowed",
+                "interrupt_id": action_id,
                 "action": action,
                 "order_id": order_id,
                 "status": exc.status,
@@ -328,6 +338,7 @@ def gated_write(
     return dumps(
         {
             "result": RESULTS[action],
+            "interrupt_id": action_id,
             "action": action,
             "order_id": order_id,
             "decided_by": decided_by,

@@ -266,6 +266,14 @@ class AuditRecord(ApiModel):
     ran_args: dict[str, Any] | None = Field(
         None, exclude_if=lambda value: value is None, description="the canonical call that ran (approved only)"
     )
+    ran: bool | None = Field(
+        None, exclude_if=lambda value: value is None, description="whether the decided write changed the order"
+    )
+    result: str | None = Field(
+        None,
+        exclude_if=lambda value: value is None,
+        description="what the write reported, e.g. cancelled, refund_requested, not_changed, not_allowed",
+    )
     state: Literal["accepted", "final"] = Field(
         "final", description="accepted while the decision is being delivered; final once the workflow has it"
     )

@@ -278,6 +278,19 @@ class ApprovalStore:
             return False
         return True
 
+    def record_result(self, interrupt_id: str, ran: bool, result: str) -> None:
+        """The decided write's effect on the audit record (`ran`: the order changed; `result`: the tool's word)."""
+        with contextlib.suppress(ConditionFailed):  # no record (a decision the limit refused without asking)
+            conditional_write(
+                self._dynamodb.update_item,
+                TableName=self.table_name,
+                Key=_audit_key(interrupt_id),
+                UpdateExpression="SET ran = :ran, #result = :result",
+                ConditionExpression="attribute_exists(PK)",
+                ExpressionAttributeNames={"#result": "result"},
+                ExpressionAttributeValues=items.to_values({":ran": ran, ":result": result}),
+            )
+
     def list_pending(
         self, now: float, limit: int = 20, cursor: str | None = None
     ) -> tuple[list[PendingApproval], str | None]:

@@ -142,6 +142,9 @@ class ApprovalRepository(Protocol):
     def finalize(self, subject: AuditSubject, decision: Decision, now: float, counters: dict[str, int]) -> bool:
         """The workflow resumed with this decision: the audit record final, the pending item gone, counted once."""
 
+    def record_result(self, interrupt_id: str, ran: bool, result: str) -> None:
+        """What the decided write did, on its audit record."""
+
     def decision_of(self, interrupt_id: str) -> dict[str, Any] | None:
         """The audit record of a decided approval."""
 

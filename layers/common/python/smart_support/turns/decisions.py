@@ -220,6 +220,10 @@ class ApprovalService:
         self.finalize(subject, decision, now=now)
         return decision
 
+    def record_result(self, interrupt_id: str, ran: bool, result: str) -> None:
+        """What the decided write did (it may find the order changed since the approval): kept on the audit."""
+        self.store.record_result(interrupt_id, ran, result)
+
     def expire(self, pending: PendingApproval, now: float | None = None) -> bool:
         """Nobody may decide it any more (the turn died): close it as expired, once."""
         return self.finalize(pending.subject(), Decision(approved=False, decided_by="timeout", outcome="expired"), now)
