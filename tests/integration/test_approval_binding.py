@@ -33,7 +33,7 @@ def order(orders: OrderStore, order_id: str) -> Any:
 
 def test_two_writes_in_one_message_are_two_approvals_decided_one_at_a_time(graph, orders):
     # Given a model message asking for an address change and a $129 refund
-    first = say(graph, "t-two", "please do both: new address for 1043 and refund 1045")
+    first = say(graph, "t-two", "please do both: new address for 1043 is 1 Main St, Springfield and refund 1045")
     address = first.interrupt
     assert (address["action"], address["approver"]) == ("update_shipping_address", "customer")
 
@@ -50,7 +50,7 @@ def test_two_writes_in_one_message_are_two_approvals_decided_one_at_a_time(graph
 
 def test_a_replayed_decision_never_approves_the_next_write(graph, orders):
     # Given the address change approved, and the graph now paused on the refund
-    say(graph, "t-replay", "please do both: new address for 1043 and refund 1045")
+    say(graph, "t-replay", "please do both: new address for 1043 is 1 Main St, Springfield and refund 1045")
     address_decision: Command[None] = Command(resume=bound(pending_request(graph, "t-replay"), approved=True))
     run(graph, address_decision, config("t-replay"))
     refund_request = pending_request(graph, "t-replay")

@@ -69,7 +69,9 @@ def approve_with(monkeypatch, *decisions: Any, raw: bool = False, repeat: bool =
 def call(
     by_name, name: str, args: dict[str, Any], customer_id: str = "demo-customer", call_id: str = "call-1"
 ) -> dict[str, Any]:
-    state: SupportState = {"messages": [], "customer_id": customer_id, "thread_id": "thread-1"}
+    # the customer's own words name the order (and the address): a write of anything else is asked about first
+    said = HumanMessage(" ".join(str(value) for value in args.values()))
+    state: SupportState = {"messages": [said], "customer_id": customer_id, "thread_id": "thread-1"}
     message = run_tool(by_name, {"name": name, "args": args, "id": call_id, "type": "tool_call"}, state)
     assert isinstance(message, ToolMessage)
     assert message.tool_call_id == call_id

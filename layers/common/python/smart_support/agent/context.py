@@ -39,13 +39,25 @@ class ContextWindow:
         current = list(messages[start:])
         notes = [summary_message(summary)] if summary else []
         room = self.tokens - count_tokens_approximately([*notes, *current])
-        return [system, *notes, *recent_turns(messages[:start], room, self.turns), *current]
+        visible = [*recent_turns(messages[:start], room, self.turns), *current]
+        return [system, *notes, *(as_note(m) for m in visible)]
 
     def fold(self, messages: Sequence[BaseMessage]) -> list[BaseMessage]:
         """The oldest messages the next turn's window would not show (whole turns; empty while everything fits)."""
         room = self.tokens - SUMMARY_MAX_CHARS // 4 - NEXT_TURN_TOKENS
         kept = recent_turns(messages, room, self.turns)
         return list(messages[: len(messages) - len(kept)])
+
+
+def as_note(message: BaseMessage) -> BaseMessage:
+    """What the model sees of a message: a human operator's words arrive as a note, never in the assistant's voice
+    (a small model that sees "its own" messages signed by a person starts signing its answers that way)."""
+    if isinstance(message, AIMessage) and message.name == OPERATOR_NAME:
+        return HumanMessage(f"{OPERATOR_NOTE} {message.text}]", name=OPERATOR_NAME)
+    return message
+
+
+OPERATOR_NOTE = "[Not from the customer: while you were paused, a human support agent wrote to the customer:"
 
 
 def current_turn_start(messages: Sequence[BaseMessage]) -> int:

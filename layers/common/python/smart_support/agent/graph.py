@@ -55,6 +55,12 @@ from smart_support.store.ports import OrderRepository, TicketRepository
 logger = logging.getLogger(__name__)
 
 INJECTED_FROM_STATE = ("customer_id", "thread_id")
+MAX_HANDOFFS_PER_TURN = 2  # and never straight back: two specialists cannot pass a turn to and fro
+MAX_TOOL_ROUNDS_PER_TURN = 6  # then the specialist answers without tools: no turn ends in a recursion limit
+ANSWER_NOW = (
+    "You have used your tools enough for this message. Answer the customer now in plain text with what you know "
+    "from the tool results above; if you could not do what they asked, say so and offer to hand them to a person."
+)
 
 
 def build_graph(
@@ -76,9 +82,12 @@ def build_graph(
     for name in SPECIALISTS:
         tools = [*toolsets[name], *(handoff_tool(other) for other in SPECIALISTS if other != name)]
         builder.add_node(
-            name, SpecialistAgent(bind_tools(model, tools), system_prompt(model, SPECIALIST_PROMPTS[name]), context)
+            name,
+            SpecialistAgent(
+                bind_tools(model, tools), system_prompt(model, SPECIALIST_PROMPTS[name]), context, plain=model
+            ),
         )
-        builder.add_node(tools_node(name), ToolExecutor(tools))
+        builder.add_node(tools_node(name), ToolExecutor(tools, name))
         builder.add_conditional_edges(name, tools_condition, {"tools": tools_node(name), END: SUMMARIZER})
         builder.add_conditional_edges(tools_node(name), route_to_specialist, list(SPECIALISTS))
     builder.add_node(SUMMARIZER, Summarizer(model, context))
@@ -135,15 +144,28 @@ def route_to_specialist(state: SupportState) -> Specialist:
 class SpecialistAgent:
     """A specialist node: its prompt + summary + recent turns -> an answer, or an AIMessage with tool calls."""
 
-    def __init__(self, model: Runnable[Any, Any], system: SystemMessage, context: ContextWindow) -> None:
+    def __init__(
+        self,
+        model: Runnable[Any, Any],
+        system: SystemMessage,
+        context: ContextWindow,
+        plain: Runnable[Any, Any] | None = None,
+    ) -> None:
         self.model = model
+        self.plain = plain  # the same model without tools: after MAX_TOOL_ROUNDS_PER_TURN it must answer
         self.system = system
         self.context = context
 
     def __call__(self, state: SupportState) -> dict[str, Any]:
-        """Answer, or ask for tools."""
+        """Answer, or ask for tools (at most MAX_TOOL_ROUNDS_PER_TURN rounds a turn, then an answer)."""
         messages = close_dangling_tool_calls(state["messages"])
-        reply = self.model.invoke(self.context.model_input(self.system, state.get("summary", ""), messages))
+        request = self.context.model_input(self.system, state.get("summary", ""), messages)
+        if self.plain is not None and tool_rounds(messages) >= MAX_TOOL_ROUNDS_PER_TURN:
+            reply = self.plain.invoke([*request, SystemMessage(ANSWER_NOW)])
+            if isinstance(reply, AIMessage) and reply.tool_calls:  # a model that calls tools it was not given
+                reply = AIMessage(content=reply.text or ANSWER_FALLBACK, id=reply.id)
+            return {"messages": [reply]}
+        reply = self.model.invoke(request)
         return {"messages": [reply]}
 
 
@@ -170,19 +192,41 @@ class Summarizer:
 class ToolExecutor:
     """A tool node: runs the last message's tool calls in order, customer and thread taken from the state."""
 
-    def __init__(self, tools: Sequence[BaseTool]) -> None:
+    def __init__(self, tools: Sequence[BaseTool], owner: str = "") -> None:
         self.by_name = {tool.name: tool for tool in tools}
+        self.owner = owner  # the specialist whose calls these are
 
     def __call__(self, state: SupportState) -> dict[str, Any]:
-        """One ToolMessage per tool call; a handoff also sets the route."""
+        """One ToolMessage per tool call; a handoff also sets the route, within the turn's handoff limits."""
         last = state["messages"][-1]
         calls = last.tool_calls if isinstance(last, AIMessage) else []
-        update: dict[str, Any] = {"messages": [run_tool(self.by_name, call, state) for call in calls]}
+        update: dict[str, Any] = {"messages": []}
         for call in calls:
             target = call["name"].removeprefix(HANDOFF_PREFIX)
-            if call["name"].startswith(HANDOFF_PREFIX) and target in SPECIALISTS:
-                update["route"] = target
+            if not call["name"].startswith(HANDOFF_PREFIX) or target not in SPECIALISTS:
+                update["messages"].append(run_tool(self.by_name, call, state))
+                continue
+            if refused := self._refuse_handoff(state["messages"], target, update["messages"]):
+                update["messages"].append(_error_message(call, "not_transferred", refused))
+                continue
+            update["messages"].append(
+                ToolMessage(
+                    content=json.dumps({"transferred_to": target, "from": self.owner}),
+                    tool_call_id=call["id"] or "",
+                    name=call["name"],
+                )
+            )
+            update["route"] = target
         return update
+
+    def _refuse_handoff(self, messages: Sequence[AnyMessage], target: str, pending: list[ToolMessage]) -> str | None:
+        """Why this handoff may not happen: the turn's limit, or straight back to who just handed over."""
+        done = [*handoffs_this_turn(messages), *(h for h in map(_handoff_of, pending) if h)]
+        if len(done) >= MAX_HANDOFFS_PER_TURN:
+            return "This message was handed over enough times: answer the customer yourself now."
+        if done and done[-1] == (target, self.owner):
+            return f"{target} just handed this to you: answer the customer yourself, do not hand it back."
+        return None
 
 
 def run_tool(by_name: dict[str, BaseTool], call: ToolCall, state: SupportState) -> ToolMessage:
@@ -208,6 +252,40 @@ def run_tool(by_name: dict[str, BaseTool], call: ToolCall, state: SupportState) 
     if isinstance(result, ToolMessage):
         return result
     return ToolMessage(content=str(result), tool_call_id=call_id, name=call["name"])
+
+
+def current_turn(messages: Sequence[AnyMessage]) -> Sequence[AnyMessage]:
+    """The messages since the customer's latest message (the turn being answered)."""
+    for index in range(len(messages) - 1, -1, -1):
+        message = messages[index]
+        if isinstance(message, HumanMessage) and message.name != "operator":
+            return messages[index + 1 :]
+    return messages
+
+
+def tool_rounds(messages: Sequence[AnyMessage]) -> int:
+    """How many times the model asked for tools in the current turn."""
+    return sum(1 for m in current_turn(messages) if isinstance(m, AIMessage) and m.tool_calls)
+
+
+def handoffs_this_turn(messages: Sequence[AnyMessage]) -> list[tuple[str, str]]:
+    """The (from, to) of every handoff that happened in the current turn, in order."""
+    return [h for h in map(_handoff_of, current_turn(messages)) if h]
+
+
+def _handoff_of(message: Any) -> tuple[str, str] | None:
+    if not isinstance(message, ToolMessage) or not str(message.name or "").startswith(HANDOFF_PREFIX):
+        return None
+    try:
+        payload = json.loads(message.text)
+    except ValueError:
+        return None
+    if not isinstance(payload, dict) or "transferred_to" not in payload:
+        return None
+    return str(payload.get("from", "")), str(payload["transferred_to"])
+
+
+ANSWER_FALLBACK = "I'm sorry, I couldn't finish that. Would you like me to hand you over to a person?"
 
 
 def close_dangling_tool_calls(messages: Sequence[AnyMessage]) -> list[BaseMessage]:

@@ -6,8 +6,8 @@ Only use facts from tool results and this conversation; never invent orders, dat
 The customer is already signed in: never ask who they are. An order a tool reports as not found does not
 exist for this customer: say you could not find it and ask them to check the number, nothing more.
 If you need an order number and none was mentioned in the conversation, ask for it.
-Assistant messages that begin with "Support agent <name>:" were written by a human support agent who took over
-this chat for a while; you are answering again now: build on what they told the customer and never contradict it.
+A bracketed note saying a human support agent wrote to the customer reports what that person said while you
+were paused: build on it and never contradict it, but always write as yourself, the assistant.
 Older parts of a long conversation reach you only as a summary: answer questions about them from it, and if
 something is in neither the summary nor the messages, say plainly that you don't have that any more.
 If the request belongs to another specialist, hand the conversation over with its transfer tool at once,
@@ -24,8 +24,10 @@ You are the order-actions specialist: cancel_order, request_refund and update_sh
 Call the tool directly when the customer asks for one of these; do not ask for confirmation yourself, the
 system asks the customer (or a support agent) to approve every change before it happens.
 Rules: only processing orders can be cancelled or re-addressed; only delivered orders can be refunded.
+Use only the order number and address the customer gave; if either is missing, ask for it instead of guessing.
 After the tool returns, tell the customer exactly what happened: cancelled, refund requested, address updated,
-or that nothing was changed because the request was declined or the approval timed out."""
+or that nothing was changed because the request was declined, withdrawn or timed out; never ask again for a
+request that was declined or timed out in this conversation turn."""
 
 KNOWLEDGE_PROMPT = f"""{_SHARED_RULES}
 You are the help-desk specialist. Answer questions about returns, refunds, shipping times, payment and

@@ -9,9 +9,11 @@ and another customer's order is reported exactly like a missing one.
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Callable
 from typing import Annotated, Any
 
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.tools import BaseTool, InjectedToolCallId, tool
 from langgraph.prebuilt import InjectedState
 from langgraph.types import interrupt
@@ -164,6 +166,7 @@ def build_toolsets(orders: OrderRepository, tickets: TicketRepository) -> dict[s
             customer_id,
             action_id_for(thread_id, tool_call_id, state),
             lambda action_id, _run: orders.cancel(order_id, customer_id, action_id),
+            state,
         )
 
     @tool
@@ -195,6 +198,7 @@ def build_toolsets(orders: OrderRepository, tickets: TicketRepository) -> dict[s
             lambda action_id, run: orders.request_refund(
                 order_id, customer_id, action_id, amount=run["amount_cents"] / 100
             ),
+            state,
         )
 
     @tool
@@ -218,6 +222,7 @@ def build_toolsets(orders: OrderRepository, tickets: TicketRepository) -> dict[s
             customer_id,
             action_id_for(thread_id, tool_call_id, state),
             lambda action_id, run: orders.update_shipping_address(order_id, customer_id, run["address"], action_id),
+            state,
         )
 
     @tool
@@ -260,10 +265,13 @@ def gated_write(
     customer_id: str,
     action_id: str,
     write: Callable[[str, dict[str, Any]], Order],
+    state: dict[str, Any] | None = None,
 ) -> str:
     """Check (read only) -> ask for approval -> the idempotent write of exactly the approved (canonical) call."""
     args = canonical_args(requested)
     order_id = args["order_id"]
+    if state is not None and (unasked := not_from_the_customer(action, args, state)):
+        return unasked
     order = orders.get_for_customer(order_id, customer_id)
     if order is None:
         return not_found(order_id)
@@ -347,6 +355,77 @@ def gated_write(
             **_changed_fields(action, updated),
         }
     )
+
+
+def not_from_the_customer(action: str, args: dict[str, Any], state: dict[str, Any]) -> str | None:
+    """A tool result that stops a write the customer did not ask for in these terms (None if they did).
+
+    A model can invent an order number or an address, or ask again for what was just declined; content (messages,
+    articles, addresses) never grants a write, only the customer's own words do.
+    """
+    messages = state.get("messages", [])
+    said = [m.text for m in messages if isinstance(m, HumanMessage) and m.name != "operator"]
+    said += [m.text for m in messages if isinstance(m, AIMessage) and m.name == "operator"]  # an operator's words
+    said.append(str(state.get("summary", "")))
+    order_id = args["order_id"]
+    if not any(re.search(rf"(?<!\d){re.escape(order_id)}(?!\d)", text) for text in said):
+        return dumps(
+            {
+                "error": "ask_order_number",
+                "order_id": order_id,
+                "message": f"The customer never mentioned order {order_id}: ask them which order they mean.",
+            }
+        )
+    if "address" in args:
+        address = args["address"]
+        if not plausible_address(address) or not any(_loose(address) in _loose(text) for text in said):
+            return dumps(
+                {
+                    "error": "ask_address",
+                    "order_id": order_id,
+                    "message": "Ask the customer for the complete new address (street and number, city, postal "
+                    "code) in their own words; never make one up.",
+                }
+            )
+    for earlier in current_turn_results(messages, action):
+        if earlier.get("order_id") == order_id and earlier.get("result") == "not_changed":
+            return dumps(
+                {
+                    "error": "already_declined",
+                    "action": action,
+                    "order_id": order_id,
+                    "message": "This request was just declined, withdrawn or timed out: do not ask again in this "
+                    "message; tell the customer nothing was changed.",
+                }
+            )
+    return None
+
+
+def plausible_address(address: str) -> bool:
+    """A postal address, roughly: a house number and at least two words of letters."""
+    words = re.findall(r"[^\W\d_]{2,}", address)
+    return bool(re.search(r"\d", address)) and len(words) >= 2 and len(address) >= 8
+
+
+def current_turn_results(messages: list[Any], tool_name: str) -> list[dict[str, Any]]:
+    """The parsed results of `tool_name` since the customer's latest message."""
+    results: list[dict[str, Any]] = []
+    for message in reversed(messages):
+        if isinstance(message, HumanMessage) and message.name != "operator":
+            break
+        if isinstance(message, ToolMessage) and message.name == tool_name:
+            try:
+                payload = json.loads(message.text)
+            except ValueError:
+                continue
+            if isinstance(payload, dict):
+                results.append(payload)
+    return results
+
+
+def _loose(text: str) -> str:
+    """Lower case, letters and digits only, single spaces: how an address is compared with what the customer wrote."""
+    return " ".join(re.sub(r"[^\w]+", " ", text.lower()).split())
 
 
 NOT_CHANGED = {

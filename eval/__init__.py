@@ -1,0 +1,1 @@
+"""make eval: agent-quality scenarios (data), the runner, and its results."""
