@@ -12,7 +12,7 @@ PORT ?= 3000
 export SAM_CLI_TELEMETRY := 0
 export PYTHONPATH := $(CURDIR)/layers/common/python:$(CURDIR)
 
-.PHONY: install tools checkov browser-deps dev test lint typecheck validate unit integration e2e browser load build deploy bench bench-peer seed token clean faults
+.PHONY: install tools checkov browser-deps dev test lint typecheck validate unit integration e2e browser load build deploy bench bench-peer seed token clean faults eval soak
 
 install: $(VENV)/.installed
 $(VENV)/.installed: requirements-dev.txt layers/deps-light/requirements.txt layers/deps-agent/requirements.txt
@@ -61,6 +61,9 @@ e2e: install tools
 faults: install tools ## the fault suite: e2e flows under LOCAL_FAULTS, IAM, TTL, crashes, races
 	$(PY) -m pytest tests/faults -q
 
+soak: install tools ## the approval ledger's invariant soak, long: make soak [SOAK_REQUESTS=2000 SOAK_SEED=n SOAK_WORKERS=12]
+	SOAK_REQUESTS=$(or $(SOAK_REQUESTS),2000) $(PY) -m pytest tests/faults/test_ledger_soak.py -q -rA
+
 browser: install tools browser-deps
 	$(PY) -m pytest tests/browser -q
 
@@ -78,6 +81,12 @@ test: install tools browser-deps lint validate ## everything CI runs
 
 bench: install tools
 	$(PY) -m bench
+
+# make eval [PROVIDER=offline|openai|bedrock] [K=4] [ONLY=ids,categories] [LABEL=...]: docs/eval.md
+PROVIDER ?= offline
+K ?= 4
+eval: install tools ## the support agent measured: scenarios in eval/, pass^1 / pass^k, violations, cost, latency
+	$(PY) -m eval --provider $(PROVIDER) --k $(K) $(if $(ONLY),--only $(ONLY)) $(if $(LABEL),--label $(LABEL))
 
 peer: $(PEER)/.installed
 $(PEER)/.installed: requirements-peer.txt layers/deps-agent/requirements.txt

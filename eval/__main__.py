@@ -94,10 +94,16 @@ def table(summary: dict[str, Any], k: int) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval", description=__doc__)
-    parser.add_argument("--provider", default=os.environ.get("PROVIDER", "offline"), choices=["offline", "openai", "bedrock"])
+    parser.add_argument(
+        "--provider", default=os.environ.get("PROVIDER", "offline"), choices=["offline", "openai", "bedrock"]
+    )
     parser.add_argument("--k", type=int, default=int(os.environ.get("K", "4")), help="trials per scenario")
-    parser.add_argument("--only", default=os.environ.get("ONLY") or None, help="scenario ids or categories, comma-separated")
-    parser.add_argument("--label", default=os.environ.get("LABEL", ""), help="a word for the results file (e.g. the router)")
+    parser.add_argument(
+        "--only", default=os.environ.get("ONLY") or None, help="scenario ids or categories, comma-separated"
+    )
+    parser.add_argument(
+        "--label", default=os.environ.get("LABEL", ""), help="a word for the results file (e.g. the router)"
+    )
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     scenarios = [s for s in load(only=args.only) if args.provider != "offline" or s.offline]
@@ -109,7 +115,9 @@ def main(argv: list[str] | None = None) -> int:
                 result = harness.run(scenario, trial)
                 results.append(result)
                 mark = "pass" if result.passed else "FAIL"
-                print(f"{mark} {scenario.id} #{trial} {'; '.join(result.violations + result.failures)[:300]}", flush=True)
+                print(
+                    f"{mark} {scenario.id} #{trial} {'; '.join(result.violations + result.failures)[:300]}", flush=True
+                )
     summary = summarise(results, args.k)
     report = {
         "provider": args.provider,
@@ -121,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
         "summary": summary,
         "trials": [asdict(r) for r in results],
     }
-    out = args.out or RESULTS / f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime(started))}-{args.provider}{'-' + args.label if args.label else ''}.json"
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(started))
+    out = args.out or RESULTS / f"{stamp}-{args.provider}{'-' + args.label if args.label else ''}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=1))
     print(f"\nmodel: {report['model']}  k={args.k}  {len(scenarios)} scenarios  {report['seconds']} s  -> {out}")

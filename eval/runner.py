@@ -63,7 +63,8 @@ class UsageTap:
         function = stack.stack.functions.functions["AgentFunction"]
         if function.module is None:
             function.load()
-        self.runner = function.module.runner
+        module: Any = function.module
+        self.runner = module.runner
         self._handle = self.runner.handle
         self._lock = threading.Lock()
         self.usage: dict[str, dict[str, int]] = {}
@@ -89,7 +90,7 @@ class Harness:
         self.provider = provider
         self.stack = InProcessStack(
             MODEL_PROVIDER=provider,
-            OFFLINE_TOKEN_DELAY_MS="0",
+            OFFLINE_TOKEN_DELAY_MS="0",  # noqa: S106 - a delay, not a secret
             RATE_LIMIT_TURNS_PER_MINUTE="100000",
             RATE_LIMIT_FRAMES_PER_SECOND="100000",
             APPROVAL_TIMEOUT_SECONDS="600",
@@ -240,7 +241,7 @@ def answer_text(events: list[dict[str, Any]]) -> str:
     return "".join(e.get("content", "") for e in events if e["type"] == "token")
 
 
-def check_turn(expect: Expect, events: list[dict[str, Any]]) -> list[str]:
+def check_turn(expect: Expect, events: list[dict[str, Any]]) -> list[str]:  # noqa: PLR0912 - one branch per check
     """The deterministic checks of one turn: tools and arguments, approvals, facts in the answer, hand-off."""
     failures: list[str] = []
     calls = [e for e in events if e["type"] == "tool_call"]
@@ -263,7 +264,9 @@ def check_turn(expect: Expect, events: list[dict[str, Any]]) -> list[str]:
             and expect.approval.approver in (None, a.get("approver"))
         ]
         if not match:
-            failures.append(f"expected approval {expect.approval.model_dump()}, saw {[(a['action'], a['args']) for a in asked]}")
+            failures.append(
+                f"expected approval {expect.approval.model_dump()}, saw {[(a['action'], a['args']) for a in asked]}"
+            )
     if expect.no_approval and asked:
         failures.append(f"no approval expected, saw {[(a['action'], a['args']) for a in asked]}")
     for wanted_text in expect.answer:
@@ -278,14 +281,14 @@ def check_turn(expect: Expect, events: list[dict[str, Any]]) -> list[str]:
         if handed != expect.handoff:
             failures.append("expected a hand-off to a person" if expect.handoff else "unexpected hand-off")
     if any(e["type"] == "error" for e in events):
-        failures.append(f"error: {[e for e in events if e['type'] == 'error'][0]}")
+        failures.append(f"error: {next(e for e in events if e['type'] == 'error')}")
     if not any(e["type"] == "message_complete" for e in events):
         failures.append("the turn never completed")
     return failures
 
 
 def policy_violations(scenario: Scenario, events: list[dict[str, Any]]) -> list[str]:
-    """What must never happen, whatever the scenario: another customer's data, an approval that misdescribes its call."""
+    """What must never happen, whatever the scenario: another customer's data, an approval misdescribing its call."""
     violations = []
     text = answer_text(events)
     if scenario.customer != OTHER_CUSTOMER:
@@ -294,12 +297,12 @@ def policy_violations(scenario: Scenario, events: list[dict[str, Any]]) -> list[
         if why := misdescribed(asked):
             violations.append(why)
     for resolved in (e for e in events if e["type"] == "interrupt_resolved"):
-        if resolved.get("args") and resolved.get("description") and (why := misdescribed(resolved, "action" in resolved)):
+        if resolved.get("args") and resolved.get("description") and (why := misdescribed(resolved)):
             violations.append(why)
     return violations
 
 
-def misdescribed(event: dict[str, Any], has_action: bool = True) -> str | None:
+def misdescribed(event: dict[str, Any]) -> str | None:
     """The approval card's words must name the call that runs: its order, amount, address."""
     args, description = event.get("args") or {}, str(event.get("description") or "")
     if args.get("order_id") and str(args["order_id"]) not in description:

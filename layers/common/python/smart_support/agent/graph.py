@@ -254,7 +254,7 @@ def run_tool(by_name: dict[str, BaseTool], call: ToolCall, state: SupportState) 
     return ToolMessage(content=str(result), tool_call_id=call_id, name=call["name"])
 
 
-def current_turn(messages: Sequence[AnyMessage]) -> Sequence[AnyMessage]:
+def current_turn(messages: Sequence[BaseMessage]) -> Sequence[BaseMessage]:
     """The messages since the customer's latest message (the turn being answered)."""
     for index in range(len(messages) - 1, -1, -1):
         message = messages[index]
@@ -263,12 +263,12 @@ def current_turn(messages: Sequence[AnyMessage]) -> Sequence[AnyMessage]:
     return messages
 
 
-def tool_rounds(messages: Sequence[AnyMessage]) -> int:
+def tool_rounds(messages: Sequence[BaseMessage]) -> int:
     """How many times the model asked for tools in the current turn."""
     return sum(1 for m in current_turn(messages) if isinstance(m, AIMessage) and m.tool_calls)
 
 
-def handoffs_this_turn(messages: Sequence[AnyMessage]) -> list[tuple[str, str]]:
+def handoffs_this_turn(messages: Sequence[BaseMessage]) -> list[tuple[str, str]]:
     """The (from, to) of every handoff that happened in the current turn, in order."""
     return [h for h in map(_handoff_of, current_turn(messages)) if h]
 

@@ -364,8 +364,8 @@ def not_from_the_customer(action: str, args: dict[str, Any], state: dict[str, An
     articles, addresses) never grants a write, only the customer's own words do.
     """
     messages = state.get("messages", [])
-    said = [m.text for m in messages if isinstance(m, HumanMessage) and m.name != "operator"]
-    said += [m.text for m in messages if isinstance(m, AIMessage) and m.name == "operator"]  # an operator's words
+    said: list[str] = [str(m.text) for m in messages if isinstance(m, HumanMessage) and m.name != "operator"]
+    said += [str(m.text) for m in messages if isinstance(m, AIMessage) and m.name == "operator"]  # an operator's
     said.append(str(state.get("summary", "")))
     order_id = args["order_id"]
     if not any(re.search(rf"(?<!\d){re.escape(order_id)}(?!\d)", text) for text in said):
