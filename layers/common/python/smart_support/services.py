@@ -200,6 +200,7 @@ def turn_runner(settings: AgentSettings) -> TurnRunner:
         tickets=tickets(settings),
         checkpointer=build_checkpointer(settings),
         context=context_window(settings),
+        router=settings.router,
     )
     return TurnRunner(
         graph,

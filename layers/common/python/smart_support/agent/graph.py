@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import (
@@ -46,7 +46,13 @@ from smart_support.agent.context import SUMMARY_MAX_CHARS, ContextWindow, fold_r
 from smart_support.agent.intents import route_for
 from smart_support.agent.models import bind_tools, system_prompt
 from smart_support.agent.nodes import HANDOFF_PREFIX, SPECIALISTS, SUMMARIZER, SUPERVISOR, Specialist, tools_node
-from smart_support.agent.prompts import HANDOFF_DESCRIPTIONS, SPECIALIST_PROMPTS, SUMMARY_PROMPT
+from smart_support.agent.prompts import (
+    HANDOFF_DESCRIPTIONS,
+    ROUTER_PROMPT,
+    ROUTER_QUESTION,
+    SPECIALIST_PROMPTS,
+    SUMMARY_PROMPT,
+)
 from smart_support.agent.state import SupportState
 from smart_support.agent.tools import build_toolsets
 from smart_support.settings import AgentSettings, ContextSettings
@@ -54,6 +60,7 @@ from smart_support.store.ports import OrderRepository, TicketRepository
 
 logger = logging.getLogger(__name__)
 
+Router = Literal["keywords", "model"]
 INJECTED_FROM_STATE = ("customer_id", "thread_id")
 MAX_HANDOFFS_PER_TURN = 2  # and never straight back: two specialists cannot pass a turn to and fro
 MAX_TOOL_ROUNDS_PER_TURN = 6  # then the specialist answers without tools: no turn ends in a recursion limit
@@ -70,13 +77,19 @@ def build_graph(
     tickets: TicketRepository,
     checkpointer: BaseCheckpointSaver[Any] | None,
     context: ContextWindow | None = None,
+    router: Router = "keywords",
 ) -> CompiledStateGraph[SupportState, None, SupportState, SupportState]:
-    """Compile the supervisor + specialists graph over the given model, data stores and checkpointer."""
+    """Compile the supervisor + specialists graph over the given model, data stores and checkpointer.
+
+    `router`: `keywords` (the supervisor reads the customer's words, no model call) or `model` (the supervisor asks
+    the model which specialist should answer; keywords decide when its answer names none). docs/agent.md compares
+    them by `make eval`'s numbers.
+    """
     context = context or ContextWindow()
     toolsets = build_toolsets(orders, tickets)
 
     builder = StateGraph(SupportState)
-    builder.add_node(SUPERVISOR, route_turn)
+    builder.add_node(SUPERVISOR, ModelRouter(model, context) if router == "model" else route_turn)
     builder.add_edge(START, SUPERVISOR)
     builder.add_conditional_edges(SUPERVISOR, route_to_specialist, list(SPECIALISTS))
     for name in SPECIALISTS:
@@ -131,6 +144,26 @@ def handoff_tool(target: Specialist) -> BaseTool:
 def route_turn(state: SupportState) -> dict[str, Any]:
     """The supervisor: route the latest customer message by its intent (no model call)."""
     return {"route": route_for(state["messages"])}
+
+
+class ModelRouter:
+    """The supervisor as one short model call: which specialist answers this turn (keywords when it names none)."""
+
+    def __init__(self, model: BaseChatModel, context: ContextWindow) -> None:
+        self.model = model.with_config(tags=[TAG_NOSTREAM], run_name="route")  # never streamed to the customer
+        self.context = context
+        self.system = SystemMessage(ROUTER_PROMPT)
+
+    def __call__(self, state: SupportState) -> dict[str, Any]:
+        """{"route": specialist}."""
+        messages = close_dangling_tool_calls(state["messages"])
+        request = self.context.model_input(self.system, state.get("summary", ""), messages)
+        try:
+            answer = self.model.invoke([*request, HumanMessage(ROUTER_QUESTION)]).text.lower()
+        except GraphBubbleUp:
+            raise
+        named = [name for name in SPECIALISTS if name in answer.replace("-", "_").replace(" ", "_")]
+        return {"route": named[0] if len(named) == 1 else route_for(state["messages"])}
 
 
 def route_to_specialist(state: SupportState) -> Specialist:

@@ -47,6 +47,17 @@ SPECIALIST_PROMPTS = {
     "escalation": ESCALATION_PROMPT,
 }
 
+ROUTER_PROMPT = """You route a customer-support chat of an online shop to the specialist who should answer the
+customer's latest message. The specialists:
+- order_status: the status of an order, tracking, delivery dates;
+- order_actions: cancel an order, refund an order, change a shipping address;
+- knowledge: policies (returns, shipping, payment, warranty), greetings, thanks, anything else;
+- escalation: the customer wants a human person.
+When the message continues the previous topic ("yes", "it's 1043", "why?"), route to the specialist of that topic."""
+
+ROUTER_QUESTION = "Which specialist should answer my latest message? Reply with one word: order_status, order_actions, \
+knowledge or escalation."
+
 SUMMARY_PROMPT = """You keep the notes of a customer-support chat of an online shop.
 You get the notes so far and the oldest messages, which are about to leave the conversation window. Write the
 updated notes: plain text, at most 150 words, facts only, nothing invented. Always keep:
