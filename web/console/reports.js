@@ -61,6 +61,11 @@ const OUTCOME_LABELS = {
   approved: "Approved", edited: "Approved with changes", rejected: "Rejected", withdrawn: "Withdrawn", expired: "Expired",
 };
 const OUTCOME_TONES = { approved: "ok", edited: "ok", rejected: "danger", withdrawn: "muted", expired: "muted" };
+// An approved write that changed nothing (`ran: false`), by what the write reported (`result`).
+const NOT_RUN = {
+  not_allowed: "the order could no longer be changed",
+  not_changed: "the order was already in that state",
+};
 
 /**
  * The audit log: each decision's request as it ran (after an operator's edits, with what was asked for), the
@@ -85,6 +90,8 @@ export async function loadAudit() {
           text: argsInWords(ran).map(([label, value]) => `${label}: ${value}`).join(" · ") }),
         changes.length ? h("div", { class: "sub", "data-testid": "audit-changes",
           text: `Changed from the request: ${changes.map(([label, before, after]) => `${label} ${before} → ${after}`).join("; ")}` }) : null,
+        d.approved && d.ran === false ? h("div", { class: "sub", "data-testid": "audit-not-run",
+          text: `Did not run: ${NOT_RUN[d.result] || "the order was not changed"}.` }) : null,
         d.thread_id ? threadButton(d.thread_id) : null),
       h("td", { "data-label": "Customer", text: d.customer_id || "—" }),
       h("td", { "data-label": "Outcome" },
