@@ -53,6 +53,7 @@ HTTP_API_ID = "localhttp"
 MAX_MESSAGE_BYTES = 128 * 1024
 HTTP_API_MAX_PAYLOAD = 10 * 1024 * 1024  # API Gateway HTTP APIs take request bodies up to 10 MB
 IDLE_TIMEOUT_SECONDS = 600
+OPENAI_API_KEY_PARAMETER = "/smart-support/openai-api-key"  # where OPENAI_API_KEY is seeded unless one is named
 
 
 @dataclass
@@ -121,6 +122,7 @@ class LocalStack:
         )
         os.environ.pop("AWS_PROFILE", None)
         os.environ.pop("AUTH_SECRET", None)  # functions read the secret from SSM, as in AWS; it only seeds SSM here
+        os.environ.pop("OPENAI_API_KEY", None)  # the same for a model endpoint's key (the agent's role must allow it)
         from moto import mock_aws
 
         from local.iam import roles_by_principal, translated_template
@@ -144,6 +146,11 @@ class LocalStack:
             "ApprovalTimeoutSeconds": str(cfg.approval_timeout_seconds),
             "AllowAnonymous": "true" if cfg.allow_anonymous else "false",
             "ModelProvider": cfg.model_provider,
+            "OpenAiBaseUrl": cfg.openai_base_url or "",
+            "OpenAiModel": cfg.openai_model,
+            "OpenAiApiKeyParameter": (cfg.openai_api_key_parameter or OPENAI_API_KEY_PARAMETER)
+            if cfg.openai_api_key
+            else "",
             "RateLimitTurnsPerMinute": str(cfg.rate_limit_turns_per_minute),
             "RateLimitFramesPerSecond": str(cfg.rate_limit_frames_per_second),
         }
@@ -155,6 +162,10 @@ class LocalStack:
         boto3.client("ssm", region_name=REGION).put_parameter(
             Name=resolver.parameter("AuthSecretParameterName"), Value=cfg.auth_secret, Type="SecureString"
         )
+        if cfg.openai_api_key:
+            boto3.client("ssm", region_name=REGION).put_parameter(
+                Name=resolver.parameter("OpenAiApiKeyParameter"), Value=cfg.openai_api_key, Type="SecureString"
+            )
 
         # consulted after the gate (IAM, LOCAL_FAULTS), which is installed next
         self.connections_api = gate.install(ConnectionsInProcess(self))
@@ -184,6 +195,7 @@ class LocalStack:
             OFFLINE_TOKEN_DELAY_MS=str(cfg.offline_token_delay_ms),
             OFFLINE_FIRST_TOKEN_MS=str(cfg.offline_first_token_ms),
             CONTEXT_TOKENS=str(cfg.context_tokens),
+            ROUTER=cfg.router,
             POWERTOOLS_LOG_LEVEL=cfg.log_level,
         )
         os.environ.update(merged)  # one process: every function sees the same (non-conflicting) settings

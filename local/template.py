@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_PATH = ROOT / "template.yaml"
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
+NO_VALUE = object()  # !Ref AWS::NoValue: the list item or property it stands for is left out, as CloudFormation does
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -189,7 +190,7 @@ class LocalResolver:
         if isinstance(value, dict) and len(value) == 1:
             ((key, arg),) = value.items()
             if key == "Ref":
-                return self.ref(arg)
+                return NO_VALUE if arg == "AWS::NoValue" else self.ref(arg)
             if key == "Fn::GetAtt":
                 return self.get_att(arg[0], arg[1])
             if key == "Fn::Sub":
@@ -203,9 +204,10 @@ class LocalResolver:
             if key == "Fn::If":
                 return self.resolve(arg[1] if self.condition(arg[0]) else arg[2])
         if isinstance(value, dict):
-            return {k: self.resolve(v) for k, v in value.items()}
+            resolved = {k: self.resolve(v) for k, v in value.items()}
+            return {k: v for k, v in resolved.items() if v is not NO_VALUE}
         if isinstance(value, list):
-            return [self.resolve(v) for v in value]
+            return [v for v in map(self.resolve, value) if v is not NO_VALUE]
         return value
 
 

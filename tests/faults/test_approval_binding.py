@@ -79,7 +79,8 @@ def test_a_retried_resume_never_approves_the_refund(inproc, inproc_client):
     thread = new_thread("two-writes")
     with two_writes_agent(inproc, thread) as agent, inproc_client.ws(customer) as client:
         # Given the address change waiting for the customer
-        address = client.ask(thread, "please do both: new address for 1043 is 1 Main St, Springfield and refund 1045")[-1]
+        asked = "please do both: new address for 1043 is 1 Main St, Springfield and refund 1045"
+        address = client.ask(thread, asked)[-1]
         assert (address["type"], address["action"], address["approver"]) == (
             "interrupt",
             "update_shipping_address",

@@ -103,6 +103,6 @@ def test_a_decision_at_the_deadline_is_refused_rather_than_accepted_and_discarde
 
 
 def test_the_patch_refuses_a_moto_it_was_not_written_for():
-    with pytest.raises(task_tokens.MotoVersionMismatch, match="moto 9.9.9 is installed"):
+    with pytest.raises(task_tokens.MotoVersionMismatch, match=r"moto 9\.9\.9 is installed"):
         task_tokens.check_version("9.9.9")
     task_tokens.check_version(task_tokens.WRITTEN_FOR)

@@ -73,6 +73,7 @@ def resource_tokens(resource: Any, resources: dict[str, Any]) -> set[str]:
             ):
                 tokens.add(name)
         tokens.update(re.findall(r"/index/(\w+)", text))
+        tokens.update(re.findall(r":parameter\$\{(\w+)\}", text))  # an SSM parameter by its template parameter
         if "@connections/*" in text:
             tokens.add("@connections/*")
         if text.endswith("}-turn"):
@@ -80,6 +81,18 @@ def resource_tokens(resource: Any, resources: dict[str, Any]) -> set[str]:
         if text == "*":
             tokens.add("`*`")
     return tokens
+
+
+def granted(statements: list[Any]) -> list[dict[str, Any]]:
+    """The statements a policy can grant: both branches of a conditional one (`!If [Cond, statement, NoValue]`)."""
+    found = []
+    for statement in statements:
+        if "Fn::If" in statement:
+            _, *branches = statement["Fn::If"]
+            found += granted([b for b in branches if b != {"Ref": "AWS::NoValue"}])
+        else:
+            found.append(statement)
+    return found
 
 
 def template_roles() -> tuple[dict[str, dict[frozenset[str], set[str]]], dict[str, set[str]]]:
@@ -95,7 +108,7 @@ def template_roles() -> tuple[dict[str, dict[frozenset[str], set[str]]], dict[st
         props = resource["Properties"]
         merged: dict[frozenset[str], set[str]] = defaultdict(set)
         for policy in props.get("Policies", []):
-            for statement in policy["PolicyDocument"]["Statement"]:
+            for statement in granted(policy["PolicyDocument"]["Statement"]):
                 assert statement["Effect"] == "Allow", (name, statement)
                 actions = statement["Action"]
                 key = frozenset([actions] if isinstance(actions, str) else actions)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from smart_support.settings import (
+    AgentSettings,
     ApiSettings,
     AuthorizerSettings,
     ConnectSettings,
@@ -33,6 +34,10 @@ LOCAL_VARIABLES = (
     "HOST",
     "PORT",
     "MODEL_PROVIDER",
+    "OPENAI_BASE_URL",
+    "OPENAI_MODEL",
+    "OPENAI_API_KEY",
+    "OPENAI_API_KEY_PARAMETER",
     "OFFLINE_TOKEN_DELAY_MS",
     "LOG_LEVEL",
     "SEED_DEMO_DATA",
@@ -147,3 +152,81 @@ def test_the_local_stack_reads_the_same_variables_with_its_own_defaults(environm
     assert defaults.auth_secret and defaults.seed_demo_data is True
     assert configured.base_url == "http://127.0.0.1:3456"
     assert (configured.session_ttl_seconds, configured.allow_anonymous, configured.seed_demo_data) == (5, False, False)
+
+
+AGENT_ENVIRONMENT = TEMPLATE_GLOBALS | {"STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:t"}
+
+
+def test_the_openai_provider_without_a_base_url_fails_at_cold_start(environment):
+    # Given the agent's environment with MODEL_PROVIDER=openai and no OPENAI_BASE_URL
+    environment(**AGENT_ENVIRONMENT, MODEL_PROVIDER="openai")
+
+    # When the agent function loads its settings
+    with pytest.raises(InvalidSettings) as error:
+        load_settings(AgentSettings)
+
+    # Then the error names the missing variable and what it should hold
+    assert "OPENAI_BASE_URL is required when MODEL_PROVIDER is openai" in str(error.value)
+    assert "/v1" in str(error.value)
+
+
+def test_the_openai_base_url_must_be_http(environment):
+    # Given an OPENAI_BASE_URL without a scheme
+    environment(**AGENT_ENVIRONMENT, MODEL_PROVIDER="openai", OPENAI_BASE_URL="127.0.0.1:8081/v1")
+
+    # When the agent function loads its settings
+    with pytest.raises(InvalidSettings) as error:
+        load_settings(AgentSettings)
+
+    # Then the error says what the variable must be, without echoing it
+    assert "OPENAI_BASE_URL must be an http:// or https:// URL" in str(error.value)
+    assert "127.0.0.1:8081" not in str(error.value)
+
+
+def test_the_openai_provider_reads_its_endpoint_model_and_key(environment):
+    # Given an OpenAI-compatible endpoint, a model name, a key parameter and (locally) a key
+    environment(
+        **AGENT_ENVIRONMENT,
+        MODEL_PROVIDER="openai",
+        OPENAI_BASE_URL="http://127.0.0.1:8081/v1",
+        OPENAI_MODEL="qwen2.5-coder",
+        OPENAI_API_KEY_PARAMETER="/smart-support/dev/openai-api-key",
+        OPENAI_API_KEY="sk-local-0123456789",
+    )
+
+    # When the agent function loads its settings
+    settings = load_settings(AgentSettings)
+
+    # Then each is read, and the key never shows in the settings' repr (logged at cold start)
+    assert (settings.model_provider, settings.openai_base_url, settings.openai_model) == (
+        "openai",
+        "http://127.0.0.1:8081/v1",
+        "qwen2.5-coder",
+    )
+    assert settings.openai_api_key_parameter == "/smart-support/dev/openai-api-key"
+    assert settings.openai_api_key == "sk-local-0123456789"
+    assert "sk-local" not in repr(settings)
+
+
+def test_other_providers_need_no_openai_settings(environment):
+    # Given the agent's environment on Bedrock, with OpenAI's variables empty (as the template sets them)
+    environment(**AGENT_ENVIRONMENT, MODEL_PROVIDER="bedrock", OPENAI_BASE_URL="", OPENAI_API_KEY_PARAMETER="")
+
+    # When the agent function loads its settings
+    settings = load_settings(AgentSettings)
+
+    # Then they load, with the OpenAI settings unset
+    assert settings.model_provider == "bedrock"
+    assert (settings.openai_base_url, settings.openai_api_key_parameter, settings.openai_model) == (None, None, "local")
+
+
+def test_the_local_stack_refuses_the_openai_provider_without_a_base_url(environment):
+    # Given `make dev` asked for the openai provider without saying where it is
+    environment(MODEL_PROVIDER="openai")
+
+    # When the local stack loads its settings
+    with pytest.raises(InvalidSettings) as error:
+        load_settings(LocalStackSettings)
+
+    # Then it names OPENAI_BASE_URL (the stack never boots with a model it cannot reach)
+    assert "OPENAI_BASE_URL is required" in str(error.value)

@@ -87,13 +87,30 @@ class ApprovalSettings(FieldGroup):
 
 
 class AgentModelSettings(FieldGroup):
-    """Which chat model the agent runs, and where."""
+    """Which chat model the agent runs, and where (offline, Amazon Bedrock, or any OpenAI-compatible endpoint)."""
 
     region: str = Field("us-east-1", validation_alias="AWS_REGION")
-    model_provider: Literal["offline", "bedrock"] = "offline"
+    model_provider: Literal["offline", "bedrock", "openai"] = "offline"
     bedrock_model_id: str = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
+    openai_base_url: str | None = None  # the endpoint's /v1 URL, e.g. llama.cpp's http://127.0.0.1:8081/v1
+    openai_model: str = "local"  # llama.cpp serves one model whatever the name; vLLM and hosted APIs need theirs
+    openai_api_key: str | None = Field(default=None, repr=False)  # locally; llama.cpp needs none
+    openai_api_key_parameter: str | None = None  # in AWS: the SecureString holding the key (none: no key)
     offline_token_delay_ms: NonNegativeInt = 20
     offline_first_token_ms: NonNegativeInt = 0  # the offline model's wait before each call's first token
+
+    @model_validator(mode="after")
+    def _openai_needs_base_url(self) -> Self:
+        if self.model_provider != "openai":
+            return self
+        if not self.openai_base_url:
+            raise ValueError(
+                "OPENAI_BASE_URL is required when MODEL_PROVIDER is openai "
+                "(the endpoint's /v1 URL, e.g. http://127.0.0.1:8081/v1)"
+            )
+        if not self.openai_base_url.startswith(("http://", "https://")):
+            raise ValueError("OPENAI_BASE_URL must be an http:// or https:// URL")
+        return self
 
 
 class ContextSettings(FieldGroup):
@@ -101,6 +118,8 @@ class ContextSettings(FieldGroup):
 
     context_tokens: int = Field(6000, ge=4000)
     context_turns: PositiveInt = 4
+    # Who picks the specialist of a turn: the customer's words (no model call) or the model (docs/agent.md, eval).
+    router: Literal["keywords", "model"] = "keywords"
 
 
 class OrdersSettings(FieldGroup):

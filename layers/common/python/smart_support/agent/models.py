@@ -1,4 +1,5 @@
-"""Chat models: the offline deterministic model (default, no AWS needed) and Amazon Bedrock (ChatBedrockConverse)."""
+"""Chat models: the offline deterministic model (default, no AWS needed), Amazon Bedrock (ChatBedrockConverse) and
+any OpenAI-compatible endpoint (ChatOpenAI: llama.cpp server, vLLM, Ollama, hosted APIs)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from botocore.config import Config
@@ -27,18 +28,27 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
+from pydantic import SecretStr
 
 from smart_support.agent import prompts
 from smart_support.agent.context import FOLD_MARKER, summary_of
 from smart_support.agent.intents import (
+    MORE,
     ROUTES,
-    address_in,
+    Intent,
+    Request,
     detect_intent,
+    english_topics,
+    first_order_in_conversation,
     human_texts,
-    looks_like_address,
+    is_customer,
+    is_thanks,
     order_id_in,
     order_id_in_conversation,
-    turn_intent,
+    plan,
+    plausible_address,
+    turn_requests,
+    turn_texts,
 )
 from smart_support.agent.nodes import HANDOFF_PREFIX
 from smart_support.settings import AgentModelSettings
@@ -54,6 +64,13 @@ BEDROCK_MAX_TOKENS = 1024
 # Bedrock models that take cachePoint blocks (Converse prompt caching); Nova caches system and messages, not tools.
 _CACHING_MODELS = re.compile(r"anthropic\.claude-(3-5-haiku|3-7-sonnet|(sonnet|opus|haiku)-4)|amazon\.nova-")
 _TOOL_CACHING_MODELS = re.compile(r"anthropic\.claude-")
+
+# OpenAI-compatible endpoints: the timeout is per read, so a stream that keeps sending runs on (the function's own
+# timeout bounds a turn); the client retries connection errors, 408/409/429 and 5xx before a stream opens.
+OPENAI_TIMEOUT_SECONDS = 60
+OPENAI_MAX_RETRIES = 2
+OPENAI_MAX_TOKENS = 1024  # max_completion_tokens (llama.cpp's server reads it since early 2026; older ones ignore it)
+NO_API_KEY = "none"  # sent when no key is configured: llama.cpp checks none unless started with --api-key
 
 OFFLINE_MODEL_NAME = "smart-support-offline"
 _WORDS = re.compile(r"\S+\s*")
@@ -131,9 +148,6 @@ class OfflineChatModel(BaseChatModel):
         conversation = [m for m in messages if not isinstance(m, SystemMessage)]
         if system and system[0] == prompts.SUMMARY_PROMPT:
             return AIMessage(content=write_notes(conversation[-1].text if conversation else ""))
-        results = tool_results_of_turn(conversation)
-        if results:
-            return AIMessage(content=" ".join(answer_for(name, payload) for name, payload in results))
         return _decide(conversation, tools, Notes.parse(summary_of(messages)))
 
 
@@ -167,43 +181,142 @@ def tool_results_of_turn(messages: Sequence[BaseMessage]) -> list[tuple[str, dic
     return [(names.get(call_id, ""), payload) for call_id, payload in reversed(results)]
 
 
+# ---------------------------------------------------------------- deciding: the turn's requests, one call at a time
+
+TOOL_FOR: dict[Intent, str] = {
+    "status": "get_order_status",
+    "track": "track_shipment",
+    "cancel": "cancel_order",
+    "refund": "request_refund",
+    "change_address": "update_shipping_address",
+    "faq": "search_faq",
+    "escalate": "escalate_to_human",
+}
+MAX_HANDOFFS_PER_TURN = 2
+MORE_ANSWER = "Of course. What else can I help you with?"
+INCOMPLETE_ADDRESS = "That doesn't look like a complete postal address, so I haven't asked to change anything. "
+
+
+@dataclass(frozen=True)
+class _Call:
+    """A tool call of this turn and its parsed result (None until it ran)."""
+
+    name: str
+    args: dict[str, Any]
+    result: dict[str, Any] | None
+
+
 def _decide(conversation: list[BaseMessage], tools: Sequence[str], notes: Notes) -> AIMessage:
-    texts = human_texts(conversation)
-    text = texts[-1] if texts else ""
-    intent = turn_intent(conversation)
-    order_id = order_id_in(text) or order_id_in_conversation(conversation) or notes.current_order or None
-    wanted = {
-        "status": "get_order_status",
-        "track": "track_shipment",
-        "cancel": "cancel_order",
-        "refund": "request_refund",
-        "change_address": "update_shipping_address",
-        "faq": "search_faq",
-        "escalate": "escalate_to_human",
-    }.get(intent)
-    if wanted is not None and wanted not in tools and f"{HANDOFF_PREFIX}{ROUTES[intent]}" in tools:
-        return _tool_call(conversation, f"{HANDOFF_PREFIX}{ROUTES[intent]}", {})
-    if wanted is None or wanted not in tools:
-        if intent == "recall":
-            return AIMessage(content=_recall_answer(texts[:-1], notes))
-        if intent == "greeting":
-            return AIMessage(content=prompts.THANKS if "thank" in text.lower() else prompts.GREETING)
-        return AIMessage(content=prompts.CAPABILITIES)
-    if wanted == "search_faq":
-        return _tool_call(conversation, wanted, {"query": text})
-    if wanted == "escalate_to_human":
-        about = f" (order {order_id})" if order_id else ""
-        return _tool_call(conversation, wanted, {"summary": f"Customer asked for a human{about}: {text}"[:300]})
-    if not order_id:
-        return AIMessage(content=prompts.ASK_ORDER_NUMBER)
-    if wanted == "update_shipping_address":
-        address = _new_address(texts)
-        if not address:
-            return AIMessage(content=prompts.ASK_ADDRESS)
-        return _tool_call(conversation, wanted, {"order_id": order_id, "address": address})
-    if wanted == "request_refund":
-        return _tool_call(conversation, wanted, {"order_id": order_id, "reason": " ".join(text.split())[:300]})
-    return _tool_call(conversation, wanted, {"order_id": order_id})
+    """The next step of the turn: the first request not served yet (its tool, or the handoff to the specialist that
+    has it), else the answer to everything the turn asked, from the tool results of the turn."""
+    requests = [_resolve(request, conversation, notes) for request in plan(turn_requests(conversation))]
+    calls = _calls_of_turn(conversation)
+    handoffs = sum(call.name.startswith(HANDOFF_PREFIX) for call in calls)
+    for request in requests:
+        wanted = _call_for(request)
+        if wanted is None or any(_same_call(call, *wanted) for call in calls):
+            continue
+        name, args = wanted
+        if name in tools:
+            return _tool_call(conversation, name, args)
+        handoff = f"{HANDOFF_PREFIX}{ROUTES[request.intent]}"
+        if handoff in tools and handoffs < MAX_HANDOFFS_PER_TURN:
+            return _tool_call(conversation, handoff, {})
+    return AIMessage(content=_answer(requests, calls, conversation, notes))
+
+
+def _resolve(request: Request, conversation: Sequence[BaseMessage], notes: Notes) -> Request:
+    """The request with its order: named in the turn, else "the first order I asked about", else the order the
+    conversation is about (the latest one named, or the summary's order being discussed)."""
+    if request.order_id or request.intent not in (*TOOL_FOR, "recall"):
+        return request
+    if request.first_order:
+        first = order_id_in(notes.first_request) or (notes.orders[0] if notes.orders else None)
+        order_id = first if notes.turns else first_order_in_conversation(conversation)
+    else:
+        order_id = order_id_in_conversation(conversation) or notes.current_order or None
+    return replace(request, order_id=order_id)
+
+
+def _call_for(request: Request) -> tuple[str, dict[str, Any]] | None:
+    """The tool call that serves `request`, or None (no tool does, or it lacks the order or a usable address)."""
+    name = TOOL_FOR.get(request.intent)
+    if name is None:
+        return None
+    if name == "search_faq":
+        return name, {"query": english_topics(request.text) or request.text}
+    if name == "escalate_to_human":
+        about = f" (order {request.order_id})" if request.order_id else ""
+        return name, {"summary": f"Customer asked for a human{about}: {request.message}"[:300]}
+    if not request.order_id:
+        return None
+    if name == "update_shipping_address":
+        if not request.address or not plausible_address(request.address):
+            return None
+        return name, {"order_id": request.order_id, "address": request.address}
+    if name == "request_refund":
+        return name, {"order_id": request.order_id, "reason": " ".join(request.message.split())[:300]}
+    return name, {"order_id": request.order_id}
+
+
+def _same_call(call: _Call, name: str, args: dict[str, Any]) -> bool:
+    """Whether `call` already served the request that wants `name(args)` (asked once a turn, whatever came of it)."""
+    if call.name != name:
+        return False
+    if name == "escalate_to_human":
+        return True
+    if name == "search_faq":
+        return bool(call.args.get("query") == args["query"])
+    return str(call.args.get("order_id")) == str(args["order_id"])
+
+
+def _calls_of_turn(conversation: Sequence[BaseMessage]) -> list[_Call]:
+    """The tool calls made since the customer's latest message, with their results."""
+    humans = [i for i, message in enumerate(conversation) if is_customer(message)]
+    turn = conversation[humans[-1] + 1 :] if humans else conversation
+    results = {m.tool_call_id: _parse(m.text) for m in turn if isinstance(m, ToolMessage)}
+    return [
+        _Call(call["name"], call["args"], results.get(call["id"] or ""))
+        for message in turn
+        if isinstance(message, AIMessage)
+        for call in message.tool_calls
+    ]
+
+
+def _answer(requests: Sequence[Request], calls: Sequence[_Call], conversation: list[BaseMessage], notes: Notes) -> str:
+    """One answer to every request of the turn, in the order they were served: tool results, recall, questions back."""
+    done = [call for call in calls if call.result is not None and not call.name.startswith(HANDOFF_PREFIX)]
+    pieces: list[str] = []
+    for request in requests:
+        wanted = _call_for(request)
+        served = [call for call in done if wanted and _same_call(call, *wanted)]
+        pieces += [answer_for(call.name, call.result or {}) for call in served]
+        done = [call for call in done if call not in served]
+        if served:
+            continue
+        if request.intent == "recall":
+            pieces.append(_recall_answer(_texts_before_turn(conversation), notes))
+        elif request.intent in TOOL_FOR and request.intent not in ("faq", "escalate") and not request.order_id:
+            pieces.append(prompts.ASK_ORDER_NUMBER)
+        elif request.intent == "change_address" and wanted is None:
+            pieces.append((INCOMPLETE_ADDRESS if request.address else "") + prompts.ASK_ADDRESS)
+    pieces += [answer_for(call.name, call.result or {}) for call in done]  # calls no request names (kept, not lost)
+    texts = turn_texts(conversation)
+    more = any(MORE.search(text) for text in texts)  # "one more thing": ask what else, after the answer
+    if not pieces:
+        if more:
+            return MORE_ANSWER
+        if any(detect_intent(text) == "greeting" for text in texts):
+            return prompts.THANKS if is_thanks(texts) else prompts.GREETING
+        return prompts.CAPABILITIES
+    answer = " ".join(dict.fromkeys(pieces))
+    return f"{answer} {MORE_ANSWER}" if more else answer
+
+
+def _texts_before_turn(conversation: Sequence[BaseMessage]) -> list[str]:
+    """The customer's messages before the latest turn."""
+    texts, current = human_texts(conversation), turn_texts(conversation)
+    return texts[: len(texts) - len(current)]
 
 
 def _recall_answer(earlier: list[str], notes: Notes) -> str:
@@ -220,16 +333,6 @@ def _recall_answer(earlier: list[str], notes: Notes) -> str:
     if earlier:
         return f'Your first request in this conversation was: "{_short(earlier[0])}".'
     return "This is the first thing you've asked me in this conversation."
-
-
-def _new_address(texts: list[str]) -> str | None:
-    # The address is in this message, or this message is the address, or it came just before ("1043" answered).
-    latest = texts[-1]
-    if address := address_in(latest):
-        return address
-    if looks_like_address(latest) and order_id_in(latest) is None:
-        return latest.strip().rstrip(".")
-    return address_in(texts[-2]) if len(texts) > 1 else None
 
 
 def _tool_call(conversation: Sequence[BaseMessage], name: str, args: dict[str, Any]) -> AIMessage:
@@ -479,10 +582,47 @@ def build_bedrock_model(settings: AgentModelSettings, client: Any = None) -> Bas
     )
 
 
+def openai_api_key(settings: AgentModelSettings) -> SecretStr | Callable[[], str]:
+    """OPENAI_API_KEY when set (locally); else a reader of the SecureString OPENAI_API_KEY_PARAMETER names; else none.
+
+    The parameter is read when a request first needs it and then every 5 minutes at most (Powertools' cache), not at
+    init: with SnapStart the init runs once per published version, and a key read then would outlive its rotation.
+    """
+    if settings.openai_api_key:
+        return SecretStr(settings.openai_api_key)
+    parameter = settings.openai_api_key_parameter
+    if parameter:
+        from smart_support.auth.secrets import secret
+
+        return lambda: secret(None, parameter)
+    return SecretStr(NO_API_KEY)
+
+
+def build_openai_model(
+    settings: AgentModelSettings, api_key: SecretStr | Callable[[], str] | None = None
+) -> BaseChatModel:
+    """ChatOpenAI on `settings.openai_base_url` (any OpenAI-compatible endpoint), streaming with usage."""
+    from langchain_openai import ChatOpenAI  # heavy import: only when an OpenAI-compatible endpoint is the provider
+
+    return ChatOpenAI(
+        base_url=settings.openai_base_url,
+        model=settings.openai_model,
+        api_key=api_key or openai_api_key(settings),  # always given: never OPENAI_API_KEY read behind our back
+        temperature=0,
+        max_completion_tokens=OPENAI_MAX_TOKENS,
+        streaming=True,
+        stream_usage=True,  # stream_options.include_usage: the last chunk carries the token counts
+        max_retries=OPENAI_MAX_RETRIES,
+        timeout=OPENAI_TIMEOUT_SECONDS,
+    )
+
+
 def build_model(settings: AgentModelSettings) -> BaseChatModel:
     """The chat model `settings.model_provider` names."""
     if settings.model_provider == "bedrock":
         return build_bedrock_model(settings)
+    if settings.model_provider == "openai":
+        return build_openai_model(settings)
     return OfflineChatModel(
         token_delay_ms=settings.offline_token_delay_ms, first_token_ms=settings.offline_first_token_ms
     )
