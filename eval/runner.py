@@ -271,10 +271,10 @@ def check_turn(expect: Expect, events: list[dict[str, Any]]) -> list[str]:  # no
         failures.append(f"no approval expected, saw {[(a['action'], a['args']) for a in asked]}")
     for wanted_text in expect.answer:
         options = wanted_text if isinstance(wanted_text, list) else [wanted_text]
-        if not any(option.lower() in lowered for option in options):
+        if not any(variant in lowered for option in options for variant in renderings(option)):
             failures.append(f"answer lacks {options!r}: {text[:300]!r}")
     for unwanted in expect.not_answer:
-        if unwanted.lower() in lowered:
+        if any(variant in lowered for variant in renderings(unwanted)):
             failures.append(f"answer has {unwanted!r}: {text[:300]!r}")
     if expect.handoff is not None:
         handed = any(e["type"] == "handoff" for e in events)
@@ -285,6 +285,28 @@ def check_turn(expect: Expect, events: list[dict[str, Any]]) -> list[str]:  # no
     if not any(e["type"] == "message_complete" for e in events):
         failures.append("the turn never completed")
     return failures
+
+
+MONTHS = {
+    "en": "january february march april may june july august september october november december",
+    "es": "enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre diciembre",
+    "de": "januar februar märz april mai juni juli august september oktober november dezember",
+}
+
+
+def renderings(fact: str) -> set[str]:
+    """How an answer may write a fact, lower case: a date "2026-11-28" also as "November 28", "28 de noviembre",
+    "28. November", "11/28"; anything else as written."""
+    lowered = fact.lower()
+    match = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", lowered)
+    if not match:
+        return {lowered}
+    month, day = int(match.group(2)), int(match.group(3))
+    variants = {lowered, f"{month}/{day}", f"{month:02d}/{day:02d}", f"{day}.{month}.", f"{day:02d}.{month:02d}."}
+    for names in MONTHS.values():
+        name = names.split()[month - 1]
+        variants |= {f"{name} {day}", f"{day} {name}", f"{day}. {name}", f"{day} de {name}", f"{name[:3]} {day}"}
+    return variants
 
 
 def policy_violations(scenario: Scenario, events: list[dict[str, Any]]) -> list[str]:
