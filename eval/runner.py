@@ -175,6 +175,10 @@ class Harness:
                 first = round((time.monotonic() - started) * 1000)
             if event["type"] == "interrupt":
                 self._decide(ws, thread, event, turn)
+            if event["type"] == "error" and event.get("code") in ("forbidden", "no_pending_interrupt"):
+                # the scenario's decision was refused (e.g. a customer approving an operator-only refund): the
+                # check fails on this error; withdraw the request so the turn ends now, not at the timeout
+                ws.send(json.dumps({"type": "cancel", "thread_id": thread}))
             if event["type"] in ("message_complete", "error") and self._idle(thread):
                 break
         return events, first, round((time.monotonic() - started) * 1000)

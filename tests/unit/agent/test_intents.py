@@ -313,6 +313,14 @@ def test_a_burst_of_hi_my_order_and_a_number_asks_about_that_order():
     assert [(r.intent, r.order_id) for r in turn_requests(messages)] == [("status", "1042")]
 
 
+@pytest.mark.parametrize("text", ["OK, what about order 1042?", "Hi! 1042 please", "Thanks, and 1042?"])
+def test_a_greeting_that_names_an_order_asks_about_it(text):
+    # Given a short message that greets or thanks and names an order
+    # When it is read
+    # Then it is a question about that order, not small talk
+    assert [(r.intent, r.order_id) for r in requests_in(text)] == [("status", "1042")]
+
+
 def test_my_order_alone_is_about_an_order_still_to_be_named():
     # Given "my order" and nothing else
     # When it is read

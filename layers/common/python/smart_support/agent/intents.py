@@ -13,8 +13,9 @@ It reads as a person would:
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Literal
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
@@ -42,10 +43,6 @@ ROUTES: dict[Intent, Specialist] = {
 }
 
 _I = re.IGNORECASE
-
-
-def _words(*alternatives: str) -> str:
-    return "|".join(alternatives)
 
 
 _ESCALATE = re.compile(
@@ -271,6 +268,7 @@ class Request:
 # ---------------------------------------------------------------- words
 
 
+@lru_cache(maxsize=256)
 def fix_typos(text: str) -> str:
     """`text` with words one edit away from a support word spelled right ("cancle ordr" -> "cancel order")."""
     return _WORD.sub(lambda match: _spelled(match.group(0)), text)
@@ -280,25 +278,26 @@ def _spelled(word: str) -> str:
     lowered = word.lower()
     if len(lowered) < 4 or lowered in _REAL_WORDS:
         return word
-    for right in _VOCABULARY:
-        if len(right) >= 5 and abs(len(right) - len(lowered)) <= 1 and _one_edit(lowered, right):
-            return right
-    return word
+    return _misspellings().get(lowered, word)
 
 
-def _one_edit(a: str, b: str) -> bool:
-    """Whether `a` and `b` are one substitution, insertion, deletion or transposition apart (and not equal)."""
-    if a == b:
-        return False
-    if len(a) == len(b):
-        diff = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
-        if len(diff) == 1:
-            return True
-        return len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]
-    shorter, longer = (a, b) if len(a) < len(b) else (b, a)
-    return any(longer[:i] + longer[i + 1 :] == shorter for i in range(len(longer)))
+@lru_cache(maxsize=1)
+def _misspellings() -> dict[str, str]:
+    """Every word one edit (a letter dropped, added, changed, or two swapped) away from a vocabulary word."""
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    table: dict[str, str] = {}
+    for right in (word for word in _VOCABULARY if len(word) >= 5):
+        splits = [(right[:i], right[i:]) for i in range(len(right) + 1)]
+        variants = {a + b[1:] for a, b in splits if b}
+        variants |= {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
+        variants |= {a + c + b[1:] for a, b in splits if b for c in letters}
+        variants |= {a + c + b for a, b in splits for c in letters}
+        for variant in variants - {right}:
+            table.setdefault(variant, right)
+    return table
 
 
+@lru_cache(maxsize=256)
 def order_id_in(text: str) -> str | None:
     """The order number named in `text` ("order 1042", "#1042", "It's 1043.", "pedido 1042"), if any.
 
@@ -320,6 +319,7 @@ def address_in(text: str) -> str | None:
     return found[1] if found else None
 
 
+@lru_cache(maxsize=256)
 def _address_span(text: str) -> tuple[int, str] | None:
     """(where it starts in `text`, the address) of the new address the message gives, if any."""
     for source in (text, fix_typos(text)):
@@ -380,28 +380,30 @@ def english_topics(text: str) -> str | None:
 # ---------------------------------------------------------------- one message
 
 
+@lru_cache(maxsize=256)
 def _clause_intent(clause: str) -> Intent | None:
-    """The intent a clause asks for by its words (None: it only names an order, or nothing)."""
+    """The intent a clause asks for by its words (None: it only names an order, or nothing); first match wins, most
+    specific first."""
     text = fix_typos(clause)
-    has_order = order_id_in(clause) is not None
     if _ESCALATE.search(text):
         return "escalate"
     if _FIRST_ORDER.search(text) and (_TRACK.search(text) or _STATUS.search(text)):
         return "track" if _TRACK.search(text) else "status"
     if _RECALL.search(text):
         return "recall"
-    checks: tuple[tuple[Intent, bool], ...] = (
-        ("faq", bool(_POLICY_QUESTION.search(text)) and not has_order),
-        ("cancel", bool(_CANCEL.search(text))),
-        ("refund", bool(_REFUND.search(text)) or (has_order and bool(_RETURN.search(text)))),
-        ("change_address", bool(_ADDRESS.search(text))),
-        ("track", bool(_TRACK.search(text))),
-        ("status", bool(_STATUS.search(text))),
-        ("faq", bool(_FAQ.search(text))),
-        ("greeting", bool(_GREETING.search(text)) and len(text.split()) <= 8),
-        ("status", bool(_SOME_ORDER.search(text))),
+    has_order = order_id_in(clause) is not None
+    checks: tuple[tuple[Intent, Callable[[], bool]], ...] = (
+        ("faq", lambda: not has_order and bool(_POLICY_QUESTION.search(text))),
+        ("cancel", lambda: bool(_CANCEL.search(text))),
+        ("refund", lambda: bool(_REFUND.search(text)) or (has_order and bool(_RETURN.search(text)))),
+        ("change_address", lambda: bool(_ADDRESS.search(text))),
+        ("track", lambda: bool(_TRACK.search(text))),
+        ("status", lambda: bool(_STATUS.search(text))),
+        ("faq", lambda: bool(_FAQ.search(text))),
+        ("greeting", lambda: not has_order and len(text.split()) <= 8 and bool(_GREETING.search(text))),
+        ("status", lambda: bool(_SOME_ORDER.search(text))),
     )
-    return next((intent for intent, matched in checks if matched), None)
+    return next((intent for intent, matches in checks if matches()), None)
 
 
 _CLAUSE_BREAK = re.compile(
