@@ -266,7 +266,7 @@ class PeerConversation:
 
     def turn(self, thread_id: str, question: str) -> Turn:
         """One run, read to its end."""
-        from smart_support.agent.runner import SPEAKERS
+        from smart_support.agent.relay import SPEAKERS
 
         started = time.perf_counter()
         if thread_id not in self.threads:

@@ -222,7 +222,7 @@ def run_inprocess(
     from local.template import REGION
     from smart_support.agent.graph import build_graph
     from smart_support.agent.models import OfflineChatModel
-    from smart_support.agent.runner import TokenTap
+    from smart_support.agent.relay import TokenTap
     from smart_support.settings import AgentSettings, load_settings
     from smart_support.store.orders import OrderStore
     from smart_support.store.tickets import TicketStore

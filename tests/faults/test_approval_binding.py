@@ -17,7 +17,7 @@ import pytest
 from langgraph.types import Command
 
 from smart_support.agent.graph import build_graph
-from smart_support.agent.runner import ThrottlingError
+from smart_support.agent.retry import ThrottlingError
 from smart_support.store.orders import OrderStore
 from smart_support.store.tickets import TicketStore
 from tests.e2e.conftest import new_thread

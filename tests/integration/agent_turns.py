@@ -14,7 +14,7 @@ from smart_support.agent.checkpoints import LatestCheckpointSaver
 from smart_support.agent.graph import build_graph
 from smart_support.agent.models import OfflineChatModel, tool_results_of_turn
 from smart_support.agent.nodes import AGENT_NODES
-from smart_support.agent.runner import TokenTap
+from smart_support.agent.relay import TokenTap
 from smart_support.store.orders import OrderStore
 from smart_support.store.tickets import TicketStore
 

@@ -13,7 +13,8 @@ from smart_support.protocol.errors import ThreadBusy, ThreadNotHeld, TicketConfl
 from smart_support.store.analytics import AnalyticsStore
 from smart_support.store.approvals import ApprovalStore
 from smart_support.store.handoffs import HandoffStore
-from smart_support.store.sessions import MAX_WATCHERS, WATCH_SECONDS, SessionStore, TooManyWatchers
+from smart_support.store.sessions import SessionStore
+from smart_support.store.sessions.watchers import MAX_WATCHERS, WATCH_SECONDS, TooManyWatchers
 from smart_support.store.tickets import MAX_NOTES, TicketStore
 from smart_support.store.transcript import TranscriptStore
 from smart_support.turns.decisions import ApprovalService

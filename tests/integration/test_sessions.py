@@ -3,7 +3,8 @@
 import pytest
 
 from smart_support.protocol.errors import NotFound, SessionExpired, ThreadBusy, ValidationFailed
-from smart_support.store.sessions import RECENT_MESSAGES, DuplicateMessage, SessionStore
+from smart_support.store.sessions import DuplicateMessage, SessionStore
+from smart_support.store.sessions.item import RECENT_MESSAGES
 from smart_support.store.transcript import segment_item
 
 TABLE = "ConversationsTable"

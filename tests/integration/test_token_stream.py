@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from langchain_core.messages import BaseMessage, HumanMessage
 
+from smart_support.agent.cancel import RunStopped
 from smart_support.agent.models import OfflineChatModel
-from smart_support.agent.runner import RunStopped, TokenTap
+from smart_support.agent.relay import TokenTap
 from tests.integration.agent_turns import DEMO, config, make_graph, say
 
 

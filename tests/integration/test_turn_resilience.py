@@ -11,18 +11,21 @@ import pytest
 
 from local.moto_atomic import LOCKS
 from smart_support.agent.graph import build_checkpointer
-from smart_support.agent.runner import MAX_APPROVALS_PER_TURN, ThrottlingError, TurnRunner
+from smart_support.agent.interrupts import MAX_APPROVALS_PER_TURN
+from smart_support.agent.retry import ThrottlingError
+from smart_support.agent.runner import TurnRunner
 from smart_support.aws import TransientError
 from smart_support.clock import iso
 from smart_support.settings import AgentSettings
 from smart_support.store.analytics import AnalyticsStore
-from smart_support.store.approvals import ApprovalStore
+from smart_support.store.approvals import AlreadyFinal, ApprovalStore
 from smart_support.store.deliveries import DeliveryStore
 from smart_support.store.sessions import SessionStore
 from smart_support.store.transcript import TranscriptStore, question_item
 from smart_support.turns.decisions import ApprovalService
-from smart_support.turns.models import AgentTask, TurnRequest
+from smart_support.turns.models import AgentTask, AwaitApprovalTask, Decision, InterruptInfo, TurnRequest
 from smart_support.turns.stepfunctions import TurnWorkflow
+from smart_support.turns.tasks import WorkflowTasks
 from tests.aws_faults import injected
 from tests.integration.agent_turns import DEMO, make_graph, make_saver
 
@@ -230,3 +233,46 @@ def test_checkpoints_outlive_the_session_ttl_plus_the_approval_timeout(dynamodb,
     list(graph.stream(payload, {"configurable": {"thread_id": "ttl-1"}}, durability="exit"))
     ttls = [int(i["ttl"]["N"]) for i in dynamodb.scan(TableName="CheckpointsTable")["Items"] if "ttl" in i]
     assert ttls and min(ttls) >= now + 1800 + 900 - 5
+
+
+def test_a_slow_await_approval_never_parks_a_turn_its_timeout_already_finished(world):
+    # Given a turn that asked to cancel 1043 (the agent returned the interrupt)
+    runner, sessions, sender, dynamodb, _ = world
+    task = start(sessions, "t-slow-wait", "Please cancel order 1043")
+    outcome = runner.handle(task)
+    assert outcome["outcome"] == "interrupted"
+    store = ApprovalStore(TABLE, dynamodb)
+    tasks = WorkflowTasks(store, sessions, sender, AnalyticsStore(TABLE, dynamodb), approval_timeout_seconds=1)
+    info = InterruptInfo.model_validate(outcome["interrupt"])
+    # And the workflow's wait already timed out and the resumed run finished the turn (the thread is idle)
+    runner.handle(
+        AgentTask(
+            task="resume",
+            turn=task.turn,
+            interrupt=info,
+            decision=Decision(approved=False, decided_by="timeout"),
+            approvals=1,
+        )
+    )
+    assert sessions.get("t-slow-wait").status == "idle"
+    sent = len(sender.events)
+    # When the AwaitApproval task (slow: throttled, or a Lambda still running after its state timed out) gets there
+    late = AwaitApprovalTask(task="await_approval", task_token="late-token", turn=task.turn, interrupt=info)
+    with pytest.raises(AlreadyFinal):
+        tasks.await_approval(late)
+    # Then the thread stays idle, nothing is pending, and the customer is not asked about a closed approval
+    session = sessions.get("t-slow-wait")
+    assert session is not None and session.status == "idle"
+    record = store.decision_of(info.interrupt_id)
+    assert store.get(info.interrupt_id) is None and record is not None and record["outcome"] == "expired"
+    assert "interrupt" not in sender.types(sent)
+
+
+def test_a_slow_mark_after_the_turn_ended_leaves_the_thread_idle(world):
+    runner, sessions, _, _, _ = world
+    task = start(sessions, "t-slow-mark")
+    runner.handle(task)
+    assert sessions.get("t-slow-mark").status == "idle"
+    # a registration that got in before the timeout, and a session update that arrives after the turn ended
+    assert sessions.mark_awaiting_approval("t-slow-mark", task.turn.turn, "i-late", time.time() + 60) is None
+    assert sessions.get("t-slow-mark").status == "idle"

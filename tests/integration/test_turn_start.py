@@ -10,7 +10,8 @@ from smart_support.auth.tokens import Principal
 from smart_support.store.analytics import AnalyticsStore
 from smart_support.store.approvals import ApprovalStore
 from smart_support.store.handoffs import HandoffStore
-from smart_support.store.sessions import SessionStore, new_incarnation
+from smart_support.store.sessions import SessionStore
+from smart_support.store.sessions.start import new_incarnation
 from smart_support.store.tickets import TicketStore
 from smart_support.store.transcript import TranscriptStore
 from smart_support.turns.chat import ChatService, FrameContext

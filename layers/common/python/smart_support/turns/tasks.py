@@ -89,13 +89,15 @@ class WorkflowTasks:
             session = self.sessions.mark_awaiting_approval(
                 pending.thread_id, pending.turn, pending.interrupt_id, pending.deadline, now=now
             )
-            if session is not None:
-                channel = ThreadChannel.for_session(self.sender, self.sessions, session)
-            else:
-                channel = ThreadChannel(
-                    self.sender, self.sessions, pending.thread_id, task.turn.connection_id, watchers=task.turn.watchers
+            if session is None or self.approvals.get(pending.interrupt_id) is None:
+                # The turn moved on meanwhile (the wait timed out, or it was decided before this slow task got
+                # here): nobody may be asked about it any more.
+                logger.warning(
+                    "approval closed before it was shown",
+                    extra={"thread_id": pending.thread_id, "interrupt_id": pending.interrupt_id},
                 )
-            channel.send(pending.interrupt_event())
+                return pending
+            ThreadChannel.for_session(self.sender, self.sessions, session).send(pending.interrupt_event())
         logger.info(
             "approval requested",
             extra={
