@@ -542,7 +542,16 @@ def is_customer(message: BaseMessage) -> bool:
 def turn_texts(messages: Sequence[BaseMessage]) -> list[str]:
     """The customer's messages of the latest turn (every message queued in it), oldest first."""
     starts = turn_starts(messages)
-    return human_texts(messages[starts[-1] :]) if starts else []
+    return human_texts(messages[_after_operator(messages, starts[-1]) :]) if starts else []
+
+
+def _after_operator(messages: Sequence[BaseMessage], start: int) -> int:
+    """Where the turn's open requests begin: after the last thing a human operator said in it (what the customer
+    wrote while an operator held the thread, the operator answered)."""
+    for index in range(len(messages) - 1, start - 1, -1):
+        if getattr(messages[index], "name", None) == OPERATOR_NAME:
+            return index + 1
+    return start
 
 
 def turn_requests(messages: Sequence[BaseMessage]) -> list[Request]:
@@ -553,7 +562,7 @@ def turn_requests(messages: Sequence[BaseMessage]) -> list[Request]:
 def _turn_requests(messages: Sequence[BaseMessage], starts: list[int], depth: int) -> list[Request]:
     if not starts:
         return []
-    texts = human_texts(messages[starts[-1] :])
+    texts = human_texts(messages[_after_operator(messages, starts[-1]) :])
     items = [item for text in texts for item in _items(text)]
     requests = _merge(items)
     answers = [item for item in items if item.implicit]
