@@ -48,7 +48,7 @@ def _item_label(key: tuple[str, str]) -> str:
 
 def measure_contention(threads: int = 32, turns: int = 4) -> dict[str, Any]:
     """Run `threads` conversations of `turns` turns at once; throughput, retries and the write spread."""
-    from local.moto_atomic import LOCKS
+    from local.moto_patches.item_locks import LOCKS
 
     with RecordedStack(OFFLINE_TOKEN_DELAY_MS="0") as stack:
         recorder = stack.recorder

@@ -16,13 +16,9 @@ from typing import Any, Self
 from aiohttp import web
 
 from local.client import http_request
-from local.moto_atomic import set_task_token_poll
 from local.server import LocalStack
 from smart_support.auth.tokens import Role, mint_token
 from smart_support.settings import LocalStackSettings, load_settings
-
-# moto's interpreter checks a .waitForTaskToken callback every 500 ms; Step Functions resumes within tens of ms.
-MOTO_CALLBACK_POLL_SECONDS = 0.02
 
 
 def free_port() -> int:
@@ -55,7 +51,6 @@ class InProcessStack:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: Any = None
-        self._saved_poll: float | None = None
 
     # ------------------------------------------------------------ lifecycle
     def start(self) -> Self:
@@ -65,7 +60,6 @@ class InProcessStack:
         _clear_process_caches()
         config = load_settings(LocalStackSettings)
         self.stack = QuietLocalStack(config)
-        self._saved_poll = set_task_token_poll(MOTO_CALLBACK_POLL_SECONDS)
         self.stack.boot()
 
         ready = threading.Event()
@@ -97,8 +91,6 @@ class InProcessStack:
         if self._thread is not None:
             self._thread.join(10)
         self.stack.shutdown()
-        if self._saved_poll is not None:
-            set_task_token_poll(self._saved_poll)
         os.environ.clear()
         os.environ.update(self._saved_env)
         _clear_process_caches()

@@ -7,7 +7,7 @@ authorizer), serves a Lambda Invoke endpoint, and runs DynamoDB, Step Functions 
 
 Strict mode (always on): every function's AWS calls are checked against its own role as SAM translates the
 template (local.iam, local.gate); DynamoDB requests are atomic per item and transactions can conflict
-(local.moto_atomic); expired items are deleted by a TTL sweeper; LOCAL_FAULTS injects AWS errors (local.faults).
+(local.moto_patches); expired items are deleted by a TTL sweeper; LOCAL_FAULTS injects AWS errors (local.faults).
 All state lives in memory and is gone when the process stops.
 """
 
@@ -125,17 +125,13 @@ class LocalStack:
         os.environ.pop("OPENAI_API_KEY", None)  # the same for a model endpoint's key (the agent's role must allow it)
         from moto import mock_aws
 
+        from local import moto_patches
         from local.iam import roles_by_principal, translated_template
-        from local.moto_atomic import TtlSweeper, make_dynamodb_atomic, set_task_token_poll
-        from local.moto_lean import make_moto_lean
-        from local.task_tokens import install as close_task_tokens
+        from local.moto_patches.ttl_sweeper import TtlSweeper
 
         faults = FaultPlan(parse_faults(cfg.local_faults))  # a bad LOCAL_FAULTS fails the boot, not the first request
         translated = translated_template()
-        make_dynamodb_atomic()
-        make_moto_lean()
-        close_task_tokens()
-        set_task_token_poll(0.02)
+        moto_patches.install()
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._mock.start()
         import boto3
@@ -701,7 +697,7 @@ class LocalStack:
 
     async def handle_stats(self, _: web.Request) -> web.Response:
         """Counters for tests and benchmarks: invocations, frames, IAM checks and denials, faults, TTL, conflicts."""
-        from local.moto_atomic import LOCKS
+        from local.moto_patches.item_locks import LOCKS
 
         return web.json_response(
             {

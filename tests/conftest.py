@@ -51,13 +51,9 @@ def aws() -> Iterator[None]:
     """moto for every AWS API, Step Functions executing the real ASL, patched as the local stack patches it."""
     from moto import mock_aws
 
-    from local.moto_atomic import make_dynamodb_atomic
-    from local.moto_lean import make_moto_lean
-    from local.task_tokens import install as close_task_tokens
+    from local import moto_patches
 
-    make_dynamodb_atomic()
-    make_moto_lean()
-    close_task_tokens()
+    moto_patches.install()
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         yield
 

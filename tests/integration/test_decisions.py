@@ -10,7 +10,6 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from local.moto_atomic import set_task_token_poll
 from smart_support.auth.tokens import Principal
 from smart_support.protocol.errors import ApprovalAlreadyDecided
 from smart_support.store.analytics import AnalyticsStore
@@ -30,7 +29,6 @@ CUSTOMER = Principal(sub="demo-customer")
 @pytest.fixture
 def waiting(dynamodb) -> Iterator[tuple]:
     """A Step Functions execution waiting on a task token (delivered through SQS), like AwaitApproval."""
-    previous = set_task_token_poll(0.02)
     sqs = boto3.client("sqs", region_name="us-east-1")
     url = sqs.create_queue(QueueName="tokens")["QueueUrl"]
     sfn = boto3.client("stepfunctions", region_name="us-east-1")
@@ -81,7 +79,6 @@ def waiting(dynamodb) -> Iterator[tuple]:
     analytics = AnalyticsStore(TABLE, dynamodb)
     service = ApprovalService(store, sessions, TurnWorkflow(arn, sfn), analytics)
     yield service, store, sfn, execution, analytics
-    set_task_token_poll(previous)
 
 
 def execution_status(sfn, execution: str) -> str:

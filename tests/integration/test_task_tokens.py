@@ -1,4 +1,4 @@
-"""local/task_tokens.py against AWS's documented behaviour: a task token answers once, never after its task ended.
+"""local/moto_patches/task_tokens.py against AWS: a task token answers once, never after its task ended.
 
 Step Functions API reference, SendTaskSuccess, Errors: `TaskTimedOut` — "The task token has either expired or the
 task associated with the token has already been closed." Unpatched moto 5.2.5 answers both cases with success.
@@ -14,8 +14,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from local import task_tokens
-from local.moto_atomic import set_task_token_poll
+from local.moto_patches import task_tokens
 
 
 def waiting_execution(timeout_seconds: int) -> tuple[Any, str, str]:
@@ -59,14 +58,7 @@ def finished(sfn, execution: str) -> dict:
     raise AssertionError("still running")
 
 
-@pytest.fixture
-def fast_poll(aws):
-    previous = set_task_token_poll(0.02)
-    yield
-    set_task_token_poll(previous)
-
-
-def test_a_token_whose_wait_timed_out_answers_task_timed_out(fast_poll):
+def test_a_token_whose_wait_timed_out_answers_task_timed_out(aws):
     # Given a wait of 1 second that times out
     sfn, execution, token = waiting_execution(1)
     time.sleep(1.3)
@@ -79,7 +71,7 @@ def test_a_token_whose_wait_timed_out_answers_task_timed_out(fast_poll):
     assert "timed out" in finished(sfn, execution)["output"]
 
 
-def test_a_token_answers_once(fast_poll):
+def test_a_token_answers_once(aws):
     sfn, execution, token = waiting_execution(60)
     sfn.send_task_success(taskToken=token, output='{"approved": true}')
     time.sleep(0.3)
@@ -90,7 +82,7 @@ def test_a_token_answers_once(fast_poll):
     assert json.loads(finished(sfn, execution)["output"]) == {"approved": True}
 
 
-def test_a_decision_at_the_deadline_is_refused_rather_than_accepted_and_discarded(fast_poll):
+def test_a_decision_at_the_deadline_is_refused_rather_than_accepted_and_discarded(aws):
     # Given a wait of 1 second
     sfn, execution, token = waiting_execution(1)
     # When a decision arrives within the margin before the deadline
@@ -100,9 +92,3 @@ def test_a_decision_at_the_deadline_is_refused_rather_than_accepted_and_discarde
     # Then it is refused, and the workflow goes on as timed out: one outcome, told truly
     assert refused.value.response["Error"]["Code"] == "TaskTimedOut"
     assert "timed out" in finished(sfn, execution)["output"]
-
-
-def test_the_patch_refuses_a_moto_it_was_not_written_for():
-    with pytest.raises(task_tokens.MotoVersionMismatch, match=r"moto 9\.9\.9 is installed"):
-        task_tokens.check_version("9.9.9")
-    task_tokens.check_version(task_tokens.WRITTEN_FOR)

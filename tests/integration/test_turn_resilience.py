@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 import pytest
 
-from local.moto_atomic import LOCKS
+from local.moto_patches.item_locks import LOCKS
 from smart_support.agent.graph import build_checkpointer
 from smart_support.agent.interrupts import MAX_APPROVALS_PER_TURN
 from smart_support.agent.retry import ThrottlingError

@@ -1,0 +1,178 @@
+"""Strictness: each DynamoDB request is atomic on its items, and transactions conflict as in DynamoDB.
+
+AWS: conditional writes are atomic per item, and TransactWriteItems is cancelled with `TransactionConflict` when
+"another transaction or request is in the process of modifying an item", while a single write to an item an
+ongoing transaction holds fails with `TransactionConflictException` (DynamoDB Developer Guide, "Transaction
+conflict handling in DynamoDB"; API reference, TransactWriteItems, Errors). moto checks a ConditionExpression and
+then writes in plain Python, unlocked (getmoto/moto#7166: moto is not thread-safe), so two Lambdas of the local
+stack could both pass one check, and a Query iterating a table while another thread adds an item raised
+"dictionary changed size during iteration"; no request ever conflicts (the case getmoto/moto#2879 left open).
+
+Here a point request holds its items for its length; Query, Scan and DescribeTable hold their table only while
+they iterate; TransactWriteItems holds all its items, and an item another transaction holds cancels it (or fails
+the single write). Nothing serialises more than that. Locks are taken all at once, so requests never deadlock.
+`LOCKS.writes` counts successful writes per item (the hot-item figure) and `LOCKS.conflicts` the conflicts.
+Upstream: a per-item lock in moto's DynamoDB backend and a TransactionConflict cancellation reason.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+READ, WRITE, TRANSACTION = "read", "write", "transaction"
+SCANS = ("query", "scan", "describe_table")
+OPERATIONS = (*SCANS, "get_item", "put_item", "update_item", "delete_item", "batch_get_item", "batch_write_item")
+TRANSACTIONS = ("transact_get_items", "transact_write_items")
+
+
+@dataclass
+class Plan:
+    """What one request locks: tables it iterates, items it reads or writes, whether it is a write transaction."""
+
+    scans: set[str] = field(default_factory=set)
+    items: list[tuple[int, str, str, str]] = field(default_factory=list)  # (position, table, key, mode)
+    transaction: bool = False
+
+    def tables(self) -> set[str]:
+        """Tables whose items it touches."""
+        return {table for _, table, _, _ in self.items}
+
+
+class ItemLocks:
+    """Item and table locks for moto's DynamoDB, with per-item write counts."""
+
+    def __init__(self) -> None:
+        self._cv = threading.Condition()
+        self._held: dict[tuple[str, str], str] = {}  # (table, key) -> READ | WRITE | TRANSACTION
+        self._points: Counter[str] = Counter()  # requests holding items, by table
+        self._scanning: Counter[str] = Counter()
+        self._scans_waiting: Counter[str] = Counter()  # a waiting scan keeps new point requests out of its table
+        self.writes: Counter[tuple[str, str]] = Counter()
+        self.conflicts = 0
+
+    def acquire(self, plan: Plan) -> None:
+        """Block until the plan's locks are free, then take them all; raise on a transaction conflict."""
+        with self._cv:
+            self._scans_waiting.update(plan.scans)
+            try:
+                while True:
+                    self._raise_on_conflict(plan)
+                    if self._free(plan):
+                        break
+                    self._cv.wait(0.5)
+            finally:
+                self._scans_waiting.subtract(plan.scans)
+            for _, table, key, mode in plan.items:
+                self._held[(table, key)] = TRANSACTION if plan.transaction else mode
+            self._points.update(plan.tables())
+            self._scanning.update(plan.scans)
+
+    def release(self, plan: Plan, succeeded: bool) -> None:
+        """Give the plan's locks back (and count its writes if it succeeded)."""
+        with self._cv:
+            for _, table, key, mode in plan.items:
+                self._held.pop((table, key), None)
+                if succeeded and mode == WRITE:
+                    self.writes[(table, key)] += 1
+            self._points.subtract(plan.tables())
+            self._scanning.subtract(plan.scans)
+            self._cv.notify_all()
+
+    def _free(self, plan: Plan) -> bool:
+        if any(self._scanning[t] or (not plan.scans and self._scans_waiting[t]) for t in plan.tables()):
+            return False
+        if any(self._points[t] or self._scanning[t] for t in plan.scans):
+            return False
+        return not any((table, key) in self._held for _, table, key, _ in plan.items)
+
+    def _raise_on_conflict(self, plan: Plan) -> None:
+        """DynamoDB's conflict error if a transaction holds an item this plan must not wait for."""
+        from moto.dynamodb.exceptions import DynamodbException, TransactionCanceledException
+
+        clashes = {
+            position
+            for position, table, key, mode in plan.items
+            if self._held.get((table, key)) == TRANSACTION and (plan.transaction or mode == WRITE)
+        }
+        if not clashes:
+            return
+        self.conflicts += 1
+        if plan.transaction:
+            reason = ("TransactionConflict", "Transaction is ongoing for the item", None)
+            count = max(position for position, *_ in plan.items) + 1
+            raise TransactionCanceledException([reason if i in clashes else (None,) * 3 for i in range(count)])
+        raise DynamodbException(
+            "com.amazonaws.dynamodb.v20120810#TransactionConflictException", "Transaction is ongoing for the item"
+        )
+
+
+LOCKS = ItemLocks()
+
+
+def plan_for(operation: str, body: dict[str, Any], backend: Any) -> Plan:
+    """The locks a DynamoDB request takes (each item once: moto refuses a request naming one twice)."""
+
+    def key(table_name: str, attrs: dict[str, Any]) -> str:
+        table = backend.get_table(table_name)
+        names = [table.hash_key_attr] + ([table.range_key_attr] if table.range_key_attr else [])
+        return json.dumps([attrs.get(name) for name in names], sort_keys=True)
+
+    plan = Plan(transaction=operation == "transact_write_items")
+    name = body.get("TableName", "")
+    if operation in SCANS:
+        plan.scans.add(str(name))
+    elif operation in ("get_item", "put_item", "update_item", "delete_item"):
+        mode = READ if operation == "get_item" else WRITE
+        plan.items.append((0, name, key(name, body["Item"] if operation == "put_item" else body["Key"]), mode))
+    elif operation == "batch_get_item":
+        for table, spec in body.get("RequestItems", {}).items():
+            plan.items.extend((0, table, key(table, attrs), READ) for attrs in spec.get("Keys", []))
+    elif operation == "batch_write_item":
+        for table, requests in body.get("RequestItems", {}).items():
+            for request in requests:
+                attrs = (request.get("PutRequest") or {}).get("Item") or (request.get("DeleteRequest") or {}).get("Key")
+                plan.items.append((0, table, key(table, attrs or {}), WRITE))
+    else:  # a transaction
+        for position, entry in enumerate(body.get("TransactItems", [])):
+            ((kind, spec),) = entry.items()
+            attrs = spec.get("Key") or spec.get("Item") or {}
+            mode = WRITE if kind in ("Put", "Update", "Delete") else READ
+            plan.items.append((position, spec["TableName"], key(spec["TableName"], attrs), mode))
+    unique: dict[tuple[str, str], tuple[int, str, str, str]] = {}
+    for entry in plan.items:
+        unique.setdefault((entry[1], entry[2]), entry)
+    plan.items = list(unique.values())
+    return plan
+
+
+def _locked(operation: str, method: Any) -> Any:
+    @functools.wraps(method)
+    def run(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            plan = plan_for(operation, getattr(self, "body", None) or {}, self.dynamodb_backend)
+        except Exception:  # an invalid request: moto answers it with its own validation error
+            plan = Plan()
+        LOCKS.acquire(plan)
+        succeeded = False
+        try:
+            result = method(self, *args, **kwargs)
+            succeeded = True
+            return result
+        finally:
+            LOCKS.release(plan, succeeded)
+
+    return run
+
+
+@functools.cache
+def install() -> None:
+    """Lock moto's DynamoDB request handlers per item (once)."""
+    from moto.dynamodb.responses import DynamoHandler
+
+    for name in OPERATIONS + TRANSACTIONS:
+        setattr(DynamoHandler, name, _locked(name, getattr(DynamoHandler, name)))
