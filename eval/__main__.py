@@ -16,6 +16,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from eval import judge as judging
 from eval.runner import Harness, TrialResult
 from eval.scenarios import load
 
@@ -108,11 +109,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     scenarios = [s for s in load(only=args.only) if args.provider != "offline" or s.offline]
     results: list[TrialResult] = []
+    judge = judging.Judge.from_env()
     started = time.time()
     with Harness(args.provider) as harness:
         for scenario in scenarios:
             for trial in range(1, args.k + 1):
                 result = harness.run(scenario, trial)
+                if judge is not None:
+                    rubric = [*judging.DEFAULT_RUBRIC, *scenario.rubric]
+                    result.rubric = [asdict(g) for g in judge.grade(result.transcript, rubric)]
                 results.append(result)
                 mark = "pass" if result.passed else "FAIL"
                 print(
@@ -127,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "seconds": round(time.time() - started),
         "summary": summary,
+        "judge": judge.name if judge else None,
+        "rubric": judging.summarise([asdict(r) for r in results]) if judge else None,
         "trials": [asdict(r) for r in results],
     }
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(started))
@@ -135,6 +142,9 @@ def main(argv: list[str] | None = None) -> int:
     out.write_text(json.dumps(report, indent=1))
     print(f"\nmodel: {report['model']}  k={args.k}  {len(scenarios)} scenarios  {report['seconds']} s  -> {out}")
     print(table(summary, args.k))
+    for criterion, row in (report["rubric"] or {}).items():
+        counts = f"{row['pass']} pass, {row['fail']} fail, {row['unjudged']} unjudged"
+        print(f"judge ({report['judge']}): {counts}: {criterion}")
     return 0 if summary["overall"]["violations"] == 0 else 1
 
 

@@ -54,6 +54,7 @@ class TrialResult:
     complete_ms: list[int] = field(default_factory=list)
     cost_usd: float = 0.0
     transcript: list[dict[str, Any]] = field(default_factory=list)
+    rubric: list[dict[str, Any]] = field(default_factory=list)  # a judge model's grades, apart from `passed`
 
 
 class UsageTap:

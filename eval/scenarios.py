@@ -21,6 +21,7 @@ One file holds a list of scenarios:
         handoff: true                         # a ticket was opened for a person
   final:                                      # the orders afterwards (only the fields named)
     "1043": {status: cancelled}
+  rubric: ["Explains that a cancelled order is refunded"]   # for a judge model, if one is configured (eval/judge.py)
 ```
 """
 
@@ -98,6 +99,7 @@ class Scenario(Strict):
     customer: str = "demo-customer"
     turns: list[Turn]
     final: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    rubric: list[str] = Field(default_factory=list)
 
 
 def load(directory: Path = SCENARIOS_DIR, only: str | None = None) -> list[Scenario]:
