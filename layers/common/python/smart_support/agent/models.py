@@ -601,10 +601,12 @@ def openai_api_key(settings: AgentModelSettings) -> SecretStr | Callable[[], str
 def build_openai_model(
     settings: AgentModelSettings, api_key: SecretStr | Callable[[], str] | None = None
 ) -> BaseChatModel:
-    """ChatOpenAI on `settings.openai_base_url` (any OpenAI-compatible endpoint), streaming with usage."""
-    from langchain_openai import ChatOpenAI  # heavy import: only when an OpenAI-compatible endpoint is the provider
+    """ChatOpenAI on `settings.openai_base_url` (any OpenAI-compatible endpoint), streaming with usage; a tool call
+    the model wrote as text becomes a call (agent/text_tool_calls.py)."""
+    # heavy import: only when an OpenAI-compatible endpoint is the provider
+    from smart_support.agent.text_tool_calls import TextToolCallsChatOpenAI
 
-    return ChatOpenAI(
+    return TextToolCallsChatOpenAI(
         base_url=settings.openai_base_url,
         model=settings.openai_model,
         api_key=api_key or openai_api_key(settings),  # always given: never OPENAI_API_KEY read behind our back
