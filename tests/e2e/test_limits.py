@@ -64,3 +64,32 @@ def test_oversize_bodies_and_ids_are_4xx_not_500(limited):
         client.send({"type": "interrupt_response", "thread_id": "t", "interrupt_id": "i" * 5000, "approved": True})
         error = client.recv()
         assert error["code"] == "validation_error" and "interrupt_id" in error["message"]
+
+
+def test_malformed_frames_pay_their_rate_limit_first(limited):
+    # Given frames that fail to parse, lack fields, or name no route: each is an invocation someone pays for
+    malformed = ["not json", '{"type": "message"}', '{"type": "bogus"}', "[]"] * 3
+    with limited.ws(limited.token("c-junk")) as client:
+        # When they come faster than the 5 frames a second a principal may send
+        for frame in malformed:
+            client.send(frame)
+        replies = [client.recv() for _ in malformed]
+        # Then some are refused as rate_limited before anything parses them, the rest as what they are
+        codes = [r.get("code") for r in replies]
+        assert "rate_limited" in codes
+        assert set(codes) - {"rate_limited"} <= {"invalid_json", "validation_error", "unknown_type", "invalid_frame"}
+        # And the connection is still usable a moment later
+        client.quiet(1.2)
+        client.send({"type": "ping"})
+        assert client.recv() == {"type": "pong"}
+
+
+def test_refused_http_requests_pay_first(limited):
+    # Given requests with a token the authorizer refuses: they count against their source address
+    statuses = [limited.http("GET", "/api/v1/sessions", "not-a-token")[0] for _ in range(12)]
+    assert 429 in statuses and set(statuses) <= {401, 429}
+    # And oversize bodies count against the caller that sends them
+    operator = limited.token("ops-flood", "operator")
+    big = {"approved": True, "comment": "x" * 70_000}
+    statuses = [limited.http("POST", "/api/v1/approvals/abc", operator, big)[0] for _ in range(12)]
+    assert 429 in statuses and set(statuses) <= {413, 429}

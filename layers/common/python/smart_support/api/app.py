@@ -50,6 +50,14 @@ def caller_of(event: Mapping[str, Any]) -> Principal | None:
         return None
 
 
+def bucket_of(event: Mapping[str, Any]) -> str:
+    """Whose rate bucket a request takes from: the authenticated caller's, else its source address's."""
+    if principal := caller_of(event):
+        return principal.sub
+    source = ((event.get("requestContext") or {}).get("http") or {}).get("sourceIp") or "unknown"
+    return f"ip#{source}"
+
+
 class GuardedResolver(APIGatewayHttpResolver):
     """The HTTP API resolver, with the abuse limits applied before anything parses the request."""
 
@@ -58,19 +66,17 @@ class GuardedResolver(APIGatewayHttpResolver):
         self.settings = settings
 
     def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
-        """401 for a token the authorizer refused (the same on every route), 413 for a body larger than any route
-        takes, 429 for a caller over its quota; else route the request."""
+        """429 for a caller (or, unauthenticated, an address) over its quota, first; 401 for a token the authorizer
+        refused (the same on every route); 413 for a body larger than any route takes; else route the request."""
         body = event.get("body") or ""
-        refused: SupportError | None = refused_token(dict(event))
-        if refused is not None:
-            pass
-        elif len(body) > MAX_BODY_BYTES:
+        refused: SupportError | None = None
+        try:  # every request pays first, refused or not: the caller's bucket, or its address's without a caller
+            services.limits(self.settings).frame(bucket_of(event))
+        except RateLimited as exc:
+            refused = exc
+        refused = refused or refused_token(dict(event))
+        if refused is None and len(body) > MAX_BODY_BYTES:
             refused = MessageTooLarge(f"The request body is too large ({len(body):,} bytes; the limit is 64 KiB).")
-        elif principal := caller_of(event):
-            try:
-                services.limits(self.settings).frame(principal.sub)
-            except RateLimited as exc:
-                refused = exc
         if refused is None:
             with _RESOLVING:
                 return super().resolve(event, context)

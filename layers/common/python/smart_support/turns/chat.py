@@ -99,10 +99,10 @@ class ChatService:
         """Process one raw frame; returns the reply frame (an `error` for every failure) or None."""
         thread_id: str | None = None
         try:
+            if self.limits:  # every frame pays first, whatever it holds (docs/security.md, Abuse limits)
+                self.limits.frame(ctx.principal.sub)
             frame = parse_frame(body)
             thread_id = getattr(frame, "thread_id", None)
-            if self.limits:
-                self.limits.frame(ctx.principal.sub)
             return self._dispatch(frame, ctx)
         except SupportError as exc:
             logger.info("frame rejected", extra={"code": exc.code, "thread_id": thread_id})
