@@ -547,6 +547,11 @@ def _faq_answer(p: dict[str, Any]) -> str:
 
 
 def _escalation_answer(p: dict[str, Any]) -> str:
+    if p.get("joined"):
+        return (
+            f"A person already has your request (ticket {p.get('ticket_id')}); I've added this to it, and someone "
+            "from our team will follow up with you as soon as possible."
+        )
     return (
         f"I've handed this over to a support agent (ticket {p.get('ticket_id')}). Someone from our team will "
         "reply in this conversation as soon as possible."

@@ -242,13 +242,13 @@ def build_toolsets(orders: OrderRepository, tickets: TicketRepository) -> dict[s
         ticket = tickets.create(
             thread_id=thread_id, customer_id=customer_id, summary=summary[:500], idempotency_key=tool_call_id
         )
-        return dumps(
-            {
-                "ticket_id": ticket.ticket_id,
-                "status": ticket.status,
-                "message": "A support agent will follow up in this conversation.",
-            }
+        joined = ticket.thread_id != thread_id  # the customer's open tickets are at their cap: joined the newest
+        message = (
+            "A person already has your request (it joined your open ticket); they will follow up."
+            if joined
+            else "A support agent will follow up in this conversation."
         )
+        return dumps({"ticket_id": ticket.ticket_id, "status": ticket.status, "joined": joined, "message": message})
 
     return {
         "order_status": [get_order_status, track_shipment],

@@ -366,6 +366,21 @@ class TicketPage(ApiModel):
     next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last")
 
 
+class BulkCloseFailure(ApiModel):
+    """A ticket a bulk close left as it was, and why."""
+
+    ticket_id: str
+    code: str
+    message: str
+
+
+class BulkCloseResult(ApiModel):
+    """What a bulk close did."""
+
+    closed: list[TicketView]
+    failed: list[BulkCloseFailure]
+
+
 class Takeover(ApiModel):
     """The operator holds the thread now."""
 

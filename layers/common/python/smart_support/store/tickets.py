@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
 from typing import Any, Literal
@@ -26,6 +27,7 @@ from smart_support.store.sessions import thread_key
 TicketKind = Literal["escalation", "approval_timeout", "takeover"]
 TicketStatus = Literal["open", "assigned", "closed"]
 MAX_NOTES = 50  # a ticket is one item: its notes are bounded
+MAX_OPEN_TICKETS = 3  # per customer: a further escalation joins the newest open one (docs/security.md)
 MAX_NOTE_CHARS = 2000
 
 
@@ -88,6 +90,11 @@ def ticket_id_for(thread_id: str, idempotency_key: str) -> str:
     return f"T-{digest[:10].upper()}"
 
 
+def open_tickets_key(customer_id: str) -> dict[str, Any]:
+    """The item holding the ids of a customer's tickets that may still be open (at most MAX_OPEN_TICKETS)."""
+    return {"PK": {"S": f"CUSTOMER#{customer_id}"}, "SK": {"S": "OPEN_TICKETS"}}
+
+
 def status_partition(status: TicketStatus) -> str:
     """The GSI1 partition that lists the tickets of one status."""
     return f"TICKETS#{status}"
@@ -142,7 +149,9 @@ class TicketStore:
         """Open the thread's ticket (linked to its session, counted as a hand-off request) or return the open one.
 
         The same thread + idempotency key returns the ticket created the first time; a thread whose ticket is still
-        open gets that ticket back (with a note saying what happened), never a second one.
+        open gets that ticket back (with a note saying what happened), never a second one. A customer has at most
+        MAX_OPEN_TICKETS open: beyond that the request joins their newest open ticket (a note naming this thread,
+        the thread linked to it), which is returned (its thread_id is another thread's).
         """
         now = time.time() if now is None else now
         stamp = iso(now)
@@ -164,15 +173,24 @@ class TicketStore:
             "ExpressionAttributeValues": items.to_values({":tid": ticket.ticket_id}),
         }
         count = {"Update": analytics.counters_update(self.table_name, {"handoffs_requested": 1})}
-        for _ in range(3):  # the session may change between the read and the write: look again
-            if self._transact([{"Put": self.put_request(ticket, None)}, {"Update": link}, count]):
+        cap = {"Update": self._cap_update(customer_id, ticket.ticket_id)}
+        for _ in range(4):  # the session may change between the read and the write: look again
+            cancelled = self._try([{"Put": self.put_request(ticket, None)}, {"Update": link}, count, cap])
+            if cancelled is None:
                 return ticket
             if existing := self.get(ticket.ticket_id):  # a retried call
                 return existing
+            if cancelled.failed_at(3) and not cancelled.failed_at(1):
+                if joined := self._join_newest(customer_id, thread_id, summary, now):
+                    return joined
+                continue
             linked = self._linked_ticket_id(thread_id)
             if linked is None:  # no session (it expired): the ticket stands alone
-                if self._transact([{"Put": self.put_request(ticket, None)}, count]):
+                alone = self._try([{"Put": self.put_request(ticket, None)}, count, cap])
+                if alone is None:
                     return ticket
+                if alone.failed_at(2) and (joined := self._join_newest(customer_id, thread_id, summary, now)):
+                    return joined
                 continue
             if not linked:  # the link was just removed: try again
                 continue
@@ -194,14 +212,61 @@ class TicketStore:
         except TicketConflict:
             return ticket
 
-    def _transact(self, transact_items: list[dict[str, Any]]) -> bool:
-        """True when written; False when cancelled (a condition, or a conflict with another request: look again)."""
+    def _try(self, transact_items: list[dict[str, Any]]) -> TransactionCancelled | None:
+        """None when written; else why it was cancelled (a condition, or a conflict with another request)."""
         try:
             transact_write(self._dynamodb, transact_items)
-        except TransactionCancelled:
+        except TransactionCancelled as cancelled:
             time.sleep(0.02)
-            return False
-        return True
+            return cancelled
+        return None
+
+    def _cap_update(self, customer_id: str, ticket_id: str) -> dict[str, Any]:
+        """An Update (for the creating transaction) that adds the ticket to the customer's open ones, under the cap."""
+        return {
+            "TableName": self.table_name,
+            "Key": open_tickets_key(customer_id),
+            "UpdateExpression": "ADD open_ids :id",
+            "ConditionExpression": "attribute_not_exists(open_ids) OR size(open_ids) < :max",
+            "ExpressionAttributeValues": {":id": {"SS": [ticket_id]}, ":max": {"N": str(MAX_OPEN_TICKETS)}},
+        }
+
+    def _join_newest(self, customer_id: str, thread_id: str, summary: str, now: float) -> Ticket | None:
+        """The customer's newest open ticket, noted with this request and linked to its thread; None when a ticket
+        counted as open was closed meanwhile (forgotten here, so the caller can open one)."""
+        with store_errors():
+            response = self._dynamodb.get_item(
+                TableName=self.table_name, Key=open_tickets_key(customer_id), ConsistentRead=True
+            )
+        ids = sorted((items.from_item(response.get("Item")) or {}).get("open_ids") or [])
+        tickets = [t for t in (self.get(i) for i in ids) if t is not None and t.status != "closed"]
+        if gone := set(ids) - {t.ticket_id for t in tickets}:
+            with store_errors():
+                self._dynamodb.update_item(
+                    TableName=self.table_name,
+                    Key=open_tickets_key(customer_id),
+                    UpdateExpression="DELETE open_ids :gone",
+                    ExpressionAttributeValues={":gone": {"SS": sorted(gone)}},
+                )
+            return None
+        if not tickets:
+            return None
+        newest = max(tickets, key=lambda t: (t.created_at, t.ticket_id))
+        self._link(thread_id, newest.ticket_id)
+        note = f"Asked again in conversation {thread_id}: {summary}" if newest.thread_id != thread_id else summary
+        return self._note_again(newest, note, now)
+
+    def _link(self, thread_id: str, ticket_id: str) -> None:
+        """Link a thread without a ticket to `ticket_id` (nothing when the session is gone or has its own)."""
+        with contextlib.suppress(ConditionFailed):
+            conditional_write(
+                self._dynamodb.update_item,
+                TableName=self.table_name,
+                Key=thread_key(thread_id),
+                UpdateExpression="SET ticket_id = :tid",
+                ConditionExpression="attribute_exists(PK) AND attribute_not_exists(ticket_id)",
+                ExpressionAttributeValues=items.to_values({":tid": ticket_id}),
+            )
 
     def _linked_ticket_id(self, thread_id: str) -> str | None:
         """The session's ticket id ('' when the session has none; None when there is no session)."""
@@ -228,14 +293,24 @@ class TicketStore:
         return Ticket.from_item(item) if item else None
 
     def list_page(
-        self, status: TicketStatus = "open", limit: int = 20, cursor: str | None = None
+        self,
+        status: TicketStatus = "open",
+        limit: int = 20,
+        cursor: str | None = None,
+        created_before: str | None = None,
     ) -> tuple[list[Ticket], str | None]:
-        """One page of the tickets with `status` (open and assigned oldest first, closed newest first)."""
+        """One page of the tickets with `status` (open and assigned oldest first, closed newest first); with
+        `created_before` (an ISO time), only open or assigned tickets created before it: the stale ones, by age."""
+        values = {":pk": status_partition(status)}
+        condition = "GSI1PK = :pk"
+        if created_before and status != "closed":
+            condition += " AND GSI1SK < :before"
+            values[":before"] = created_before
         query: dict[str, Any] = {
             "TableName": self.table_name,
             "IndexName": "GSI1",
-            "KeyConditionExpression": "GSI1PK = :pk",
-            "ExpressionAttributeValues": items.to_values({":pk": status_partition(status)}),
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": items.to_values(values),
             "ScanIndexForward": status != "closed",
             "Limit": limit,
         }
