@@ -78,6 +78,17 @@ def test_a_provider_token_is_a_customer_and_the_operators_group_an_operator(prov
 
 
 @pytest.mark.parametrize(
+    "claim", [{"cognito:groups": "operator"}, {"cognito:groups": ["operator"]}, {"cognito:groups": "support admins"}]
+)
+def test_only_the_configured_operator_group_makes_an_operator(provider, verifier, claim):
+    # A role claim of exactly "operator" (or any other group) is not the configured group "operators"
+    assert verifier.verify(provider.token(sub="u-2", **claim)) == Principal(sub="u-2", role="customer")
+    custom = OidcVerifier(provider.jwks_url, issuer=ISSUER, audience=CLIENT_ID, operator_group="support")
+    assert custom.verify(provider.token(sub="u-3", **{"cognito:groups": "support admins"})).role == "operator"
+    assert custom.verify(provider.token(sub="u-4", **{"cognito:groups": ["operators"]})).role == "customer"
+
+
+@pytest.mark.parametrize(
     "overrides",
     [
         {"iss": "https://evil.example"},

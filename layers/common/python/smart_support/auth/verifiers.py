@@ -89,7 +89,7 @@ class OidcVerifier:
     def _role(self, claims: dict[str, Any]) -> Role:
         value = claims.get(self.role_claim)
         groups = value if isinstance(value, list) else str(value or "").split()
-        return "operator" if self.operator_group in groups or value == "operator" else "customer"
+        return "operator" if self.operator_group in groups else "customer"  # only the configured group counts
 
 
 def verifier_for(settings: IdentitySettings) -> TokenVerifier:
