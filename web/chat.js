@@ -1,13 +1,16 @@
 // The customer web chat: threads, streamed answers, approval cards, reconnect with backoff and `resume`.
-// Protocol: docs/protocol.md; the page and its behaviour: docs/web.md. This entry wires the page's events and
-// boots; the rest is in chat/ (state, threads, socket, events, approvals, render, composer, account).
+// Protocol: docs/protocol.md; the page and its behaviour: docs/web.md. This entry wires the page's events (and what
+// the modules announce on the bus) and boots; the rest is in chat/, each module importing only those below it:
+// state, render, socket, approvals, composer, threads, events, account.
 
+import { on } from "./bus.js";
 import { formatRelative } from "./shared.js";
-import { applyToken, openAccount, readIdentity } from "./chat/account.js";
+import { applyToken, authFailed, openAccount, readIdentity } from "./chat/account.js";
 import { tickCountdowns } from "./chat/approvals.js";
 import {
   autosize, confirmWithdraw, keepWaiting, sendMessage, stopAnswer, updateComposer,
 } from "./chat/composer.js";
+import { applyBuffered, onFrame } from "./chat/events.js";
 import { announce, closeSidebar, openSidebar } from "./chat/render.js";
 import { connect, reconnectNow } from "./chat/socket.js";
 import { app, signedInByLink, ui } from "./chat/state.js";
@@ -16,6 +19,11 @@ import {
 } from "./chat/threads.js";
 
 function wire() {
+  on("frame", onFrame); // socket.js: a server frame
+  on("auth-failed", authFailed); // socket.js, threads.js: the token was refused
+  on("open-thread", openThread); // render.js: a thread picked in the list
+  on("status-changed", updateComposer); // render.js: the connection's or the open thread's status
+  on("transcript-loaded", applyBuffered); // threads.js: the live events that waited for the transcript
   ui.composer.addEventListener("submit", (event) => {
     event.preventDefault();
     sendMessage();

@@ -1,16 +1,21 @@
 // The operator console: the inbox (people waiting, held conversations, approvals), the approval queue, a live
 // conversation view where an operator joins, replies and hands back, analytics and the audit log.
-// The page and its behaviour: docs/web.md. This entry wires the page's events (tabs, pause, sign-out, drawer) and
-// boots; the rest is in console/ (state, session, tabs, inbox, approvals, reports, drawer, live).
+// The page and its behaviour: docs/web.md. This entry wires the page's events (tabs, pause, sign-out, drawer, and
+// what the modules announce on the bus) and boots; the rest is in console/, each module importing only those below
+// it: state, page, live, drawer, reports, approvals, tabs, inbox, session.
 
-import { tickCountdowns } from "./console/approvals.js";
-import { closeDrawer, loadTranscript, wireDrawer } from "./console/drawer.js";
+import { on } from "./bus.js";
+import { closeDrawer, loadTranscript, onLiveEvent, wireDrawer } from "./console/drawer.js";
 import { loadInbox } from "./console/inbox.js";
-import { readToken, refresh, renderRefreshState, showError, showGate, signIn, signOut, toast } from "./console/session.js";
+import { showError, tickCountdowns, toast } from "./console/page.js";
+import { readToken, refresh, renderRefreshState, showGate, signIn, signOut } from "./console/session.js";
+import { authProblemText, signedInByLink, state, ui } from "./console/state.js";
 import { selectTab } from "./console/tabs.js";
-import { signedInByLink, state, ui } from "./console/state.js";
 
 function wire() {
+  on("frame", onLiveEvent); // live.js: a frame of the watched conversation
+  on("auth-failed", (err) => signOut(authProblemText(err))); // approvals.js, drawer.js: the token was refused
+  on("ticket-changed", () => loadInbox().catch(() => {})); // drawer.js: a hand-off or a ticket changed
   ui.tokenForm.addEventListener("submit", (event) => {
     event.preventDefault();
     const token = ui.tokenInput.value.trim();

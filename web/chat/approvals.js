@@ -5,8 +5,8 @@
 
 import { actionLabel, argsInWords, describeAction, formatCountdown, h, icon, outcomeOf, parseTime } from "../shared.js";
 import { decisionInWords, fillDecisionDetails } from "../transcript.js";
-import { announce, renderReconnectBanner } from "./render.js";
-import { isOpen, resumeThread, sendFrame } from "./socket.js";
+import { announce } from "./render.js";
+import { isOpen, renderReconnectBanner, resumeThread, sendFrame } from "./socket.js";
 import { app, ui } from "./state.js";
 
 const STALL_CHECK_MS = 45_000; // no event for this long while a turn runs: ask the server for the status

@@ -3,11 +3,9 @@
 
 import { MAX_CONTENT_CHARS, h, truncate } from "../shared.js";
 import { openCard } from "./approvals.js";
-import { setStatus } from "./events.js";
-import { announce } from "./render.js";
+import { announce, setStatus } from "./render.js";
 import { isOpen, sendFrame } from "./socket.js";
-import { app, currentThread, ui } from "./state.js";
-import { saveThreads } from "./threads.js";
+import { app, currentThread, saveThreads, ui } from "./state.js";
 
 const MAX_FRAME_BYTES = 32 * 1024;
 const MAX_QUEUED = 3; // messages that may wait behind a running turn (the server says thread_busy to a fourth)

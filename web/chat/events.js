@@ -1,14 +1,15 @@
 // Server frames into the chat: each event updates its thread's transcript, status and badge
-// (the events and error codes are in docs/protocol.md).
+// (the events and error codes are in docs/protocol.md). chat.js hands it the socket's frames (`frame` on the bus)
+// and the transcripts that finished loading (`transcript-loaded`).
 
-import { cardError, isUndecided, resolveApprovalCard, showApprovalCard } from "./approvals.js";
 import { outcomeOf } from "../shared.js";
-import { renderQueue, updateComposer } from "./composer.js";
-import { announce, newConversationButton, renderHeader, renderThreadList, showBanner } from "./render.js";
 import { handoffInWords } from "../transcript.js";
+import { cardError, isUndecided, resolveApprovalCard, showApprovalCard } from "./approvals.js";
+import { renderQueue, updateComposer } from "./composer.js";
+import { announce, renderThreadList, setStatus, showBanner } from "./render.js";
 import { resumeThread } from "./socket.js";
-import { app, currentThread, ui } from "./state.js";
-import { addThread, reloadTranscript, saveThreads } from "./threads.js";
+import { app, currentThread, saveThreads, ui } from "./state.js";
+import { addThread, newConversationButton, reloadTranscript } from "./threads.js";
 
 export function onFrame(raw) {
   let event;
@@ -38,7 +39,12 @@ export function onFrame(raw) {
   handleThreadEvent(thread, event);
 }
 
-export function handleThreadEvent(thread, event) {
+/** The transcript is on screen: the live events that arrived while it loaded (`thread.buffer`) apply now. */
+export function applyBuffered(thread) {
+  for (const event of thread.buffer.splice(0)) handleThreadEvent(thread, event);
+}
+
+function handleThreadEvent(thread, event) {
   const view = thread.view;
   thread.lastEventAt = Date.now();
   const open = thread.id === app.openId;
@@ -235,15 +241,4 @@ function handleError(thread, event) {
   }
   setStatus(thread, "idle", true);
   if (thread.id === app.openId) announce(`Error: ${message}`);
-}
-
-export function setStatus(thread, status, force = false) {
-  if (thread.status === status && !force) return;
-  thread.status = status;
-  if (status === "idle") thread.approver = null;
-  renderThreadList();
-  if (thread.id === app.openId) {
-    renderHeader();
-    updateComposer();
-  }
 }

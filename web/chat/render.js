@@ -1,19 +1,11 @@
-// The chat's chrome: the thread list, the header, the connection status, banners, screen-reader
-// announcements, the empty state and the conversation list drawer (phone width).
+// The chat's chrome: the thread list, the header, a thread's and the connection's status, banners, screen-reader
+// announcements and the conversation list drawer (phone width). It draws from the state and announces on the bus
+// what the modules above it act on: a thread picked in the list (`open-thread`), a status that changed what the
+// message box allows (`status-changed`).
 
+import { emit } from "../bus.js";
 import { formatRelative, h, icon } from "../shared.js";
-import { sendMessage, updateComposer } from "./composer.js";
-import { reconnectNow } from "./socket.js";
-import { app, currentThread, ui } from "./state.js";
-import { byRecent, openThread, startNewThread } from "./threads.js";
-
-const SUGGESTIONS = [
-  "What is the status of order 1042?",
-  "Please cancel order 1043",
-  "I want a refund for order 1044",
-  "How do returns work?",
-  "Talk to a human",
-];
+import { app, byRecent, currentThread, ui } from "./state.js";
 
 export function renderThreadList() {
   const threads = [...app.threads.values()].filter((t) => t.known || t.id === app.openId).sort(byRecent);
@@ -23,7 +15,7 @@ export function renderThreadList() {
       h("button", {
         class: `thread-item${thread.id === app.openId ? " active" : ""}`, type: "button",
         "data-testid": "thread-item", "data-thread-id": thread.id, "data-status": thread.status,
-        "aria-current": thread.id === app.openId ? "page" : null, onclick: () => openThread(thread.id),
+        "aria-current": thread.id === app.openId ? "page" : null, onclick: () => emit("open-thread", thread.id),
       },
       h("span", { class: "thread-title", text: thread.title || (thread.known ? "Conversation" : "New conversation") }),
       h("span", { class: "thread-meta" },
@@ -64,20 +56,18 @@ export function setConnection(state) {
     connecting: "Connecting…", open: "Connected", reconnecting: "Reconnecting…", offline: "Offline",
     unauthorized: "Signed out",
   }[state] || state;
-  updateComposer();
+  emit("status-changed");
 }
 
-export function renderReconnectBanner() {
-  const seconds = Math.max(0, Math.ceil((app.retryAt - Date.now()) / 1000));
-  const text = seconds ? `Connection lost. Reconnecting in ${seconds} s…` : "Connection lost. Reconnecting…";
-  const existing = ui.banner.querySelector("[data-role=reconnect-text]");
-  if (existing && !ui.banner.hidden) {
-    existing.textContent = text;
-    return;
+export function setStatus(thread, status, force = false) {
+  if (thread.status === status && !force) return;
+  thread.status = status;
+  if (status === "idle") thread.approver = null;
+  renderThreadList();
+  if (thread.id === app.openId) {
+    renderHeader();
+    emit("status-changed");
   }
-  showBanner("warning", text, h("button", { class: "btn btn-small btn-secondary", type: "button",
-    "data-testid": "reconnect-now", onclick: reconnectNow }, icon("refresh"), "Retry now"));
-  ui.banner.querySelector(".banner-text").dataset.role = "reconnect-text";
 }
 
 export function showBanner(tone, text, action) {
@@ -96,21 +86,6 @@ export function hideBanner() {
 export function announce(text) {
   ui.live.textContent = "";
   requestAnimationFrame(() => { ui.live.textContent = text; });
-}
-
-export function emptyState() {
-  return h("div", { class: "empty-state", "data-testid": "empty-state" },
-    h("div", { class: "empty-icon", html: icon("chat").innerHTML }),
-    h("h2", { text: "How can we help?" }),
-    h("p", { text: "Ask about an order, track a delivery, cancel or refund an order, or ask for a person." }),
-    h("div", { class: "suggestions" }, SUGGESTIONS.map((text) =>
-      h("button", { class: "chip suggestion", type: "button", "data-testid": "suggestion",
-        onclick: () => { ui.input.value = text; sendMessage(); } }, text))));
-}
-
-export function newConversationButton() {
-  return h("button", { class: "btn btn-small btn-primary", type: "button", onclick: () => startNewThread() },
-    icon("plus"), "New conversation");
 }
 
 export function openSidebar() {

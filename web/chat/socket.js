@@ -1,11 +1,11 @@
-// The chat's WebSocket: connect, reconnect with exponential backoff, ping, sendFrame and `resume`
-// (frames: docs/protocol.md; behaviour: docs/web.md, "Connection").
+// The chat's WebSocket: connect, reconnect with exponential backoff (and the banner that counts down), ping,
+// sendFrame and `resume` (frames: docs/protocol.md; behaviour: docs/web.md, "Connection"). What arrives goes on the
+// bus: each frame (`frame`), and a refused token (`auth-failed`).
 
-import { apiFetch } from "../shared.js";
-import { authFailed } from "./account.js";
-import { onFrame } from "./events.js";
-import { hideBanner, renderReconnectBanner, setConnection, showBanner } from "./render.js";
-import { app, config } from "./state.js";
+import { emit } from "../bus.js";
+import { apiFetch, h, icon } from "../shared.js";
+import { hideBanner, setConnection, showBanner } from "./render.js";
+import { app, config, ui } from "./state.js";
 
 const PING_EVERY_MS = 5 * 60 * 1000; // API Gateway closes a WebSocket idle for 10 minutes
 const BACKOFF_FIRST_MS = 500;
@@ -43,7 +43,7 @@ export function connect() {
     }
   });
   ws.addEventListener("message", (event) => {
-    if (serial === app.serial) onFrame(event.data);
+    if (serial === app.serial) emit("frame", event.data);
   });
   ws.addEventListener("close", () => {
     if (serial !== app.serial) return; // a socket we closed on purpose
@@ -82,7 +82,7 @@ async function checkSignInThenRetry() {
     await apiFetch(config.apiBase, "/sessions", { token: app.token });
   } catch (err) {
     if (err.code === "token_rejected") {
-      authFailed();
+      emit("auth-failed");
       return;
     }
   }
@@ -98,6 +98,19 @@ function scheduleReconnect() {
   renderReconnectBanner();
   clearTimeout(app.retryTimer);
   app.retryTimer = setTimeout(connect, delay);
+}
+
+export function renderReconnectBanner() {
+  const seconds = Math.max(0, Math.ceil((app.retryAt - Date.now()) / 1000));
+  const text = seconds ? `Connection lost. Reconnecting in ${seconds} s…` : "Connection lost. Reconnecting…";
+  const existing = ui.banner.querySelector("[data-role=reconnect-text]");
+  if (existing && !ui.banner.hidden) {
+    existing.textContent = text;
+    return;
+  }
+  showBanner("warning", text, h("button", { class: "btn btn-small btn-secondary", type: "button",
+    "data-testid": "reconnect-now", onclick: reconnectNow }, icon("refresh"), "Retry now"));
+  ui.banner.querySelector(".banner-text").dataset.role = "reconnect-text";
 }
 
 export function reconnectNow() {

@@ -1,11 +1,8 @@
-// The web chat's state, shared by its modules: the configuration (config.json), the page's elements (`ui`)
-// and the mutable `app` object (who is signed in, the threads, the socket, its timers).
-//
-// The chat's modules import one another in cycles (threads, socket, render, …). ES modules allow that as long as
-// nothing imported is used while a module loads: they only define functions and constants at the top level and
-// call each other later. This module imports nothing from the others, so the state exists before any of them runs.
+// The web chat's state, shared by its modules: the configuration (config.json), the page's elements (`ui`),
+// the mutable `app` object (who is signed in, the threads, the socket, its timers) and the thread list this browser
+// remembers. The bottom of chat/: it imports none of the others, and they import only downward (see ../bus.js).
 
-import { STORAGE, adoptTokenFromUrl, loadConfig } from "../shared.js";
+import { STORAGE, adoptTokenFromUrl, loadConfig, parseTime } from "../shared.js";
 
 // First, before anything loads: a ?token= leaves the address bar (and is remembered if it changed who is signed in).
 export const signedInByLink = adoptTokenFromUrl(STORAGE.chatToken);
@@ -65,4 +62,18 @@ export const app = {
 
 export function currentThread() {
   return app.openId ? app.threads.get(app.openId) : null;
+}
+
+export function byRecent(a, b) {
+  return (parseTime(b.updatedAt) ?? Number.MAX_SAFE_INTEGER) - (parseTime(a.updatedAt) ?? Number.MAX_SAFE_INTEGER);
+}
+
+/** The threads this browser remembers, per user in localStorage (threads.js reads them back). */
+export function saveThreads() {
+  const list = [...app.threads.values()]
+    .filter((t) => t.known && !t.expired)
+    .sort(byRecent)
+    .slice(0, 50)
+    .map((t) => ({ id: t.id, title: t.title, updatedAt: t.updatedAt }));
+  localStorage.setItem(STORAGE.threads(app.sub), JSON.stringify(list));
 }

@@ -1,16 +1,23 @@
-// The chat's conversations: the thread list kept in localStorage (per user), the sessions from
-// GET /api/v1/sessions, opening a thread (and its #thread= address) and replaying its stored transcript.
+// The chat's conversations: the threads this browser remembers (read back from localStorage, per user), the sessions
+// from GET /api/v1/sessions, opening a thread (and its #thread= address), its empty state, and replaying its stored
+// transcript. On the bus: a refused token (`auth-failed`), a transcript on screen (`transcript-loaded`: events.js
+// applies the live events that waited for it).
 
-import { STORAGE, THREAD_ID_PATTERN, apiFetch, fetchTranscript, h, parseTime, truncate } from "../shared.js";
+import { emit } from "../bus.js";
+import { STORAGE, THREAD_ID_PATTERN, apiFetch, fetchTranscript, h, icon, truncate } from "../shared.js";
 import { TranscriptView } from "../transcript.js";
-import { authFailed } from "./account.js";
-import { renderQueue, updateComposer } from "./composer.js";
-import { handleThreadEvent } from "./events.js";
-import {
-  closeSidebar, emptyState, newConversationButton, renderHeader, renderThreadList, showBanner,
-} from "./render.js";
+import { renderQueue, sendMessage, updateComposer } from "./composer.js";
+import { closeSidebar, renderHeader, renderThreadList, showBanner } from "./render.js";
 import { resumeThread } from "./socket.js";
-import { app, config, currentThread, ui } from "./state.js";
+import { app, config, currentThread, saveThreads, ui } from "./state.js";
+
+const SUGGESTIONS = [
+  "What is the status of order 1042?",
+  "Please cancel order 1043",
+  "I want a refund for order 1044",
+  "How do returns work?",
+  "Talk to a human",
+];
 
 class Thread {
   constructor(id, { title = "", known = false, status = "idle", updatedAt = null } = {}) {
@@ -64,26 +71,13 @@ export function loadLocalThreads() {
   }
 }
 
-export function saveThreads() {
-  const list = [...app.threads.values()]
-    .filter((t) => t.known && !t.expired)
-    .sort(byRecent)
-    .slice(0, 50)
-    .map((t) => ({ id: t.id, title: t.title, updatedAt: t.updatedAt }));
-  localStorage.setItem(STORAGE.threads(app.sub), JSON.stringify(list));
-}
-
-export function byRecent(a, b) {
-  return (parseTime(b.updatedAt) ?? Number.MAX_SAFE_INTEGER) - (parseTime(a.updatedAt) ?? Number.MAX_SAFE_INTEGER);
-}
-
 /** The caller's threads from GET /api/v1/sessions, merged with the ones this browser remembers. */
 export async function loadSessions() {
   let sessions;
   try {
     sessions = (await apiFetch(config.apiBase, "/sessions", { token: app.token })).sessions || [];
   } catch (err) {
-    if (err.code === "token_rejected") authFailed();
+    if (err.code === "token_rejected") emit("auth-failed");
     else showBanner("warning", `Your earlier conversations could not be loaded: ${err.message}`);
     renderThreadList();
     return;
@@ -167,7 +161,7 @@ function loadTranscript(thread) {
         thread.view.error("not_found", "This conversation is no longer available. It may have expired.",
           newConversationButton());
       } else if (err.code === "token_rejected") {
-        authFailed();
+        emit("auth-failed");
         thread.view.error(err.code, "Sign in again to see this conversation.");
       } else {
         thread.view.error(err.code, `This conversation could not be loaded: ${err.message}`,
@@ -177,7 +171,7 @@ function loadTranscript(thread) {
     } finally {
       thread.loading = null;
     }
-    for (const event of thread.buffer.splice(0)) handleThreadEvent(thread, event);
+    emit("transcript-loaded", thread);
     if (app.openId === thread.id) {
       renderHeader();
       updateComposer();
@@ -191,6 +185,21 @@ export function reloadTranscript(thread) {
   return loadTranscript(thread).then(() => {
     if (thread.status !== "idle") thread.view.setTyping(true);
   });
+}
+
+function emptyState() {
+  return h("div", { class: "empty-state", "data-testid": "empty-state" },
+    h("div", { class: "empty-icon", html: icon("chat").innerHTML }),
+    h("h2", { text: "How can we help?" }),
+    h("p", { text: "Ask about an order, track a delivery, cancel or refund an order, or ask for a person." }),
+    h("div", { class: "suggestions" }, SUGGESTIONS.map((text) =>
+      h("button", { class: "chip suggestion", type: "button", "data-testid": "suggestion",
+        onclick: () => { ui.input.value = text; sendMessage(); } }, text))));
+}
+
+export function newConversationButton() {
+  return h("button", { class: "btn btn-small btn-primary", type: "button", onclick: () => startNewThread() },
+    icon("plus"), "New conversation");
 }
 
 export function threadFromHash() {

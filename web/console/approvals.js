@@ -1,14 +1,14 @@
 // The approval queue (GET /api/v1/approvals?status=pending): one row per pending approval, updated in
 // place, with a comment and Approve / Reject (POST /api/v1/approvals/{interrupt_id}) and a live countdown.
 
+import { emit } from "../bus.js";
 import {
-  actionLabel, amountCentsOf, argsInWords, centsInWords, describeAction, formatCountdown, formatDateTime, formatRelative,
-  h, icon, parseTime,
+  actionLabel, amountCentsOf, argsInWords, centsInWords, describeAction, formatDateTime, formatRelative, h, icon,
 } from "../shared.js";
 import { loadTranscript, threadButton } from "./drawer.js";
+import { tickCountdowns, toast } from "./page.js";
 import { loadAudit } from "./reports.js";
-import { signOut, toast } from "./session.js";
-import { api, authProblemText, isAuthProblem, state, ui } from "./state.js";
+import { api, isAuthProblem, state, ui } from "./state.js";
 
 const DECIDED_ROW_LINGER_MS = 4000;
 
@@ -185,7 +185,7 @@ async function decide(interruptId, approved) {
     if (state.drawerThread === row.dataset.threadId) loadTranscript(state.drawerThread, { quiet: true }).catch(() => {});
   } catch (err) {
     if (isAuthProblem(err)) {
-      signOut(authProblemText(err));
+      emit("auth-failed", err);
       return;
     }
     const known = {
@@ -208,14 +208,4 @@ async function decide(interruptId, approved) {
     row.classList.add("leaving");
     setTimeout(() => removeRow(interruptId), 400);
   }, DECIDED_ROW_LINGER_MS);
-}
-
-/** Every countdown on the page (the queue's rows, the drawer's pending approval): once a second and when one appears. */
-export function tickCountdowns() {
-  const now = Date.now();
-  for (const el of document.querySelectorAll("[data-expires-at]")) {
-    const left = (parseTime(el.dataset.expiresAt) ?? now) - now;
-    el.textContent = left > 0 ? formatCountdown(left) : "Expired";
-    el.classList.toggle("urgent", left < 60_000);
-  }
 }

@@ -1,14 +1,14 @@
 // The conversation panel: a thread's transcript, live while the console watches it (live.js), and the hand-off:
 // join (POST …/takeover), reply (POST …/messages), hand back (POST …/release), and the ticket's assignee, notes and
-// closing (POST /tickets/{id}). Opened from the inbox, the approval queue or any conversation id.
+// closing (POST /tickets/{id}). Opened from the inbox, the approval queue or any conversation id. On the bus: a
+// refused token (`auth-failed`), and a hand-off or ticket that changed (`ticket-changed`: the inbox reloads).
 
+import { emit } from "../bus.js";
 import { describeAction, formatClock, formatRelative, h, icon, outcomeOf, titleCase } from "../shared.js";
 import { TranscriptView } from "../transcript.js";
-import { tickCountdowns } from "./approvals.js";
-import { loadInbox } from "./inbox.js";
-import { unwatch, watch } from "./live.js";
-import { signOut, toast } from "./session.js";
-import { api, authProblemText, isAuthProblem, state, transcript, ui } from "./state.js";
+import { setLive, unwatch, watch } from "./live.js";
+import { tickCountdowns, toast } from "./page.js";
+import { api, isAuthProblem, state, transcript, ui } from "./state.js";
 
 export function threadButton(threadId) {
   return h("button", {
@@ -38,7 +38,7 @@ export async function openDrawer(threadId, opener, ticketId = null) {
   try {
     await loadTranscript(threadId);
   } catch (err) {
-    if (isAuthProblem(err)) signOut(authProblemText(err));
+    if (isAuthProblem(err)) emit("auth-failed", err);
   }
 }
 
@@ -135,11 +135,6 @@ function isLive(threadId) {
   return state.live.open && state.live.watching === threadId && ui.drawerLive.dataset.state === "on";
 }
 
-export function setLive(value) {
-  ui.drawerLive.dataset.state = value;
-  ui.drawerLive.textContent = { on: "Live", connecting: "Connecting…", off: "" }[value] ?? "";
-}
-
 // ---------------------------------------------------------------- live events
 
 /** A frame from the console's WebSocket: the open conversation's events go into its transcript. */
@@ -217,7 +212,7 @@ function applyLive(frame) {
       return;
     case "handoff":
       view.handoff(frame);
-      refreshHandoff(state.drawerThread).then(() => loadInbox()).catch(() => {});
+      refreshHandoff(state.drawerThread).then(() => emit("ticket-changed")).catch(() => {});
       return;
     case "error":
       view.error(frame.code, frame.message);
@@ -342,7 +337,7 @@ async function act(run, done) {
     if (done) toast(done);
   } catch (err) {
     if (isAuthProblem(err)) {
-      signOut(authProblemText(err));
+      emit("auth-failed", err);
       return;
     }
     await refreshHandoff(state.drawerThread).catch(() => {});
@@ -350,7 +345,7 @@ async function act(run, done) {
     return;
   }
   await refreshHandoff(state.drawerThread);
-  loadInbox().catch(() => {});
+  emit("ticket-changed");
 }
 
 function joinConversation() {
@@ -389,7 +384,7 @@ async function sendReply() {
     ui.drawerBody.scrollTop = ui.drawerBody.scrollHeight;
   } catch (err) {
     if (isAuthProblem(err)) {
-      signOut(authProblemText(err));
+      emit("auth-failed", err);
       return;
     }
     barMessage(err.message, "error");

@@ -1,9 +1,10 @@
 // The console's WebSocket (with the operator's token): `watch` the open conversation to receive its events as they
 // happen (tokens, tool calls, the customer's messages, hand-offs), `unwatch` it when the panel closes. Reconnects with
-// backoff and watches again. Frames: docs/protocol.md.
+// backoff and watches again; the panel's "Live" mark says where it stands. Each frame goes on the bus (`frame`:
+// console.js hands it to the conversation panel). Frames: docs/protocol.md.
 
-import { onLiveEvent, setLive } from "./drawer.js";
-import { config, state } from "./state.js";
+import { emit } from "../bus.js";
+import { config, state, ui } from "./state.js";
 
 const BACKOFF_FIRST_MS = 500;
 const BACKOFF_MAX_MS = 15_000;
@@ -39,7 +40,7 @@ export function connectLive() {
     } catch {
       return;
     }
-    if (frame && typeof frame === "object" && frame.type !== "pong") onLiveEvent(frame);
+    if (frame && typeof frame === "object" && frame.type !== "pong") emit("frame", frame);
   });
   ws.addEventListener("close", () => {
     if (serial !== live.serial) return;
@@ -81,6 +82,12 @@ export function unwatch() {
   const live = state.live;
   if (live.watching) send({ type: "unwatch", thread_id: live.watching });
   live.watching = null;
+}
+
+/** The conversation panel's "Live" mark: on, connecting… or nothing. */
+export function setLive(value) {
+  ui.drawerLive.dataset.state = value;
+  ui.drawerLive.textContent = { on: "Live", connecting: "Connecting…", off: "" }[value] ?? "";
 }
 
 function send(frame) {

@@ -1,11 +1,12 @@
-// Sign-in and the refresh loop: the token gate, signing in and out (and the live WebSocket with it), reloading
-// every panel every few seconds (Pause stops it), and the page's error banner and toast.
+// Sign-in and the refresh loop: the token gate, signing in and out (and the live WebSocket with it), and reloading
+// every panel every few seconds (Pause stops it). The top of console/, under console.js.
 
-import { STORAGE, h, icon, readClaims } from "../shared.js";
+import { STORAGE, readClaims } from "../shared.js";
 import { loadApprovals, removeRow } from "./approvals.js";
 import { closeDrawer, loadTranscript } from "./drawer.js";
 import { loadInbox } from "./inbox.js";
 import { connectLive, disconnectLive } from "./live.js";
+import { hideError, showError } from "./page.js";
 import { loadAnalytics, loadAudit } from "./reports.js";
 import { authProblemText, isAuthProblem, state, ui } from "./state.js";
 
@@ -94,20 +95,4 @@ export function signIn(token) {
   renderRefreshState();
   startRefreshing();
   connectLive();
-}
-
-export function showError(text) {
-  ui.error.replaceChildren(icon("alert"), h("span", { class: "banner-text", text }));
-  ui.error.hidden = false;
-}
-
-function hideError() {
-  ui.error.hidden = true;
-}
-
-export function toast(text) {
-  clearTimeout(state.toastTimer);
-  ui.toast.textContent = text;
-  ui.toast.hidden = false;
-  state.toastTimer = setTimeout(() => { ui.toast.hidden = true; }, 3500);
 }

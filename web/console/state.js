@@ -1,9 +1,6 @@
 // The operator console's state, shared by its modules: the configuration (config.json), the page's elements (`ui`),
-// the mutable `state` object, and the HTTP API called with the operator's token.
-//
-// The console's modules import one another in cycles (approvals, drawer, session). ES modules allow that as long as
-// nothing imported is used while a module loads: they only define functions and constants at the top level and
-// call each other later. This module imports nothing from the others, so the state exists before any of them runs.
+// the mutable `state` object, and the HTTP API called with the operator's token. The bottom of console/: it imports
+// none of the others, and they import only downward (see ../bus.js).
 
 import { STORAGE, adoptTokenFromUrl, apiFetch, fetchTranscript, loadConfig } from "../shared.js";
 

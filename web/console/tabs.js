@@ -1,7 +1,7 @@
 // The console's tabs (Inbox, Approvals, Audit log): selecting one shows its panel and loads what it needs.
 
+import { showError } from "./page.js";
 import { loadAudit } from "./reports.js";
-import { showError } from "./session.js";
 import { $, state } from "./state.js";
 
 export function selectTab(name, focus = false) {
