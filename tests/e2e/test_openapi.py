@@ -3,7 +3,11 @@ as the oracle (responses conform, every status is documented, no 5xx); the docum
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import re
+import urllib.request
 from typing import Any
 
 import pytest
@@ -122,3 +126,19 @@ def test_swagger_ui_serves_its_assets_itself(stack):
     status, page = stack.http("GET", "/api/v1/docs")
     assert status == 200 and "SwaggerUIBundle" in page
     assert "cdn" not in page.split("<script>", 1)[0].lower(), "Swagger UI would load its assets from a CDN"
+
+
+def test_swagger_ui_runs_only_its_own_scripts_and_cannot_be_framed(stack):
+    # Given the docs page (it keeps a token in the browser: persistAuthorization)
+    with urllib.request.urlopen(f"{stack.base}/api/v1/docs", timeout=10) as response:  # noqa: S310 - the local stack
+        headers, page = response.headers, response.read().decode()
+    # Then only its inline scripts run, by hash; no other origin, no frame, no sniffing
+    policy = headers["Content-Security-Policy"]
+    scripts = re.findall(r"<script>(.*?)</script>", page, re.DOTALL)
+    assert len(scripts) >= 2
+    for body in scripts:
+        digest = base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
+        assert f"'sha256-{digest}'" in policy
+    assert "default-src 'none'" in policy and "frame-ancestors 'none'" in policy and "unsafe-eval" not in policy
+    assert "'unsafe-inline'" not in policy.split("script-src", 1)[1].split(";", 1)[0]
+    assert (headers["X-Frame-Options"], headers["X-Content-Type-Options"]) == ("DENY", "nosniff")
