@@ -1,5 +1,8 @@
 """Abuse limits over the real stack: rate_limited frames and turns (connection kept), size limits never a 5xx."""
 
+import json
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 
 import pytest
@@ -93,3 +96,17 @@ def test_refused_http_requests_pay_first(limited):
     big = {"approved": True, "comment": "x" * 70_000}
     statuses = [limited.http("POST", "/api/v1/approvals/abc", operator, big)[0] for _ in range(12)]
     assert 429 in statuses and set(statuses) <= {413, 429}
+
+
+def test_a_body_nested_thousands_deep_is_a_400_not_a_500(limited):
+    operator = limited.token("ops-deep", "operator")
+    deep = '{"approved": true, "comment": ' + "[" * 20_000 + "]" * 20_000 + "}"
+    request = urllib.request.Request(f"{limited.base}/api/v1/approvals/abc", data=deep.encode(), method="POST")
+    request.add_header("Authorization", f"Bearer {operator}")
+    request.add_header("Content-Type", "application/json")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=15)
+    assert refused.value.code == 400
+    assert json.loads(refused.value.read())["error"]["code"] == "invalid_json"
+    # And the same caller's next request is served as usual
+    assert limited.http("GET", "/api/v1/approvals", operator)[0] == 200

@@ -111,3 +111,9 @@ def test_error_event_shape():
         "message": "Unknown frame type",
         "request_id": "r-1",
     }
+
+
+def test_a_frame_nested_thousands_deep_is_invalid_json_not_a_crash():
+    deep = '{"type": "message", "thread_id": "t", "content": ' + "[" * 12_000 + "]" * 12_000 + "}"
+    with pytest.raises(InvalidJson):
+        parse_frame(deep)

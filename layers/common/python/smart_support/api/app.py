@@ -20,6 +20,7 @@ from smart_support.api.dependencies import SETTINGS_KEY, refused_token
 from smart_support.auth.tokens import Principal, principal_from_context
 from smart_support.protocol.errors import (
     InternalError,
+    InvalidJson,
     MessageTooLarge,
     NotFound,
     RateLimited,
@@ -32,6 +33,7 @@ from smart_support.settings import ApiSettings
 PREFIX = "/api/v1"
 # Routes API Gateway serves without the authorizer (template.yaml: Auth: {Authorizer: NONE}); the rest need a token.
 PUBLIC_PATHS = frozenset({f"{PREFIX}/health", f"{PREFIX}/openapi.json", f"{PREFIX}/docs"})
+MAX_NESTING = 500  # fewer brackets than this cannot nest deep enough to matter
 MAX_BODY_BYTES = 64 * 1024  # every body this API takes is far smaller (a decision, a note, an operator's message)
 logger = Logger(child=True)
 # Powertools keeps the request it resolves on the BaseRouter class (current_event, lambda_context) and the resolver
@@ -48,6 +50,19 @@ def caller_of(event: Mapping[str, Any]) -> Principal | None:
         return principal_from_context(authorizer) if authorizer else None
     except Unauthorized:
         return None
+
+
+def too_deep(body: str) -> bool:
+    """A body nested so deeply that parsing it would exhaust the interpreter's recursion (a 400, never a 500)."""
+    if body.count("[") + body.count("{") < MAX_NESTING:
+        return False
+    try:
+        json.loads(body)
+    except RecursionError:
+        return True
+    except ValueError:
+        return False  # not JSON: the route's validation says so
+    return False
 
 
 def bucket_of(event: Mapping[str, Any]) -> str:
@@ -77,6 +92,8 @@ class GuardedResolver(APIGatewayHttpResolver):
         refused = refused or refused_token(dict(event))
         if refused is None and len(body) > MAX_BODY_BYTES:
             refused = MessageTooLarge(f"The request body is too large ({len(body):,} bytes; the limit is 64 KiB).")
+        if refused is None and too_deep(body):
+            refused = InvalidJson("Invalid JSON: the body is nested too deeply.")
         if refused is None:
             with _RESOLVING:
                 return super().resolve(event, context)

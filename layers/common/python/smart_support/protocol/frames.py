@@ -96,7 +96,7 @@ def parse_frame(body: str | bytes | None) -> ClientFrame:
         raise MessageTooLarge(f"The frame is too large: {len(raw)} bytes, the limit is {MAX_FRAME_BYTES}.")
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: nested thousands deep
         raise InvalidJson() from exc
     if not isinstance(data, dict):
         raise InvalidJson()
