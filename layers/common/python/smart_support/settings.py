@@ -96,6 +96,8 @@ class AgentModelSettings(FieldGroup):
     openai_model: str = "local"  # llama.cpp serves one model whatever the name; vLLM and hosted APIs need theirs
     openai_api_key: str | None = Field(default=None, repr=False)  # locally; llama.cpp needs none
     openai_api_key_parameter: str | None = None  # in AWS: the SecureString holding the key (none: no key)
+    # per read: a small model on a busy CPU may think longer than a hosted one before its first byte
+    openai_timeout_seconds: float = Field(60, gt=0, le=600)
     offline_token_delay_ms: NonNegativeInt = 20
     offline_first_token_ms: NonNegativeInt = 0  # the offline model's wait before each call's first token
 

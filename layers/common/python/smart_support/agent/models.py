@@ -65,9 +65,9 @@ BEDROCK_MAX_TOKENS = 1024
 _CACHING_MODELS = re.compile(r"anthropic\.claude-(3-5-haiku|3-7-sonnet|(sonnet|opus|haiku)-4)|amazon\.nova-")
 _TOOL_CACHING_MODELS = re.compile(r"anthropic\.claude-")
 
-# OpenAI-compatible endpoints: the timeout is per read, so a stream that keeps sending runs on (the function's own
-# timeout bounds a turn); the client retries connection errors, 408/409/429 and 5xx before a stream opens.
-OPENAI_TIMEOUT_SECONDS = 60
+# OpenAI-compatible endpoints: the timeout (OPENAI_TIMEOUT_SECONDS, 60 s) is per read, so a stream that keeps sending
+# runs on (the function's own timeout bounds a turn); the client retries connection errors, 408/409/429 and 5xx
+# before a stream opens.
 OPENAI_MAX_RETRIES = 2
 OPENAI_MAX_TOKENS = 1024  # max_completion_tokens (llama.cpp's server reads it since early 2026; older ones ignore it)
 NO_API_KEY = "none"  # sent when no key is configured: llama.cpp checks none unless started with --api-key
@@ -620,7 +620,7 @@ def build_openai_model(
         streaming=True,
         stream_usage=True,  # stream_options.include_usage: the last chunk carries the token counts
         max_retries=OPENAI_MAX_RETRIES,
-        timeout=OPENAI_TIMEOUT_SECONDS,
+        timeout=settings.openai_timeout_seconds,
     )
 
 
