@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -34,11 +33,6 @@ PREFIX = "/api/v1"
 PUBLIC_PATHS = frozenset({f"{PREFIX}/health", f"{PREFIX}/openapi.json", f"{PREFIX}/docs"})
 MAX_BODY_BYTES = 64 * 1024  # every body this API takes is far smaller (a decision, a note, an operator's message)
 logger = Logger(child=True)
-# Powertools keeps the request it resolves on the BaseRouter class (current_event, lambda_context) and the resolver
-# (context): one request per process, which is how Lambda runs it. A process that answers several at once (the
-# local stack, which runs every function in one process) must let them take turns; on Lambda this lock is never
-# contended.
-_RESOLVING = threading.Lock()
 
 
 def caller_of(event: Mapping[str, Any]) -> Principal | None:
@@ -72,8 +66,7 @@ class GuardedResolver(APIGatewayHttpResolver):
             except RateLimited as exc:
                 refused = exc
         if refused is None:
-            with _RESOLVING:
-                return super().resolve(event, context)
+            return super().resolve(event, context)
         request_id = (event.get("requestContext") or {}).get("requestId")
         return {
             "statusCode": refused.http_status,
