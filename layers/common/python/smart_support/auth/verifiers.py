@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 import jwt  # at init, which Lambda runs on a whole vCPU: every request to the authorizer verifies a token
 from pydantic import ValidationError
 
-from smart_support.auth.tokens import MAX_LIFETIME_SECONDS, Principal, Role, display_name_claim
+from smart_support.auth.principals import MAX_LIFETIME_SECONDS, Principal, Role, TokenVerifier, display_name_claim
 from smart_support.protocol.errors import Unauthorized
 from smart_support.settings import IdentitySettings
 
 INVALID = "The token is invalid or expired."
-
-
-class TokenVerifier(Protocol):
-    """Turns a bearer token into the principal it proves, or raises Unauthorized."""
-
-    def verify(self, token: str) -> Principal:
-        """The principal of a valid token."""
 
 
 class SharedSecretVerifier:
