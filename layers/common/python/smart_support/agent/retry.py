@@ -8,16 +8,19 @@ attempt delivered (and, once its graph run finished, its outcome) is kept for th
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
 from smart_support import aws
 from smart_support.aws import TransientError
-from smart_support.store.deliveries import Delivery, DeliveryStore, delivery_key
+from smart_support.store.deliveries import Delivery, delivery_key
 from smart_support.store.dynamodb import StoreError, is_transient_failure
 from smart_support.turns.models import AgentTask
 from smart_support.turns.streaming import ThreadChannel
+
+if TYPE_CHECKING:
+    from smart_support.store.ports import DeliveryRepository
 
 logger = Logger(child=True)
 
@@ -50,7 +53,7 @@ def attempt_key(task: AgentTask) -> dict[str, Any]:
 
 
 def remember_delivered(
-    deliveries: DeliveryStore | None,
+    deliveries: DeliveryRepository | None,
     key: dict[str, Any],
     channel: ThreadChannel,
     entries: list[dict[str, Any]],

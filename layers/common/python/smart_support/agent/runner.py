@@ -23,8 +23,12 @@ from smart_support.agent.retry import attempt_key, remember_delivered, transient
 from smart_support.agent.usage import ModelUsage
 from smart_support.protocol.events import message_complete_event
 from smart_support.store import analytics
-from smart_support.store.deliveries import DeliveryStore
-from smart_support.store.ports import SessionRepository, TicketRepository, TranscriptRepository
+from smart_support.store.ports import (
+    DeliveryRepository,
+    SessionRepository,
+    TicketRepository,
+    TranscriptRepository,
+)
 from smart_support.turns.decisions import ApprovalService
 from smart_support.turns.models import AgentTask, InterruptInfo, TurnRequest
 from smart_support.turns.stepfunctions import TurnWorkflow
@@ -46,7 +50,7 @@ class TurnRunner:
         tickets: TicketRepository | None = None,
         workflow: TurnWorkflow | None = None,
         transcripts: TranscriptRepository | None = None,
-        deliveries: DeliveryStore | None = None,
+        deliveries: DeliveryRepository | None = None,
     ) -> None:
         self.graph = graph
         self.sessions = sessions

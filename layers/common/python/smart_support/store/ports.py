@@ -9,6 +9,7 @@ if TYPE_CHECKING:  # annotations only: importing the ports loads no store (light
     from collections.abc import Callable
 
     from smart_support.store.approvals import AuditSubject, PendingApproval
+    from smart_support.store.deliveries import Delivery
     from smart_support.store.orders import Order
     from smart_support.store.sessions import QueuedMessage, Session
     from smart_support.store.tickets import Ticket, TicketKind, TicketStatus
@@ -249,6 +250,16 @@ class TranscriptRepository(Protocol):
 
     def handoff_exchange(self, thread_id: str, turn: int, limit: int = 40) -> list[dict[str, Any]]:
         """The messages the customer and an operator exchanged after `turn` (the model has not seen them)."""
+
+
+class DeliveryRepository(Protocol):
+    """What a failed agent task had delivered to the client, kept for the state machine's retry of it."""
+
+    def remember(self, key: dict[str, Any], delivery: Delivery, now: float | None = None) -> bool:
+        """Keep what a failing task delivered (False if it could not be kept)."""
+
+    def recall(self, key: dict[str, Any]) -> Delivery | None:
+        """What the failed attempt delivered (None if it kept nothing)."""
 
 
 class AnalyticsRepository(Protocol):
