@@ -94,9 +94,9 @@ class MemoryTickets:
 
 graph = build_graph(
     # the rest of the model's and the context's settings from the environment, as the stack's agent reads them
-    model=build_model(AgentModelSettings(model_provider="offline")),  # type: ignore[call-arg]  # region: AWS_REGION
+    model=build_model(AgentModelSettings(model_provider="offline")),
     orders=DemoOrders(),
     tickets=MemoryTickets(),
     checkpointer=None,
-    context=context_window(ContextSettings()),  # type: ignore[call-arg]  # from the environment
+    context=context_window(ContextSettings()),  # from the environment
 )

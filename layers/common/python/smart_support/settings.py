@@ -24,6 +24,9 @@ LOCAL_AUTH_SECRET = "local-dev-secret-change-me-0123456789abcdef"  # noqa: S105 
 class FieldGroup(BaseModel):
     """Base of every group: frozen (hashable, so services can be cached per settings), env names in capitals."""
 
+    # A field's default is given as `Field(default=...)`: the type checker takes a positional one for none, and every
+    # model built without that field (from the environment, in a test) would need a suppression.
+
     # defer_build: a group's validator is built when a process first loads it, so each process builds only its own
     model_config = ConfigDict(
         frozen=True, extra="ignore", hide_input_in_errors=True, validate_by_name=True, defer_build=True
@@ -89,7 +92,7 @@ class ApprovalSettings(FieldGroup):
 class AgentModelSettings(FieldGroup):
     """Which chat model the agent runs, and where (offline, Amazon Bedrock, or any OpenAI-compatible endpoint)."""
 
-    region: str = Field("us-east-1", validation_alias="AWS_REGION")
+    region: str = Field(default="us-east-1", validation_alias="AWS_REGION")
     model_provider: Literal["offline", "bedrock", "openai"] = "offline"
     bedrock_model_id: str = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
     openai_base_url: str | None = None  # the endpoint's /v1 URL, e.g. llama.cpp's http://127.0.0.1:8081/v1
@@ -116,7 +119,7 @@ class AgentModelSettings(FieldGroup):
 class ContextSettings(FieldGroup):
     """What the model sees of a conversation: the summary and recent turns within a token budget (agent/context.py)."""
 
-    context_tokens: int = Field(6000, ge=4000)
+    context_tokens: int = Field(default=6000, ge=4000)
     context_turns: PositiveInt = 4
     # Who picks the specialist of a turn: the customer's words (no model call) or the model (docs/agent.md, eval).
     router: Literal["keywords", "model"] = "keywords"
@@ -140,7 +143,7 @@ class IdentitySettings(FieldGroup):
 
     allow_anonymous: bool = False
     identity_mode: Literal["shared-secret", "oidc"] = "shared-secret"
-    auth_secret: str | None = Field(None, repr=False)
+    auth_secret: str | None = Field(default=None, repr=False)
     auth_secret_parameter: str = "/smart-support/auth-secret"  # noqa: S105 - a parameter name, not a secret
     oidc_issuer: str | None = None
     oidc_audience: str | None = None

@@ -98,11 +98,9 @@ def build_resolver(settings: ApiSettings) -> APIGatewayHttpResolver:
 
     openapi.register(app, PREFIX, PUBLIC_PATHS)
 
-    @app.exception_handler(SupportError)  # type: ignore[untyped-decorator]  # Powertools leaves it unannotated
     def support_error(error: SupportError) -> Response[dict[str, Any]]:
         return envelope(error)
 
-    @app.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]  # Powertools leaves it unannotated
     def invalid_request(error: RequestValidationError) -> Response[dict[str, Any]]:
         fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in error.errors())
         return envelope(ValidationFailed(f"Invalid request: {fields}"))
@@ -111,9 +109,14 @@ def build_resolver(settings: ApiSettings) -> APIGatewayHttpResolver:
     def not_found(_: NotFoundError) -> Response[dict[str, Any]]:
         return envelope(NotFound("No such route."))
 
-    @app.exception_handler(Exception)  # type: ignore[untyped-decorator]  # Powertools leaves it unannotated
     def unexpected(error: Exception) -> Response[dict[str, Any]]:
         logger.exception("request failed")
         return envelope(InternalError())
+
+    # Registered by calls, not as decorators: Powertools leaves exception_handler unannotated, and a decorator
+    # without types would erase the handlers' own.
+    app.exception_handler(SupportError)(support_error)
+    app.exception_handler(RequestValidationError)(invalid_request)
+    app.exception_handler(Exception)(unexpected)
 
     return app
