@@ -10,6 +10,7 @@ if TYPE_CHECKING:  # annotations only: importing the ports loads no store (light
 
     from smart_support.store.approvals import AuditSubject, PendingApproval
     from smart_support.store.deliveries import Delivery
+    from smart_support.store.items import Item
     from smart_support.store.orders import Order
     from smart_support.store.sessions import QueuedMessage, Session
     from smart_support.store.tickets import Ticket, TicketKind, TicketStatus
@@ -245,7 +246,7 @@ class TranscriptRepository(Protocol):
     ) -> tuple[list[dict[str, Any]], str | None]:
         """Up to `limit` entries of the thread, oldest first, from `cursor`; and the cursor of the rest (or None)."""
 
-    def put(self, item: dict[str, Any]) -> None:
+    def put(self, item: Item) -> None:
         """Store one transcript item (the customer's question at turn start)."""
 
     def handoff_exchange(self, thread_id: str, turn: int, limit: int = 40) -> list[dict[str, Any]]:
@@ -255,10 +256,10 @@ class TranscriptRepository(Protocol):
 class DeliveryRepository(Protocol):
     """What a failed agent task had delivered to the client, kept for the state machine's retry of it."""
 
-    def remember(self, key: dict[str, Any], delivery: Delivery, now: float | None = None) -> bool:
+    def remember(self, key: Item, delivery: Delivery, now: float | None = None) -> bool:
         """Keep what a failing task delivered (False if it could not be kept)."""
 
-    def recall(self, key: dict[str, Any]) -> Delivery | None:
+    def recall(self, key: Item) -> Delivery | None:
         """What the failed attempt delivered (None if it kept nothing)."""
 
 

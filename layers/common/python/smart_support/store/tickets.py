@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -22,6 +22,12 @@ from smart_support.store.dynamodb import (
 )
 from smart_support.store.pages import decode_cursor, encode_cursor
 from smart_support.store.sessions import thread_key
+
+if TYPE_CHECKING:
+    from types_boto3_dynamodb import DynamoDBClient
+    from types_boto3_dynamodb.type_defs import PutTypeDef, QueryInputTypeDef, TransactWriteItemTypeDef, UpdateTypeDef
+
+    from smart_support.store.items import Item
 
 TicketKind = Literal["escalation", "approval_timeout", "takeover"]
 TicketStatus = Literal["open", "assigned", "closed"]
@@ -77,7 +83,7 @@ class Ticket(BaseModel):
         return self.model_copy(update={"notes": [*self.notes, note]})
 
 
-def ticket_key(ticket_id: str) -> dict[str, Any]:
+def ticket_key(ticket_id: str) -> Item:
     """Primary key of a ticket item."""
     return {"PK": {"S": f"TICKET#{ticket_id}"}, "SK": {"S": "TICKET"}}
 
@@ -96,12 +102,12 @@ def status_partition(status: TicketStatus) -> str:
 class TicketStore:
     """Data access for tickets (no TTL attribute: tickets outlive sessions)."""
 
-    def __init__(self, table_name: str, dynamodb: Any = None) -> None:
+    def __init__(self, table_name: str, dynamodb: DynamoDBClient | None = None) -> None:
         self.table_name = table_name
         self._dynamodb = dynamodb or aws.client("dynamodb")
 
     # ---------------------------------------------------------------- writes
-    def item(self, ticket: Ticket) -> dict[str, Any]:
+    def item(self, ticket: Ticket) -> Item:
         """The ticket's DynamoDB item, indexed by status (open and assigned by creation, closed by closing time)."""
         since = ticket.closed_at if ticket.status == "closed" and ticket.closed_at else ticket.created_at
         values = {
@@ -111,9 +117,9 @@ class TicketStore:
         }
         return {**ticket_key(ticket.ticket_id), **items.to_item(values)}
 
-    def put_request(self, ticket: Ticket, expected_version: int | None) -> dict[str, Any]:
+    def put_request(self, ticket: Ticket, expected_version: int | None) -> PutTypeDef:
         """A Put (for a transaction) of a new ticket, or of a change to the version that was read."""
-        put: dict[str, Any] = {"TableName": self.table_name, "Item": self.item(ticket)}
+        put: PutTypeDef = {"TableName": self.table_name, "Item": self.item(ticket)}
         if expected_version is None:
             put["ConditionExpression"] = "attribute_not_exists(PK)"
         else:
@@ -156,14 +162,16 @@ class TicketStore:
             created_at=stamp,
             updated_at=stamp,
         )
-        link: dict[str, Any] = {
+        link: UpdateTypeDef = {
             "TableName": self.table_name,
             "Key": thread_key(thread_id),
             "UpdateExpression": "SET ticket_id = :tid",
             "ConditionExpression": "attribute_exists(PK) AND attribute_not_exists(ticket_id)",
             "ExpressionAttributeValues": items.to_values({":tid": ticket.ticket_id}),
         }
-        count = {"Update": analytics.counters_update(self.table_name, {"handoffs_requested": 1})}
+        count: TransactWriteItemTypeDef = {
+            "Update": analytics.counters_update(self.table_name, {"handoffs_requested": 1})
+        }
         for _ in range(3):  # the session may change between the read and the write: look again
             if self._transact([{"Put": self.put_request(ticket, None)}, {"Update": link}, count]):
                 return ticket
@@ -194,7 +202,7 @@ class TicketStore:
         except TicketConflict:
             return ticket
 
-    def _transact(self, transact_items: list[dict[str, Any]]) -> bool:
+    def _transact(self, transact_items: list[TransactWriteItemTypeDef]) -> bool:
         """True when written; False when cancelled (a condition, or a conflict with another request: look again)."""
         try:
             transact_write(self._dynamodb, transact_items)
@@ -231,7 +239,7 @@ class TicketStore:
         self, status: TicketStatus = "open", limit: int = 20, cursor: str | None = None
     ) -> tuple[list[Ticket], str | None]:
         """One page of the tickets with `status` (open and assigned oldest first, closed newest first)."""
-        query: dict[str, Any] = {
+        query: QueryInputTypeDef = {
             "TableName": self.table_name,
             "IndexName": "GSI1",
             "KeyConditionExpression": "GSI1PK = :pk",

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from smart_support import aws
 from smart_support.protocol.errors import ValidationFailed
 from smart_support.store import items, pages
+
+if TYPE_CHECKING:
+    from types_boto3_dynamodb import DynamoDBClient
+    from types_boto3_dynamodb.type_defs import QueryInputTypeDef
+
+    from smart_support.store.items import Item
 
 TRANSCRIPT_RETENTION_SECONDS = 30 * 24 * 3600
 REPLAY_PAGE = 50
@@ -14,14 +20,14 @@ REPLAY_PAGE_MAX = 200
 _AFTER_SEGMENTS = "TURN$"  # sorts after every "TURN#..." key
 
 
-def segment_key(thread_id: str, turn: int, run: int) -> dict[str, Any]:
+def segment_key(thread_id: str, turn: int, run: int) -> Item:
     """Key of one run of a turn (its start in epoch ms orders a turn's first run and its resumes)."""
     return {"PK": {"S": f"THREAD#{thread_id}"}, "SK": {"S": f"TURN#{turn:06d}#{run:013d}"}}
 
 
 def segment_item(
-    thread_id: str, turn: int, run: int, entries: list[dict[str, Any]], now: float, **extra: Any
-) -> dict[str, Any]:
+    thread_id: str, turn: int, run: int, entries: list[dict[str, Any]], now: float, **extra: object
+) -> Item:
     """The DynamoDB item of one run's transcript entries."""
     values = {
         "thread_id": thread_id,
@@ -34,7 +40,7 @@ def segment_item(
     return {**segment_key(thread_id, turn, run), **items.to_item(values)}
 
 
-def entry_item(thread_id: str, turn: int, entry: dict[str, Any], now: float, tag: str) -> dict[str, Any]:
+def entry_item(thread_id: str, turn: int, entry: dict[str, Any], now: float, tag: str) -> Item:
     """One entry written on its own (a customer's message at turn start, a message or event of a hand-off).
 
     Its key sorts after the turn's earlier items (epoch ms) and `tag` keeps two entries of the same ms apart.
@@ -44,7 +50,7 @@ def entry_item(thread_id: str, turn: int, entry: dict[str, Any], now: float, tag
     return item
 
 
-def question_item(thread_id: str, turn: int, entry: dict[str, Any], now: float) -> dict[str, Any]:
+def question_item(thread_id: str, turn: int, entry: dict[str, Any], now: float) -> Item:
     """The customer's message that starts `turn`, stored before the agent runs: it sorts first in its turn."""
     return segment_item(thread_id, turn, 0, [entry], now)
 
@@ -56,11 +62,11 @@ class TranscriptStore:
     reads at most `limit` + 1 segments.
     """
 
-    def __init__(self, table_name: str, dynamodb: Any = None) -> None:
+    def __init__(self, table_name: str, dynamodb: DynamoDBClient | None = None) -> None:
         self.table_name = table_name
         self._dynamodb = dynamodb or aws.client("dynamodb")
 
-    def put(self, item: dict[str, Any]) -> None:
+    def put(self, item: Item) -> None:
         """Store one transcript item."""
         self._dynamodb.put_item(TableName=self.table_name, Item=item)
 
@@ -84,7 +90,7 @@ class TranscriptStore:
     ) -> tuple[list[dict[str, Any]], str | None]:
         """Up to `limit` entries of the thread, oldest first, from `cursor`; and the cursor of the rest (or None)."""
         start_sk, skip = decode_cursor(cursor) if cursor else (segment_prefix(), 0)
-        query: dict[str, Any] = {
+        query: QueryInputTypeDef = {
             "TableName": self.table_name,
             "KeyConditionExpression": "PK = :pk AND SK BETWEEN :from AND :to",
             "ExpressionAttributeValues": items.to_values(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from smart_support.clock import iso
 from smart_support.protocol.errors import ThreadBusy
@@ -20,6 +20,9 @@ from smart_support.store.sessions.item import (
 )
 from smart_support.store.sessions.ownership import ThreadOwnership
 from smart_support.store.sessions.table import SessionTable
+
+if TYPE_CHECKING:
+    from types_boto3_dynamodb.type_defs import UpdateTypeDef
 
 MAX_QUEUED = 3  # messages that may wait behind a running turn; the next one is thread_busy
 
@@ -61,7 +64,7 @@ class MessageQueue:
         if len(session.queued) >= MAX_QUEUED:
             raise ThreadBusy("Three messages are already waiting for this answer; please wait a moment.")
         queued = QueuedMessage(content=content, message_id=message_id, at=iso(now))
-        update: dict[str, Any] = {
+        update: UpdateTypeDef = {
             "TableName": self.table.table_name,
             "Key": thread_key(thread_id),
             "UpdateExpression": "SET queued = list_append(if_not_exists(queued, :empty), :one),"
