@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
 import boto3
@@ -39,8 +40,8 @@ class RecordingSender:
     def __init__(self) -> None:
         self.events: list[dict[str, Any]] = []
 
-    def send(self, connection_id: str | None, payload: dict[str, Any]) -> bool:
-        self.events.append(payload)
+    def send(self, connection_id: str | None, payload: Mapping[str, object]) -> bool:
+        self.events.append(dict(payload))
         return True
 
     def text(self, since: int = 0) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypedDict
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
@@ -33,6 +33,25 @@ PREFIX = "/api/v1"
 PUBLIC_PATHS = frozenset({f"{PREFIX}/health", f"{PREFIX}/openapi.json", f"{PREFIX}/docs"})
 MAX_BODY_BYTES = 64 * 1024  # every body this API takes is far smaller (a decision, a note, an operator's message)
 logger = Logger(child=True)
+
+
+class ErrorFields(TypedDict):
+    """What every error says (api/responses.ErrorDetail documents it)."""
+
+    code: str
+    message: str
+    request_id: str | None
+
+
+class ErrorBody(TypedDict):
+    """The error envelope of every non-2xx answer."""
+
+    error: ErrorFields
+
+
+def error_body(error: SupportError, request_id: str | None) -> ErrorBody:
+    """The envelope of `error`, for the request `request_id`."""
+    return {"error": {"code": error.code, "message": error.message, "request_id": request_id}}
 
 
 def caller_of(event: Mapping[str, Any]) -> Principal | None:
@@ -71,7 +90,7 @@ class GuardedResolver(APIGatewayHttpResolver):
         return {
             "statusCode": refused.http_status,
             "headers": {"Content-Type": content_types.APPLICATION_JSON},
-            "body": json.dumps({"error": {"code": refused.code, "message": refused.message, "request_id": request_id}}),
+            "body": json.dumps(error_body(refused, request_id)),
             "isBase64Encoded": False,
         }
 
@@ -88,28 +107,28 @@ def build_resolver(settings: ApiSettings) -> APIGatewayHttpResolver:
 
     app.use(middlewares=[provide_settings])
 
-    def envelope(error: SupportError) -> Response[dict[str, Any]]:
+    def envelope(error: SupportError) -> Response[ErrorBody]:
         request_id = app.current_event.request_context.request_id
         return Response(
             status_code=error.http_status,
             content_type=content_types.APPLICATION_JSON,
-            body={"error": {"code": error.code, "message": error.message, "request_id": request_id}},
+            body=error_body(error, request_id),
         )
 
     openapi.register(app, PREFIX, PUBLIC_PATHS)
 
-    def support_error(error: SupportError) -> Response[dict[str, Any]]:
+    def support_error(error: SupportError) -> Response[ErrorBody]:
         return envelope(error)
 
-    def invalid_request(error: RequestValidationError) -> Response[dict[str, Any]]:
+    def invalid_request(error: RequestValidationError) -> Response[ErrorBody]:
         fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in error.errors())
         return envelope(ValidationFailed(f"Invalid request: {fields}"))
 
     @app.not_found
-    def not_found(_: NotFoundError) -> Response[dict[str, Any]]:
+    def not_found(_: NotFoundError) -> Response[ErrorBody]:
         return envelope(NotFound("No such route."))
 
-    def unexpected(error: Exception) -> Response[dict[str, Any]]:
+    def unexpected(error: Exception) -> Response[ErrorBody]:
         logger.exception("request failed")
         return envelope(InternalError())
 

@@ -110,7 +110,7 @@ class HandoffService:
 
     def post_message(
         self, thread_id: str, operator: Principal, content: str, now: float | None = None
-    ) -> dict[str, Any]:
+    ) -> dict[str, object]:
         """The holding operator speaks: stored in the transcript (role operator), sent to the customer."""
         now = time.time() if now is None else now
         session = self.sessions.get_visible(thread_id, operator.sub, is_operator=True, now=now)
@@ -230,7 +230,7 @@ class HandoffService:
         message_id: str | None,
         connection_id: str | None,
         now: float | None = None,
-    ) -> dict[str, Any]:
+    ) -> dict[str, object]:
         """Store the customer's message for the operator (no model runs), tell the watchers; StillHeld if released.
 
         A `message_id` the thread already took writes nothing: the same content is answered with the status again,
