@@ -22,7 +22,7 @@ from smart_support.store.analytics import AnalyticsStore
 from smart_support.store.approvals import AlreadyFinal, ApprovalStore
 from smart_support.store.deliveries import DeliveryStore
 from smart_support.store.sessions import SessionStore
-from smart_support.store.transcript import TranscriptStore, question_item
+from smart_support.store.transcript import TranscriptEntry, TranscriptStore, question_item
 from smart_support.turns.decisions import ApprovalService
 from smart_support.turns.models import AgentTask, AwaitApprovalTask, Decision, InterruptInfo, TurnRequest
 from smart_support.turns.stepfunctions import TurnWorkflow
@@ -84,7 +84,7 @@ def start(sessions: SessionStore, thread_id: str, content: str = QUESTION, owner
     return AgentTask(task="run", turn=turn)
 
 
-def saved(dynamodb, thread_id: str) -> list[dict[str, Any]]:
+def saved(dynamodb, thread_id: str) -> list[TranscriptEntry]:
     return TranscriptStore(TABLE, dynamodb).page(thread_id, time.time(), limit=200)[0]
 
 

@@ -20,7 +20,9 @@ from smart_support.turns.models import AgentTask
 from smart_support.turns.streaming import ThreadChannel
 
 if TYPE_CHECKING:
+    from smart_support.store.items import Item
     from smart_support.store.ports import DeliveryRepository
+    from smart_support.store.transcript import TranscriptEntry
 
 logger = Logger(child=True)
 
@@ -45,7 +47,7 @@ def transient_failure(exc: Exception) -> TransientError | None:
     return ThrottlingError(str(exc)) if code in THROTTLING_CODES else TransientError(str(exc))
 
 
-def attempt_key(task: AgentTask) -> dict[str, Any]:
+def attempt_key(task: AgentTask) -> Item:
     """The key under which this task's attempts keep what they delivered."""
     turn = task.turn
     which = f"resume-{task.interrupt.interrupt_id}" if task.task == "resume" and task.interrupt else task.task
@@ -54,9 +56,9 @@ def attempt_key(task: AgentTask) -> dict[str, Any]:
 
 def remember_delivered(
     deliveries: DeliveryRepository | None,
-    key: dict[str, Any],
+    key: Item,
     channel: ThreadChannel,
-    entries: list[dict[str, Any]],
+    entries: list[TranscriptEntry],
     outcome: dict[str, Any] | None,
     run: int,
 ) -> None:

@@ -8,7 +8,7 @@ The run's parts live beside it: `relay` (the stream to the client), `cancel` (th
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from aws_lambda_powertools import Logger
 from langchain_core.messages import HumanMessage
@@ -33,6 +33,9 @@ from smart_support.turns.decisions import ApprovalService
 from smart_support.turns.models import AgentTask, InterruptInfo, TurnRequest
 from smart_support.turns.stepfunctions import TurnWorkflow
 from smart_support.turns.streaming import Sender, ThreadChannel, TokenCoalescer
+
+if TYPE_CHECKING:
+    from smart_support.store.transcript import TranscriptEntry
 
 logger = Logger(child=True)
 
@@ -71,12 +74,14 @@ class TurnRunner:
         earlier = self.deliveries.recall(key) if task.attempt and self.deliveries else None
         if earlier:
             channel.skip_delivered(earlier.text, earlier.events)
-        entries: list[dict[str, Any]] = []
+        entries: list[TranscriptEntry] = []
         outcome: dict[str, Any] | None = None
         run = int(now * 1000) % 10**13
         try:
             if earlier and earlier.finished:  # the graph already did this task: only the end of the turn is left
-                entries, outcome, run = earlier.entries or [], earlier.outcome or {}, earlier.run or run
+                # the entries as remember_delivered kept them
+                entries = cast("list[TranscriptEntry]", earlier.entries or [])
+                outcome, run = earlier.outcome or {}, earlier.run or run
             else:
                 outcome = self._run_graph(task, channel, entries, now)
             return self._finish(task, outcome, channel, entries, run)
@@ -88,7 +93,7 @@ class TurnRunner:
             raise
 
     def _run_graph(
-        self, task: AgentTask, channel: ThreadChannel, entries: list[dict[str, Any]], now: float
+        self, task: AgentTask, channel: ThreadChannel, entries: list[TranscriptEntry], now: float
     ) -> dict[str, Any]:
         """Stream this task's graph run to the client; its outcome (serialisable: the retry may keep it)."""
         turn = task.turn
@@ -131,7 +136,7 @@ class TurnRunner:
         graph_input: Any,
         task: AgentTask,
         channel: ThreadChannel,
-        entries: list[dict[str, Any]],
+        entries: list[TranscriptEntry],
         watch: CancelWatch,
         usage: ModelUsage,
         stop: bool,
@@ -179,7 +184,7 @@ class TurnRunner:
         task: AgentTask,
         outcome: dict[str, Any],
         channel: ThreadChannel,
-        entries: list[dict[str, Any]],
+        entries: list[TranscriptEntry],
         run: int,
     ) -> dict[str, Any]:
         turn = task.turn

@@ -3,7 +3,8 @@ interface of a verifier. Both the tokens and the verifiers build on it; it impor
 
 from __future__ import annotations
 
-from typing import Any, Literal, Protocol
+from collections.abc import Mapping
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -13,7 +14,7 @@ MAX_LIFETIME_SECONDS = 24 * 3600  # shared-secret tokens: `exp` required, and at
 MAX_NAME_CHARS = 80
 
 
-def display_name_claim(claims: dict[str, Any]) -> str | None:
+def display_name_claim(claims: Mapping[str, object]) -> str | None:
     """A token's optional `name` claim, trimmed (what customers see of an operator)."""
     name = claims.get("name")
     return str(name)[:MAX_NAME_CHARS] if isinstance(name, str) and name.strip() else None

@@ -27,7 +27,7 @@ def mint_token(
     if ttl_seconds > MAX_LIFETIME_SECONDS:
         raise ValueError("a token lives at most 24 hours")
     issued = int(time.time() if now is None else now)
-    claims: dict[str, Any] = {"sub": sub, "role": role, "iat": issued, "exp": issued + ttl_seconds}
+    claims: dict[str, object] = {"sub": sub, "role": role, "iat": issued, "exp": issued + ttl_seconds}
     if name:
         claims["name"] = name
     return jwt.encode(claims, secret, algorithm=ALGORITHM)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
 
 import jwt  # at init, which Lambda runs on a whole vCPU: every request to the authorizer verifies a token
 from pydantic import ValidationError
@@ -79,7 +78,7 @@ class OidcVerifier:
         except (jwt.InvalidTokenError, jwt.PyJWKClientError, ValidationError) as exc:
             raise Unauthorized(INVALID) from exc
 
-    def _role(self, claims: dict[str, Any]) -> Role:
+    def _role(self, claims: Mapping[str, object]) -> Role:
         value = claims.get(self.role_claim)
         groups = value if isinstance(value, list) else str(value or "").split()
         return "operator" if self.operator_group in groups or value == "operator" else "customer"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from smart_support import aws
 from smart_support.clock import iso
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from types_boto3_dynamodb.type_defs import PutTypeDef, TransactWriteItemTypeDef, UpdateTypeDef
 
     from smart_support.store.items import Item
+    from smart_support.store.transcript import TranscriptEntry
 
 TRANSACT_ATTEMPTS = 4
 
@@ -43,7 +44,7 @@ class HandoffStore:
         session: Session,
         ticket: Ticket,
         read_version: int | None,
-        entry: dict[str, Any],
+        entry: TranscriptEntry,
         counters: dict[str, int],
         now: float,
     ) -> None:
@@ -79,7 +80,7 @@ class HandoffStore:
     def add_message(
         self,
         session: Session,
-        entry: dict[str, Any],
+        entry: TranscriptEntry,
         now: float,
         *,
         operator_id: str | None = None,
@@ -125,7 +126,7 @@ class HandoffStore:
         )
 
     def release(
-        self, session: Session, ticket: Ticket, read_version: int | None, entry: dict[str, Any], now: float
+        self, session: Session, ticket: Ticket, read_version: int | None, entry: TranscriptEntry, now: float
     ) -> None:
         """Back to the AI: session idle (the model reads the exchange on the next turn), ticket closed."""
         stamp = iso(now)
@@ -151,7 +152,7 @@ class HandoffStore:
         )
 
     def close_ticket(
-        self, ticket: Ticket, read_version: int, session: Session | None, entry: dict[str, Any], now: float
+        self, ticket: Ticket, read_version: int, session: Session | None, entry: TranscriptEntry, now: float
     ) -> None:
         """Close a ticket nobody holds; the session it is linked to (if any) stops waiting for a person."""
         transact: list[TransactWriteItemTypeDef] = [{"Put": self.tickets.put_request(ticket, read_version)}]

@@ -14,6 +14,7 @@ if TYPE_CHECKING:  # annotations only: importing the ports loads no store (light
     from smart_support.store.orders import Order
     from smart_support.store.sessions import QueuedMessage, Session
     from smart_support.store.tickets import Ticket, TicketKind, TicketStatus
+    from smart_support.store.transcript import TranscriptEntry
     from smart_support.turns.models import Decision
 
 
@@ -61,7 +62,7 @@ class SessionRepository(SessionReader, Protocol):
         self,
         thread_id: str,
         turn: int,
-        entries: list[dict[str, Any]],
+        entries: list[TranscriptEntry],
         counters: dict[str, int],
         *,
         finished: bool,
@@ -81,7 +82,7 @@ class SessionRepository(SessionReader, Protocol):
         owner: str,
         content: str,
         message_id: str | None,
-        transcript_item: Callable[[int], dict[str, Any]],
+        transcript_item: Callable[[int], Item],
         now: float | None = None,
     ) -> Session:
         """Queue a message behind the running turn (and store it in the transcript); ThreadBusy when full."""
@@ -188,7 +189,7 @@ class HandoffRepository(Protocol):
         session: Session,
         ticket: Ticket,
         read_version: int | None,
-        entry: dict[str, Any],
+        entry: TranscriptEntry,
         counters: dict[str, int],
         now: float,
     ) -> None:
@@ -197,7 +198,7 @@ class HandoffRepository(Protocol):
     def add_message(
         self,
         session: Session,
-        entry: dict[str, Any],
+        entry: TranscriptEntry,
         now: float,
         *,
         operator_id: str | None = None,
@@ -207,12 +208,12 @@ class HandoffRepository(Protocol):
         """A message of the held thread (the operator's or the customer's); the TTL slides."""
 
     def release(
-        self, session: Session, ticket: Ticket, read_version: int | None, entry: dict[str, Any], now: float
+        self, session: Session, ticket: Ticket, read_version: int | None, entry: TranscriptEntry, now: float
     ) -> None:
         """Back to the AI: idle, the ticket closed."""
 
     def close_ticket(
-        self, ticket: Ticket, read_version: int, session: Session | None, entry: dict[str, Any], now: float
+        self, ticket: Ticket, read_version: int, session: Session | None, entry: TranscriptEntry, now: float
     ) -> None:
         """Close a ticket nobody holds; its session stops waiting for a person."""
 
@@ -243,13 +244,13 @@ class TranscriptRepository(Protocol):
 
     def page(
         self, thread_id: str, now: float, limit: int = 50, cursor: str | None = None
-    ) -> tuple[list[dict[str, Any]], str | None]:
+    ) -> tuple[list[TranscriptEntry], str | None]:
         """Up to `limit` entries of the thread, oldest first, from `cursor`; and the cursor of the rest (or None)."""
 
     def put(self, item: Item) -> None:
         """Store one transcript item (the customer's question at turn start)."""
 
-    def handoff_exchange(self, thread_id: str, turn: int, limit: int = 40) -> list[dict[str, Any]]:
+    def handoff_exchange(self, thread_id: str, turn: int, limit: int = 40) -> list[TranscriptEntry]:
         """The messages the customer and an operator exchanged after `turn` (the model has not seen them)."""
 
 

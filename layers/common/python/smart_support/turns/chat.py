@@ -35,6 +35,7 @@ from smart_support.turns.streaming import Sender
 if TYPE_CHECKING:
     from smart_support.store.items import Item
     from smart_support.store.ports import ApprovalRepository, SessionRepository, TranscriptRepository
+    from smart_support.store.transcript import TranscriptEntry
     from smart_support.turns.decisions import ApprovalService
     from smart_support.turns.handoff import HandoffService
 
@@ -44,7 +45,13 @@ logger = Logger(child=True)
 def queued_item(frame: MessageFrame, turn: int) -> Item:
     """The transcript item of a queued message: stored at once, in order, as part of the next turn."""
     now = time.time()
-    entry = {"role": "user", "content": frame.content, "at": iso(now), "queued": True, "message_id": frame.message_id}
+    entry: TranscriptEntry = {
+        "role": "user",
+        "content": frame.content,
+        "at": iso(now),
+        "queued": True,
+        "message_id": frame.message_id,
+    }
     return segment_item(frame.thread_id, turn, int(now * 1000) % 10**13, [entry], now)
 
 
@@ -221,7 +228,7 @@ class ChatService:
         )
         try:
             # Stored before the agent runs, so a reload mid-answer replays the question (the answer comes at the end).
-            question = {"role": "user", "content": frame.content, "at": iso(now)}
+            question: TranscriptEntry = {"role": "user", "content": frame.content, "at": iso(now)}
             if frame.message_id:
                 question["message_id"] = frame.message_id
             self.transcripts.put(question_item(frame.thread_id, session.turn, question, now))

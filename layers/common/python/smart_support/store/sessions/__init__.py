@@ -14,7 +14,7 @@ hands each call to the part that owns it, all over one `SessionTable`:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from smart_support import aws
 from smart_support.store.sessions.item import (
@@ -34,6 +34,9 @@ from smart_support.store.sessions.watchers import ThreadWatchers
 
 if TYPE_CHECKING:
     from types_boto3_dynamodb import DynamoDBClient
+
+    from smart_support.store.items import Item
+    from smart_support.store.transcript import TranscriptEntry
 
 # What the rest of the package takes from here; each part's own names are imported from its module.
 __all__ = [
@@ -126,7 +129,7 @@ class SessionStore:
         self,
         thread_id: str,
         turn: int,
-        entries: list[dict[str, Any]],
+        entries: list[TranscriptEntry],
         counters: dict[str, int],
         *,
         finished: bool,
@@ -144,7 +147,7 @@ class SessionStore:
         owner: str,
         content: str,
         message_id: str | None,
-        transcript_item: Callable[[int], dict[str, Any]],
+        transcript_item: Callable[[int], Item],
         now: float | None = None,
     ) -> Session:
         """Queue a message behind the running turn and store it in the transcript: MessageQueue.enqueue."""

@@ -4,7 +4,7 @@ its run's transcript and counters in one transaction (back to idle, unless messa
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger
 
@@ -18,6 +18,8 @@ from smart_support.store.transcript import segment_item
 
 if TYPE_CHECKING:
     from types_boto3_dynamodb.type_defs import PutTypeDef, TransactWriteItemTypeDef, UpdateTypeDef
+
+    from smart_support.store.transcript import TranscriptEntry
 
 logger = Logger(child=True)
 
@@ -109,7 +111,7 @@ class TurnLifecycle:
         self,
         thread_id: str,
         turn: int,
-        entries: list[dict[str, Any]],
+        entries: list[TranscriptEntry],
         counters: dict[str, int],
         *,
         finished: bool,
