@@ -86,17 +86,22 @@ class MemoryTickets:
         return self.tickets[ticket.ticket_id]
 
     def list_page(
-        self, status: TicketStatus = "open", limit: int = 20, cursor: str | None = None
+        self,
+        status: TicketStatus = "open",
+        limit: int = 20,
+        cursor: str | None = None,
+        created_before: str | None = None,
     ) -> tuple[list[Ticket], str | None]:
         """The tickets with `status`, one page."""
-        return [t for t in self.tickets.values() if t.status == status][:limit], None
+        found = [t for t in self.tickets.values() if t.status == status]
+        return [t for t in found if created_before is None or t.created_at < created_before][:limit], None
 
 
 graph = build_graph(
     # the rest of the model's and the context's settings from the environment, as the stack's agent reads them
-    model=build_model(AgentModelSettings(model_provider="offline")),  # type: ignore[call-arg]  # region: AWS_REGION
+    model=build_model(AgentModelSettings(model_provider="offline")),
     orders=DemoOrders(),
     tickets=MemoryTickets(),
     checkpointer=None,
-    context=context_window(ContextSettings()),  # type: ignore[call-arg]  # from the environment
+    context=context_window(ContextSettings()),  # from the environment
 )

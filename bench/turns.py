@@ -47,7 +47,8 @@ class AgentResults:
                 self.results.append(result)
             return result, error
 
-        registry.invoke = invoke  # type: ignore[method-assign]
+        # Replaced on this one registry (whatever holds it): the type checker refuses assigning to a method.
+        setattr(registry, "invoke", invoke)  # noqa: B010
 
 
 @dataclass

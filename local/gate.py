@@ -13,6 +13,7 @@ backend, and botocore's retry handler sees the error exactly as it would see AWS
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import threading
 from collections import Counter, deque
@@ -144,22 +145,27 @@ _ACTIVE: list[Checker] = []
 C = TypeVar("C", bound=Checker)
 
 
+def _checked_first(original: Callable[..., Any]) -> Callable[..., Any]:
+    """moto's BotocoreStubber.__call__, answering first with the response of an active checker, if one has any."""
+
+    @functools.wraps(original)
+    def gated(self: Any, event_name: str, request: Any, **kwargs: Any) -> Any:
+        for active in reversed(list(_ACTIVE)):
+            response = active.check(event_name, request)
+            if response is not None:
+                return response
+        return original(self, event_name, request, **kwargs)
+
+    return gated
+
+
 def install(checker: C) -> C:
     """Consult `checker` on every botocore request of this process before moto's stubber (latest installed first)."""
     from moto.core.botocore_stubber import BotocoreStubber
 
-    if not getattr(BotocoreStubber.__call__, "_gated", False):
-        original = BotocoreStubber.__call__
-
-        def gated(self: Any, event_name: str, request: Any, **kwargs: Any) -> Any:
-            for active in reversed(list(_ACTIVE)):
-                response = active.check(event_name, request)
-                if response is not None:
-                    return response
-            return original(self, event_name, request, **kwargs)
-
-        gated._gated = True  # type: ignore[attr-defined]
-        BotocoreStubber.__call__ = gated  # type: ignore[method-assign]
+    if not hasattr(BotocoreStubber.__call__, "__wrapped__"):  # once per process: our wrapper names what it wraps
+        # A method replaced on moto's class: the type checker refuses the plain assignment to a method.
+        setattr(BotocoreStubber, "__call__", _checked_first(BotocoreStubber.__call__))  # noqa: B010
     _ACTIVE.append(checker)
     return checker
 

@@ -3,16 +3,34 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
+import threading
 import time
 import traceback
 import uuid
 from collections import Counter
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
 from local.gate import acting_as
 from local.template import REGION, ROOT, function_arn
+
+# Powertools' event handler keeps the request it resolves on the BaseRouter class (current_event, lambda_context):
+# one request per process, which is how Lambda runs it, each concurrent request in an execution environment of its
+# own. Here every function shares one process and each function one loaded module, so the invocations of functions
+# that resolve requests with Powertools take turns (two at once answered one of them with a 500).
+_RESOLVING = threading.Lock()
+POWERTOOLS_RESOLVERS = "aws_lambda_powertools.event_handler.api_gateway"
+
+
+def holds_resolver(module: ModuleType) -> bool:
+    """True when the handler module routes with a Powertools resolver (its request is kept process-wide)."""
+    api_gateway = sys.modules.get(POWERTOOLS_RESOLVERS)  # not loaded: no module can hold one
+    if api_gateway is None:
+        return False
+    return any(isinstance(value, api_gateway.BaseRouter) for value in vars(module).values())
 
 
 @dataclass
@@ -52,6 +70,7 @@ class LocalFunction:
     timeout: int
     environment: dict[str, str]
     module: ModuleType | None = None
+    one_at_a_time: bool = False  # its invocations take turns (see _RESOLVING)
 
     def load(self) -> None:
         """Import the handler module from its CodeUri (a cold start)."""
@@ -63,6 +82,7 @@ class LocalFunction:
         module = importlib.util.module_from_spec(spec)
         with acting_as(self.logical_id):  # a cold start's AWS calls use the function's role too
             spec.loader.exec_module(module)
+        self.one_at_a_time = holds_resolver(module)
         self.module = module
 
     def invoke(self, event: Any) -> tuple[Any, dict[str, Any] | None]:
@@ -72,7 +92,8 @@ class LocalFunction:
             if self.module is None:
                 self.load()
             handler = getattr(self.module, self.handler.rsplit(".", 1)[1])
-            with acting_as(self.logical_id):  # every AWS call it makes is checked against its own role
+            turn: AbstractContextManager[object] = _RESOLVING if self.one_at_a_time else nullcontext()
+            with turn, acting_as(self.logical_id):  # every AWS call it makes is checked against its own role
                 return handler(event, context), None
         except Exception as exc:
             return None, {

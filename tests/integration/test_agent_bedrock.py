@@ -22,8 +22,12 @@ from smart_support.agent.models import build_bedrock_model
 from smart_support.agent.runner import TurnRunner
 from smart_support.agent.usage import add_usage_metrics
 from smart_support.settings import AgentModelSettings
+from smart_support.store.analytics import AnalyticsStore
+from smart_support.store.approvals import ApprovalStore
 from smart_support.store.sessions import SessionStore
+from smart_support.turns.decisions import ApprovalService
 from smart_support.turns.models import AgentTask, TurnRequest
+from smart_support.turns.stepfunctions import TurnWorkflow
 from smart_support.turns.streaming import EventSender
 from tests.integration.agent_turns import DEMO, make_graph, say
 
@@ -150,7 +154,7 @@ def bedrock_graph(dynamodb, recorded: RecordedBedrock):
     client = boto3.client("bedrock-runtime", region_name="us-east-1", endpoint_url="https://bedrock.recorded.invalid")
     client.meta.events.register_first("before-send.bedrock-runtime.ConverseStream", recorded)
     client.meta.events.register_first("before-send.bedrock-runtime.Converse", _no_plain_converse)
-    settings = AgentModelSettings(model_provider="bedrock", bedrock_model_id=MODEL_ID)  # type: ignore[call-arg]  # region: AWS_REGION
+    settings = AgentModelSettings(model_provider="bedrock", bedrock_model_id=MODEL_ID)
     return make_graph(dynamodb, model=build_bedrock_model(settings, client=client))
 
 
@@ -260,7 +264,11 @@ def test_cached_tokens_reach_the_turn_result_and_the_metrics(dynamodb, orders):
         endpoint_url="https://abc123.execute-api.us-east-1.amazonaws.com/dev",
         region_name="us-east-1",
     )
-    runner = TurnRunner(graph, sessions, None, EventSender("", client=gateway))  # type: ignore[arg-type]  # a run needs no approvals
+    table = "ConversationsTable"
+    approvals = ApprovalService(  # a run that asks for no approval never calls it
+        ApprovalStore(table, dynamodb), sessions, TurnWorkflow(), AnalyticsStore(table, dynamodb)
+    )
+    runner = TurnRunner(graph, sessions, approvals, EventSender("", client=gateway))
     task = AgentTask(
         task="run",
         turn=TurnRequest(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -35,8 +36,8 @@ class RecordingSender:
     def __init__(self) -> None:
         self.sent: list[tuple[str | None, dict[str, Any]]] = []
 
-    def send(self, connection_id: str | None, payload: dict[str, Any]) -> bool:
-        self.sent.append((connection_id, payload))
+    def send(self, connection_id: str | None, payload: Mapping[str, object]) -> bool:
+        self.sent.append((connection_id, dict(payload)))
         return bool(connection_id)
 
     def to(self, connection_id: str) -> list[dict[str, Any]]:

@@ -133,7 +133,7 @@ def test_the_authorizer_settings_choose_the_mode(provider, monkeypatch):
     monkeypatch.setenv("OIDC_ISSUER", ISSUER)
     monkeypatch.setenv("OIDC_AUDIENCE", CLIENT_ID)
     monkeypatch.setenv("OIDC_JWKS_URL", provider.jwks_url)
-    verifier = verifier_for(AuthorizerSettings())  # type: ignore[call-arg]  # from the environment
+    verifier = verifier_for(AuthorizerSettings())  # from the environment
     # Then provider tokens authenticate and shared-secret tokens do not
     assert authenticate(provider.token(), verifier, allow_anonymous=False).sub == "user-1"
     from smart_support.auth.tokens import mint_token
@@ -143,4 +143,4 @@ def test_the_authorizer_settings_choose_the_mode(provider, monkeypatch):
     # And oidc without an issuer is a configuration error naming the variables
     monkeypatch.delenv("OIDC_ISSUER")
     with pytest.raises(ValueError, match="OIDC_ISSUER"):
-        AuthorizerSettings()  # type: ignore[call-arg]  # from the environment
+        AuthorizerSettings()  # from the environment

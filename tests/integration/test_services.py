@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from smart_support import services
 from smart_support.settings import ApiSettings, ConnectSettings, MessageSettings
+from smart_support.store.sessions import SessionStore
+
+
+def table_and_ttl(store: object) -> tuple[str, int]:
+    """Where a session store built by services keeps its sessions, and for how long."""
+    assert isinstance(store, SessionStore)
+    return store.table_name, store.ttl_seconds
 
 
 def test_each_settings_object_gets_its_own_services_built_once(aws):
@@ -20,8 +27,8 @@ def test_each_settings_object_gets_its_own_services_built_once(aws):
         ApiSettings(conversations_table="conversations", session_ttl_seconds=600, websocket_endpoint=endpoint)
     )
     assert services.sessions(api) is not services.sessions(connect)
-    assert (services.sessions(api).table_name, services.sessions(api).ttl_seconds) == ("conversations", 600)
-    assert (services.sessions(other).table_name, services.sessions(other).ttl_seconds) == ("another-table", 1800)
+    assert table_and_ttl(services.sessions(api)) == ("conversations", 600)
+    assert table_and_ttl(services.sessions(other)) == ("another-table", 1800)
 
 
 def test_the_message_service_starts_executions_and_decisions_need_no_state_machine(aws):

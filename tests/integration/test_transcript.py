@@ -3,7 +3,7 @@
 import pytest
 
 from smart_support.protocol.errors import ValidationFailed
-from smart_support.store.transcript import TranscriptStore, encode_cursor, segment_item
+from smart_support.store.transcript import TranscriptEntry, TranscriptStore, encode_cursor, segment_item
 
 TABLE = "ConversationsTable"
 NOW = 1_800_000_000.0
@@ -13,7 +13,10 @@ NOW = 1_800_000_000.0
 def transcript(dynamodb) -> TranscriptStore:
     # Given a thread of 30 turns (a user message, an answer and a decision each) and a segment past its TTL
     for turn in range(1, 31):
-        entries = [{"role": "user", "content": f"q{turn}"}, {"role": "assistant", "content": f"a{turn}"}]
+        entries: list[TranscriptEntry] = [
+            {"role": "user", "content": f"q{turn}"},
+            {"role": "assistant", "content": f"a{turn}"},
+        ]
         entries.append({"role": "decision", "content": f"d{turn}"})
         dynamodb.put_item(TableName=TABLE, Item=segment_item("t-page", turn, turn * 1000, entries, NOW))
     expired = segment_item("t-page", 31, 31_000, [{"role": "user", "content": "old"}], NOW - 40 * 24 * 3600)

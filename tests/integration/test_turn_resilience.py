@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
 import boto3
@@ -21,7 +22,7 @@ from smart_support.store.analytics import AnalyticsStore
 from smart_support.store.approvals import AlreadyFinal, ApprovalStore
 from smart_support.store.deliveries import DeliveryStore
 from smart_support.store.sessions import SessionStore
-from smart_support.store.transcript import TranscriptStore, question_item
+from smart_support.store.transcript import TranscriptEntry, TranscriptStore, question_item
 from smart_support.turns.decisions import ApprovalService
 from smart_support.turns.models import AgentTask, AwaitApprovalTask, Decision, InterruptInfo, TurnRequest
 from smart_support.turns.stepfunctions import TurnWorkflow
@@ -39,8 +40,8 @@ class RecordingSender:
     def __init__(self) -> None:
         self.events: list[dict[str, Any]] = []
 
-    def send(self, connection_id: str | None, payload: dict[str, Any]) -> bool:
-        self.events.append(payload)
+    def send(self, connection_id: str | None, payload: Mapping[str, object]) -> bool:
+        self.events.append(dict(payload))
         return True
 
     def text(self, since: int = 0) -> str:
@@ -83,7 +84,7 @@ def start(sessions: SessionStore, thread_id: str, content: str = QUESTION, owner
     return AgentTask(task="run", turn=turn)
 
 
-def saved(dynamodb, thread_id: str) -> list[dict[str, Any]]:
+def saved(dynamodb, thread_id: str) -> list[TranscriptEntry]:
     return TranscriptStore(TABLE, dynamodb).page(thread_id, time.time(), limit=200)[0]
 
 

@@ -157,7 +157,7 @@ def test_a_failed_start_returns_the_thread_to_idle(dynamodb, caplog):
     reply = service.handle(json.dumps({"type": "message", "thread_id": "t-1", "content": "hi"}), CTX)
     # Then the client hears a generic internal error with a request id, and the thread is usable again
     assert reply is not None and reply["code"] == "internal_error" and reply["request_id"] == "req-1"
-    assert "missing" not in reply["message"]
+    assert "missing" not in str(reply["message"])
     session = sessions.get("t-1")
     assert session is not None and session.status == "idle"
     # and the same request id is in the log record with the real cause

@@ -37,7 +37,8 @@ VALUES: list[Any] = [
 
 @pytest.mark.parametrize("value", VALUES, ids=repr)
 def test_serialize_matches_boto3(value: Any) -> None:
-    ours, theirs = serialize(value), TypeSerializer().serialize(value)
+    ours: dict[str, Any] = dict(serialize(value))
+    theirs = TypeSerializer().serialize(value)
     if any(kind in ours for kind in ("SS", "NS", "BS")):  # sets: the same members, in any order
         ((kind, members),) = ours.items()
         assert theirs.keys() == {kind}

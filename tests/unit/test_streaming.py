@@ -1,5 +1,6 @@
 """Token coalescing and frame limits, with a recording sender (the real @connections path is tested e2e)."""
 
+from collections.abc import Mapping
 from typing import Any
 
 from smart_support.protocol.events import dumps
@@ -15,10 +16,10 @@ class RecordingSender:
         self.sent: list[tuple[str, dict[str, Any]]] = []
         self.gone = set(gone)
 
-    def send(self, connection_id: str | None, payload: dict[str, Any]) -> bool:
+    def send(self, connection_id: str | None, payload: Mapping[str, object]) -> bool:
         if not connection_id or connection_id in self.gone:
             return False
-        self.sent.append((connection_id, payload))
+        self.sent.append((connection_id, dict(payload)))
         return True
 
 

@@ -90,6 +90,13 @@ class FakeTickets:
         return saved
 
     def list_page(
-        self, status: TicketStatus = "open", limit: int = 20, cursor: str | None = None
+        self,
+        status: TicketStatus = "open",
+        limit: int = 20,
+        cursor: str | None = None,
+        created_before: str | None = None,
     ) -> tuple[list[Ticket], str | None]:
-        return [ticket for ticket in self.tickets if ticket.status == status][:limit], None
+        found = [
+            t for t in self.tickets if t.status == status and (created_before is None or t.created_at < created_before)
+        ]
+        return found[:limit], None

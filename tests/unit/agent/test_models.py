@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from langchain_aws import ChatBedrockConverse
+
 from smart_support.agent.models import BEDROCK_CLIENT_CONFIG, OfflineChatModel, build_model
 from smart_support.settings import AgentModelSettings
 
@@ -9,7 +11,7 @@ from smart_support.settings import AgentModelSettings
 def test_offline_is_the_default_provider_with_the_configured_pace(monkeypatch):
     # Given default settings with a 7 ms pace
     monkeypatch.delenv("MODEL_PROVIDER", raising=False)
-    settings = AgentModelSettings(offline_token_delay_ms=7)  # type: ignore[call-arg]  # region comes from AWS_REGION
+    settings = AgentModelSettings(offline_token_delay_ms=7)  # region comes from AWS_REGION
 
     # When the model is built
     model = build_model(settings)
@@ -29,8 +31,8 @@ def test_bedrock_provider_builds_converse_with_retries_on_throttling():
     model = build_model(settings)
 
     # Then it is ChatBedrockConverse on that model and region, retrying adaptively
-    assert type(model).__name__ == "ChatBedrockConverse"
-    assert model.model_id == "us.anthropic.claude-haiku-4-5-20251001-v1:0"  # type: ignore[attr-defined]
-    assert model.client.meta.region_name == "eu-west-1"  # type: ignore[attr-defined]
-    assert model.client.meta.config.retries == {"mode": "adaptive", "total_max_attempts": 6}  # type: ignore[attr-defined]
+    assert isinstance(model, ChatBedrockConverse)
+    assert model.model_id == "us.anthropic.claude-haiku-4-5-20251001-v1:0"
+    assert model.client.meta.region_name == "eu-west-1"
+    assert model.client.meta.config.retries == {"mode": "adaptive", "total_max_attempts": 6}
     assert BEDROCK_CLIENT_CONFIG.retries == {"mode": "adaptive", "total_max_attempts": 6}

@@ -13,11 +13,16 @@ import threading
 import time
 from collections.abc import Callable
 from functools import cache
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Literal, TypeVar, cast, overload
 
 import botocore.session
 from botocore.config import Config
 from botocore.exceptions import ClientError
+
+if TYPE_CHECKING:  # the stubs are a development dependency: the functions ship without them
+    from types_boto3_apigatewaymanagementapi import ApiGatewayManagementApiClient
+    from types_boto3_dynamodb import DynamoDBClient
+    from types_boto3_stepfunctions import SFNClient
 
 CLIENT_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 5},
@@ -38,10 +43,11 @@ def session() -> botocore.session.Session:
 
 
 @cache
-def real_client(service: str, endpoint_url: str | None = None) -> Any:
+def real_client(service: str, endpoint_url: str | None = None) -> object:
     """The cached, thread-safe low-level client for `service`, built now."""
     with _session_lock:  # a session is not thread-safe; the clients it makes are
-        return session().create_client(service, config=CLIENT_CONFIG, endpoint_url=endpoint_url or None)
+        built: object = session().create_client(service, config=CLIENT_CONFIG, endpoint_url=endpoint_url or None)
+        return built
 
 
 class LazyClient:
@@ -51,16 +57,27 @@ class LazyClient:
         self._service = service
         self._endpoint_url = endpoint_url or None
 
-    def __getattr__(self, name: str) -> Any:
+    def __getattr__(self, name: str) -> object:
         return getattr(real_client(self._service, self._endpoint_url), name)
 
     def __repr__(self) -> str:
         return f"LazyClient({self._service!r})"
 
 
-def client(service: str, endpoint_url: str | None = None) -> Any:
-    """A low-level client for `service`, built (once per process) when first used."""
-    return LazyClient(service, endpoint_url)
+@overload
+def client(service: Literal["dynamodb"], endpoint_url: str | None = None) -> DynamoDBClient: ...
+@overload
+def client(service: Literal["stepfunctions"], endpoint_url: str | None = None) -> SFNClient: ...
+@overload
+def client(
+    service: Literal["apigatewaymanagementapi"], endpoint_url: str | None = None
+) -> ApiGatewayManagementApiClient: ...
+def client(
+    service: Literal["dynamodb", "stepfunctions", "apigatewaymanagementapi"], endpoint_url: str | None = None
+) -> DynamoDBClient | SFNClient | ApiGatewayManagementApiClient:
+    """A low-level client for `service`, built (once per process) when first used: typed as the client it stands
+    for, since every attribute it has is that client's."""
+    return cast("DynamoDBClient | SFNClient | ApiGatewayManagementApiClient", LazyClient(service, endpoint_url))
 
 
 def error_code(exc: Exception) -> str:

@@ -2,7 +2,8 @@
 
 Factories take their settings explicitly and are cached on them (settings are frozen, so hashable): nothing
 here remembers a "current" settings, which matters locally, where every function runs in one process.
-Each factory imports its module itself, so a function loads only the stores it uses.
+Each factory imports its module itself, so a function loads only the stores it uses, and hands it out as the
+Protocol of store/ports.py that the rest of the package is written against.
 """
 
 from __future__ import annotations
@@ -22,14 +23,16 @@ if TYPE_CHECKING:
         WorkflowSettings,
         WorkflowTaskSettings,
     )
-    from smart_support.store.analytics import AnalyticsStore
-    from smart_support.store.approvals import ApprovalStore
-    from smart_support.store.connections import ConnectionStore
-    from smart_support.store.deliveries import DeliveryStore
-    from smart_support.store.handoffs import HandoffStore
-    from smart_support.store.sessions import SessionStore
-    from smart_support.store.tickets import TicketStore
-    from smart_support.store.transcript import TranscriptStore
+    from smart_support.store.ports import (
+        AnalyticsRepository,
+        ApprovalRepository,
+        ConnectionRepository,
+        DeliveryRepository,
+        HandoffRepository,
+        SessionRepository,
+        TicketRepository,
+        TranscriptRepository,
+    )
     from smart_support.turns.chat import ChatService
     from smart_support.turns.decisions import ApprovalService
     from smart_support.turns.handoff import HandoffService
@@ -43,7 +46,7 @@ if TYPE_CHECKING:
 
 
 @cache
-def sessions(settings: ConversationSettings) -> SessionStore:
+def sessions(settings: ConversationSettings) -> SessionRepository:
     """Session data access."""
     from smart_support.store.sessions import SessionStore
 
@@ -51,7 +54,7 @@ def sessions(settings: ConversationSettings) -> SessionStore:
 
 
 @cache
-def connections(settings: ConversationSettings) -> ConnectionStore:
+def connections(settings: ConversationSettings) -> ConnectionRepository:
     """Connection records."""
     from smart_support.store.connections import ConnectionStore
 
@@ -59,7 +62,7 @@ def connections(settings: ConversationSettings) -> ConnectionStore:
 
 
 @cache
-def analytics(settings: ConversationSettings) -> AnalyticsStore:
+def analytics(settings: ConversationSettings) -> AnalyticsRepository:
     """Analytics counters."""
     from smart_support.store.analytics import AnalyticsStore
 
@@ -67,7 +70,7 @@ def analytics(settings: ConversationSettings) -> AnalyticsStore:
 
 
 @cache
-def approval_store(settings: ConversationSettings) -> ApprovalStore:
+def approval_store(settings: ConversationSettings) -> ApprovalRepository:
     """Pending approvals and audit records."""
     from smart_support.store.approvals import ApprovalStore
 
@@ -75,7 +78,7 @@ def approval_store(settings: ConversationSettings) -> ApprovalStore:
 
 
 @cache
-def transcripts(settings: ConversationSettings) -> TranscriptStore:
+def transcripts(settings: ConversationSettings) -> TranscriptRepository:
     """Stored transcripts."""
     from smart_support.store.transcript import TranscriptStore
 
@@ -83,7 +86,7 @@ def transcripts(settings: ConversationSettings) -> TranscriptStore:
 
 
 @cache
-def tickets(settings: ConversationSettings) -> TicketStore:
+def tickets(settings: ConversationSettings) -> TicketRepository:
     """Escalation tickets."""
     from smart_support.store.tickets import TicketStore
 
@@ -91,15 +94,19 @@ def tickets(settings: ConversationSettings) -> TicketStore:
 
 
 @cache
-def handoff_store(settings: ConversationSettings) -> HandoffStore:
+def handoff_store(settings: ConversationSettings) -> HandoffRepository:
     """The hand-off's transactional writes (session, ticket, transcript, counters)."""
     from smart_support.store.handoffs import HandoffStore
+    from smart_support.store.tickets import TicketStore
 
-    return HandoffStore(settings.conversations_table, settings.session_ttl_seconds, tickets(settings))
+    # its transactions put ticket items: TicketStore.put_request builds each Put and calls nothing
+    return HandoffStore(
+        settings.conversations_table, settings.session_ttl_seconds, TicketStore(settings.conversations_table)
+    )
 
 
 @cache
-def deliveries(settings: ConversationSettings) -> DeliveryStore:
+def deliveries(settings: ConversationSettings) -> DeliveryRepository:
     """What failed agent tasks had delivered (read by their retries)."""
     from smart_support.store.deliveries import DeliveryStore
 

@@ -24,6 +24,9 @@ LOCAL_AUTH_SECRET = "local-dev-secret-change-me-0123456789abcdef"  # noqa: S105 
 class FieldGroup(BaseModel):
     """Base of every group: frozen (hashable, so services can be cached per settings), env names in capitals."""
 
+    # A field's default is given as `Field(default=...)`: the type checker takes a positional one for none, and every
+    # model built without that field (from the environment, in a test) would need a suppression.
+
     # defer_build: a group's validator is built when a process first loads it, so each process builds only its own
     model_config = ConfigDict(
         frozen=True, extra="ignore", hide_input_in_errors=True, validate_by_name=True, defer_build=True
@@ -89,7 +92,7 @@ class ApprovalSettings(FieldGroup):
 class AgentModelSettings(FieldGroup):
     """Which chat model the agent runs, and where (offline, Amazon Bedrock, or any OpenAI-compatible endpoint)."""
 
-    region: str = Field("us-east-1", validation_alias="AWS_REGION")
+    region: str = Field(default="us-east-1", validation_alias="AWS_REGION")
     model_provider: Literal["offline", "bedrock", "openai"] = "offline"
     bedrock_model_id: str = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
     openai_base_url: str | None = None  # the endpoint's /v1 URL, e.g. llama.cpp's http://127.0.0.1:8081/v1
@@ -97,7 +100,7 @@ class AgentModelSettings(FieldGroup):
     openai_api_key: str | None = Field(default=None, repr=False)  # locally; llama.cpp needs none
     openai_api_key_parameter: str | None = None  # in AWS: the SecureString holding the key (none: no key)
     # per read: a small model on a busy CPU may think longer than a hosted one before its first byte
-    openai_timeout_seconds: float = Field(60, gt=0, le=600)
+    openai_timeout_seconds: float = Field(default=60, gt=0, le=600)
     offline_token_delay_ms: NonNegativeInt = 20
     offline_first_token_ms: NonNegativeInt = 0  # the offline model's wait before each call's first token
 
@@ -118,7 +121,7 @@ class AgentModelSettings(FieldGroup):
 class ContextSettings(FieldGroup):
     """What the model sees of a conversation: the summary and recent turns within a token budget (agent/context.py)."""
 
-    context_tokens: int = Field(6000, ge=4000)
+    context_tokens: int = Field(default=6000, ge=4000)
     context_turns: PositiveInt = 4
     # Who picks the specialist of a turn: the customer's words (no model call) or the model (docs/agent.md, eval).
     router: Literal["keywords", "model"] = "keywords"
@@ -142,7 +145,7 @@ class IdentitySettings(FieldGroup):
 
     allow_anonymous: bool = False
     identity_mode: Literal["shared-secret", "oidc"] = "shared-secret"
-    auth_secret: str | None = Field(None, repr=False)
+    auth_secret: str | None = Field(default=None, repr=False)
     auth_secret_parameter: str = "/smart-support/auth-secret"  # noqa: S105 - a parameter name, not a secret
     oidc_issuer: str | None = None
     oidc_audience: str | None = None

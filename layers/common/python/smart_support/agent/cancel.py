@@ -4,12 +4,15 @@ was said before it in the conversation the model sees next."""
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.messages import AIMessage, BaseMessage
 
 from smart_support.agent.relay import SPEAKERS
 from smart_support.store.ports import SessionRepository
+
+if TYPE_CHECKING:
+    from smart_support.store.transcript import TranscriptEntry
 
 CUT_NOTE = "[The customer stopped this answer here.]"
 
@@ -41,7 +44,7 @@ class CancelWatch:
         return self.cancelled
 
 
-def record_cut(graph: Any, checkpoint_thread: str, asked: list[BaseMessage], entries: list[dict[str, Any]]) -> None:
+def record_cut(graph: Any, checkpoint_thread: str, asked: list[BaseMessage], entries: list[TranscriptEntry]) -> None:
     """A stopped run checkpointed nothing: keep the question and the partial answer, marked as cut."""
     said = "".join(e.get("content", "") for e in entries if e.get("role") == "assistant").strip()
     note = CUT_NOTE if not said else f"{said} {CUT_NOTE}"

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 from langchain_core.runnables import RunnableConfig
@@ -27,6 +27,11 @@ from langgraph_checkpoint_aws.checkpoint.dynamodb.unified_repository import (
     _checkpoint_sk,
     _writes_pk,
 )
+
+if TYPE_CHECKING:
+    from types_boto3_dynamodb.type_defs import QueryInputTypeDef, WriteRequestTypeDef
+
+    from smart_support.store.items import Item
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +91,7 @@ class LatestCheckpointSaver(DynamoDBSaver):  # type: ignore[misc]  # the library
                 self.repo.delete_thread_checkpoints(thread_id, checkpoints)
 
     def _delete(self, thread_id: str, namespace: str, checkpoint_id: str) -> None:
-        keys = [
+        keys: list[Item] = [
             {"PK": {"S": _checkpoint_pk(thread_id)}, "SK": {"S": _checkpoint_sk(namespace, checkpoint_id)}},
             {"PK": {"S": _checkpoint_ref_pk(thread_id, namespace, checkpoint_id)}, "SK": {"S": _CHUNK_SK}},
         ]
@@ -96,10 +101,10 @@ class LatestCheckpointSaver(DynamoDBSaver):  # type: ignore[misc]  # the library
         for start in range(0, len(keys), 25):
             self._batch_delete(keys[start : start + 25])
 
-    def _write_keys(self, thread_id: str, namespace: str, checkpoint_id: str) -> list[dict[str, Any]]:
+    def _write_keys(self, thread_id: str, namespace: str, checkpoint_id: str) -> list[Item]:
         """Keys of a checkpoint's pending-write items and of their payload items."""
-        keys: list[dict[str, Any]] = []
-        query: dict[str, Any] = {
+        keys: list[Item] = []
+        query: QueryInputTypeDef = {
             "TableName": self.table_name,
             "KeyConditionExpression": "PK = :pk",
             "ExpressionAttributeValues": {":pk": {"S": _writes_pk(thread_id, namespace, checkpoint_id)}},
@@ -115,8 +120,9 @@ class LatestCheckpointSaver(DynamoDBSaver):  # type: ignore[misc]  # the library
                 return keys
             query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def _batch_delete(self, keys: list[dict[str, Any]]) -> None:
-        requests: dict[str, Any] = {self.table_name: [{"DeleteRequest": {"Key": key}} for key in keys]}
+    def _batch_delete(self, keys: list[Item]) -> None:
+        deletes: list[WriteRequestTypeDef] = [{"DeleteRequest": {"Key": key}} for key in keys]
+        requests: Mapping[str, Sequence[WriteRequestTypeDef]] = {self.table_name: deletes}
         for attempt in range(5):
             response = self.client.batch_write_item(RequestItems=requests)
             requests = response.get("UnprocessedItems") or {}

@@ -53,7 +53,7 @@ from smart_support.agent.prompts import (
     SPECIALIST_PROMPTS,
     SUMMARY_PROMPT,
 )
-from smart_support.agent.state import SupportState
+from smart_support.agent.state import SupportState, SupportStateUpdate
 from smart_support.agent.tools import build_toolsets
 from smart_support.settings import AgentSettings, ContextSettings
 from smart_support.store.ports import OrderRepository, TicketRepository
@@ -141,7 +141,7 @@ def handoff_tool(target: Specialist) -> BaseTool:
 # ---------------------------------------------------------------- routers
 
 
-def route_turn(state: SupportState) -> dict[str, Any]:
+def route_turn(state: SupportState) -> SupportStateUpdate:
     """The supervisor: route the latest customer message by its intent (no model call)."""
     return {"route": route_for(state["messages"])}
 
@@ -154,7 +154,7 @@ class ModelRouter:
         self.context = context
         self.system = SystemMessage(ROUTER_PROMPT)
 
-    def __call__(self, state: SupportState) -> dict[str, Any]:
+    def __call__(self, state: SupportState) -> SupportStateUpdate:
         """{"route": specialist}."""
         messages = close_dangling_tool_calls(state["messages"])
         request = self.context.model_input(self.system, state.get("summary", ""), messages)
@@ -189,7 +189,7 @@ class SpecialistAgent:
         self.system = system
         self.context = context
 
-    def __call__(self, state: SupportState) -> dict[str, Any]:
+    def __call__(self, state: SupportState) -> SupportStateUpdate:
         """Answer, or ask for tools (at most MAX_TOOL_ROUNDS_PER_TURN rounds a turn, then an answer)."""
         messages = close_dangling_tool_calls(state["messages"])
         request = self.context.model_input(self.system, state.get("summary", ""), messages)
@@ -210,7 +210,7 @@ class Summarizer:
         self.model = model.with_config(tags=[TAG_NOSTREAM], run_name="summarize")
         self.context = context
 
-    def __call__(self, state: SupportState) -> dict[str, Any]:
+    def __call__(self, state: SupportState) -> SupportStateUpdate:
         """Nothing while the window holds every turn; else one model call and RemoveMessage for the folded turns."""
         folded = self.context.fold(state["messages"])
         if not folded:
@@ -229,30 +229,35 @@ class ToolExecutor:
         self.by_name = {tool.name: tool for tool in tools}
         self.owner = owner  # the specialist whose calls these are
 
-    def __call__(self, state: SupportState) -> dict[str, Any]:
+    def __call__(self, state: SupportState) -> SupportStateUpdate:
         """One ToolMessage per tool call; a handoff also sets the route, within the turn's handoff limits."""
         last = state["messages"][-1]
         calls = last.tool_calls if isinstance(last, AIMessage) else []
-        update: dict[str, Any] = {"messages": []}
+        messages: list[BaseMessage] = []
+        update: SupportStateUpdate = {}
         for call in calls:
             target = call["name"].removeprefix(HANDOFF_PREFIX)
-            if not call["name"].startswith(HANDOFF_PREFIX) or target not in SPECIALISTS:
-                update["messages"].append(run_tool(self.by_name, call, state))
+            specialist = next((name for name in SPECIALISTS if name == target), None)
+            if not call["name"].startswith(HANDOFF_PREFIX) or specialist is None:
+                messages.append(run_tool(self.by_name, call, state))
                 continue
-            if refused := self._refuse_handoff(state["messages"], target, update["messages"]):
-                update["messages"].append(_error_message(call, "not_transferred", refused))
+            if refused := self._refuse_handoff(state["messages"], specialist, messages):
+                messages.append(_error_message(call, "not_transferred", refused))
                 continue
-            update["messages"].append(
+            messages.append(
                 ToolMessage(
-                    content=json.dumps({"transferred_to": target, "from": self.owner}),
+                    content=json.dumps({"transferred_to": specialist, "from": self.owner}),
                     tool_call_id=call["id"] or "",
                     name=call["name"],
                 )
             )
-            update["route"] = target
+            update["route"] = specialist
+        update["messages"] = messages
         return update
 
-    def _refuse_handoff(self, messages: Sequence[AnyMessage], target: str, pending: list[ToolMessage]) -> str | None:
+    def _refuse_handoff(
+        self, messages: Sequence[AnyMessage], target: str, pending: Sequence[BaseMessage]
+    ) -> str | None:
         """Why this handoff may not happen: the turn's limit, or straight back to who just handed over."""
         done = [*handoffs_this_turn(messages), *(h for h in map(_handoff_of, pending) if h)]
         if len(done) >= MAX_HANDOFFS_PER_TURN:
@@ -306,7 +311,7 @@ def handoffs_this_turn(messages: Sequence[BaseMessage]) -> list[tuple[str, str]]
     return [h for h in map(_handoff_of, current_turn(messages)) if h]
 
 
-def _handoff_of(message: Any) -> tuple[str, str] | None:
+def _handoff_of(message: BaseMessage) -> tuple[str, str] | None:
     if not isinstance(message, ToolMessage) or not str(message.name or "").startswith(HANDOFF_PREFIX):
         return None
     try:

@@ -4,7 +4,7 @@ the customer and an operator said while the operator held the thread."""
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
@@ -15,11 +15,14 @@ from smart_support.store.ports import TranscriptRepository
 from smart_support.turns.models import TurnRequest
 from smart_support.turns.streaming import ThreadChannel
 
+if TYPE_CHECKING:
+    from smart_support.store.transcript import TranscriptEntry
+
 HANDOFF_CONTEXT_MESSAGES = 40  # of an operator's exchange with the customer, the most recent reach the model
 OPERATOR_PREFIX = "Support agent"  # how the model tells a human operator's words from its own
 
 
-def announce_handoff(channel: ThreadChannel, entries: list[dict[str, Any]], ticket_id: str) -> None:
+def announce_handoff(channel: ThreadChannel, entries: list[TranscriptEntry], ticket_id: str) -> None:
     """Tell the customer (and the watchers) that a person was asked for; the transcript keeps it."""
     now = iso(time.time())
     channel.send(handoff_event(channel.thread_id, "requested", ticket_id, at=now))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 from langchain_core.messages import AIMessage, HumanMessage
@@ -22,6 +22,9 @@ from smart_support.turns.decisions import ApprovalService
 from smart_support.turns.models import AgentTask, Decision, InterruptInfo
 from smart_support.turns.policy import args_hash, canonical_args, describe
 from smart_support.turns.streaming import ThreadChannel, TokenCoalescer
+
+if TYPE_CHECKING:
+    from smart_support.store.transcript import TranscriptEntry
 
 logger = Logger(child=True)
 
@@ -98,7 +101,7 @@ def resume_value(info: InterruptInfo, decision: Decision) -> dict[str, Any]:
 def resume_command(
     task: AgentTask,
     channel: ThreadChannel,
-    entries: list[dict[str, Any]],
+    entries: list[TranscriptEntry],
     now: float,
     *,
     approvals: ApprovalService,
@@ -177,7 +180,7 @@ def within_approval_limit(
     outcome: dict[str, Any],
     resume: Callable[[Command[Any]], dict[str, Any]],
     channel: ThreadChannel,
-    entries: list[dict[str, Any]],
+    entries: list[TranscriptEntry],
 ) -> dict[str, Any]:
     """Past MAX_APPROVALS_PER_TURN, refuse further approvals without asking anyone (`resume` streams the graph on
     with each refusal), and say so."""

@@ -7,7 +7,7 @@ import json
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from uuid import UUID
 
 from langchain_core.callbacks import BaseCallbackHandler
@@ -21,6 +21,9 @@ from smart_support.agent.usage import ModelUsage
 from smart_support.clock import iso
 from smart_support.protocol.events import tool_call_event
 from smart_support.turns.streaming import ThreadChannel, TokenCoalescer
+
+if TYPE_CHECKING:
+    from smart_support.store.transcript import TranscriptEntry
 
 SPEAKERS = SPECIALISTS  # the supervisor only routes
 ESCALATION_TOOLS = "escalation_tools"
@@ -65,7 +68,7 @@ class EventRelay:
     """Forwards one run's stream to the client (coalesced tokens, tool calls) and records its transcript entries."""
 
     def __init__(
-        self, channel: ThreadChannel, coalescer: TokenCoalescer, entries: list[dict[str, Any]], usage: ModelUsage
+        self, channel: ThreadChannel, coalescer: TokenCoalescer, entries: list[TranscriptEntry], usage: ModelUsage
     ) -> None:
         self.channel = channel
         self.coalescer = coalescer
@@ -75,9 +78,9 @@ class EventRelay:
         self.tools: list[str] = []
         self.writes: dict[str, dict[str, Any]] = {}  # interrupt id -> what its gated write did (agent/tools.py)
         self.first_token_at: float | None = None  # when the first answer token went to the client (epoch seconds)
-        self._current: dict[str, Any] | None = None
+        self._current: TranscriptEntry | None = None
 
-    def _entry_for(self, agent: str) -> dict[str, Any]:
+    def _entry_for(self, agent: str) -> TranscriptEntry:
         if self._current is None or self._current["agent"] != agent:
             self._current = {
                 "role": "assistant",

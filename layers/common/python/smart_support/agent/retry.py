@@ -8,16 +8,21 @@ attempt delivered (and, once its graph run finished, its outcome) is kept for th
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
 from smart_support import aws
 from smart_support.aws import TransientError
-from smart_support.store.deliveries import Delivery, DeliveryStore, delivery_key
+from smart_support.store.deliveries import Delivery, delivery_key
 from smart_support.store.dynamodb import StoreError, is_transient_failure
 from smart_support.turns.models import AgentTask
 from smart_support.turns.streaming import ThreadChannel
+
+if TYPE_CHECKING:
+    from smart_support.store.items import Item
+    from smart_support.store.ports import DeliveryRepository
+    from smart_support.store.transcript import TranscriptEntry
 
 logger = Logger(child=True)
 
@@ -42,7 +47,7 @@ def transient_failure(exc: Exception) -> TransientError | None:
     return ThrottlingError(str(exc)) if code in THROTTLING_CODES else TransientError(str(exc))
 
 
-def attempt_key(task: AgentTask) -> dict[str, Any]:
+def attempt_key(task: AgentTask) -> Item:
     """The key under which this task's attempts keep what they delivered."""
     turn = task.turn
     which = f"resume-{task.interrupt.interrupt_id}" if task.task == "resume" and task.interrupt else task.task
@@ -50,10 +55,10 @@ def attempt_key(task: AgentTask) -> dict[str, Any]:
 
 
 def remember_delivered(
-    deliveries: DeliveryStore | None,
-    key: dict[str, Any],
+    deliveries: DeliveryRepository | None,
+    key: Item,
     channel: ThreadChannel,
-    entries: list[dict[str, Any]],
+    entries: list[TranscriptEntry],
     outcome: dict[str, Any] | None,
     run: int,
 ) -> None:

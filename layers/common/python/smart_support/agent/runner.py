@@ -8,7 +8,7 @@ The run's parts live beside it: `relay` (the stream to the client), `cancel` (th
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from aws_lambda_powertools import Logger
 from langchain_core.messages import HumanMessage
@@ -23,12 +23,19 @@ from smart_support.agent.retry import attempt_key, remember_delivered, transient
 from smart_support.agent.usage import ModelUsage
 from smart_support.protocol.events import message_complete_event
 from smart_support.store import analytics
-from smart_support.store.deliveries import DeliveryStore
-from smart_support.store.ports import SessionRepository, TicketRepository, TranscriptRepository
+from smart_support.store.ports import (
+    DeliveryRepository,
+    SessionRepository,
+    TicketRepository,
+    TranscriptRepository,
+)
 from smart_support.turns.decisions import ApprovalService
 from smart_support.turns.models import AgentTask, InterruptInfo, TurnRequest
 from smart_support.turns.stepfunctions import TurnWorkflow
 from smart_support.turns.streaming import Sender, ThreadChannel, TokenCoalescer
+
+if TYPE_CHECKING:
+    from smart_support.store.transcript import TranscriptEntry
 
 logger = Logger(child=True)
 
@@ -46,7 +53,7 @@ class TurnRunner:
         tickets: TicketRepository | None = None,
         workflow: TurnWorkflow | None = None,
         transcripts: TranscriptRepository | None = None,
-        deliveries: DeliveryStore | None = None,
+        deliveries: DeliveryRepository | None = None,
     ) -> None:
         self.graph = graph
         self.sessions = sessions
@@ -67,12 +74,14 @@ class TurnRunner:
         earlier = self.deliveries.recall(key) if task.attempt and self.deliveries else None
         if earlier:
             channel.skip_delivered(earlier.text, earlier.events)
-        entries: list[dict[str, Any]] = []
+        entries: list[TranscriptEntry] = []
         outcome: dict[str, Any] | None = None
         run = int(now * 1000) % 10**13
         try:
             if earlier and earlier.finished:  # the graph already did this task: only the end of the turn is left
-                entries, outcome, run = earlier.entries or [], earlier.outcome or {}, earlier.run or run
+                # the entries as remember_delivered kept them
+                entries = cast("list[TranscriptEntry]", earlier.entries or [])
+                outcome, run = earlier.outcome or {}, earlier.run or run
             else:
                 outcome = self._run_graph(task, channel, entries, now)
             return self._finish(task, outcome, channel, entries, run)
@@ -84,7 +93,7 @@ class TurnRunner:
             raise
 
     def _run_graph(
-        self, task: AgentTask, channel: ThreadChannel, entries: list[dict[str, Any]], now: float
+        self, task: AgentTask, channel: ThreadChannel, entries: list[TranscriptEntry], now: float
     ) -> dict[str, Any]:
         """Stream this task's graph run to the client; its outcome (serialisable: the retry may keep it)."""
         turn = task.turn
@@ -127,7 +136,7 @@ class TurnRunner:
         graph_input: Any,
         task: AgentTask,
         channel: ThreadChannel,
-        entries: list[dict[str, Any]],
+        entries: list[TranscriptEntry],
         watch: CancelWatch,
         usage: ModelUsage,
         stop: bool,
@@ -175,7 +184,7 @@ class TurnRunner:
         task: AgentTask,
         outcome: dict[str, Any],
         channel: ThreadChannel,
-        entries: list[dict[str, Any]],
+        entries: list[TranscriptEntry],
         run: int,
     ) -> dict[str, Any]:
         turn = task.turn

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, NotRequired, TypedDict
 
-from langchain_core.messages import AnyMessage
+from langchain_core.messages import AnyMessage, BaseMessage
 from langgraph.graph.message import add_messages
 
 from smart_support.agent.nodes import Specialist
@@ -22,3 +22,12 @@ class SupportState(TypedDict):
     thread_id: str
     turn: NotRequired[int]  # the conversation's turn: part of every approval's id (agent/tools.action_id_for)
     route: NotRequired[Specialist]
+
+
+class SupportStateUpdate(TypedDict, total=False):
+    """What one node changes of the state (LangGraph merges `messages` through add_messages: a RemoveMessage drops
+    one)."""
+
+    messages: list[BaseMessage]
+    summary: str
+    route: Specialist

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import AIMessage
 from langchain_core.outputs import ChatGeneration, LLMResult
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.metrics import MetricUnit
 
 
 class ModelUsage(BaseCallbackHandler):
@@ -61,6 +64,13 @@ class ModelUsage(BaseCallbackHandler):
             }
 
 
+class MetricsSink(Protocol):
+    """Where count metrics go: a Powertools `Metrics` (or `EphemeralMetrics`)."""
+
+    def add_metric(self, name: str, unit: MetricUnit, value: float) -> None:
+        """Add one value of metric `name`."""
+
+
 METRIC_NAMES = {
     "model_calls": "ModelCalls",
     "model_calls_before_first_token": "ModelCallsBeforeFirstToken",
@@ -71,7 +81,7 @@ METRIC_NAMES = {
 }
 
 
-def add_usage_metrics(metrics: Any, usage: dict[str, int | None]) -> None:
+def add_usage_metrics(metrics: MetricsSink, usage: dict[str, int | None]) -> None:
     """Add a run's model usage to a Powertools `Metrics` (count metrics, one per figure that is known)."""
     from aws_lambda_powertools.metrics import MetricUnit
 

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypedDict
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
@@ -36,11 +35,25 @@ PUBLIC_PATHS = frozenset({f"{PREFIX}/health", f"{PREFIX}/openapi.json", f"{PREFI
 MAX_NESTING = 500  # fewer brackets than this cannot nest deep enough to matter
 MAX_BODY_BYTES = 64 * 1024  # every body this API takes is far smaller (a decision, a note, an operator's message)
 logger = Logger(child=True)
-# Powertools keeps the request it resolves on the BaseRouter class (current_event, lambda_context) and the resolver
-# (context): one request per process, which is how Lambda runs it. A process that answers several at once (the
-# local stack, which runs every function in one process) must let them take turns; on Lambda this lock is never
-# contended.
-_RESOLVING = threading.Lock()
+
+
+class ErrorFields(TypedDict):
+    """What every error says (api/responses.ErrorDetail documents it)."""
+
+    code: str
+    message: str
+    request_id: str | None
+
+
+class ErrorBody(TypedDict):
+    """The error envelope of every non-2xx answer."""
+
+    error: ErrorFields
+
+
+def error_body(error: SupportError, request_id: str | None) -> ErrorBody:
+    """The envelope of `error`, for the request `request_id`."""
+    return {"error": {"code": error.code, "message": error.message, "request_id": request_id}}
 
 
 def caller_of(event: Mapping[str, Any]) -> Principal | None:
@@ -95,13 +108,12 @@ class GuardedResolver(APIGatewayHttpResolver):
         if refused is None and too_deep(body):
             refused = InvalidJson("Invalid JSON: the body is nested too deeply.")
         if refused is None:
-            with _RESOLVING:
-                return super().resolve(event, context)
+            return super().resolve(event, context)
         request_id = (event.get("requestContext") or {}).get("requestId")
         return {
             "statusCode": refused.http_status,
             "headers": {"Content-Type": content_types.APPLICATION_JSON},
-            "body": json.dumps({"error": {"code": refused.code, "message": refused.message, "request_id": request_id}}),
+            "body": json.dumps(error_body(refused, request_id)),
             "isBase64Encoded": False,
         }
 
@@ -118,32 +130,35 @@ def build_resolver(settings: ApiSettings) -> APIGatewayHttpResolver:
 
     app.use(middlewares=[provide_settings])
 
-    def envelope(error: SupportError) -> Response[dict[str, Any]]:
+    def envelope(error: SupportError) -> Response[ErrorBody]:
         request_id = app.current_event.request_context.request_id
         return Response(
             status_code=error.http_status,
             content_type=content_types.APPLICATION_JSON,
-            body={"error": {"code": error.code, "message": error.message, "request_id": request_id}},
+            body=error_body(error, request_id),
         )
 
     openapi.register(app, PREFIX, PUBLIC_PATHS)
 
-    @app.exception_handler(SupportError)  # type: ignore[untyped-decorator]  # Powertools leaves it unannotated
-    def support_error(error: SupportError) -> Response[dict[str, Any]]:
+    def support_error(error: SupportError) -> Response[ErrorBody]:
         return envelope(error)
 
-    @app.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]  # Powertools leaves it unannotated
-    def invalid_request(error: RequestValidationError) -> Response[dict[str, Any]]:
+    def invalid_request(error: RequestValidationError) -> Response[ErrorBody]:
         fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in error.errors())
         return envelope(ValidationFailed(f"Invalid request: {fields}"))
 
     @app.not_found
-    def not_found(_: NotFoundError) -> Response[dict[str, Any]]:
+    def not_found(_: NotFoundError) -> Response[ErrorBody]:
         return envelope(NotFound("No such route."))
 
-    @app.exception_handler(Exception)  # type: ignore[untyped-decorator]  # Powertools leaves it unannotated
-    def unexpected(error: Exception) -> Response[dict[str, Any]]:
+    def unexpected(error: Exception) -> Response[ErrorBody]:
         logger.exception("request failed")
         return envelope(InternalError())
+
+    # Registered by calls, not as decorators: Powertools leaves exception_handler unannotated, and a decorator
+    # without types would erase the handlers' own.
+    app.exception_handler(SupportError)(support_error)
+    app.exception_handler(RequestValidationError)(invalid_request)
+    app.exception_handler(Exception)(unexpected)
 
     return app

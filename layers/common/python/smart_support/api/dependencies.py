@@ -11,11 +11,13 @@ from smart_support import services
 from smart_support.auth.tokens import Principal, principal_from_context
 from smart_support.protocol.errors import Forbidden, Unauthorized
 from smart_support.settings import ApiSettings
-from smart_support.store.analytics import AnalyticsStore
-from smart_support.store.approvals import ApprovalStore
-from smart_support.store.sessions import SessionStore
-from smart_support.store.tickets import TicketStore
-from smart_support.store.transcript import TranscriptStore
+from smart_support.store.ports import (
+    AnalyticsRepository,
+    ApprovalRepository,
+    SessionRepository,
+    TicketRepository,
+    TranscriptRepository,
+)
 from smart_support.turns.decisions import ApprovalService
 from smart_support.turns.handoff import HandoffService
 
@@ -62,12 +64,12 @@ def operator(principal: Caller) -> Principal:
 Operator = Annotated[Principal, Depends(operator)]
 
 
-def session_store(settings: Settings) -> SessionStore:
+def session_store(settings: Settings) -> SessionRepository:
     """Sessions."""
     return services.sessions(settings)
 
 
-def approval_store(settings: Settings) -> ApprovalStore:
+def approval_store(settings: Settings) -> ApprovalRepository:
     """Pending approvals and the audit trail."""
     return services.approval_store(settings)
 
@@ -77,17 +79,17 @@ def approval_service(settings: Settings) -> ApprovalService:
     return services.approvals(settings)
 
 
-def transcript_store(settings: Settings) -> TranscriptStore:
+def transcript_store(settings: Settings) -> TranscriptRepository:
     """Transcripts."""
     return services.transcripts(settings)
 
 
-def analytics_store(settings: Settings) -> AnalyticsStore:
+def analytics_store(settings: Settings) -> AnalyticsRepository:
     """Counters."""
     return services.analytics(settings)
 
 
-def ticket_store(settings: Settings) -> TicketStore:
+def ticket_store(settings: Settings) -> TicketRepository:
     """Hand-off tickets."""
     return services.tickets(settings)
 
@@ -97,10 +99,10 @@ def handoff_service(settings: Settings) -> HandoffService:
     return services.handoff(settings)
 
 
-Sessions = Annotated[SessionStore, Depends(session_store)]
-Approvals = Annotated[ApprovalStore, Depends(approval_store)]
+Sessions = Annotated[SessionRepository, Depends(session_store)]
+Approvals = Annotated[ApprovalRepository, Depends(approval_store)]
 Decisions = Annotated[ApprovalService, Depends(approval_service)]
-Transcripts = Annotated[TranscriptStore, Depends(transcript_store)]
-Analytics = Annotated[AnalyticsStore, Depends(analytics_store)]
-Tickets = Annotated[TicketStore, Depends(ticket_store)]
+Transcripts = Annotated[TranscriptRepository, Depends(transcript_store)]
+Analytics = Annotated[AnalyticsRepository, Depends(analytics_store)]
+Tickets = Annotated[TicketRepository, Depends(ticket_store)]
 Handoff = Annotated[HandoffService, Depends(handoff_service)]

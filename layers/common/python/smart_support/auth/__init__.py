@@ -1,1 +1,2 @@
-"""Identity: tokens and principals (tokens), the signing secret (secrets)."""
+"""Identity: who a request acts for (principals), tokens and authentication (tokens), verifying them in each
+identity mode (verifiers), the signing secret (secrets)."""

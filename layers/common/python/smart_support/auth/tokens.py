@@ -1,58 +1,16 @@
-"""Principals, development tokens (HS256, PyJWT), and the authorizer context."""
+"""Development tokens (HS256, PyJWT), authenticating a request, and the authorizer context."""
 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 
+from smart_support.auth.principals import ANONYMOUS, MAX_LIFETIME_SECONDS, Principal, Role, TokenVerifier
 from smart_support.protocol.errors import Unauthorized
 
-if TYPE_CHECKING:
-    from smart_support.auth.verifiers import TokenVerifier
-
-Role = Literal["customer", "operator"]
-ANONYMOUS_SUB = "demo-customer"
 ALGORITHM = "HS256"
-MAX_LIFETIME_SECONDS = 24 * 3600  # shared-secret tokens: `exp` required, and at most a day after `iat`
-MAX_NAME_CHARS = 80
-
-
-def display_name_claim(claims: dict[str, Any]) -> str | None:
-    """A token's optional `name` claim, trimmed (what customers see of an operator)."""
-    name = claims.get("name")
-    return str(name)[:MAX_NAME_CHARS] if isinstance(name, str) and name.strip() else None
-
-
-class Principal(BaseModel):
-    """Who is calling: a customer id or an operator, from a verified token."""
-
-    model_config = ConfigDict(frozen=True)
-
-    sub: str
-    role: Role = "customer"
-    name: str | None = None  # the token's optional `name` claim: what a customer sees of an operator
-
-    @property
-    def is_operator(self) -> bool:
-        """True for the operator role."""
-        return self.role == "operator"
-
-    @property
-    def display_name(self) -> str:
-        """The name shown to others: the `name` claim, else the subject."""
-        return self.name or self.sub
-
-    def context(self) -> dict[str, str]:
-        """The authorizer context API Gateway passes on to the handlers."""
-        context = {"sub": self.sub, "role": self.role}
-        if self.name:
-            context["name"] = self.name
-        return context
-
-
-ANONYMOUS = Principal(sub=ANONYMOUS_SUB, role="customer")
 
 
 def mint_token(
@@ -69,7 +27,7 @@ def mint_token(
     if ttl_seconds > MAX_LIFETIME_SECONDS:
         raise ValueError("a token lives at most 24 hours")
     issued = int(time.time() if now is None else now)
-    claims: dict[str, Any] = {"sub": sub, "role": role, "iat": issued, "exp": issued + ttl_seconds}
+    claims: dict[str, object] = {"sub": sub, "role": role, "iat": issued, "exp": issued + ttl_seconds}
     if name:
         claims["name"] = name
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
@@ -110,3 +68,17 @@ def principal_from_context(context: dict[str, Any] | None) -> Principal:
         )
     except (KeyError, ValidationError) as exc:
         raise Unauthorized() from exc
+
+
+# The principal types are auth.principals'; callers of this module's functions may take them from here.
+__all__ = [
+    "ALGORITHM",
+    "ANONYMOUS",
+    "Principal",
+    "Role",
+    "authenticate",
+    "mint_token",
+    "principal_from_context",
+    "refused_context",
+    "verify_token",
+]

@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, Protocol
+from collections.abc import Callable, Mapping
 
 import jwt  # at init, which Lambda runs on a whole vCPU: every request to the authorizer verifies a token
 from pydantic import ValidationError
 
-from smart_support.auth.tokens import MAX_LIFETIME_SECONDS, Principal, Role, display_name_claim
+from smart_support.auth.principals import MAX_LIFETIME_SECONDS, Principal, Role, TokenVerifier, display_name_claim
 from smart_support.protocol.errors import Unauthorized
 from smart_support.settings import IdentitySettings
 
 INVALID = "The token is invalid or expired."
-
-
-class TokenVerifier(Protocol):
-    """Turns a bearer token into the principal it proves, or raises Unauthorized."""
-
-    def verify(self, token: str) -> Principal:
-        """The principal of a valid token."""
 
 
 class SharedSecretVerifier:
@@ -86,7 +78,7 @@ class OidcVerifier:
         except (jwt.InvalidTokenError, jwt.PyJWKClientError, ValidationError) as exc:
             raise Unauthorized(INVALID) from exc
 
-    def _role(self, claims: dict[str, Any]) -> Role:
+    def _role(self, claims: Mapping[str, object]) -> Role:
         value = claims.get(self.role_claim)
         groups = value if isinstance(value, list) else str(value or "").split()
         return "operator" if self.operator_group in groups else "customer"  # only the configured group counts

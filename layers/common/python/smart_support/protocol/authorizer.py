@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field
 
@@ -38,12 +38,12 @@ class WebSocketAuthorizerEvent(GatewayModel):
         return (self.query_string_parameters or {}).get("token")
 
 
-def http_authorizer_response(context: dict[str, str]) -> dict[str, Any]:
+def http_authorizer_response(context: dict[str, str]) -> dict[str, object]:
     """The HTTP API's simple response: through, with the principal (or the refusal) as context."""
     return {"isAuthorized": True, "context": context}
 
 
-def websocket_allow_response(method_arn: str, principal_id: str, context: dict[str, str]) -> dict[str, Any]:
+def websocket_allow_response(method_arn: str, principal_id: str, context: dict[str, str]) -> dict[str, object]:
     """The $connect authorizer's IAM policy: every route of the stage the connection was made to."""
     arn, _, path = method_arn.partition("/")  # arn:aws:execute-api:region:account:api-id / stage / route
     stage = path.split("/", 1)[0]

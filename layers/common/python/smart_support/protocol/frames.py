@@ -71,13 +71,11 @@ class UnwatchFrame(_Frame):
     thread_id: ThreadId
 
 
-ClientFrame = Annotated[
-    MessageFrame | InterruptResponseFrame | PingFrame | ResumeFrame | CancelFrame | WatchFrame | UnwatchFrame,
-    Field(discriminator="type"),
-]
+AnyFrame = MessageFrame | InterruptResponseFrame | PingFrame | ResumeFrame | CancelFrame | WatchFrame | UnwatchFrame
+ClientFrame = Annotated[AnyFrame, Field(discriminator="type")]
 
 
-FRAME_MODELS: dict[str, type[_Frame]] = {
+FRAME_MODELS: dict[str, type[AnyFrame]] = {
     "message": MessageFrame,
     "interrupt_response": InterruptResponseFrame,
     "ping": PingFrame,
@@ -105,7 +103,7 @@ def parse_frame(body: str | bytes | None) -> ClientFrame:
         shown = json.dumps(frame_type) if frame_type is not None else "(missing)"
         raise UnknownType(f"Unknown frame type {shown}; expected one of {', '.join(FRAME_TYPES)}.")
     try:
-        return FRAME_MODELS[frame_type].model_validate(data)  # type: ignore[return-value]  # the type's own model
+        return FRAME_MODELS[frame_type].model_validate(data)
     except ValidationError as exc:
         raise ValidationFailed(_describe(exc)) from exc
 

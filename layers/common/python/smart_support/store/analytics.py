@@ -10,10 +10,17 @@ from __future__ import annotations
 
 import functools
 import random
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from smart_support import aws
 from smart_support.store import items
+
+if TYPE_CHECKING:
+    from types_boto3_dynamodb import DynamoDBClient
+    from types_boto3_dynamodb.type_defs import KeysAndAttributesUnionTypeDef, UpdateTypeDef
+
+    from smart_support.store.items import Item
 
 COUNTER_SHARDS = 32
 LATENCY_BUCKETS_MS = (100, 250, 500, 1000, 2000, 4000, 8000, 15000, 30000, 60000)
@@ -28,12 +35,12 @@ def latency_bucket(latency_ms: float) -> str:
     return "lat_le_inf"
 
 
-def shard_key(shard: int) -> dict[str, Any]:
+def shard_key(shard: int) -> Item:
     """Key of one counter shard."""
     return {"PK": {"S": f"ANALYTICS#{shard:02d}"}, "SK": {"S": "COUNTERS"}}
 
 
-def counters_update(table_name: str, increments: dict[str, int], shard: int | None = None) -> dict[str, Any]:
+def counters_update(table_name: str, increments: dict[str, int], shard: int | None = None) -> UpdateTypeDef:
     """An Update (for update_item or a transaction) that ADDs each counter on one shard (random unless given)."""
     names = {f"#c{i}": name for i, name in enumerate(increments)}
     values = {f":v{i}": amount for i, amount in enumerate(increments.values())}
@@ -74,7 +81,7 @@ def percentile(
 class AnalyticsStore:
     """Counters for the operator's analytics view."""
 
-    def __init__(self, table_name: str, dynamodb: Any = None) -> None:
+    def __init__(self, table_name: str, dynamodb: DynamoDBClient | None = None) -> None:
         self.table_name = table_name
         self._dynamodb = dynamodb or aws.client("dynamodb")
 
@@ -88,7 +95,7 @@ class AnalyticsStore:
         """Every counter summed over the shards."""
         keys = [shard_key(shard) for shard in range(COUNTER_SHARDS)]
         totals: dict[str, int] = {}
-        request: dict[str, Any] = {self.table_name: {"Keys": keys, "ConsistentRead": True}}
+        request: Mapping[str, KeysAndAttributesUnionTypeDef] = {self.table_name: {"Keys": keys, "ConsistentRead": True}}
         while request:
             response = aws.retry_transient(functools.partial(self._dynamodb.batch_get_item, RequestItems=request))
             for raw in response.get("Responses", {}).get(self.table_name, []):

@@ -7,7 +7,7 @@ registered again. docs/approvals.md states the invariants."""
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -30,6 +30,12 @@ from smart_support.store.dynamodb import (
 from smart_support.store.pages import decode_cursor, encode_cursor
 from smart_support.turns.models import Decision
 from smart_support.turns.policy import EDITABLE, args_hash
+
+if TYPE_CHECKING:
+    from types_boto3_dynamodb import DynamoDBClient
+    from types_boto3_dynamodb.type_defs import QueryInputTypeDef, TransactWriteItemTypeDef
+
+    from smart_support.store.items import Item
 
 PENDING_INDEX_KEY = "APPROVALS#PENDING"
 NEW_ITEM = "attribute_not_exists(PK)"
@@ -114,7 +120,7 @@ class PendingApproval(BaseModel):
             "expires_at": iso(self.deadline),
         }
 
-    def interrupt_event(self) -> dict[str, Any]:
+    def interrupt_event(self) -> dict[str, object]:
         """The `interrupt` frame for the customer's connection."""
         return event(
             "interrupt",
@@ -129,18 +135,18 @@ class PendingApproval(BaseModel):
         )
 
 
-def _pending_key(interrupt_id: str) -> dict[str, Any]:
+def _pending_key(interrupt_id: str) -> Item:
     return {"PK": {"S": f"APPROVAL#{interrupt_id}"}, "SK": {"S": "PENDING"}}
 
 
-def _audit_key(interrupt_id: str) -> dict[str, Any]:
+def _audit_key(interrupt_id: str) -> Item:
     return {"PK": {"S": f"AUDIT#{interrupt_id}"}, "SK": {"S": "DECISION"}}
 
 
 class ApprovalStore:
     """Data access for the approval ledger: pending approvals and audit records."""
 
-    def __init__(self, table_name: str, dynamodb: Any = None) -> None:
+    def __init__(self, table_name: str, dynamodb: DynamoDBClient | None = None) -> None:
         self.table_name = table_name
         self._dynamodb = dynamodb or aws.client("dynamodb")
 
@@ -153,7 +159,7 @@ class ApprovalStore:
             expires_at=int(pending.deadline) + GRACE_SECONDS,
         )
         item = {**_pending_key(pending.interrupt_id), **items.to_item(values)}
-        not_final = {
+        not_final: TransactWriteItemTypeDef = {
             "ConditionCheck": {
                 "TableName": self.table_name,
                 "Key": _audit_key(pending.interrupt_id),
@@ -186,7 +192,7 @@ class ApprovalStore:
         holds it. Conflicts and throttling are retried, never mistaken for one of those.
         """
         outcome = decision.resolved_outcome()
-        hold = {
+        hold: TransactWriteItemTypeDef = {
             "Update": {
                 "TableName": self.table_name,
                 "Key": _pending_key(pending.interrupt_id),
@@ -203,7 +209,7 @@ class ApprovalStore:
         }
         audit = self._audit_item(pending.subject(), decision, now, "accepted")
         audit.update(items.to_item({"lease_id": lease_id, "lease_until": now + LEASE_SECONDS}))
-        accept = {
+        accept: TransactWriteItemTypeDef = {
             "Put": {
                 "TableName": self.table_name,
                 "Item": audit,
@@ -255,7 +261,7 @@ class ApprovalStore:
     def finalize(self, subject: AuditSubject, decision: Decision, now: float, counters: dict[str, int]) -> bool:
         """The workflow resumed with `decision`: the audit record says so (correcting an `accepted` one that lost),
         the pending item goes and the counters count it, once. False if the record was final already."""
-        final = {
+        final: TransactWriteItemTypeDef = {
             "Put": {
                 "TableName": self.table_name,
                 "Item": self._audit_item(subject, decision, now, "final"),
@@ -264,7 +270,7 @@ class ApprovalStore:
                 "ExpressionAttributeValues": items.to_values({":final": "final"}),
             }
         }
-        writes: list[dict[str, Any]] = [
+        writes: list[TransactWriteItemTypeDef] = [
             final,
             {"Delete": {"TableName": self.table_name, "Key": _pending_key(subject.interrupt_id)}},
         ]
@@ -295,7 +301,7 @@ class ApprovalStore:
         self, now: float, limit: int = 20, cursor: str | None = None
     ) -> tuple[list[PendingApproval], str | None]:
         """One page of open approvals across threads, oldest first, and the cursor of the next page."""
-        query: dict[str, Any] = {
+        query: QueryInputTypeDef = {
             "TableName": self.table_name,
             "IndexName": "GSI1",
             "KeyConditionExpression": "GSI1PK = :pk",
@@ -309,7 +315,7 @@ class ApprovalStore:
         return [p for p in pending if p.open_at(now)], encode_cursor(response.get("LastEvaluatedKey"))
 
     @staticmethod
-    def _audit_item(subject: AuditSubject, decision: Decision, now: float, state: LedgerState) -> dict[str, Any]:
+    def _audit_item(subject: AuditSubject, decision: Decision, now: float, state: LedgerState) -> Item:
         """The audit record (no TTL): who decided what, when, with which outcome, and the call that ran."""
         values = {
             "interrupt_id": subject.interrupt_id,

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING
 
 from smart_support import aws
 from smart_support.store import items
+
+if TYPE_CHECKING:
+    from types_boto3_dynamodb import DynamoDBClient
+
+    from smart_support.store.items import Item
 
 CONNECTION_TTL_SECONDS = 2 * 3600  # API Gateway closes a WebSocket after 2 h
 
@@ -14,12 +19,12 @@ CONNECTION_TTL_SECONDS = 2 * 3600  # API Gateway closes a WebSocket after 2 h
 class ConnectionStore:
     """Connection records (who is on which connection) in the conversations table."""
 
-    def __init__(self, table_name: str, dynamodb: Any = None) -> None:
+    def __init__(self, table_name: str, dynamodb: DynamoDBClient | None = None) -> None:
         self.table_name = table_name
         self._dynamodb = dynamodb or aws.client("dynamodb")
 
     @staticmethod
-    def _key(connection_id: str) -> dict[str, Any]:
+    def _key(connection_id: str) -> Item:
         return {"PK": {"S": f"CONN#{connection_id}"}, "SK": {"S": "CONN"}}
 
     def put(self, connection_id: str, principal_id: str, role: str, now: float | None = None) -> None:

@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
 from smart_support import aws
 from smart_support.store import items
+
+if TYPE_CHECKING:
+    from types_boto3_dynamodb import DynamoDBClient
+
+    from smart_support.store.items import Item
 
 KEEP_SECONDS = 24 * 3600
 MAX_BYTES = 300_000  # well under DynamoDB's 400 KB item limit; a bigger record is not kept (the retry re-runs)
@@ -35,7 +40,7 @@ class Delivery(BaseModel):
         return self.outcome is not None and self.entries is not None and self.run is not None
 
 
-def delivery_key(thread_id: str, incarnation: str, turn: int, task_key: str) -> dict[str, Any]:
+def delivery_key(thread_id: str, incarnation: str, turn: int, task_key: str) -> Item:
     """Key of one task's delivery record, beside the thread's other items."""
     return {"PK": {"S": f"THREAD#{thread_id}"}, "SK": {"S": f"DELIVERY#{incarnation}#{turn:06d}#{task_key}"}}
 
@@ -43,11 +48,11 @@ def delivery_key(thread_id: str, incarnation: str, turn: int, task_key: str) -> 
 class DeliveryStore:
     """Data access for delivery records."""
 
-    def __init__(self, table_name: str, dynamodb: Any = None) -> None:
+    def __init__(self, table_name: str, dynamodb: DynamoDBClient | None = None) -> None:
         self.table_name = table_name
         self._dynamodb = dynamodb or aws.client("dynamodb")
 
-    def remember(self, key: dict[str, Any], delivery: Delivery, now: float | None = None) -> bool:
+    def remember(self, key: Item, delivery: Delivery, now: float | None = None) -> bool:
         """Keep what a failing task delivered (False if it could not be kept: the retry then re-runs everything)."""
         now = time.time() if now is None else now
         values = {**delivery.model_dump(exclude_none=True), "expires_at": int(now) + KEEP_SECONDS}
@@ -59,7 +64,7 @@ class DeliveryStore:
         aws.retry_transient(lambda: self._dynamodb.put_item(TableName=self.table_name, Item=item))
         return True
 
-    def recall(self, key: dict[str, Any]) -> Delivery | None:
+    def recall(self, key: Item) -> Delivery | None:
         """What the failed attempt delivered (None if it kept nothing)."""
         response = aws.retry_transient(
             lambda: self._dynamodb.get_item(TableName=self.table_name, Key=key, ConsistentRead=True)

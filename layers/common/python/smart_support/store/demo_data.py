@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from smart_support.store.orders import Order, OrderItem, OrderStore
+
+if TYPE_CHECKING:
+    from types_boto3_dynamodb import DynamoDBClient
 
 DEMO_CUSTOMER = "demo-customer"
 OTHER_CUSTOMER = "c-2001"
@@ -72,7 +75,7 @@ DEMO_ORDERS: tuple[Order, ...] = (
 )
 
 
-def seed_orders(target: OrderStore | Any, table_name: str | None = None) -> list[Order]:
+def seed_orders(target: OrderStore | DynamoDBClient, table_name: str | None = None) -> list[Order]:
     """Write (or reset) the demo orders through an OrderStore, or a DynamoDB client plus `table_name`."""
     if isinstance(target, OrderStore):
         store = target

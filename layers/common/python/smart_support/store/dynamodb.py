@@ -8,13 +8,21 @@ that outlasted the retries (`transient`), or another error.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from botocore.exceptions import ClientError
 
 from smart_support import aws
+
+if TYPE_CHECKING:  # the stubs are a development dependency: the functions ship without them
+    from types_boto3_dynamodb import DynamoDBClient
+    from types_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
+
+    from smart_support.store.items import Item
+
+Response = TypeVar("Response")
 
 
 class StoreError(Exception):
@@ -34,7 +42,7 @@ class StoreError(Exception):
 class ConditionFailed(Exception):
     """A conditional write's condition was false; `old` is the item as it was (None when there was none)."""
 
-    def __init__(self, old: dict[str, Any] | None) -> None:
+    def __init__(self, old: Item | None) -> None:
         super().__init__("The condition of the write was not met.")
         self.old = old
 
@@ -45,9 +53,7 @@ class TransactionCancelled(Exception):
     `reasons` has one code per item ("None" for the fine ones); `old` the items as they were where a condition failed.
     """
 
-    def __init__(
-        self, message: str, reasons: list[str] | None = None, old: list[dict[str, Any] | None] | None = None
-    ) -> None:
+    def __init__(self, message: str, reasons: list[str] | None = None, old: list[Item | None] | None = None) -> None:
         super().__init__(message)
         self.reasons = reasons or []  # per item: "None", "ConditionalCheckFailed", "TransactionConflict", ...
         self.old = old or []
@@ -89,17 +95,22 @@ def store_errors() -> Iterator[None]:
         raise _store_error(exc) from exc
 
 
-def conditional_write(write: Callable[..., dict[str, Any]], **request: Any) -> dict[str, Any]:
-    """Run one conditional PutItem/UpdateItem: its response, or ConditionFailed carrying the item as it was."""
+def conditional_write(write: Callable[..., Response], **request: object) -> Response:
+    """One conditional PutItem, UpdateItem or DeleteItem: its response, or ConditionFailed with the item as it was."""
     try:
         return aws.retry_transient(lambda: write(**request, ReturnValuesOnConditionCheckFailure="ALL_OLD"))
     except ClientError as exc:
         if aws.error_code(exc) == "ConditionalCheckFailedException":
-            raise ConditionFailed(exc.response.get("Item")) from exc
+            raise ConditionFailed(_old_item(exc.response.get("Item"))) from exc
         raise _store_error(exc) from exc
 
 
-def transact_write(dynamodb: Any, transact_items: list[dict[str, Any]]) -> None:
+def _old_item(item: object) -> Item | None:
+    """The item as it was, from a failed condition's answer (botocore hands it over untyped)."""
+    return cast("Item", item) if isinstance(item, dict) else None
+
+
+def transact_write(dynamodb: DynamoDBClient, transact_items: Sequence[TransactWriteItemTypeDef]) -> None:
     """One TransactWriteItems request, retried while it only conflicts; TransactionCancelled if DynamoDB cancels it."""
     try:
         aws.retry_transient(lambda: dynamodb.transact_write_items(TransactItems=transact_items))
@@ -107,6 +118,6 @@ def transact_write(dynamodb: Any, transact_items: list[dict[str, Any]]) -> None:
         if aws.error_code(exc) == "TransactionCanceledException":
             raw = exc.response.get("CancellationReasons") or []
             raise TransactionCancelled(
-                str(exc), aws.cancellation_reasons(exc), [reason.get("Item") for reason in raw]
+                str(exc), aws.cancellation_reasons(exc), [_old_item(reason.get("Item")) for reason in raw]
             ) from exc
         raise _store_error(exc) from exc

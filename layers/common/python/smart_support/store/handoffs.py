@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from smart_support import aws
 from smart_support.clock import iso
@@ -12,6 +13,13 @@ from smart_support.store.dynamodb import TransactionCancelled, transact_write
 from smart_support.store.sessions import Session, content_digest, thread_key
 from smart_support.store.tickets import Ticket, TicketStore
 from smart_support.store.transcript import entry_item
+
+if TYPE_CHECKING:
+    from types_boto3_dynamodb import DynamoDBClient
+    from types_boto3_dynamodb.type_defs import PutTypeDef, TransactWriteItemTypeDef, UpdateTypeDef
+
+    from smart_support.store.items import Item
+    from smart_support.store.transcript import TranscriptEntry
 
 TRANSACT_ATTEMPTS = 4
 
@@ -23,7 +31,9 @@ class HandoffConflict(Exception):
 class HandoffStore:
     """Takeover, messages while an operator holds a thread, release, and closing a ticket: all or nothing."""
 
-    def __init__(self, table_name: str, ttl_seconds: int, tickets: TicketStore, dynamodb: Any = None) -> None:
+    def __init__(
+        self, table_name: str, ttl_seconds: int, tickets: TicketStore, dynamodb: DynamoDBClient | None = None
+    ) -> None:
         self.table_name = table_name
         self.ttl_seconds = ttl_seconds
         self.tickets = tickets
@@ -34,7 +44,7 @@ class HandoffStore:
         session: Session,
         ticket: Ticket,
         read_version: int | None,
-        entry: dict[str, Any],
+        entry: TranscriptEntry,
         counters: dict[str, int],
         now: float,
     ) -> None:
@@ -70,7 +80,7 @@ class HandoffStore:
     def add_message(
         self,
         session: Session,
-        entry: dict[str, Any],
+        entry: TranscriptEntry,
         now: float,
         *,
         operator_id: str | None = None,
@@ -84,7 +94,7 @@ class HandoffStore:
         `session` was read.
         """
         stamp = iso(now)
-        values: dict[str, Any] = {
+        values: dict[str, object] = {
             ":held": "with_operator",
             ":stamp": stamp,
             ":exp": int(now) + self.ttl_seconds,
@@ -108,16 +118,15 @@ class HandoffStore:
             if connection_id:
                 expression += ", connection_id = :conn"
                 values[":conn"] = connection_id
-        update = self._session_update(session, expression, condition, values)
-        if operator_id is None:
-            update["ExpressionAttributeNames"]["#owner"] = "owner"
+        names = {"#owner": "owner"} if operator_id is None else {}
+        update = self._session_update(session, expression, condition, values, names)
         tag = str(entry.get("message_id") or stamp)
         self._transact(
             [{"Update": update}, {"Put": self._put(entry_item(session.thread_id, session.turn, entry, now, tag))}]
         )
 
     def release(
-        self, session: Session, ticket: Ticket, read_version: int | None, entry: dict[str, Any], now: float
+        self, session: Session, ticket: Ticket, read_version: int | None, entry: TranscriptEntry, now: float
     ) -> None:
         """Back to the AI: session idle (the model reads the exchange on the next turn), ticket closed."""
         stamp = iso(now)
@@ -143,10 +152,10 @@ class HandoffStore:
         )
 
     def close_ticket(
-        self, ticket: Ticket, read_version: int, session: Session | None, entry: dict[str, Any], now: float
+        self, ticket: Ticket, read_version: int, session: Session | None, entry: TranscriptEntry, now: float
     ) -> None:
         """Close a ticket nobody holds; the session it is linked to (if any) stops waiting for a person."""
-        transact: list[dict[str, Any]] = [{"Put": self.tickets.put_request(ticket, read_version)}]
+        transact: list[TransactWriteItemTypeDef] = [{"Put": self.tickets.put_request(ticket, read_version)}]
         if session is not None:
             unlink = self._session_update(
                 session,
@@ -159,21 +168,26 @@ class HandoffStore:
         self._transact(transact)
 
     def _session_update(
-        self, session: Session, expression: str, condition: str, values: dict[str, Any]
-    ) -> dict[str, Any]:
+        self,
+        session: Session,
+        expression: str,
+        condition: str,
+        values: Mapping[str, object],
+        names: Mapping[str, str] | None = None,
+    ) -> UpdateTypeDef:
         return {
             "TableName": self.table_name,
             "Key": thread_key(session.thread_id),
             "UpdateExpression": expression,
             "ConditionExpression": condition,
-            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeNames": {"#status": "status", **(names or {})},
             "ExpressionAttributeValues": items.to_values(values),
         }
 
-    def _put(self, item: dict[str, Any]) -> dict[str, Any]:
+    def _put(self, item: Item) -> PutTypeDef:
         return {"TableName": self.table_name, "Item": item}
 
-    def _transact(self, transact_items: list[dict[str, Any]]) -> None:
+    def _transact(self, transact_items: list[TransactWriteItemTypeDef]) -> None:
         for attempt in range(TRANSACT_ATTEMPTS):
             try:
                 transact_write(self._dynamodb, transact_items)

@@ -9,9 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Set
 from decimal import Clamped, Context, Decimal, Inexact, Overflow, Rounded, Underflow
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 from aws_lambda_powertools.shared.dynamodb_deserializer import TypeDeserializer
+
+if TYPE_CHECKING:  # the stubs are a development dependency: the functions ship without them
+    from types_boto3_dynamodb.type_defs import AttributeValueTypeDef
+
+    # An item, a key or a request's expression values, as DynamoDB takes and returns them ({"S": "..."}, {"N": ...}).
+    Item: TypeAlias = dict[str, AttributeValueTypeDef]
 
 _deserializer = TypeDeserializer()
 # DynamoDB numbers: 38 digits, exponents -128..126; anything that would round is an error, not a silent change.
@@ -25,7 +31,7 @@ def _number(value: int | Decimal) -> str:
     return number
 
 
-def serialize(value: Any) -> dict[str, Any]:
+def serialize(value: object) -> AttributeValueTypeDef:
     """One Python value -> its DynamoDB attribute value (as boto3's TypeSerializer; floats must be Decimal)."""
     if value is None:
         return {"NULL": True}
@@ -53,24 +59,24 @@ def serialize(value: Any) -> dict[str, Any]:
     raise TypeError(f"Unsupported type {type(value)!r} for value {value!r}")
 
 
-def to_item(values: dict[str, Any]) -> dict[str, Any]:
+def to_item(values: Mapping[str, object]) -> Item:
     """Plain dict -> DynamoDB attribute values (None values dropped)."""
     return {k: serialize(_to_dynamo(v)) for k, v in values.items() if v is not None}
 
 
-def to_values(values: dict[str, Any]) -> dict[str, Any]:
+def to_values(values: Mapping[str, object]) -> Item:
     """Expression attribute values -> DynamoDB attribute values."""
     return {k: serialize(_to_dynamo(v)) for k, v in values.items()}
 
 
-def from_item(item: dict[str, Any] | None) -> dict[str, Any] | None:
+def from_item(item: Mapping[str, AttributeValueTypeDef] | None) -> dict[str, Any] | None:
     """DynamoDB attribute values -> plain dict (numbers as int or float)."""
     if item is None:
         return None
-    return {k: _from_dynamo(_deserializer.deserialize(v)) for k, v in item.items()}
+    return {k: _from_dynamo(_deserializer.deserialize(cast("dict[str, object]", v))) for k, v in item.items()}
 
 
-def _to_dynamo(value: Any) -> Any:
+def _to_dynamo(value: object) -> object:
     if isinstance(value, float):
         return Decimal(str(value))
     if isinstance(value, dict):
@@ -80,13 +86,13 @@ def _to_dynamo(value: Any) -> Any:
     return value
 
 
-def _from_dynamo(value: Any) -> Any:
+def _from_dynamo(value: object) -> object:
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, dict):
         return {k: _from_dynamo(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_from_dynamo(v) for v in value]
-    if isinstance(value, set):
-        return sorted(_from_dynamo(v) for v in value)
+    if isinstance(value, set):  # members of one kind; converting a number keeps its order
+        return [_from_dynamo(v) for v in sorted(value)]
     return value

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Literal
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -12,6 +13,12 @@ from smart_support.clock import iso
 from smart_support.protocol.errors import ConflictError, NotFound
 from smart_support.store import items
 from smart_support.store.dynamodb import ConditionFailed, conditional_write, store_errors
+
+if TYPE_CHECKING:
+    from types_boto3_dynamodb import DynamoDBClient
+    from types_boto3_dynamodb.type_defs import QueryInputTypeDef
+
+    from smart_support.store.items import Item
 
 OrderStatus = Literal["processing", "shipped", "delivered", "cancelled"]
 OrderAction = Literal["cancel_order", "request_refund", "update_shipping_address"]
@@ -91,7 +98,7 @@ class Order(BaseModel):
             return f"A refund for order {self.order_id} was already requested."
         return None
 
-    def to_item(self) -> dict[str, Any]:
+    def to_item(self) -> Item:
         """DynamoDB attribute values of this order."""
         values = self.model_dump(mode="json", exclude={"action_ids"})
         item = items.to_item(values)
@@ -100,7 +107,7 @@ class Order(BaseModel):
         return item
 
     @classmethod
-    def from_item(cls, item: dict[str, Any]) -> Order:
+    def from_item(cls, item: Item) -> Order:
         """Build from a DynamoDB item."""
         return cls.model_validate(items.from_item(item) or {})
 
@@ -113,7 +120,7 @@ def rule_message(order_id: str, action: str, status: str) -> str:
     return f"Order {order_id} is {status}; only orders that are still processing can be {verb}."
 
 
-def order_key(order_id: str) -> dict[str, Any]:
+def order_key(order_id: str) -> Item:
     """Primary key of an order item."""
     return {"order_id": {"S": order_id}}
 
@@ -121,7 +128,7 @@ def order_key(order_id: str) -> dict[str, Any]:
 class OrderStore:
     """Data access for orders; every read and write is scoped to the owning customer."""
 
-    def __init__(self, table_name: str, dynamodb: Any = None) -> None:
+    def __init__(self, table_name: str, dynamodb: DynamoDBClient | None = None) -> None:
         self.table_name = table_name
         self._dynamodb = dynamodb or aws.client("dynamodb")
 
@@ -144,7 +151,7 @@ class OrderStore:
     def list_for_customer(self, customer_id: str) -> list[Order]:
         """Every order of `customer_id`, by order id."""
         orders: list[Order] = []
-        kwargs: dict[str, Any] = {
+        kwargs: QueryInputTypeDef = {
             "TableName": self.table_name,
             "IndexName": "ByCustomer",
             "KeyConditionExpression": "customer_id = :cid",
@@ -175,7 +182,7 @@ class OrderStore:
     ) -> Order:
         """Request a refund (the whole order unless `amount`) of a delivered order, once; `action_id` dedupes."""
         expression = "SET refund_status = :requested, refund_requested_at = :updated"
-        values: dict[str, Any] = {":requested": "requested"}
+        values: dict[str, object] = {":requested": "requested"}
         if amount is not None:
             expression += ", refund_amount = :amount"
             values[":amount"] = round(float(amount), 2)
@@ -211,7 +218,7 @@ class OrderStore:
         action_id: str,
         action: OrderAction,
         set_expression: str,
-        values: dict[str, Any],
+        values: Mapping[str, object],
         now: float | None,
         extra_condition: str | None = None,
     ) -> Order:
@@ -254,9 +261,7 @@ class OrderStore:
         return Order.from_item(response["Attributes"])
 
     @staticmethod
-    def _why_not(
-        order_id: str, customer_id: str, action_id: str, action: str, old: dict[str, Any] | None
-    ) -> Order | Exception:
+    def _why_not(order_id: str, customer_id: str, action_id: str, action: str, old: Item | None) -> Order | Exception:
         if not old:
             return OrderNotFound()
         order = Order.from_item(old)

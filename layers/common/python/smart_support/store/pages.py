@@ -5,14 +5,20 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from smart_support.protocol.errors import ValidationFailed
+
+if TYPE_CHECKING:
+    from types_boto3_dynamodb.type_defs import AttributeValueTypeDef
+
+    from smart_support.store.items import Item
 
 MAX_CURSOR_CHARS = 1024
 
 
-def encode_cursor(last_key: dict[str, Any] | None) -> str | None:
+def encode_cursor(last_key: Mapping[str, AttributeValueTypeDef] | None) -> str | None:
     """The cursor of the next page (None at the end)."""
     if not last_key:
         return None
@@ -20,7 +26,7 @@ def encode_cursor(last_key: dict[str, Any] | None) -> str | None:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
+def decode_cursor(cursor: str | None) -> Item | None:
     """ExclusiveStartKey from a cursor this API handed out; ValidationFailed for anything else."""
     if not cursor:
         return None

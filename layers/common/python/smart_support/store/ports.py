@@ -9,9 +9,12 @@ if TYPE_CHECKING:  # annotations only: importing the ports loads no store (light
     from collections.abc import Callable
 
     from smart_support.store.approvals import AuditSubject, PendingApproval
+    from smart_support.store.deliveries import Delivery
+    from smart_support.store.items import Item
     from smart_support.store.orders import Order
     from smart_support.store.sessions import QueuedMessage, Session
     from smart_support.store.tickets import Ticket, TicketKind, TicketStatus
+    from smart_support.store.transcript import TranscriptEntry
     from smart_support.turns.models import Decision
 
 
@@ -59,7 +62,7 @@ class SessionRepository(SessionReader, Protocol):
         self,
         thread_id: str,
         turn: int,
-        entries: list[dict[str, Any]],
+        entries: list[TranscriptEntry],
         counters: dict[str, int],
         *,
         finished: bool,
@@ -79,7 +82,7 @@ class SessionRepository(SessionReader, Protocol):
         owner: str,
         content: str,
         message_id: str | None,
-        transcript_item: Callable[[int], dict[str, Any]],
+        transcript_item: Callable[[int], Item],
         now: float | None = None,
     ) -> Session:
         """Queue a message behind the running turn (and store it in the transcript); ThreadBusy when full."""
@@ -173,9 +176,13 @@ class TicketRepository(Protocol):
         """Write a change made to `expected_version`; TicketConflict if it changed meanwhile."""
 
     def list_page(
-        self, status: TicketStatus = "open", limit: int = 20, cursor: str | None = None
+        self,
+        status: TicketStatus = "open",
+        limit: int = 20,
+        cursor: str | None = None,
+        created_before: str | None = None,
     ) -> tuple[list[Ticket], str | None]:
-        """One page of the tickets with `status`, and the cursor of the next page."""
+        """One page of the tickets with `status` (created before `created_before`, if given), and the next cursor."""
 
 
 class HandoffRepository(Protocol):
@@ -186,7 +193,7 @@ class HandoffRepository(Protocol):
         session: Session,
         ticket: Ticket,
         read_version: int | None,
-        entry: dict[str, Any],
+        entry: TranscriptEntry,
         counters: dict[str, int],
         now: float,
     ) -> None:
@@ -195,7 +202,7 @@ class HandoffRepository(Protocol):
     def add_message(
         self,
         session: Session,
-        entry: dict[str, Any],
+        entry: TranscriptEntry,
         now: float,
         *,
         operator_id: str | None = None,
@@ -205,12 +212,12 @@ class HandoffRepository(Protocol):
         """A message of the held thread (the operator's or the customer's); the TTL slides."""
 
     def release(
-        self, session: Session, ticket: Ticket, read_version: int | None, entry: dict[str, Any], now: float
+        self, session: Session, ticket: Ticket, read_version: int | None, entry: TranscriptEntry, now: float
     ) -> None:
         """Back to the AI: idle, the ticket closed."""
 
     def close_ticket(
-        self, ticket: Ticket, read_version: int, session: Session | None, entry: dict[str, Any], now: float
+        self, ticket: Ticket, read_version: int, session: Session | None, entry: TranscriptEntry, now: float
     ) -> None:
         """Close a ticket nobody holds; its session stops waiting for a person."""
 
@@ -241,14 +248,24 @@ class TranscriptRepository(Protocol):
 
     def page(
         self, thread_id: str, now: float, limit: int = 50, cursor: str | None = None
-    ) -> tuple[list[dict[str, Any]], str | None]:
+    ) -> tuple[list[TranscriptEntry], str | None]:
         """Up to `limit` entries of the thread, oldest first, from `cursor`; and the cursor of the rest (or None)."""
 
-    def put(self, item: dict[str, Any]) -> None:
+    def put(self, item: Item) -> None:
         """Store one transcript item (the customer's question at turn start)."""
 
-    def handoff_exchange(self, thread_id: str, turn: int, limit: int = 40) -> list[dict[str, Any]]:
+    def handoff_exchange(self, thread_id: str, turn: int, limit: int = 40) -> list[TranscriptEntry]:
         """The messages the customer and an operator exchanged after `turn` (the model has not seen them)."""
+
+
+class DeliveryRepository(Protocol):
+    """What a failed agent task had delivered to the client, kept for the state machine's retry of it."""
+
+    def remember(self, key: Item, delivery: Delivery, now: float | None = None) -> bool:
+        """Keep what a failing task delivered (False if it could not be kept)."""
+
+    def recall(self, key: Item) -> Delivery | None:
+        """What the failed attempt delivered (None if it kept nothing)."""
 
 
 class AnalyticsRepository(Protocol):

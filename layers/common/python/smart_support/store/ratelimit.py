@@ -9,14 +9,20 @@ concurrent Lambdas never let more through than the bucket holds; a burst up to t
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from smart_support import aws
 from smart_support.store import items
 from smart_support.store.dynamodb import ConditionFailed, conditional_write
 
+if TYPE_CHECKING:
+    from types_boto3_dynamodb import DynamoDBClient
 
-def bucket_key(principal: str, kind: str) -> dict[str, Any]:
+    from smart_support.store.items import Item
+
+
+def bucket_key(principal: str, kind: str) -> Item:
     """The item of one principal's bucket of one kind (e.g. frames, turns)."""
     return {"PK": {"S": f"RATE#{principal}#{kind}"}, "SK": {"S": "BUCKET"}}
 
@@ -24,7 +30,7 @@ def bucket_key(principal: str, kind: str) -> dict[str, Any]:
 class RateLimiter:
     """Token buckets per principal: `allow(...)` takes one token or says no."""
 
-    def __init__(self, table_name: str, dynamodb: Any = None) -> None:
+    def __init__(self, table_name: str, dynamodb: DynamoDBClient | None = None) -> None:
         self.table_name = table_name
         self._dynamodb = dynamodb or aws.client("dynamodb")
 
@@ -62,7 +68,7 @@ class RateLimiter:
             return False
         return True
 
-    def _write(self, key: dict[str, Any], update: str, condition: str, values: dict[str, Any]) -> None:
+    def _write(self, key: Item, update: str, condition: str, values: Mapping[str, object]) -> None:
         conditional_write(
             self._dynamodb.update_item,
             TableName=self.table_name,

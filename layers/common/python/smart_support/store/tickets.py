@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import time
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -23,6 +23,12 @@ from smart_support.store.dynamodb import (
 )
 from smart_support.store.pages import decode_cursor, encode_cursor
 from smart_support.store.sessions import thread_key
+
+if TYPE_CHECKING:
+    from types_boto3_dynamodb import DynamoDBClient
+    from types_boto3_dynamodb.type_defs import PutTypeDef, QueryInputTypeDef, TransactWriteItemTypeDef, UpdateTypeDef
+
+    from smart_support.store.items import Item
 
 TicketKind = Literal["escalation", "approval_timeout", "takeover"]
 TicketStatus = Literal["open", "assigned", "closed"]
@@ -79,7 +85,7 @@ class Ticket(BaseModel):
         return self.model_copy(update={"notes": [*self.notes, note]})
 
 
-def ticket_key(ticket_id: str) -> dict[str, Any]:
+def ticket_key(ticket_id: str) -> Item:
     """Primary key of a ticket item."""
     return {"PK": {"S": f"TICKET#{ticket_id}"}, "SK": {"S": "TICKET"}}
 
@@ -103,12 +109,12 @@ def status_partition(status: TicketStatus) -> str:
 class TicketStore:
     """Data access for tickets (no TTL attribute: tickets outlive sessions)."""
 
-    def __init__(self, table_name: str, dynamodb: Any = None) -> None:
+    def __init__(self, table_name: str, dynamodb: DynamoDBClient | None = None) -> None:
         self.table_name = table_name
         self._dynamodb = dynamodb or aws.client("dynamodb")
 
     # ---------------------------------------------------------------- writes
-    def item(self, ticket: Ticket) -> dict[str, Any]:
+    def item(self, ticket: Ticket) -> Item:
         """The ticket's DynamoDB item, indexed by status (open and assigned by creation, closed by closing time)."""
         since = ticket.closed_at if ticket.status == "closed" and ticket.closed_at else ticket.created_at
         values = {
@@ -118,9 +124,9 @@ class TicketStore:
         }
         return {**ticket_key(ticket.ticket_id), **items.to_item(values)}
 
-    def put_request(self, ticket: Ticket, expected_version: int | None) -> dict[str, Any]:
+    def put_request(self, ticket: Ticket, expected_version: int | None) -> PutTypeDef:
         """A Put (for a transaction) of a new ticket, or of a change to the version that was read."""
-        put: dict[str, Any] = {"TableName": self.table_name, "Item": self.item(ticket)}
+        put: PutTypeDef = {"TableName": self.table_name, "Item": self.item(ticket)}
         if expected_version is None:
             put["ConditionExpression"] = "attribute_not_exists(PK)"
         else:
@@ -165,15 +171,17 @@ class TicketStore:
             created_at=stamp,
             updated_at=stamp,
         )
-        link: dict[str, Any] = {
+        link: UpdateTypeDef = {
             "TableName": self.table_name,
             "Key": thread_key(thread_id),
             "UpdateExpression": "SET ticket_id = :tid",
             "ConditionExpression": "attribute_exists(PK) AND attribute_not_exists(ticket_id)",
             "ExpressionAttributeValues": items.to_values({":tid": ticket.ticket_id}),
         }
-        count = {"Update": analytics.counters_update(self.table_name, {"handoffs_requested": 1})}
-        cap = {"Update": self._cap_update(customer_id, ticket.ticket_id)}
+        count: TransactWriteItemTypeDef = {
+            "Update": analytics.counters_update(self.table_name, {"handoffs_requested": 1})
+        }
+        cap: TransactWriteItemTypeDef = {"Update": self._cap_update(customer_id, ticket.ticket_id)}
         for _ in range(4):  # the session may change between the read and the write: look again
             cancelled = self._try([{"Put": self.put_request(ticket, None)}, {"Update": link}, count, cap])
             if cancelled is None:
@@ -212,7 +220,7 @@ class TicketStore:
         except TicketConflict:
             return ticket
 
-    def _try(self, transact_items: list[dict[str, Any]]) -> TransactionCancelled | None:
+    def _try(self, transact_items: list[TransactWriteItemTypeDef]) -> TransactionCancelled | None:
         """None when written; else why it was cancelled (a condition, or a conflict with another request)."""
         try:
             transact_write(self._dynamodb, transact_items)
@@ -221,7 +229,7 @@ class TicketStore:
             return cancelled
         return None
 
-    def _cap_update(self, customer_id: str, ticket_id: str) -> dict[str, Any]:
+    def _cap_update(self, customer_id: str, ticket_id: str) -> UpdateTypeDef:
         """An Update (for the creating transaction) that adds the ticket to the customer's open ones, under the cap."""
         return {
             "TableName": self.table_name,
@@ -306,7 +314,7 @@ class TicketStore:
         if created_before and status != "closed":
             condition += " AND GSI1SK < :before"
             values[":before"] = created_before
-        query: dict[str, Any] = {
+        query: QueryInputTypeDef = {
             "TableName": self.table_name,
             "IndexName": "GSI1",
             "KeyConditionExpression": condition,

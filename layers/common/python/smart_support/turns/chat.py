@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger
 
@@ -33,17 +33,25 @@ from smart_support.turns.stepfunctions import TurnWorkflow
 from smart_support.turns.streaming import Sender
 
 if TYPE_CHECKING:
+    from smart_support.store.items import Item
     from smart_support.store.ports import ApprovalRepository, SessionRepository, TranscriptRepository
+    from smart_support.store.transcript import TranscriptEntry
     from smart_support.turns.decisions import ApprovalService
     from smart_support.turns.handoff import HandoffService
 
 logger = Logger(child=True)
 
 
-def queued_item(frame: MessageFrame, turn: int) -> dict[str, Any]:
+def queued_item(frame: MessageFrame, turn: int) -> Item:
     """The transcript item of a queued message: stored at once, in order, as part of the next turn."""
     now = time.time()
-    entry = {"role": "user", "content": frame.content, "at": iso(now), "queued": True, "message_id": frame.message_id}
+    entry: TranscriptEntry = {
+        "role": "user",
+        "content": frame.content,
+        "at": iso(now),
+        "queued": True,
+        "message_id": frame.message_id,
+    }
     return segment_item(frame.thread_id, turn, int(now * 1000) % 10**13, [entry], now)
 
 
@@ -95,7 +103,7 @@ class ChatService:
         """Watching threads, and customers' messages while an operator holds the thread."""
         return self._handoff()
 
-    def handle(self, body: str | None, ctx: FrameContext) -> dict[str, Any] | None:
+    def handle(self, body: str | None, ctx: FrameContext) -> dict[str, object] | None:
         """Process one raw frame; returns the reply frame (an `error` for every failure) or None."""
         thread_id: str | None = None
         try:
@@ -111,7 +119,7 @@ class ChatService:
             logger.exception("frame failed", extra={"thread_id": thread_id, "request_id": ctx.request_id})
             return error_event(InternalError(), thread_id, request_id=ctx.request_id)
 
-    def _dispatch(self, frame: ClientFrame, ctx: FrameContext) -> dict[str, Any] | None:
+    def _dispatch(self, frame: ClientFrame, ctx: FrameContext) -> dict[str, object] | None:
         if isinstance(frame, MessageFrame):
             return self.send_message(frame, ctx)
         if isinstance(frame, CancelFrame):
@@ -131,7 +139,7 @@ class ChatService:
             return self.handoff.unwatch(frame.thread_id, ctx.principal, ctx.connection_id).status_event()
         raise AssertionError(f"unhandled frame {frame!r}")  # pragma: no cover - parse_frame is exhaustive
 
-    def send_message(self, frame: MessageFrame, ctx: FrameContext) -> dict[str, Any] | None:
+    def send_message(self, frame: MessageFrame, ctx: FrameContext) -> dict[str, object] | None:
         """Start a turn, queue the message behind the one that runs (answered `status` with `queued`), or, while an
         operator holds the thread, store it for them (answered `status` `with_operator`).
 
@@ -168,7 +176,7 @@ class ChatService:
             return status_event(session.thread_id, session.status, turn=session.turn, queued=len(session.queued))
         raise ThreadBusy()
 
-    def _for_operator(self, session: Session, frame: MessageFrame, ctx: FrameContext) -> dict[str, Any] | None:
+    def _for_operator(self, session: Session, frame: MessageFrame, ctx: FrameContext) -> dict[str, object] | None:
         from smart_support.turns.handoff import StillHeld
 
         try:
@@ -176,7 +184,7 @@ class ChatService:
         except StillHeld:  # handed back to the AI in between: the message is a turn after all
             return self.send_message(frame, ctx)
 
-    def cancel(self, frame: CancelFrame, ctx: FrameContext) -> dict[str, Any] | None:
+    def cancel(self, frame: CancelFrame, ctx: FrameContext) -> dict[str, object] | None:
         """Stop the running turn (the agent stops streaming), or, while it waits for an approval, withdraw that
         request: the audit says `withdrawn` and the turn answers ("nothing was changed") and completes."""
         session = self.sessions.get_visible(frame.thread_id, ctx.principal.sub)
@@ -220,7 +228,7 @@ class ChatService:
         )
         try:
             # Stored before the agent runs, so a reload mid-answer replays the question (the answer comes at the end).
-            question = {"role": "user", "content": frame.content, "at": iso(now)}
+            question: TranscriptEntry = {"role": "user", "content": frame.content, "at": iso(now)}
             if frame.message_id:
                 question["message_id"] = frame.message_id
             self.transcripts.put(question_item(frame.thread_id, session.turn, question, now))
@@ -231,7 +239,7 @@ class ChatService:
         logger.info("turn started", extra={"thread_id": frame.thread_id, "turn": session.turn, "execution": name})
         return name
 
-    def resume(self, frame: ResumeFrame, ctx: FrameContext) -> dict[str, Any]:
+    def resume(self, frame: ResumeFrame, ctx: FrameContext) -> dict[str, object]:
         """Send this thread's events here from now on; re-send a pending approval; reply with the status."""
         session = self.sessions.attach_connection(frame.thread_id, ctx.principal.sub, ctx.connection_id)
         if session.status == "awaiting_approval" and session.pending_interrupt_id:
@@ -241,7 +249,7 @@ class ChatService:
         return session.status_event()
 
 
-def _repeated(session: Session) -> dict[str, Any]:
+def _repeated(session: Session) -> dict[str, object]:
     """A retried frame (same message_id, same content): nothing was written, the reply is the thread's status."""
     logger.info("repeated message acknowledged", extra={"thread_id": session.thread_id, "status": session.status})
     return session.status_event()

@@ -25,6 +25,7 @@ from smart_support.turns.streaming import Sender, ThreadChannel
 
 if TYPE_CHECKING:
     from smart_support.store.ports import HandoffRepository, SessionRepository, TicketRepository
+    from smart_support.store.transcript import TranscriptEntry
 
 logger = Logger(child=True)
 
@@ -110,7 +111,7 @@ class HandoffService:
 
     def post_message(
         self, thread_id: str, operator: Principal, content: str, now: float | None = None
-    ) -> dict[str, Any]:
+    ) -> dict[str, object]:
         """The holding operator speaks: stored in the transcript (role operator), sent to the customer."""
         now = time.time() if now is None else now
         session = self.sessions.get_visible(thread_id, operator.sub, is_operator=True, now=now)
@@ -118,7 +119,7 @@ class HandoffService:
             raise ThreadNotHeld(_not_held_message(session))
         stamp = iso(now)
         message_id = f"om-{uuid.uuid4().hex[:20]}"
-        entry = {
+        entry: TranscriptEntry = {
             "role": "operator",
             "content": content,
             "operator": operator.display_name,
@@ -230,7 +231,7 @@ class HandoffService:
         message_id: str | None,
         connection_id: str | None,
         now: float | None = None,
-    ) -> dict[str, Any]:
+    ) -> dict[str, object]:
         """Store the customer's message for the operator (no model runs), tell the watchers; StillHeld if released.
 
         A `message_id` the thread already took writes nothing: the same content is answered with the status again,
@@ -239,7 +240,13 @@ class HandoffService:
         now = time.time() if now is None else now
         stamp = iso(now)
         shown_id = message_id or f"cm-{uuid.uuid4().hex[:20]}"
-        entry = {"role": "user", "content": content, "message_id": shown_id, "handoff": True, "at": stamp}
+        entry: TranscriptEntry = {
+            "role": "user",
+            "content": content,
+            "message_id": shown_id,
+            "handoff": True,
+            "at": stamp,
+        }
         for _ in range(3):  # another message of the customer's stored meanwhile: read the session again
             if session.is_repeat(message_id, content):
                 return session.status_event()  # a retried frame: stored the first time
@@ -307,9 +314,13 @@ class HandoffService:
         )
 
 
-def _system_entry(state: str, ticket_id: str, operator: str | None, stamp: str, **extra: Any) -> dict[str, Any]:
+def _system_entry(
+    state: str, ticket_id: str, operator: str | None, stamp: str, *, closed: bool = False
+) -> TranscriptEntry:
     """A hand-off event as a transcript entry (role `system`)."""
-    entry = {"role": "system", "event": "handoff", "state": state, "ticket_id": ticket_id, "at": stamp, **extra}
+    entry: TranscriptEntry = {"role": "system", "event": "handoff", "state": state, "ticket_id": ticket_id, "at": stamp}
+    if closed:
+        entry["closed"] = True
     if operator:
         entry["operator"] = operator
     return entry

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
 from smart_support import aws
 from smart_support.protocol.errors import ApprovalExpired
 from smart_support.turns.models import Decision, TurnRequest
+
+if TYPE_CHECKING:  # the stubs are a development dependency: the functions ship without them
+    from types_boto3_stepfunctions import SFNClient
 
 
 def execution_prefix(thread_id: str) -> str:
@@ -27,7 +30,7 @@ def execution_name(thread_id: str, incarnation: str, turn: int) -> str:
 class TurnWorkflow:
     """Starts executions of the turn state machine and answers its task tokens (which need no ARN)."""
 
-    def __init__(self, state_machine_arn: str | None = None, sfn: Any = None) -> None:
+    def __init__(self, state_machine_arn: str | None = None, sfn: SFNClient | None = None) -> None:
         self.state_machine_arn = state_machine_arn
         self._sfn = sfn or aws.client("stepfunctions")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Protocol
 
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
@@ -16,6 +16,8 @@ from smart_support.protocol.types import MAX_FRAME_BYTES
 from smart_support.store.dynamodb import StoreError
 
 if TYPE_CHECKING:
+    from types_boto3_apigatewaymanagementapi import ApiGatewayManagementApiClient
+
     from smart_support.store.ports import SessionReader
     from smart_support.store.sessions import Session
 
@@ -27,17 +29,17 @@ MAX_TOKEN_CHARS = 6000  # a token frame stays far below 32 KiB even at 4 bytes p
 class Sender(Protocol):
     """Where events go: one connection at a time, False when it is gone."""
 
-    def send(self, connection_id: str | None, payload: dict[str, Any]) -> bool:
+    def send(self, connection_id: str | None, payload: Mapping[str, object]) -> bool:
         """Post one event; False when the connection is gone (or there is none)."""
 
 
 class EventSender:
     """Posts JSON events to connections; a client that left (GoneException) is reported, never raised."""
 
-    def __init__(self, endpoint_url: str, client: Any = None) -> None:
+    def __init__(self, endpoint_url: str, client: ApiGatewayManagementApiClient | None = None) -> None:
         self._client = client or aws.client("apigatewaymanagementapi", endpoint_url=endpoint_url)
 
-    def send(self, connection_id: str | None, payload: dict[str, Any]) -> bool:
+    def send(self, connection_id: str | None, payload: Mapping[str, object]) -> bool:
         """Post one event; False when the connection is gone (or there is none)."""
         if not connection_id:
             return False
@@ -62,7 +64,7 @@ def _common_prefix(a: str, b: str) -> int:
     return n
 
 
-def event_digest(payload: dict[str, Any]) -> str:
+def event_digest(payload: Mapping[str, object]) -> str:
     """A short fingerprint of a non-token event (to recognise it when a retried task produces it again)."""
     return hashlib.sha256(dumps(payload).encode("utf-8")).hexdigest()[:16]
 
@@ -113,7 +115,7 @@ class ThreadChannel:
         self._skip_text = text
         self._skip_events = list(events)
 
-    def send(self, payload: dict[str, Any]) -> bool:
+    def send(self, payload: Mapping[str, object]) -> bool:
         """Deliver one event to the customer (True if it got it) and to the watchers; never raises for one that left."""
         if self._clock() - self._read_at >= self.WATCHERS_REFRESH_SECONDS:
             self._read_session()
@@ -129,7 +131,7 @@ class ThreadChannel:
         self.send_to_watchers(unsent)
         return delivered
 
-    def _unsent(self, payload: dict[str, Any]) -> dict[str, Any] | None:
+    def _unsent(self, payload: Mapping[str, object]) -> Mapping[str, object] | None:
         """The part of `payload` the client does not have yet (None: all of it was delivered before)."""
         if payload.get("type") == "token" and self._skip_text:
             content = str(payload.get("content", ""))
@@ -152,7 +154,7 @@ class ThreadChannel:
                 return None
         return payload
 
-    def send_to_watchers(self, payload: dict[str, Any]) -> None:
+    def send_to_watchers(self, payload: Mapping[str, object]) -> None:
         """Deliver one event to the operators watching the thread only; a watcher that left is forgotten."""
         for watcher in list(self.watchers):
             if watcher == self.connection_id:
@@ -163,7 +165,7 @@ class ThreadChannel:
                 self.watchers.remove(watcher)
                 self._forget(watcher)
 
-    def _send_to_customer(self, payload: dict[str, Any]) -> bool:
+    def _send_to_customer(self, payload: Mapping[str, object]) -> bool:
         # Tokens to a client that left are dropped for a while (the answer is stored); any other event looks again
         # for a connection that re-attached, so a reload mid-answer still gets `message_complete`.
         recently_gone = self._gone_since is not None and self._clock() - self._gone_since < self.RECHECK_SECONDS
@@ -208,7 +210,7 @@ class ThreadChannel:
         except (ClientError, StoreError):
             logger.warning("could not forget a watcher", extra={"thread_id": self.thread_id})
 
-    def _deliver(self, payload: dict[str, Any]) -> bool:
+    def _deliver(self, payload: Mapping[str, object]) -> bool:
         ok = self.sender.send(self.connection_id, payload)
         if ok:
             self.frames_sent += 1

@@ -14,7 +14,7 @@ hands each call to the part that owns it, all over one `SessionTable`:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from smart_support import aws
 from smart_support.store.sessions.item import (
@@ -32,6 +32,12 @@ from smart_support.store.sessions.start import TurnStart
 from smart_support.store.sessions.table import SessionTable
 from smart_support.store.sessions.watchers import ThreadWatchers
 
+if TYPE_CHECKING:
+    from types_boto3_dynamodb import DynamoDBClient
+
+    from smart_support.store.items import Item
+    from smart_support.store.transcript import TranscriptEntry
+
 # What the rest of the package takes from here; each part's own names are imported from its module.
 __all__ = [
     "DuplicateMessage",
@@ -48,7 +54,7 @@ __all__ = [
 class SessionStore:
     """Data access for sessions; the only code that reads or writes session items."""
 
-    def __init__(self, table_name: str, ttl_seconds: int, dynamodb: Any = None) -> None:
+    def __init__(self, table_name: str, ttl_seconds: int, dynamodb: DynamoDBClient | None = None) -> None:
         self.table_name = table_name
         self.ttl_seconds = ttl_seconds
         self._dynamodb = dynamodb or aws.client("dynamodb")
@@ -123,7 +129,7 @@ class SessionStore:
         self,
         thread_id: str,
         turn: int,
-        entries: list[dict[str, Any]],
+        entries: list[TranscriptEntry],
         counters: dict[str, int],
         *,
         finished: bool,
@@ -141,7 +147,7 @@ class SessionStore:
         owner: str,
         content: str,
         message_id: str | None,
-        transcript_item: Callable[[int], dict[str, Any]],
+        transcript_item: Callable[[int], Item],
         now: float | None = None,
     ) -> Session:
         """Queue a message behind the running turn and store it in the transcript: MessageQueue.enqueue."""

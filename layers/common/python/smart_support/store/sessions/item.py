@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
@@ -12,12 +12,15 @@ from smart_support.protocol.events import status_event
 from smart_support.protocol.types import HandoffState, Status
 from smart_support.store import items
 
+if TYPE_CHECKING:
+    from smart_support.store.items import Item
+
 # message_ids a thread remembers (with a digest of their content) once their turn started, so that a repeated frame
 # writes nothing; bounded: the oldest is forgotten, the item never grows with the conversation.
 RECENT_MESSAGES = 8
 
 
-def thread_key(thread_id: str) -> dict[str, Any]:
+def thread_key(thread_id: str) -> Item:
     """Primary key of a thread's session item."""
     return {"PK": {"S": f"THREAD#{thread_id}"}, "SK": {"S": "SESSION"}}
 
@@ -87,7 +90,7 @@ class Session(BaseModel):
         """The connections watching this thread whose watch has not lapsed."""
         return sorted(conn for conn, until in self.watchers.items() if until > now)
 
-    def status_event(self) -> dict[str, Any]:
+    def status_event(self) -> dict[str, object]:
         """The thread's `status` event, with its hand-off: the operator holding it, its open ticket, its queue."""
         return status_event(
             self.thread_id,
@@ -130,7 +133,7 @@ class Session(BaseModel):
         fresh = [RecentMessage(message_id=message_id, digest=digest) for message_id, digest in messages]
         return [recent.model_dump() for recent in [*kept, *fresh][-RECENT_MESSAGES:]]
 
-    def recent_condition(self) -> tuple[str, dict[str, Any]]:
+    def recent_condition(self) -> tuple[str, dict[str, object]]:
         """A condition that holds while the item's recent message ids are still the ones read here (and its values)."""
         if "recent_messages" in self.model_fields_set:
             return "recent_messages = :seen", {":seen": [recent.model_dump() for recent in self.recent_messages]}
@@ -141,7 +144,7 @@ class Session(BaseModel):
         return self.status == "with_operator" and self.operator_id == operator_id
 
     @classmethod
-    def from_item(cls, item: dict[str, Any]) -> Session:
+    def from_item(cls, item: Item) -> Session:
         """Build from a DynamoDB item."""
         values = items.from_item(item) or {}
         return cls.model_validate(values)

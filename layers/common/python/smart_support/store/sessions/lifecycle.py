@@ -4,7 +4,7 @@ its run's transcript and counters in one transaction (back to idle, unless messa
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger
 
@@ -15,6 +15,11 @@ from smart_support.store.sessions.item import Session, thread_key
 from smart_support.store.sessions.ownership import ThreadOwnership
 from smart_support.store.sessions.table import SessionTable
 from smart_support.store.transcript import segment_item
+
+if TYPE_CHECKING:
+    from types_boto3_dynamodb.type_defs import PutTypeDef, TransactWriteItemTypeDef, UpdateTypeDef
+
+    from smart_support.store.transcript import TranscriptEntry
 
 logger = Logger(child=True)
 
@@ -106,7 +111,7 @@ class TurnLifecycle:
         self,
         thread_id: str,
         turn: int,
-        entries: list[dict[str, Any]],
+        entries: list[TranscriptEntry],
         counters: dict[str, int],
         *,
         finished: bool,
@@ -122,8 +127,12 @@ class TurnLifecycle:
         """
         run = int(now * 1000) % 10**13 if run is None else run
         segment = segment_item(thread_id, turn, run, entries, now)
-        put = {"TableName": self.table.table_name, "Item": segment, "ConditionExpression": "attribute_not_exists(PK)"}
-        writes: list[dict[str, Any]] = [{"Put": put}]
+        put: PutTypeDef = {
+            "TableName": self.table.table_name,
+            "Item": segment,
+            "ConditionExpression": "attribute_not_exists(PK)",
+        }
+        writes: list[TransactWriteItemTypeDef] = [{"Put": put}]
         if counters:
             writes.append({"Update": analytics.counters_update(self.table.table_name, counters)})
         if finished:
@@ -141,16 +150,15 @@ class TurnLifecycle:
             return False
         return True
 
-    def _finish_update(self, thread_id: str, turn: int, now: float) -> dict[str, Any]:
+    def _finish_update(self, thread_id: str, turn: int, now: float) -> UpdateTypeDef:
         """The Update that returns the thread to idle after `turn` (alone, or inside a transaction)."""
         update = self.table.turn_update(
             thread_id,
             turn,
             "SET #status = :idle, updated_at = :stamp, expires_at = :exp, GSI1SK = :stamp"
             " REMOVE pending_interrupt_id, cancel_turn",
-            {":idle": "idle", ":stamp": iso(now), ":exp": int(now) + self.table.ttl_seconds},
+            {":idle": "idle", ":stamp": iso(now), ":exp": int(now) + self.table.ttl_seconds, ":none": 0},
         )
         # A message queued meanwhile makes the next turn instead (see MessageQueue.advance()).
         update["ConditionExpression"] += " AND (attribute_not_exists(queued) OR size(queued) = :none)"
-        update["ExpressionAttributeValues"][":none"] = {"N": "0"}
         return update

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger
 
@@ -14,6 +14,11 @@ from smart_support.store.sessions.item import Session, thread_key
 from smart_support.store.sessions.table import SessionTable
 from smart_support.store.transcript import TRANSCRIPT_RETENTION_SECONDS
 
+if TYPE_CHECKING:
+    from types_boto3_dynamodb.type_defs import UpdateTypeDef
+
+    from smart_support.store.items import Item
+
 logger = Logger(child=True)
 
 DAY = 24 * 3600
@@ -22,7 +27,7 @@ OWNER_RETENTION_SECONDS = TRANSCRIPT_RETENTION_SECONDS + 2 * DAY
 OWNER_REFRESH_SECONDS = TRANSCRIPT_RETENTION_SECONDS + DAY
 
 
-def owner_key(thread_id: str) -> dict[str, Any]:
+def owner_key(thread_id: str) -> Item:
     """Primary key of a thread's ownership record (kept as long as its transcript)."""
     return {"PK": {"S": f"THREAD#{thread_id}"}, "SK": {"S": "OWNER"}}
 
@@ -68,7 +73,7 @@ class ThreadOwnership:
         if record.get("owner") != principal_id or record.get("expires_at", 0) <= time.time():
             raise NotFound("No conversation with that id.")
 
-    def claim(self, thread_id: str, owner: str, now: float) -> dict[str, Any]:
+    def claim(self, thread_id: str, owner: str, now: float) -> UpdateTypeDef:
         """The Update that claims the thread id for `owner` (or keeps their claim), for a transaction."""
         return {
             "TableName": self.table.table_name,
@@ -83,7 +88,7 @@ class ThreadOwnership:
 
     def refresh(self, thread_id: str, owner: str, now: float) -> None:
         """Keep the ownership record as long as the transcript a long-lived session keeps writing (best effort)."""
-        session = {
+        session: UpdateTypeDef = {
             "TableName": self.table.table_name,
             "Key": thread_key(thread_id),
             "UpdateExpression": "SET owner_until = :until",

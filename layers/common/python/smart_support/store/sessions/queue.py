@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from smart_support.clock import iso
 from smart_support.protocol.errors import ThreadBusy
@@ -20,6 +20,11 @@ from smart_support.store.sessions.item import (
 )
 from smart_support.store.sessions.ownership import ThreadOwnership
 from smart_support.store.sessions.table import SessionTable
+
+if TYPE_CHECKING:
+    from types_boto3_dynamodb.type_defs import UpdateTypeDef
+
+    from smart_support.store.items import Item
 
 MAX_QUEUED = 3  # messages that may wait behind a running turn; the next one is thread_busy
 
@@ -41,7 +46,7 @@ class MessageQueue:
         owner: str,
         content: str,
         message_id: str | None,
-        transcript_item: Callable[[int], dict[str, Any]],
+        transcript_item: Callable[[int], Item],
         now: float | None = None,
     ) -> Session:
         """Queue a message behind the running turn and store it in the transcript, in one transaction.
@@ -61,7 +66,7 @@ class MessageQueue:
         if len(session.queued) >= MAX_QUEUED:
             raise ThreadBusy("Three messages are already waiting for this answer; please wait a moment.")
         queued = QueuedMessage(content=content, message_id=message_id, at=iso(now))
-        update: dict[str, Any] = {
+        update: UpdateTypeDef = {
             "TableName": self.table.table_name,
             "Key": thread_key(thread_id),
             "UpdateExpression": "SET queued = list_append(if_not_exists(queued, :empty), :one),"

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from smart_support.clock import iso
 from smart_support.protocol.errors import NotFound, SessionExpired, ThreadBusy
@@ -22,6 +23,9 @@ from smart_support.store.sessions.item import (
 )
 from smart_support.store.sessions.ownership import OWNER_REFRESH_SECONDS, OWNER_RETENTION_SECONDS, ThreadOwnership
 from smart_support.store.sessions.table import SessionTable
+
+if TYPE_CHECKING:
+    from types_boto3_dynamodb.type_defs import TransactWriteItemTypeDef, UpdateTypeDef
 
 
 def new_incarnation(now: float) -> str:
@@ -92,11 +96,11 @@ class TurnStart:
         condition: str,
         base_turn: int = 0,
         recent: list[dict[str, str]] | None = None,
-        condition_values: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
+        condition_values: Mapping[str, object] | None = None,
+    ) -> UpdateTypeDef:
         owner, connection_id, message_id, now = start.owner, start.connection_id, start.message_id, start.now
         stamp = iso(now)
-        values: dict[str, Any] = {
+        values: dict[str, object] = {
             ":owner": owner,
             ":running": "running",
             ":zero": base_turn,
@@ -140,7 +144,7 @@ class TurnStart:
             raise blocked
         condition = "attribute_exists(PK) AND #owner = :owner AND #status = :idle AND expires_at > :now"
         recent: list[dict[str, str]] | None = None
-        seen: dict[str, Any] = {}
+        seen: dict[str, object] = {}
         if start.message_id:  # the ids it remembers are still those read (a concurrent frame may have taken this one)
             recent = current.remembering((start.message_id, start.digest))
             unchanged, seen = current.recent_condition()
@@ -165,7 +169,7 @@ class TurnStart:
             [RecentMessage(message_id=start.message_id, digest=start.digest).model_dump()] if start.message_id else None
         )
         update = self._start_update(thread_id, start, title, "attribute_not_exists(PK)", base_turn, recent=recent)
-        writes = [
+        writes: list[TransactWriteItemTypeDef] = [
             {"Update": self.ownership.claim(thread_id, owner, now)},
             {"Update": update},
             {"Update": analytics.counters_update(self.table.table_name, {"sessions": 1})},
@@ -190,7 +194,8 @@ class TurnStart:
             Limit=1,
             ConsistentRead=True,
         )
-        latest = items.from_item((response.get("Items") or [None])[0]) or {}
+        found = response.get("Items") or []
+        latest = items.from_item(found[0] if found else None) or {}
         return int(latest.get("turn", 0))
 
     @staticmethod

@@ -3,17 +3,22 @@ the conditional update of one turn that most of the parts build on."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from smart_support.store import items
 from smart_support.store.dynamodb import ConditionFailed, conditional_write
 from smart_support.store.sessions.item import Session, thread_key
 
+if TYPE_CHECKING:
+    from types_boto3_dynamodb import DynamoDBClient
+    from types_boto3_dynamodb.type_defs import UpdateTypeDef
+
 
 class SessionTable:
     """The conversations table, as the session store's parts reach it."""
 
-    def __init__(self, table_name: str, ttl_seconds: int, dynamodb: Any) -> None:
+    def __init__(self, table_name: str, ttl_seconds: int, dynamodb: DynamoDBClient) -> None:
         self.table_name = table_name
         self.ttl_seconds = ttl_seconds
         self.dynamodb = dynamodb
@@ -24,9 +29,9 @@ class SessionTable:
         item = response.get("Item")
         return Session.from_item(item) if item else None
 
-    def turn_update(self, thread_id: str, turn: int, expression: str, values: dict[str, Any]) -> dict[str, Any]:
+    def turn_update(self, thread_id: str, turn: int, expression: str, values: Mapping[str, object]) -> UpdateTypeDef:
         """An UpdateItem request that applies only while the thread is still at `turn`."""
-        update: dict[str, Any] = {
+        update: UpdateTypeDef = {
             "TableName": self.table_name,
             "Key": thread_key(thread_id),
             "UpdateExpression": expression,
@@ -37,11 +42,13 @@ class SessionTable:
             update["ExpressionAttributeNames"] = {"#status": "status"}
         return update
 
-    def update_for_turn(self, thread_id: str, turn: int, expression: str, values: dict[str, Any]) -> Session | None:
+    def update_for_turn(
+        self, thread_id: str, turn: int, expression: str, values: Mapping[str, object]
+    ) -> Session | None:
         """Apply `turn_update`: the session as it is now, or None if the thread moved on."""
         return self.apply(self.turn_update(thread_id, turn, expression, values))
 
-    def apply(self, update: dict[str, Any]) -> Session | None:
+    def apply(self, update: UpdateTypeDef) -> Session | None:
         """Run a conditional update: the session as it is now, or None when its condition failed."""
         try:
             response = conditional_write(self.dynamodb.update_item, **update, ReturnValues="ALL_NEW")

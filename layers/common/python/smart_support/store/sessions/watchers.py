@@ -4,7 +4,6 @@ it (bounded, each watch lapses)."""
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from smart_support.protocol.errors import NotFound, SessionExpired, ThreadBusy
 from smart_support.store import items
@@ -56,7 +55,7 @@ class ThreadWatchers:
             raise SessionExpired()
         lapsed = [conn for conn, until in session.watchers.items() if until <= now and conn != connection_id]
         names = {"#w": "watchers", "#c": connection_id} | {f"#x{i}": conn for i, conn in enumerate(lapsed)}
-        values: dict[str, Any] = {":until": int(now) + WATCH_SECONDS, ":now": int(now)}
+        values: dict[str, object] = {":until": int(now) + WATCH_SECONDS, ":now": int(now)}
         if "watchers" in session.model_fields_set:  # the item has the map (a nested SET needs its parent)
             expression = "SET #w.#c = :until" + (
                 " REMOVE " + ", ".join(f"#w.#x{i}" for i in range(len(lapsed))) if lapsed else ""
