@@ -17,8 +17,9 @@ from aiohttp import web
 
 from local.client import http_request
 from local.server import LocalStack
+from local.settings import LocalStackSettings
 from smart_support.auth.tokens import Role, mint_token
-from smart_support.settings import LocalStackSettings, load_settings
+from smart_support.settings import load_settings
 
 
 def free_port() -> int:

@@ -41,9 +41,10 @@ from local import gate
 from local.faults import FaultPlan, parse_faults
 from local.gate import INVOKE_KEY_HEADER, Gate
 from local.lambdas import FunctionRegistry, load_functions
+from local.settings import LocalStackSettings
 from local.template import ACCOUNT_ID, REGION, ROOT, LocalResolver, create_tables, load_template, resources_of_type
 from local.web import local_site_config, security_headers
-from smart_support.settings import InvalidSettings, LocalStackSettings, load_settings
+from smart_support.settings import InvalidSettings, load_settings
 
 log = logging.getLogger("local")
 WEB_DIR = ROOT / "web"
