@@ -128,7 +128,7 @@ class LocalStack:
 
         from local import moto_patches
         from local.iam import roles_by_principal, translated_template
-        from local.moto_patches.ttl_sweeper import TtlSweeper
+        from local.ttl import TtlSweeper
 
         faults = FaultPlan(parse_faults(cfg.local_faults))  # a bad LOCAL_FAULTS fails the boot, not the first request
         translated = translated_template()

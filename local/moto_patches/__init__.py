@@ -2,8 +2,7 @@
 fidelity, or speed kept by issue 25's A/B rule), the AWS behaviour it reproduces and its upstream form.
 
 `install()` applies every patch in PATCHES, once; local/server.py and tests/conftest.py call it (bench through the
-server). `ttl_sweeper` patches nothing: it deletes expired items as DynamoDB's TTL process does, with item_locks'
-locks. The patches replace private moto symbols, so importing this package checks that moto is the version they
+server). The patches replace private moto symbols, so importing this package checks that moto is the version they
 were written for and fails loudly on any other (none touches botocore). docs/local-stack.md lists them.
 """
 
