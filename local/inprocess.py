@@ -29,19 +29,6 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class QuietLocalStack(LocalStack):
-    """The local stack without its per-request log lines: the callers read results, not logs."""
-
-    def _log_ws(self, conn_id: str, route: str, detail: str) -> None:
-        pass
-
-    def _log_http(self, request: web.Request, status: int, started: float) -> None:
-        pass
-
-    def _log_invoke(self, function_id: str, event: Any, error: dict[str, Any] | None, started: float) -> None:
-        pass
-
-
 class InProcessStack:
     """Boot, serve and stop a LocalStack inside this process (environment restored on stop)."""
 
@@ -60,7 +47,7 @@ class InProcessStack:
         os.environ.update(self.env)
         _clear_process_caches()
         config = load_settings(LocalStackSettings)
-        self.stack = QuietLocalStack(config)
+        self.stack = LocalStack(config, quiet=True)  # no per-request log lines: the callers read results, not logs
         self.stack.boot()
 
         ready = threading.Event()
@@ -141,4 +128,4 @@ def _clear_process_caches() -> None:
                 value.cache_clear()
 
 
-__all__ = ["InProcessStack", "QuietLocalStack", "free_port"]
+__all__ = ["InProcessStack", "free_port"]

@@ -19,6 +19,7 @@ from smart_support.settings import (
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 LOCAL_AUTH_SECRET = "local-dev-secret-change-me-0123456789abcdef"  # the dev secret, by design: refused off loopback
+OPENAI_API_KEY_PARAMETER = "/smart-support/openai-api-key"  # where OPENAI_API_KEY is seeded unless one is named
 
 
 class LocalStackSettings(
@@ -65,6 +66,27 @@ class LocalStackSettings(
         """Browser origins allowed to open the WebSocket and read the HTTP API: the stack's own, plus the list."""
         own = {f"http://{host}:{self.port}" for host in {self.host, "127.0.0.1", "localhost"}}
         return own | {o.strip().rstrip("/") for o in self.allowed_origins.split(",") if o.strip()}
+
+    def allows_origin(self, origin: str | None) -> bool:
+        """The stack's own origin, or one of ALLOWED_ORIGINS (no Origin header: not a browser, allowed)."""
+        return origin is None or origin.rstrip("/") in self.origins()
+
+    def template_parameters(self, stage: str) -> dict[str, str]:
+        """The template's parameters the stack deploys with (the rest keep their defaults)."""
+        return {
+            "Stage": stage,
+            "SessionTtlSeconds": str(self.session_ttl_seconds),
+            "ApprovalTimeoutSeconds": str(self.approval_timeout_seconds),
+            "AllowAnonymous": "true" if self.allow_anonymous else "false",
+            "ModelProvider": self.model_provider,
+            "OpenAiBaseUrl": self.openai_base_url or "",
+            "OpenAiModel": self.openai_model,
+            "OpenAiApiKeyParameter": (self.openai_api_key_parameter or OPENAI_API_KEY_PARAMETER)
+            if self.openai_api_key
+            else "",
+            "RateLimitTurnsPerMinute": str(self.rate_limit_turns_per_minute),
+            "RateLimitFramesPerSecond": str(self.rate_limit_frames_per_second),
+        }
 
 
 __all__ = ["LOCAL_AUTH_SECRET", "LOOPBACK_HOSTS", "LocalStackSettings"]
