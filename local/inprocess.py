@@ -17,8 +17,9 @@ from aiohttp import web
 
 from local.client import http_request
 from local.server import LocalStack
+from local.settings import LocalStackSettings
 from smart_support.auth.tokens import Role, mint_token
-from smart_support.settings import LocalStackSettings, load_settings
+from smart_support.settings import load_settings
 
 
 def free_port() -> int:
@@ -26,19 +27,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-class QuietLocalStack(LocalStack):
-    """The local stack without its per-request log lines: the callers read results, not logs."""
-
-    def _log_ws(self, conn_id: str, route: str, detail: str) -> None:
-        pass
-
-    def _log_http(self, request: web.Request, status: int, started: float) -> None:
-        pass
-
-    def _log_invoke(self, function_id: str, event: Any, error: dict[str, Any] | None, started: float) -> None:
-        pass
 
 
 class InProcessStack:
@@ -59,7 +47,7 @@ class InProcessStack:
         os.environ.update(self.env)
         _clear_process_caches()
         config = load_settings(LocalStackSettings)
-        self.stack = QuietLocalStack(config)
+        self.stack = LocalStack(config, quiet=True)  # no per-request log lines: the callers read results, not logs
         self.stack.boot()
 
         ready = threading.Event()
@@ -140,4 +128,4 @@ def _clear_process_caches() -> None:
                 value.cache_clear()
 
 
-__all__ = ["InProcessStack", "QuietLocalStack", "free_port"]
+__all__ = ["InProcessStack", "free_port"]

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from local.settings import LocalStackSettings
 from smart_support.auth.tokens import mint_token
-from smart_support.settings import LocalStackSettings, load_settings
+from smart_support.settings import load_settings
 
 
 def main() -> None:

@@ -1,7 +1,9 @@
 """The web pages as CloudFront serves them in AWS: the template's security headers and a config.json, locally.
 
-The headers come from the template's AWS::CloudFront::ResponseHeadersPolicy (never a second copy): its content
-security policy names the stack's WebSocket and HTTP API origins, which here are the local stack's own.
+The web chat at /, the operator console at /console, files under web/ at /static/..., and /config.json (this
+stack's WebSocket and HTTP API URLs). The headers come from the template's AWS::CloudFront::ResponseHeadersPolicy
+(never a second copy): its content security policy names the stack's WebSocket and HTTP API origins, which here
+are the local stack's own.
 """
 
 from __future__ import annotations
@@ -9,8 +11,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from aiohttp import web
+
 from deploy.site import site_config
-from local.template import resources_of_type
+from local.template import ROOT, resources_of_type
+
+WEB_DIR = ROOT / "web"
 
 
 def _substitute(value: Any, variables: dict[str, str]) -> str:
@@ -58,4 +64,32 @@ def local_site_config(host: str) -> dict[str, str]:
     return site_config(f"ws://{host}/ws", f"http://{host}/api/v1")
 
 
-__all__ = ["local_site_config", "security_headers"]
+class SitePages:
+    """The pages and config.json, each with the headers CloudFront adds in AWS."""
+
+    def __init__(self, template: dict[str, Any]) -> None:
+        self.template = template
+
+    def _page_headers(self, request: web.Request) -> dict[str, str]:
+        """What CloudFront adds to every page in AWS (the template's headers policy), with this stack's origins."""
+        return {
+            **security_headers(self.template, f"ws://{request.host}", f"http://{request.host}"),
+            "Cache-Control": "no-store",
+        }
+
+    async def handle_static(self, request: web.Request) -> web.StreamResponse:
+        """The web chat (/) and the operator console (/console), with the pages' security headers."""
+        name = request.match_info.get("name") or "index.html"
+        if request.path == "/console":
+            name = "console.html"
+        path = (WEB_DIR / name).resolve()
+        if WEB_DIR.resolve() not in path.parents or not path.is_file():
+            raise web.HTTPNotFound(headers=self._page_headers(request))
+        return web.FileResponse(path, headers=self._page_headers(request))
+
+    async def handle_site_config(self, request: web.Request) -> web.Response:
+        """/config.json beside the pages (make deploy writes it from the stack outputs): this stack's own URLs."""
+        return web.json_response(local_site_config(request.host), headers=self._page_headers(request))
+
+
+__all__ = ["SitePages", "local_site_config", "security_headers"]

@@ -1,10 +1,8 @@
-"""What the local stack changes in moto, one module per patch, each opening with its purpose (strictness, memory,
+"""What the local stack changes in moto: one module per patch, each opening with its purpose (strictness, memory,
 fidelity, or speed kept by issue 25's A/B rule), the AWS behaviour it reproduces and its upstream form.
 
-`install()` applies every patch in PATCHES, once; local/server.py and tests/conftest.py call it (bench through the
-server). `ttl_sweeper` patches nothing: it deletes expired items as DynamoDB's TTL process does, with item_locks'
-locks. The patches replace private moto symbols, so importing this package checks that moto is the version they
-were written for and fails loudly on any other (none touches botocore). docs/local-stack.md lists them.
+The patches replace private moto symbols, so importing this package checks that moto is the version they were
+written for and fails loudly on any other (none touches botocore). `install()` applies them all, once.
 """
 
 from __future__ import annotations

@@ -1,11 +1,10 @@
 """Speed, kept by issue 25's A/B rule (docs/performance.md): a state machine definition is parsed once, not per run.
 
 No AWS behaviour to reproduce: AWS validates a definition once, at CreateStateMachine (Step Functions API
-reference, CreateStateMachine, `InvalidDefinition`), and runs executions from it. moto 5.2.5 parses the ASL with
-ANTLR, in pure Python, at every execution (`ExecutionWorker._get_evaluation_entrypoint`): a fifth of the stack's
-CPU per turn. Here each definition's parse tree is kept (a bad definition raises as before, keeping nothing); each
-execution still builds its own program from the tree, so no two executions share anything mutable. Upstream:
-moto would parse the definition once, when the state machine is created or updated.
+reference, CreateStateMachine, `InvalidDefinition`). moto 5.2.5 parses the ASL with ANTLR, in pure Python, at every
+execution (`ExecutionWorker._get_evaluation_entrypoint`): a fifth of the stack's CPU per turn. Here each
+definition's parse tree is kept (a bad one raises as before); each execution still builds its own program from it,
+sharing nothing mutable. Upstream: moto would parse the definition once, when the state machine is created.
 """
 
 from __future__ import annotations

@@ -1,13 +1,11 @@
 """Memory: a finished Step Functions execution releases its threads, and only the newest finished ones are kept.
 
-AWS: an execution's history outlives it for 90 days and then goes (Step Functions Developer Guide, "Quotas":
-execution history retention); nothing of a finished run stays loaded. moto 5.2.5's interpreter appends every
-thread it starts (three an execution) to the module-level list `moto.stepfunctions.parser.utils.TMP_THREADS` and
-never removes one, and each finished thread holds its execution's whole environment; every execution and its
-history is kept for the process's life. Every `EVERY` starts, the threads that finished are dropped and each
+AWS: an execution's history is kept 90 days after it closes (Step Functions Developer Guide, "Quotas"); nothing of
+a finished run stays loaded. moto 5.2.5's interpreter appends every thread it starts (three an execution) to the
+module-level `moto.stepfunctions.parser.utils.TMP_THREADS` and never removes one, each holding its execution's
+whole environment, and keeps every execution. Here, every `EVERY` starts, finished threads are dropped and each
 state machine keeps its newest `KEPT` finished executions (nothing local reads more than the last turn's).
-Kept flat: the stack's memory over 1,000 turns (docs/performance.md). Upstream: moto's interpreter would remove
-its threads from TMP_THREADS when they end.
+Upstream: moto's interpreter would remove its threads from TMP_THREADS when they end.
 """
 
 from __future__ import annotations
@@ -20,26 +18,19 @@ EVERY = 50
 _started = [0]  # executions started since install
 
 
-def forget_finished_threads() -> int:
+def forget_finished_threads() -> None:
     """Drop the interpreter's finished threads from TMP_THREADS (in place: modules import it by name)."""
     from moto.stepfunctions.parser.utils import TMP_THREADS
 
-    alive = [thread for thread in list(TMP_THREADS) if thread.is_alive()]
-    dropped = len(TMP_THREADS) - len(alive)
-    TMP_THREADS[:] = alive
-    return dropped
+    TMP_THREADS[:] = [thread for thread in list(TMP_THREADS) if thread.is_alive()]
 
 
-def retain_executions(backend: Any, keep: int | None = None) -> int:
-    """Forget all but the newest `keep` (KEPT) finished executions of each state machine; returns how many went."""
-    keep = KEPT if keep is None else keep
-    dropped = 0
+def retain_executions(backend: Any) -> None:
+    """Forget all but the newest KEPT finished executions of each state machine."""
     for machine in backend.state_machines:
         finished = [e for e in machine.executions if getattr(e.exec_status, "value", "RUNNING") != "RUNNING"]
-        gone = {id(e) for e in finished[: max(0, len(finished) - keep)]}
+        gone = {id(e) for e in finished[: max(0, len(finished) - KEPT)]}
         machine.executions[:] = [e for e in machine.executions if id(e) not in gone]
-        dropped += len(gone)
-    return dropped
 
 
 @functools.cache

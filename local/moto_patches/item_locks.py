@@ -1,17 +1,10 @@
 """Strictness: each DynamoDB request is atomic on its items, and transactions conflict as in DynamoDB.
 
-AWS: conditional writes are atomic per item, and TransactWriteItems is cancelled with `TransactionConflict` when
-"another transaction or request is in the process of modifying an item", while a single write to an item an
-ongoing transaction holds fails with `TransactionConflictException` (DynamoDB Developer Guide, "Transaction
-conflict handling in DynamoDB"; API reference, TransactWriteItems, Errors). moto checks a ConditionExpression and
-then writes in plain Python, unlocked (getmoto/moto#7166: moto is not thread-safe), so two Lambdas of the local
-stack could both pass one check, and a Query iterating a table while another thread adds an item raised
-"dictionary changed size during iteration"; no request ever conflicts (the case getmoto/moto#2879 left open).
-
-Here a point request holds its items for its length; Query, Scan and DescribeTable hold their table only while
-they iterate; TransactWriteItems holds all its items, and an item another transaction holds cancels it (or fails
-the single write). Nothing serialises more than that. Locks are taken all at once, so requests never deadlock.
-`LOCKS.writes` counts successful writes per item (the hot-item figure) and `LOCKS.conflicts` the conflicts.
+AWS: conditional writes are atomic per item; a TransactWriteItems meeting an item another transaction holds is
+cancelled (`TransactionConflict`), and a single write to it fails (`TransactionConflictException`) (DynamoDB
+Developer Guide, "Transaction conflict handling in DynamoDB"). moto 5.2.5 checks a condition and then writes,
+unlocked (getmoto/moto#7166), and nothing ever conflicts (getmoto/moto#2879). Here each request takes all its locks
+at once (its items; a Query, Scan or DescribeTable its table while it iterates: docs/local-stack.md, "Concurrency").
 Upstream: a per-item lock in moto's DynamoDB backend and a TransactionConflict cancellation reason.
 """
 
@@ -24,10 +17,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-READ, WRITE, TRANSACTION = "read", "write", "transaction"
+READ, WRITE = "read", "write"
 SCANS = ("query", "scan", "describe_table")
-OPERATIONS = (*SCANS, "get_item", "put_item", "update_item", "delete_item", "batch_get_item", "batch_write_item")
-TRANSACTIONS = ("transact_get_items", "transact_write_items")
+POINTS = ("get_item", "put_item", "update_item", "delete_item")
+OPERATIONS = (*SCANS, *POINTS, "batch_get_item", "batch_write_item", "transact_get_items", "transact_write_items")
 
 
 @dataclass
@@ -35,7 +28,7 @@ class Plan:
     """What one request locks: tables it iterates, items it reads or writes, whether it is a write transaction."""
 
     scans: set[str] = field(default_factory=set)
-    items: list[tuple[int, str, str, str]] = field(default_factory=list)  # (position, table, key, mode)
+    items: list[tuple[int, str, str, str]] = field(default_factory=list)  # (position, table, key, READ | WRITE)
     transaction: bool = False
 
     def tables(self) -> set[str]:
@@ -48,7 +41,7 @@ class ItemLocks:
 
     def __init__(self) -> None:
         self._cv = threading.Condition()
-        self._held: dict[tuple[str, str], str] = {}  # (table, key) -> READ | WRITE | TRANSACTION
+        self._held: dict[tuple[str, str], bool] = {}  # (table, key) -> whether a write transaction holds it
         self._points: Counter[str] = Counter()  # requests holding items, by table
         self._scanning: Counter[str] = Counter()
         self._scans_waiting: Counter[str] = Counter()  # a waiting scan keeps new point requests out of its table
@@ -60,15 +53,13 @@ class ItemLocks:
         with self._cv:
             self._scans_waiting.update(plan.scans)
             try:
-                while True:
-                    self._raise_on_conflict(plan)
-                    if self._free(plan):
-                        break
+                while not self._free(plan):
+                    self._raise_on_conflict(plan)  # only a held item can clash, and then the plan is not free
                     self._cv.wait(0.5)
             finally:
                 self._scans_waiting.subtract(plan.scans)
-            for _, table, key, mode in plan.items:
-                self._held[(table, key)] = TRANSACTION if plan.transaction else mode
+            for _, table, key, _ in plan.items:
+                self._held[(table, key)] = plan.transaction
             self._points.update(plan.tables())
             self._scanning.update(plan.scans)
 
@@ -97,7 +88,7 @@ class ItemLocks:
         clashes = {
             position
             for position, table, key, mode in plan.items
-            if self._held.get((table, key)) == TRANSACTION and (plan.transaction or mode == WRITE)
+            if self._held.get((table, key)) and (plan.transaction or mode == WRITE)
         }
         if not clashes:
             return
@@ -126,7 +117,7 @@ def plan_for(operation: str, body: dict[str, Any], backend: Any) -> Plan:
     name = body.get("TableName", "")
     if operation in SCANS:
         plan.scans.add(str(name))
-    elif operation in ("get_item", "put_item", "update_item", "delete_item"):
+    elif operation in POINTS:
         mode = READ if operation == "get_item" else WRITE
         plan.items.append((0, name, key(name, body["Item"] if operation == "put_item" else body["Key"]), mode))
     elif operation == "batch_get_item":
@@ -143,10 +134,7 @@ def plan_for(operation: str, body: dict[str, Any], backend: Any) -> Plan:
             attrs = spec.get("Key") or spec.get("Item") or {}
             mode = WRITE if kind in ("Put", "Update", "Delete") else READ
             plan.items.append((position, spec["TableName"], key(spec["TableName"], attrs), mode))
-    unique: dict[tuple[str, str], tuple[int, str, str, str]] = {}
-    for entry in plan.items:
-        unique.setdefault((entry[1], entry[2]), entry)
-    plan.items = list(unique.values())
+    plan.items = list({(entry[1], entry[2]): entry for entry in reversed(plan.items)}.values())  # the first stays
     return plan
 
 
@@ -174,5 +162,5 @@ def install() -> None:
     """Lock moto's DynamoDB request handlers per item (once)."""
     from moto.dynamodb.responses import DynamoHandler
 
-    for name in OPERATIONS + TRANSACTIONS:
+    for name in OPERATIONS:
         setattr(DynamoHandler, name, _locked(name, getattr(DynamoHandler, name)))

@@ -1,17 +1,12 @@
 """Strictness and memory: a cancelled TransactWriteItems puts back the items it touched, and nothing else.
 
-AWS: "TransactWriteItems is a synchronous write operation that groups up to 100 action requests [...] The actions
-are completed atomically so that either all of them succeed, or all of them fail" (DynamoDB API reference,
-TransactWriteItems); a cancelled transaction changes nothing, and it never undoes another request's write. moto
-5.2.5 deep-copies every table a transaction names before it starts and puts those copies back when it fails
-(`DynamoDBBackend.transact_write_items`). With item_locks letting requests on other items run alongside, that
-restore silently undid their writes (a lost update AWS never makes), and the copy cost a whole table per
-transaction: the conversations table on every turn's final write, CPU and memory growing with the table.
-
-Here moto's copy of a table is the table itself (its restore a no-op), and each item the transaction names is
-snapshotted before moto runs and put back on any failure. Kept flat: memory and CPU per transaction, which no
-longer grow with the table. Upstream: moto's transact_write_items would journal the items it touches instead of
-copying tables.
+AWS: TransactWriteItems actions "are completed atomically so that either all of them succeed, or all of them fail"
+(DynamoDB API reference, TransactWriteItems): a cancelled transaction changes nothing, and never undoes another
+request's write. moto 5.2.5 deep-copies every table a transaction names and puts the copies back when it fails
+(`DynamoDBBackend.transact_write_items`): beside item_locks that undid concurrent writes to other items (a lost
+update), and it cost a whole table per transaction. Here moto's copy of a table is the table itself, and each item
+the transaction names is snapshotted first and put back on failure. Upstream: moto would journal the items it
+touches instead of copying tables.
 """
 
 from __future__ import annotations
@@ -50,11 +45,11 @@ def _snapshot(backend: Any, entry: dict[str, Any]) -> Callable[[], None] | None:
         return None
 
     def restore() -> None:
-        partition = table.items[hash_key] if range_key is not None else table.items
+        partition, slot = (table.items[hash_key], range_key) if range_key is not None else (table.items, hash_key)
         if before is None:
-            partition.pop(range_key if range_key is not None else hash_key, None)
+            partition.pop(slot, None)
         else:
-            partition[range_key if range_key is not None else hash_key] = before
+            partition[slot] = before
 
     return restore
 

@@ -1,11 +1,10 @@
 """Memory: moto stops keeping every model object it ever created.
 
-AWS: a deleted item, a finished execution, a superseded copy is gone; nothing a service stops serving is held on
-its account's behalf. moto 5.2.5 appends every `BaseModel` instance it creates to its class's `instances_tracked`
-list (`moto/core/common_models.py`, for the MotoServer dashboard, which the local stack does not run) and never
-removes one, so every DynamoDB item version, execution and event moto ever made stays alive: the stack grew by
-about 1 MB a turn (docs/performance.md, "A lean local stack"). Kept flat: the stack's memory over 1,000 turns.
-Upstream: moto would track instances only when the dashboard is enabled (or through weak references).
+AWS: what a service stops serving is gone (an item: DynamoDB API reference, DeleteItem; a finished execution after
+its retention: Step Functions Developer Guide, "Quotas"). moto 5.2.5 appends every `BaseModel` instance it creates
+to its class's `instances_tracked` (`moto/core/common_models.py`, for the MotoServer dashboard, not run here) and
+never removes one: the stack grew by about 1 MB a turn (docs/performance.md). Upstream: moto would track instances
+only when the dashboard is enabled (or through weak references).
 """
 
 from __future__ import annotations

@@ -17,8 +17,8 @@ from websockets.sync.client import ClientConnection, connect
 
 from local.client import http_request
 from local.inprocess import InProcessStack, free_port
+from local.settings import LOCAL_AUTH_SECRET
 from smart_support.auth.tokens import Role, mint_token
-from smart_support.settings import LOCAL_AUTH_SECRET
 
 ROOT = Path(__file__).resolve().parents[2]
 

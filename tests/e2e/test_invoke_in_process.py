@@ -1,4 +1,4 @@
-"""The state machine's Lambda invocations, answered in the stack's process after the gate (local.server)."""
+"""The state machine's Lambda invocations, answered in the stack's process after the gate (local.services)."""
 
 from __future__ import annotations
 
@@ -95,7 +95,9 @@ def test_a_call_without_the_invoke_key_is_refused_and_an_unknown_function_is_not
         lambda_client(inproc, access_key="local").invoke(FunctionName="AgentFunction", Payload=b"{}")
     assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
     # The endpoint's own answer for a name it does not know
-    status, headers, body = inproc.stack.invoke_call(inproc.stack.invoke_key, "NoSuchFunction", "RequestResponse", b"")
+    status, headers, body = inproc.stack.lambdas.invoke_call(
+        inproc.stack.invoke_key, "NoSuchFunction", "RequestResponse", b""
+    )
     assert (status, headers["x-amzn-ErrorType"]) == (404, "ResourceNotFoundException")
     assert json.loads(body)["message"] == "Function not found: NoSuchFunction"
 

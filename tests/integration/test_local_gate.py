@@ -16,8 +16,8 @@ from local.faults import FaultPlan, FaultSpecError, parse_faults
 from local.gate import Gate, acting_as
 from local.iam import roles_by_principal, translated_template
 from local.moto_patches.item_locks import LOCKS, Plan
-from local.moto_patches.ttl_sweeper import sweep_expired
 from local.template import ACCOUNT_ID, REGION, LocalResolver
+from local.ttl import sweep_expired
 from smart_support import aws
 
 STATE_MACHINE = f"arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:smart-support-local-turn"

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from local.moto_patches.ttl_sweeper import sweep_expired
+from local.ttl import sweep_expired
 from smart_support.auth.tokens import Principal
 from smart_support.protocol.errors import NotFound
 from smart_support.store.sessions import SessionStore

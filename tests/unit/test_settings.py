@@ -10,7 +10,6 @@ from smart_support.settings import (
     AuthorizerSettings,
     ConnectSettings,
     InvalidSettings,
-    LocalStackSettings,
     MessageSettings,
     WorkflowTaskSettings,
     load_settings,
@@ -27,37 +26,24 @@ TEMPLATE_GLOBALS = {  # what template.yaml's Globals give every function
     "AUTH_SECRET_PARAMETER": "/smart-support/dev/auth-secret",
     "WEBSOCKET_ENDPOINT": "https://abc123.execute-api.us-east-1.amazonaws.com/dev",
 }
-LOCAL_VARIABLES = (
+SETTINGS_VARIABLES = (
     *TEMPLATE_GLOBALS,
     "STATE_MACHINE_ARN",
     "AUTH_SECRET",
-    "HOST",
-    "PORT",
     "MODEL_PROVIDER",
     "OPENAI_BASE_URL",
     "OPENAI_MODEL",
     "OPENAI_API_KEY",
     "OPENAI_API_KEY_PARAMETER",
     "OFFLINE_TOKEN_DELAY_MS",
-    "LOG_LEVEL",
-    "SEED_DEMO_DATA",
 )
 
 
 @pytest.fixture
-def environment(monkeypatch):
+def environment(settings_environment):
     """A clean slate: none of the settings' variables set, nothing cached."""
-    for name in LOCAL_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-    load_settings.cache_clear()
-
-    def set_env(**values: str) -> None:
-        for name, value in values.items():
-            monkeypatch.setenv(name, value)
-        load_settings.cache_clear()
-
-    yield set_env
-    load_settings.cache_clear()
+    settings_environment.unset(*SETTINGS_VARIABLES)
+    return settings_environment
 
 
 def test_a_missing_variable_is_named(environment):
@@ -129,31 +115,6 @@ def test_defaults_apply_and_an_empty_variable_counts_as_unset(environment):
     assert settings.session_ttl_seconds == 1800
 
 
-def test_the_local_stack_reads_the_same_variables_with_its_own_defaults(environment):
-    # Given an empty environment, then one with a port, a TTL and anonymous access off
-    defaults = load_settings(LocalStackSettings)
-    environment(PORT="3456", SESSION_TTL_SECONDS="5", ALLOW_ANONYMOUS="false", SEED_DEMO_DATA="false")
-
-    # When it loads again
-    configured = load_settings(LocalStackSettings)
-
-    # Then the defaults are the documented ones, and the variables override them
-    assert (defaults.host, defaults.port, defaults.allow_anonymous, defaults.model_provider) == (
-        "127.0.0.1",
-        3000,
-        True,
-        "offline",
-    )
-    assert (defaults.session_ttl_seconds, defaults.approval_timeout_seconds, defaults.log_level) == (
-        1800,
-        900,
-        "WARNING",
-    )
-    assert defaults.auth_secret and defaults.seed_demo_data is True
-    assert configured.base_url == "http://127.0.0.1:3456"
-    assert (configured.session_ttl_seconds, configured.allow_anonymous, configured.seed_demo_data) == (5, False, False)
-
-
 AGENT_ENVIRONMENT = TEMPLATE_GLOBALS | {"STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:t"}
 
 
@@ -218,15 +179,3 @@ def test_other_providers_need_no_openai_settings(environment):
     # Then they load, with the OpenAI settings unset
     assert settings.model_provider == "bedrock"
     assert (settings.openai_base_url, settings.openai_api_key_parameter, settings.openai_model) == (None, None, "local")
-
-
-def test_the_local_stack_refuses_the_openai_provider_without_a_base_url(environment):
-    # Given `make dev` asked for the openai provider without saying where it is
-    environment(MODEL_PROVIDER="openai")
-
-    # When the local stack loads its settings
-    with pytest.raises(InvalidSettings) as error:
-        load_settings(LocalStackSettings)
-
-    # Then it names OPENAI_BASE_URL (the stack never boots with a model it cannot reach)
-    assert "OPENAI_BASE_URL is required" in str(error.value)

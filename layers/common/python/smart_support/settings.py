@@ -17,9 +17,6 @@ from typing import Literal, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, ValidationError, model_validator
 
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
-LOCAL_AUTH_SECRET = "local-dev-secret-change-me-0123456789abcdef"  # noqa: S105 - the local stack's, by design
-
 
 class FieldGroup(BaseModel):
     """Base of every group: frozen (hashable, so services can be cached per settings), env names in capitals."""
@@ -207,52 +204,6 @@ class ApiSettings(RateLimitedSettings, HandoffSettings):
 
 class AuthorizerSettings(IdentitySettings):
     """The Lambda authorizer."""
-
-
-class LocalStackSettings(
-    SessionSettings, ApprovalSettings, AgentModelSettings, ContextSettings, IdentitySettings, RateLimitSettings
-):
-    """`python -m local`: where it listens and the template parameters it deploys with (docs/local-stack.md)."""
-
-    host: str = "127.0.0.1"
-    port: int = Field(3000, ge=0, le=65535)
-    allow_anonymous: bool = True
-    auth_secret: str = Field(LOCAL_AUTH_SECRET, repr=False)
-    log_level: str = "WARNING"
-    seed_demo_data: bool = True
-    ttl_sweep_seconds: float = Field(60, gt=0)  # how often expired items are deleted (DynamoDB TTL)
-    local_faults: str = ""  # AWS errors to inject: service.Operation=ErrorCode@probability, comma-separated
-    local_iam_revoke: str = ""  # Principal:action pairs taken out of the translated policies, comma-separated
-    local_iam_usage_log: str | None = None  # a file: each (principal, action, resource) the gate allowed, once
-
-    def revoked(self) -> list[tuple[str, str]]:
-        """(principal, action) pairs LOCAL_IAM_REVOKE takes out of the translated policies (to see what breaks)."""
-        pairs = []
-        for entry in self.local_iam_revoke.split(","):
-            principal, _, action = entry.strip().partition(":")
-            if principal and action:
-                pairs.append((principal, action))
-        return pairs
-
-    allowed_origins: str = ""  # other browser origins (comma-separated) that may use the stack
-
-    @model_validator(mode="after")
-    def _no_default_secret_off_loopback(self) -> LocalStackSettings:
-        if self.host not in LOOPBACK_HOSTS and self.auth_secret == LOCAL_AUTH_SECRET:
-            raise ValueError(
-                f"HOST={self.host} exposes the stack beyond this machine: set AUTH_SECRET to a secret of your own"
-            )
-        return self
-
-    @property
-    def base_url(self) -> str:
-        """http://host:port"""
-        return f"http://{self.host}:{self.port}"
-
-    def origins(self) -> set[str]:
-        """Browser origins allowed to open the WebSocket and read the HTTP API: the stack's own, plus the list."""
-        own = {f"http://{host}:{self.port}" for host in {self.host, "127.0.0.1", "localhost"}}
-        return own | {o.strip().rstrip("/") for o in self.allowed_origins.split(",") if o.strip()}
 
 
 # ---------------------------------------------------------------- loading

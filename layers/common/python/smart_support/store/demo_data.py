@@ -1,4 +1,4 @@
-"""The demo orders of DESIGN.md and the seeding the local stack and `make seed` use."""
+"""The demo orders of DESIGN.md, and the seeding that puts them in an orders table (`make seed`)."""
 
 from __future__ import annotations
 

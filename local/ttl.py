@@ -1,11 +1,11 @@
-"""Strictness: items past their table's TTL are really deleted, as DynamoDB's TTL process deletes them.
+"""DynamoDB's TTL process, locally: items past their table's TTL attribute are really deleted.
 
 AWS: "DynamoDB automatically deletes expired items within a few days of their expiration time" (DynamoDB
 Developer Guide, "Using time to live (TTL) in DynamoDB"); until then reads still return them. moto 5.2.5 stores a
-table's TTL setting and never deletes anything. This is no patch of moto: a sweeper deletes, every
-`TTL_SWEEP_SECONDS`, the items whose TTL attribute is past, holding each table as item_locks' scans do (later than
-the TTL, as DynamoDB, so every read must still check `expires_at` itself). Upstream: a TTL worker in moto's
-DynamoDB backend (as localstack/localstack#10041 added to LocalStack).
+table's TTL setting and never deletes anything. Here a sweeper deletes, every `TTL_SWEEP_SECONDS`, the items whose
+TTL attribute is past, holding each table as item_locks' scans do (later than the TTL, as DynamoDB, so every read
+must still check `expires_at` itself). It patches nothing of moto. Upstream: a TTL worker in moto's DynamoDB
+backend (as localstack/localstack#10041 added to LocalStack).
 """
 
 from __future__ import annotations

@@ -1,0 +1,66 @@
+"""`python -m local`'s settings: the functions' variables with the local stack's own defaults, checked at start."""
+
+from __future__ import annotations
+
+import pytest
+
+from local.settings import LocalStackSettings
+from smart_support.settings import InvalidSettings, env_name, load_settings
+
+
+@pytest.fixture
+def environment(settings_environment):
+    """A clean slate: none of the local stack's variables set, nothing cached."""
+    settings_environment.unset(*(env_name(LocalStackSettings, name) for name in LocalStackSettings.model_fields))
+    return settings_environment
+
+
+def test_the_local_stack_reads_the_same_variables_with_its_own_defaults(environment):
+    # Given an empty environment, then one with a port, a TTL and anonymous access off
+    defaults = load_settings(LocalStackSettings)
+    environment(PORT="3456", SESSION_TTL_SECONDS="5", ALLOW_ANONYMOUS="false", SEED_DEMO_DATA="false")
+
+    # When it loads again
+    configured = load_settings(LocalStackSettings)
+
+    # Then the defaults are the documented ones, and the variables override them
+    assert (defaults.host, defaults.port, defaults.allow_anonymous, defaults.model_provider) == (
+        "127.0.0.1",
+        3000,
+        True,
+        "offline",
+    )
+    assert (defaults.session_ttl_seconds, defaults.approval_timeout_seconds, defaults.log_level) == (
+        1800,
+        900,
+        "WARNING",
+    )
+    assert defaults.auth_secret and defaults.seed_demo_data is True
+    assert configured.base_url == "http://127.0.0.1:3456"
+    assert (configured.session_ttl_seconds, configured.allow_anonymous, configured.seed_demo_data) == (5, False, False)
+
+
+def test_the_local_stack_refuses_the_openai_provider_without_a_base_url(environment):
+    # Given `make dev` asked for the openai provider without saying where it is
+    environment(MODEL_PROVIDER="openai")
+
+    # When the local stack loads its settings
+    with pytest.raises(InvalidSettings) as error:
+        load_settings(LocalStackSettings)
+
+    # Then it names OPENAI_BASE_URL (the stack never boots with a model it cannot reach)
+    assert "OPENAI_BASE_URL is required" in str(error.value)
+
+
+def test_the_local_stack_refuses_to_leave_loopback_with_the_dev_secret(environment):
+    # Given HOST set beyond this machine, and no AUTH_SECRET of its own
+    environment(HOST="0.0.0.0")
+
+    # When the local stack loads its settings
+    with pytest.raises(InvalidSettings) as error:
+        load_settings(LocalStackSettings)
+
+    # Then it says why, and with a secret of its own it loads
+    assert "HOST=0.0.0.0 exposes the stack beyond this machine: set AUTH_SECRET" in str(error.value)
+    environment(AUTH_SECRET="s" * 32)
+    assert load_settings(LocalStackSettings).host == "0.0.0.0"
