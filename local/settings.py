@@ -81,6 +81,7 @@ class LocalStackSettings(
             "ModelProvider": self.model_provider,
             "OpenAiBaseUrl": self.openai_base_url or "",
             "OpenAiModel": self.openai_model,
+            "OpenAiTimeoutSeconds": str(int(self.openai_timeout_seconds)),
             "OpenAiApiKeyParameter": (self.openai_api_key_parameter or OPENAI_API_KEY_PARAMETER)
             if self.openai_api_key
             else "",
