@@ -1,6 +1,7 @@
 """The thin handlers with the sample events from events/ (the ones `sam local invoke` uses), on moto."""
 
 import json
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import boto3
@@ -87,10 +88,12 @@ def test_websocket_authorizer_allows_a_valid_token_and_refuses_others(handlers):
     load, _, _ = handlers
     authorizer = load("authorizer")
     event = sample("authorizer_ws")
-    event["queryStringParameters"] = {"token": mint_token(SECRET, "c-2001", "operator")}
+    now = int(time.time())
+    event["queryStringParameters"] = {"token": mint_token(SECRET, "c-2001", "operator", now=now)}
     result, error = authorizer.invoke(event)
     assert error is None
-    assert result["principalId"] == "c-2001" and result["context"] == {"sub": "c-2001", "role": "operator"}
+    context = {"sub": "c-2001", "role": "operator", "exp": str(now + 12 * 3600)}  # exp: frames after it are refused
+    assert result["principalId"] == "c-2001" and result["context"] == context
     assert result["policyDocument"]["Statement"][0]["Effect"] == "Allow"
     for token in ("garbage", None):
         event["queryStringParameters"] = {"token": token} if token else {}
@@ -102,9 +105,10 @@ def test_http_authorizer_simple_responses(handlers):
     load, _, _ = handlers
     authorizer = load("authorizer")
     event = sample("authorizer_http")
-    event["headers"]["authorization"] = f"Bearer {mint_token(SECRET, 'op', 'operator')}"
+    now = int(time.time())
+    event["headers"]["authorization"] = f"Bearer {mint_token(SECRET, 'op', 'operator', now=now)}"
     ok, _ = authorizer.invoke(event)
-    assert ok == {"isAuthorized": True, "context": {"sub": "op", "role": "operator"}}
+    assert ok == {"isAuthorized": True, "context": {"sub": "op", "role": "operator", "exp": str(now + 12 * 3600)}}
     # A refused token still reaches the API, marked, so that it answers 401 in the API's error envelope
     del event["headers"]["authorization"]
     refused, _ = authorizer.invoke(event)

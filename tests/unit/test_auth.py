@@ -1,5 +1,7 @@
 """Tokens: HS256 JWTs via PyJWT; anonymous access only without a token."""
 
+import time
+
 import jwt
 import pytest
 
@@ -17,8 +19,9 @@ SECRET = "unit-test-secret-0123456789abcdef-0123"
 
 
 def test_a_minted_token_verifies_to_its_principal():
-    token = mint_token(SECRET, "c-2001", "operator")
-    assert verify_token(SECRET, token) == Principal(sub="c-2001", role="operator")
+    now = int(time.time())
+    token = mint_token(SECRET, "c-2001", "operator", now=now)
+    assert verify_token(SECRET, token) == Principal(sub="c-2001", role="operator", expires_at=now + 12 * 3600)
 
 
 def test_forged_signature_is_refused():

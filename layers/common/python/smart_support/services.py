@@ -154,15 +154,17 @@ def chat(settings: MessageSettings) -> ChatService:
     """The WebSocket message routes."""
     from smart_support.turns.chat import ChatService
 
+    events = sender(settings)
     return ChatService(
         sessions(settings),
         workflow(settings),
         lambda: approvals(settings),
         lambda: approval_store(settings),
-        sender(settings),
+        events,
         transcripts(settings),
         lambda: handoff(settings),
         limits(settings),
+        closer=events,
     )
 
 

@@ -28,6 +28,11 @@ class Principal(BaseModel):
     sub: str
     role: Role = "customer"
     name: str | None = None  # the token's optional `name` claim: what a customer sees of an operator
+    expires_at: int | None = None  # the token's `exp` (None: anonymous); a socket outlives it, its frames do not
+
+    def expired(self, now: float) -> bool:
+        """True once the token this principal came with has expired."""
+        return self.expires_at is not None and now >= self.expires_at
 
     @property
     def is_operator(self) -> bool:
@@ -44,6 +49,8 @@ class Principal(BaseModel):
         context = {"sub": self.sub, "role": self.role}
         if self.name:
             context["name"] = self.name
+        if self.expires_at is not None:
+            context["exp"] = str(self.expires_at)
         return context
 
 

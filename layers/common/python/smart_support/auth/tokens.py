@@ -64,9 +64,12 @@ def principal_from_context(context: dict[str, Any] | None) -> Principal:
         raise Unauthorized("The token is invalid or expired.")
     try:
         return Principal(
-            sub=lambda_ctx["sub"], role=lambda_ctx.get("role", "customer"), name=lambda_ctx.get("name") or None
+            sub=lambda_ctx["sub"],
+            role=lambda_ctx.get("role", "customer"),
+            name=lambda_ctx.get("name") or None,
+            expires_at=int(lambda_ctx["exp"]) if lambda_ctx.get("exp") else None,
         )
-    except (KeyError, ValidationError) as exc:
+    except (KeyError, ValueError, ValidationError) as exc:
         raise Unauthorized() from exc
 
 

@@ -28,7 +28,12 @@ class SharedSecretVerifier:
             )
             if int(claims["exp"]) - int(claims["iat"]) > MAX_LIFETIME_SECONDS:
                 raise Unauthorized("The token lives longer than 24 hours; ask for a new one.")
-            return Principal(sub=str(claims["sub"]), role=claims["role"], name=display_name_claim(claims))
+            return Principal(
+                sub=str(claims["sub"]),
+                role=claims["role"],
+                name=display_name_claim(claims),
+                expires_at=int(claims["exp"]),
+            )
         except (jwt.InvalidTokenError, ValidationError, TypeError, ValueError) as exc:
             raise Unauthorized(INVALID) from exc
 
@@ -74,7 +79,12 @@ class OidcVerifier:
             )
             if self.audience_claim != "aud" and claims.get(self.audience_claim) != self.audience:
                 raise Unauthorized(INVALID)  # Cognito access tokens name the app client in `client_id`
-            return Principal(sub=str(claims["sub"]), role=self._role(claims), name=display_name_claim(claims))
+            return Principal(
+                sub=str(claims["sub"]),
+                role=self._role(claims),
+                name=display_name_claim(claims),
+                expires_at=int(claims["exp"]),
+            )
         except (jwt.InvalidTokenError, jwt.PyJWKClientError, ValidationError) as exc:
             raise Unauthorized(INVALID) from exc
 

@@ -96,6 +96,12 @@ class NotFound(SupportError):
     default_message = "Not found."
 
 
+class TokenExpired(SupportError):
+    code = "token_expired"
+    http_status = 401
+    default_message = "Your session's token has expired: reconnect with a new one."
+
+
 class Unauthorized(SupportError):
     code = "unauthorized"
     http_status = 401

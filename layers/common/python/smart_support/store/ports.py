@@ -107,8 +107,11 @@ class SessionRepository(SessionReader, Protocol):
     def attach_connection(self, thread_id: str, owner: str, connection_id: str, now: float | None = None) -> Session:
         """Send this thread's events to `connection_id` from now on."""
 
-    def add_watcher(self, thread_id: str, connection_id: str, now: float | None = None) -> Session:
-        """Send the thread's events to `connection_id` too (an operator watching); bounded, each watch lapses."""
+    def add_watcher(
+        self, thread_id: str, connection_id: str, now: float | None = None, until: int | None = None
+    ) -> Session:
+        """Send the thread's events to `connection_id` too (an operator watching), until `until` at the latest;
+        bounded, each watch lapses."""
 
 
 class ConnectionRepository(Protocol):

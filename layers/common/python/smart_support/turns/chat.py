@@ -12,7 +12,14 @@ from aws_lambda_powertools import Logger
 
 from smart_support.auth.tokens import Principal
 from smart_support.clock import iso
-from smart_support.protocol.errors import ApprovalExpired, InternalError, NotFound, SupportError, ThreadBusy
+from smart_support.protocol.errors import (
+    ApprovalExpired,
+    InternalError,
+    NotFound,
+    SupportError,
+    ThreadBusy,
+    TokenExpired,
+)
 from smart_support.protocol.events import error_event, event, status_event
 from smart_support.protocol.frames import (
     CancelFrame,
@@ -30,7 +37,7 @@ from smart_support.store.transcript import question_item, segment_item
 from smart_support.turns.limits import Limits
 from smart_support.turns.models import TurnRequest
 from smart_support.turns.stepfunctions import TurnWorkflow
-from smart_support.turns.streaming import Sender
+from smart_support.turns.streaming import ConnectionCloser, Sender
 
 if TYPE_CHECKING:
     from smart_support.store.items import Item
@@ -77,6 +84,7 @@ class ChatService:
         transcripts: TranscriptRepository,
         handoff: Callable[[], HandoffService],
         limits: Limits | None = None,
+        closer: ConnectionCloser | None = None,
     ) -> None:
         self.sessions = sessions
         self.workflow = workflow
@@ -87,6 +95,7 @@ class ChatService:
         self.transcripts = transcripts
         self._handoff = handoff
         self.limits = limits
+        self.closer = closer
 
     @cached_property
     def approvals(self) -> ApprovalService:
@@ -109,6 +118,8 @@ class ChatService:
         try:
             if self.limits:  # every frame pays first, whatever it holds (docs/security.md, Abuse limits)
                 self.limits.frame(ctx.principal.sub)
+            if ctx.principal.expired(time.time()):
+                return self.token_expired(ctx)
             frame = parse_frame(body)
             thread_id = getattr(frame, "thread_id", None)
             return self._dispatch(frame, ctx)
@@ -118,6 +129,17 @@ class ChatService:
         except Exception:
             logger.exception("frame failed", extra={"thread_id": thread_id, "request_id": ctx.request_id})
             return error_event(InternalError(), thread_id, request_id=ctx.request_id)
+
+    def token_expired(self, ctx: FrameContext) -> dict[str, object] | None:
+        """A frame after the token's `exp`: `token_expired`, and the socket is closed (the client reconnects with a
+        new token). API Gateway keeps a connection open whatever its token says; the authorizer ran once, at
+        $connect."""
+        error = error_event(TokenExpired(), None)
+        if self.closer is None:
+            return error
+        self.sender.send(ctx.connection_id, error)
+        self.closer.close(ctx.connection_id)
+        return None
 
     def _dispatch(self, frame: ClientFrame, ctx: FrameContext) -> dict[str, object] | None:
         if isinstance(frame, MessageFrame):

@@ -274,7 +274,7 @@ class HandoffService:
         """An operator connection receives the thread's events from now on."""
         if not principal.is_operator:
             raise Forbidden("Only operators may watch a conversation.")
-        return self.sessions.add_watcher(thread_id, connection_id, now=now)
+        return self.sessions.add_watcher(thread_id, connection_id, now=now, until=principal.expires_at)
 
     def unwatch(self, thread_id: str, principal: Principal, connection_id: str, now: float | None = None) -> Session:
         """Stop sending the thread's events to this operator connection."""

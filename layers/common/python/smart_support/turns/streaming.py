@@ -33,6 +33,13 @@ class Sender(Protocol):
         """Post one event; False when the connection is gone (or there is none)."""
 
 
+class ConnectionCloser(Protocol):
+    """Closes a client's connection (API Gateway's DELETE @connections)."""
+
+    def close(self, connection_id: str) -> None:
+        """Close the connection; nothing if it is gone already."""
+
+
 class EventSender:
     """Posts JSON events to connections; a client that left (GoneException) is reported, never raised."""
 
@@ -53,6 +60,14 @@ class EventSender:
                 return False
             raise
         return True
+
+    def close(self, connection_id: str) -> None:
+        """Close a connection (DELETE @connections/{id}); nothing if it is gone already."""
+        try:
+            self._client.delete_connection(ConnectionId=connection_id)
+        except ClientError as exc:
+            if aws.error_code(exc) not in ("GoneException", "ForbiddenException"):
+                raise
 
 
 def _common_prefix(a: str, b: str) -> int:

@@ -165,9 +165,12 @@ class SessionStore:
         """Send this thread's events to `connection_id` from now on (resume after reconnect)."""
         return self._watchers.attach_connection(thread_id, owner, connection_id, now)
 
-    def add_watcher(self, thread_id: str, connection_id: str, now: float | None = None) -> Session:
-        """Send the thread's events to `connection_id` too (an operator watching); lapsed watches are pruned."""
-        return self._watchers.add_watcher(thread_id, connection_id, now)
+    def add_watcher(
+        self, thread_id: str, connection_id: str, now: float | None = None, until: int | None = None
+    ) -> Session:
+        """Send the thread's events to `connection_id` too (an operator watching), until `until` at the latest (the
+        watcher's token expiry); lapsed watches are pruned."""
+        return self._watchers.add_watcher(thread_id, connection_id, now, until)
 
     def remove_watcher(self, thread_id: str, connection_id: str) -> Session | None:
         """Stop sending the thread's events to `connection_id` (None when it was not watching)."""

@@ -45,9 +45,13 @@ class ThreadWatchers:
             raise NotFound("No conversation with that id.") from failed
         return Session.from_item(response["Attributes"])
 
-    def add_watcher(self, thread_id: str, connection_id: str, now: float | None = None) -> Session:
-        """Send the thread's events to `connection_id` too (an operator watching); lapsed watches are pruned."""
+    def add_watcher(
+        self, thread_id: str, connection_id: str, now: float | None = None, until: int | None = None
+    ) -> Session:
+        """Send the thread's events to `connection_id` too (an operator watching) for WATCH_SECONDS, or until `until`
+        (the watcher's token expiry) if sooner; lapsed watches are pruned."""
         now = time.time() if now is None else now
+        lapses = min(int(now) + WATCH_SECONDS, until if until is not None else int(now) + WATCH_SECONDS)
         session = self.table.get(thread_id)
         if session is None:
             raise NotFound("No conversation with that id.")
@@ -55,7 +59,7 @@ class ThreadWatchers:
             raise SessionExpired()
         lapsed = [conn for conn, until in session.watchers.items() if until <= now and conn != connection_id]
         names = {"#w": "watchers", "#c": connection_id} | {f"#x{i}": conn for i, conn in enumerate(lapsed)}
-        values: dict[str, object] = {":until": int(now) + WATCH_SECONDS, ":now": int(now)}
+        values: dict[str, object] = {":until": lapses, ":now": int(now)}
         if "watchers" in session.model_fields_set:  # the item has the map (a nested SET needs its parent)
             expression = "SET #w.#c = :until" + (
                 " REMOVE " + ", ".join(f"#w.#x{i}" for i in range(len(lapsed))) if lapsed else ""
@@ -66,7 +70,7 @@ class ThreadWatchers:
         else:
             expression, condition = "SET #w = :first", "expires_at > :now AND attribute_not_exists(#w)"
             names = {"#w": "watchers"}
-            values = {":first": {connection_id: int(now) + WATCH_SECONDS}, ":now": int(now)}
+            values = {":first": {connection_id: lapses}, ":now": int(now)}
         try:
             response = conditional_write(
                 self.table.dynamodb.update_item,
