@@ -43,6 +43,7 @@ from local.gate import INVOKE_KEY_HEADER, Gate
 from local.lambdas import FunctionRegistry, load_functions
 from local.template import ACCOUNT_ID, REGION, ROOT, LocalResolver, create_tables, load_template, resources_of_type
 from local.web import local_site_config, security_headers
+from smart_support.agent.model_errors import inject_faults as inject_model_faults
 from smart_support.settings import InvalidSettings, LocalStackSettings, load_settings
 
 log = logging.getLogger("local")
@@ -182,6 +183,8 @@ class LocalStack:
             )
         )
 
+        # The offline model's faults (`bedrock.ConverseStream=throttlingException@0.3`), counted with the rest.
+        inject_model_faults(lambda operation: faults.pick("bedrock", operation))
         self.functions = load_functions(self.template, resolver)
         merged: dict[str, str] = {}
         for function in self.functions.functions.values():
@@ -307,6 +310,7 @@ class LocalStack:
         if self.gate is not None:
             gate.uninstall(self.gate)
             self.gate = None
+            inject_model_faults(None)
         if self.connections_api is not None:
             gate.uninstall(self.connections_api)
             self.connections_api = None
