@@ -1,0 +1,41 @@
+"""What only a real deploy would show about template.yaml, checked on the template as SAM translates it: the APIs
+redeploy on change, account-wide settings stay out of the stack by default, no partition or domain is hard-coded.
+docs/operations.md cites the AWS behaviour each check stands for."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from local.iam import translated_template
+
+
+@pytest.fixture(scope="module")
+def resources() -> dict[str, Any]:
+    return translated_template()["Resources"]
+
+
+def of_type(resources: dict[str, Any], type_name: str) -> dict[str, Any]:
+    return {logical_id: r for logical_id, r in resources.items() if r["Type"] == type_name}
+
+
+def test_every_change_to_either_api_goes_live_with_the_next_deploy(resources):
+    # Given the APIs' stages, and any deployment resources, as CloudFormation gets them
+    stages = of_type(resources, "AWS::ApiGatewayV2::Stage")
+    # Then no fixed-id deployment pins a stage to the first version of its API: both stages deploy automatically
+    assert of_type(resources, "AWS::ApiGatewayV2::Deployment") == {}
+    assert set(stages) == {"HttpApiStage", "WebSocketStage"}
+    assert all(stage["Properties"].get("AutoDeploy") is True for stage in stages.values())
+    assert all("DeploymentId" not in stage["Properties"] for stage in stages.values())
+    # And the WebSocket stage is created after every route, route response and the authorizer, so its first
+    # deployment holds the whole API
+    kinds = ("Route", "RouteResponse", "Authorizer")
+    websocket = [
+        logical_id
+        for logical_id, r in resources.items()
+        if r["Type"] in {f"AWS::ApiGatewayV2::{kind}" for kind in kinds}
+        and r["Properties"].get("ApiId") == {"Ref": "WebSocketApi"}
+    ]
+    assert len(websocket) == 10 + 8 + 1
+    assert set(websocket) <= set(stages["WebSocketStage"]["DependsOn"])
