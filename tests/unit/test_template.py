@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from local.iam import translated_template
+from local.template import load_template
 
 
 @pytest.fixture(scope="module")
@@ -39,3 +40,15 @@ def test_every_change_to_either_api_goes_live_with_the_next_deploy(resources):
     ]
     assert len(websocket) == 10 + 8 + 1
     assert set(websocket) <= set(stages["WebSocketStage"]["DependsOn"])
+
+
+def test_the_account_wide_api_gateway_logging_role_is_left_alone_unless_asked_for():
+    # Given the template as written (parameters and conditions are not in the translated form's scope)
+    template = load_template()
+    # Then by default no stack creates or overwrites the region's API Gateway account setting
+    assert template["Parameters"]["CreateApiGatewayAccountRole"]["Default"] == "false"
+    assert template["Conditions"]["MakeApiGatewayAccountRole"] == {
+        "Fn::Equals": [{"Ref": "CreateApiGatewayAccountRole"}, "true"]
+    }
+    for logical_id in ("ApiGatewayCloudWatchRole", "ApiGatewayAccount"):
+        assert template["Resources"][logical_id]["Condition"] == "MakeApiGatewayAccountRole"
