@@ -52,3 +52,14 @@ def test_the_account_wide_api_gateway_logging_role_is_left_alone_unless_asked_fo
     }
     for logical_id in ("ApiGatewayCloudWatchRole", "ApiGatewayAccount"):
         assert template["Resources"][logical_id]["Condition"] == "MakeApiGatewayAccountRole"
+
+
+def test_the_agents_log_group_exists_before_its_snapstart_version_is_published(resources):
+    # Given the agent function, which publishes a SnapStart version (its init runs, and logs, at publish time)
+    agent = resources["AgentFunction"]["Properties"]
+    assert agent["SnapStart"] == {"ApplyOn": "PublishedVersions"}
+    # Then its logging names the stack's log group, so the group is created before the function and its version
+    assert agent["LoggingConfig"]["LogGroup"] == {"Ref": "AgentFunctionLogGroup"}
+    # And the group's name does not wait for the function (no reference back to it)
+    name = resources["AgentFunctionLogGroup"]["Properties"]["LogGroupName"]
+    assert "AgentFunction" not in str(name)
