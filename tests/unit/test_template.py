@@ -63,3 +63,24 @@ def test_the_agents_log_group_exists_before_its_snapstart_version_is_published(r
     # And the group's name does not wait for the function (no reference back to it)
     name = resources["AgentFunctionLogGroup"]["Properties"]["LogGroupName"]
     assert "AgentFunction" not in str(name)
+
+
+def strings_outside_principals(value: Any, key: str = "") -> list[str]:
+    """Every string in a template value, except IAM service principals (names, not endpoints)."""
+    if key in ("Principal", "Service"):
+        return []
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in strings_outside_principals(v, k)]
+    if isinstance(value, list):
+        return [s for item in value for s in strings_outside_principals(item, key)]
+    return [value] if isinstance(value, str) else []
+
+
+def test_no_endpoint_hard_codes_the_aws_partitions_domain():
+    # Given every string of the template: URLs it builds (outputs, environment, the Cognito issuer) and ARNs
+    template = load_template()
+    strings = strings_outside_principals({k: template[k] for k in ("Resources", "Outputs", "Globals")})
+    # Then endpoints use AWS::URLSuffix (amazonaws.com.cn in China) and ARNs AWS::Partition
+    assert [s for s in strings if "amazonaws.com" in s] == []
+    assert [s for s in strings if "arn:aws:" in s] == []
+    assert any("execute-api.${AWS::Region}.${AWS::URLSuffix}" in s for s in strings)

@@ -575,12 +575,12 @@ _COMPOSERS: dict[str, Callable[[dict[str, Any]], str]] = {
 
 
 def build_bedrock_model(settings: AgentModelSettings, client: Any = None) -> BaseChatModel:
-    """ChatBedrockConverse for `settings.bedrock_model_id`, streaming, with retries on throttling."""
+    """ChatBedrockConverse for `settings.bedrock_model`, streaming, with retries on throttling."""
     from langchain_aws import ChatBedrockConverse  # heavy import: only when Bedrock is the provider
 
     extra: dict[str, Any] = {"client": client} if client is not None else {}
     return ChatBedrockConverse(
-        model=settings.bedrock_model_id,
+        model=settings.bedrock_model,
         region_name=settings.region,
         config=BEDROCK_CLIENT_CONFIG,
         temperature=0,
