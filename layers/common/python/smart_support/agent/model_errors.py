@@ -19,7 +19,8 @@ import json
 import struct
 import sys
 from collections.abc import Callable, Iterator
-from typing import Literal
+from functools import cache
+from typing import Any, Literal
 
 from botocore.exceptions import ClientError, EventStreamError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
@@ -137,16 +138,24 @@ STREAM_MESSAGES = {
 }
 
 
+@cache
+def _converse_stream_shape() -> Any:
+    """The event-stream shape of bedrock-runtime's ConverseStream output, from botocore's own service model (read
+    here, not through the clients' session: the faults must not build or change anything the clients use)."""
+    from botocore.loaders import create_loader
+    from botocore.model import ServiceModel
+
+    model = ServiceModel(create_loader().load_service_model("bedrock-runtime", "service-2"), "bedrock-runtime")
+    return model.operation_model("ConverseStream").output_shape.members["stream"]
+
+
 def stream_error(code: str, message: str | None = None) -> EventStreamError:
     """What botocore raises when Bedrock sends exception event `code` (e.g. `throttlingException`) mid-ConverseStream:
     the event's bytes parsed by botocore's own event-stream parser for bedrock-runtime's ConverseStream."""
     from botocore.eventstream import EventStream
     from botocore.parsers import EventStreamJSONParser
 
-    from smart_support import aws
-
-    operation = aws.session().get_service_model("bedrock-runtime").operation_model("ConverseStream")
-    shape = operation.output_shape.members["stream"]
+    shape = _converse_stream_shape()
     headers = {":message-type": "exception", ":exception-type": code, ":content-type": "application/json"}
     raw = event_message(headers, json.dumps({"message": message or STREAM_MESSAGES.get(code, code)}).encode())
     try:
