@@ -71,9 +71,12 @@ build: install tools ## sam build for python3.13/arm64, then check the layers' b
 	PATH=$(dir $(PY313)):$$PATH $(TOOLS)/bin/sam build
 	$(PY) -m deploy.check_build
 
+# make deploy [CONFIG_ENV=prod] [REGION=eu-west-1] [MODEL_ID=…] [IDENTITY_MODE=oidc] [ALARM_EMAIL=…] [PARAMS="Name=Value …"]:
+# samconfig.toml's parameters with these on top (deploy/parameters.py: only make's command line, never the environment)
 deploy: install build ## sam deploy (samconfig.toml's CONFIG_ENV, default dev), then publish web/ + config.json
-	$(TOOLS)/bin/sam deploy --config-env $(CONFIG_ENV)
-	$(PY) -m deploy.site publish --config-env $(CONFIG_ENV)
+	overrides="$$($(PY) -m deploy.parameters --config-env $(CONFIG_ENV) $(MAKEOVERRIDES) $(PARAMS))" && \
+	$(TOOLS)/bin/sam deploy --config-env $(CONFIG_ENV) $(if $(REGION),--region $(REGION)) --parameter-overrides "$$overrides"
+	$(PY) -m deploy.site publish --config-env $(CONFIG_ENV) $(if $(REGION),--region $(REGION))
 
 test: install tools browser-deps lint validate ## everything CI runs
 	$(PY) -m pytest tests -q

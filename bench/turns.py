@@ -234,11 +234,17 @@ def run_inprocess(
         def __init__(self, measure: TurnMeasure, started: float) -> None:
             self.measure, self.started = measure, started
 
+        def begin_call(self, node: str) -> None:
+            pass
+
         def token(self, node: str, message: BaseMessage) -> None:
             if message.text:
                 if self.measure.first_token_s is None:
                     self.measure.first_token_s = time.perf_counter() - self.started
                 self.measure.answer_words += len(message.text.split())
+
+        def restart_call(self, node: str) -> None:
+            pass  # the benchmark injects no model faults
 
     settings = load_settings(AgentSettings)  # the agent function's, from the stack's environment
     dynamodb = boto3.client("dynamodb", region_name=REGION)

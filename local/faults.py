@@ -6,6 +6,9 @@ Grammar: comma-separated `service.Operation=ErrorCode@probability`, for example
 be `*`. `TransactionConflict` arrives as `TransactionCanceledException` with that cancellation reason on a
 transaction (`TransactionConflictException` on a single-item write); `ThrottlingError` likewise as a cancellation
 reason. The fault is answered from `before-send`, so botocore's own retries see it as they would see AWS's.
+`bedrock.ConverseStream=<code>` fails the offline model's calls part-way with the `EventStreamError` botocore raises
+when Bedrock sends that exception event after the stream opened (codes in lower camel case, as Bedrock sends them:
+`throttlingException`, `modelStreamErrorException`, `internalServerException`, `serviceUnavailableException`).
 """
 
 from __future__ import annotations

@@ -57,6 +57,14 @@ DYNAMODB_TRANSACT_ACTIONS = {
     "ConditionCheck": "ConditionCheckItem",
 }
 SERVICE_PREFIX = {"sfn": "states", "apigatewaymanagementapi": "execute-api"}
+# bedrock-runtime's operations are authorized by bedrock's InvokeModel actions (the Converse API has none of its own)
+BEDROCK_RUNTIME_ACTIONS = {
+    "Converse": "bedrock:InvokeModel",
+    "InvokeModel": "bedrock:InvokeModel",
+    "ConverseStream": "bedrock:InvokeModelWithResponseStream",
+    "InvokeModelWithResponseStream": "bedrock:InvokeModelWithResponseStream",
+}
+INFERENCE_PROFILE_ID = re.compile(r"^(us|us-gov|eu|apac|jp|au|ca|global)\.(.+)$")
 
 
 # ---------------------------------------------------------------- translation
@@ -299,8 +307,26 @@ def required_permissions(call: Call, *, api_id: str, state_machine_of_token: Any
         if qualifier:
             arn = f"{arn}:{unquote(qualifier.group(1))}"
         return [("lambda:InvokeFunction", arn)]
+    if call.service == "bedrock-runtime" and call.operation in BEDROCK_RUNTIME_ACTIONS:
+        return _bedrock_permissions(BEDROCK_RUNTIME_ACTIONS[call.operation], call.url)
     prefix = SERVICE_PREFIX.get(call.service, call.service)
     return [(f"{prefix}:{call.operation}", "*")]
+
+
+def _bedrock_permissions(action: str, url: str) -> list[tuple[str, str]]:
+    """A model call needs the action on the model; through a cross-region inference profile, on the profile and on
+    the foundation model it routes to (in any of the profile's regions: the local region stands for them)."""
+    match = re.search(r"/model/([^/]+)/", urlsplit(url).path)
+    model = unquote(match.group(1)) if match else "*"
+    if model.startswith("arn:"):
+        return [(action, model)]
+    profile = INFERENCE_PROFILE_ID.match(model)
+    if profile is None:
+        return [(action, f"arn:aws:bedrock:{REGION}::foundation-model/{model}")]
+    return [
+        (action, f"arn:aws:bedrock:{REGION}:{ACCOUNT_ID}:inference-profile/{model}"),
+        (action, f"arn:aws:bedrock:{REGION}::foundation-model/{profile.group(2)}"),
+    ]
 
 
 def _parameter_arn(name: str) -> str:

@@ -38,6 +38,7 @@ from local.settings import LocalStackSettings
 from local.template import REGION, LocalResolver, create_tables, load_template
 from local.ttl import TtlSweeper
 from local.web import SitePages
+from smart_support.agent.model_errors import inject_faults as inject_model_faults
 from smart_support.settings import InvalidSettings, load_settings
 
 C = TypeVar("C", bound=Checker)
@@ -110,6 +111,9 @@ class LocalStack:
                 Name=resolver.parameter("OpenAiApiKeyParameter"), Value=cfg.openai_api_key, Type="SecureString"
             )
 
+        # The offline model's faults (`bedrock.ConverseStream=throttlingException@0.3`), counted with the rest.
+        inject_model_faults(lambda operation: faults.pick("bedrock", operation))
+        self._running.callback(inject_model_faults, None)
         self.functions = load_functions(self.template, resolver)
         self.lambdas = LambdaService(self.functions, self.invoke_key, self.log)
         self._running.callback(self.lambdas.shutdown)

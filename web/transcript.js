@@ -101,6 +101,12 @@ export class TranscriptView {
     this.stream = null;
   }
 
+  /** The answer being streamed starts over (`answer_restart`): its bubble goes; the tokens that follow replace it. */
+  dropStream() {
+    this.stream?.el.remove();
+    this.stream = null;
+  }
+
   /** The customer stopped the answer: its bubble says so (or a note, if nothing was said yet). */
   stopped() {
     const last = this.stream?.el;

@@ -4,7 +4,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from smart_support import services
+from smart_support import services, snapstart
 from smart_support.agent.usage import add_usage_metrics
 from smart_support.settings import AgentSettings, load_settings
 from smart_support.turns.metrics import agent_task_metrics
@@ -14,6 +14,7 @@ logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 runner = services.turn_runner(load_settings(AgentSettings))
+snapstart.register_restore_hooks()  # SnapStart: reseed `random` in every environment restored from the snapshot
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -12,6 +12,7 @@ from smart_support.protocol.authorizer import (
     WebSocketAuthorizerEvent,
     http_authorizer_response,
     websocket_allow_response,
+    websocket_deny_response,
 )
 from smart_support.protocol.errors import Unauthorized
 from smart_support.settings import AuthorizerSettings, load_settings
@@ -35,7 +36,8 @@ def _principal(token: str | None) -> Principal | None:
 @logger.inject_lambda_context(clear_state=True)
 @tracing.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    """Allow with the principal as context; refuse the handshake (401), or mark an HTTP request refused."""
+    """Allow with the principal as context; deny the handshake (403), or mark an HTTP request refused. A refused
+    token is an answer, never an exception: the function's Errors (the authorizer-errors alarm) are crashes only."""
     request = AuthorizerEvent.validate_python(event)
     principal = _principal(request.token)
     if isinstance(request, HttpAuthorizerEvent):
@@ -43,5 +45,5 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         # request through marked as refused, and the API answers 401 `unauthorized` like every other error.
         return http_authorizer_response(principal.context() if principal else refused_context(request.token))
     if principal is None:
-        raise Exception("Unauthorized")  # API Gateway answers 401 to exactly this
+        return websocket_deny_response(request.method_arn, refused_context(request.token))
     return websocket_allow_response(request.method_arn, principal.sub, principal.context())

@@ -170,8 +170,21 @@ def short_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 def tokens(events: list[dict[str, Any]], agent: str | None = None) -> str:
-    """The streamed answer text of some events (of one agent, if given)."""
-    return "".join(e["content"] for e in events if e["type"] == "token" and (agent is None or e["agent"] == agent))
+    """The streamed answer text of some events (of one agent, if given), as a client shows it: `answer_restart` drops
+    the answer being streamed (the tokens since the last other event), and the tokens that follow replace it."""
+    answers: list[tuple[str, str]] = []
+    streaming = False
+    for event in events:
+        if event["type"] == "token":
+            if not streaming or answers[-1][0] != event["agent"]:
+                answers.append((event["agent"], ""))
+            answers[-1] = (event["agent"], answers[-1][1] + event["content"])
+            streaming = True
+        else:
+            if event["type"] == "answer_restart" and streaming:
+                answers.pop()
+            streaming = False
+    return "".join(text for speaker, text in answers if agent is None or speaker == agent)
 
 
 def executions(stack: Stack, thread_id: str, turn: int) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ from tests.e2e.conftest import new_thread, tokens
 
 
 def refused_status(stack, token):
+    """The HTTP status the handshake was refused with: 403, as API Gateway answers the authorizer's Deny policy."""
     with pytest.raises(InvalidStatus) as exc:
         stack.ws(token)
     return exc.value.response.status_code
@@ -19,19 +20,19 @@ def test_forged_signature_is_refused_at_the_handshake(stack):
         "not-the-server-secret-0123456789abcdef",
         algorithm="HS256",
     )
-    assert refused_status(stack, forged) == 401
+    assert refused_status(stack, forged) == 403
 
 
 def test_expired_token_is_refused(stack):
-    assert refused_status(stack, stack.token(ttl_seconds=-10)) == 401
+    assert refused_status(stack, stack.token(ttl_seconds=-10)) == 403
 
 
 def test_garbage_token_is_refused_even_with_anonymous_allowed(stack):
-    assert refused_status(stack, "garbage") == 401
+    assert refused_status(stack, "garbage") == 403
 
 
 def test_anonymous_off_refuses_a_tokenless_connection(short_stack):
-    assert refused_status(short_stack, None) == 401
+    assert refused_status(short_stack, None) == 403
     with short_stack.ws(short_stack.token()) as client:
         client.send({"type": "ping"})
         assert client.recv() == {"type": "pong"}

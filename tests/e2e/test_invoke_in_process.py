@@ -111,3 +111,28 @@ def test_a_turn_runs_through_it(inproc):
     with Client(connect(inproc.ws_url(inproc.token("c-invoke")), open_timeout=10)) as client:
         assert client.ask("t-invoke-in-process", "Hello")[-1]["type"] == "message_complete"
     assert inproc.stack.functions.invocations["AgentFunction"] > before
+
+
+def test_the_handshake_is_refused_as_api_gateway_answers_the_authorizer(inproc, monkeypatch):
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    url = f"ws://127.0.0.1:{inproc.port}/ws?token=garbage"
+    authorizer = inproc.stack.functions.functions["AuthorizerFunction"]
+    if authorizer.module is None:
+        authorizer.load()
+
+    def handshake_status() -> int:
+        with pytest.raises(InvalidStatus) as refused:
+            connect(url, open_timeout=10)
+        return refused.value.response.status_code
+
+    # When the authorizer refuses a token with its Deny policy, then the handshake is refused with 403
+    assert handshake_status() == 403
+    # When an authorizer raises Unauthorized instead (AWS's other documented refusal), then the answer is 401
+    monkeypatch.setattr(authorizer.module, "lambda_handler", lambda event, context: _raise_unauthorized())
+    assert handshake_status() == 401
+
+
+def _raise_unauthorized() -> None:
+    raise Exception("Unauthorized")  # the exact error API Gateway answers 401 to

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -60,3 +61,27 @@ def transcript(stack: Stack, thread_id: str, token: str) -> list[dict]:
     code, body = stack.http("GET", f"/api/v1/sessions/{thread_id}/messages", token)
     assert code == 200, body
     return body["messages"]
+
+
+def converse_at_once(
+    stack: Stack, converse: Callable[[Stack, int, dict[int, Any]], None], count: int, timeout: float = 180
+) -> dict[int, Any]:
+    """Run `count` conversations at once (each `converse(stack, n, results)`); what each put in `results`.
+    A conversation that failed fails the test, with the stack's fault counts and the end of its log."""
+    results: dict[int, Any] = {}
+    failures: list[BaseException] = []
+
+    def conversation(n: int) -> None:
+        try:
+            converse(stack, n, results)
+        except BaseException as exc:  # reported below with the stack's log
+            failures.append(exc)
+
+    workers = [threading.Thread(target=conversation, args=(n,)) for n in range(count)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout)
+    assert not failures, f"{failures[0]!r}\n{stack.http('GET', '/_local/stats')[1]}\n{stack.log()[-3000:]}"
+    assert len(results) == count
+    return results

@@ -7,7 +7,6 @@ that left (GoneException). Retries must absorb the transient ones; nothing may b
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import Stack, executions, new_thread, start_stack, tokens
-from tests.faults.conftest import transcript, wait_for_status
+from tests.faults.conftest import converse_at_once, transcript, wait_for_status
 
 pytestmark = pytest.mark.e2e
 
@@ -85,24 +84,9 @@ def converse(stack: Stack, n: int, results: dict[int, Any]) -> None:
 
 def test_every_turn_completes_under_conflicts_and_throttling_and_nothing_is_lost_or_doubled(loaded):
     before = analytics(loaded)
-    results: dict[int, Any] = {}
-    failures: list[BaseException] = []
-
-    def conversation(n: int) -> None:
-        try:
-            converse(loaded, n, results)
-        except BaseException as exc:  # reported below with the stack's log
-            failures.append(exc)
-
     # When five conversations run at once (two questions and an approval each) while AWS conflicts and throttles
-    workers = [threading.Thread(target=conversation, args=(n,)) for n in range(CONVERSATIONS)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(180)
+    results = converse_at_once(loaded, converse, CONVERSATIONS)
     # Then every turn ended with message_complete (checked in converse), in every conversation
-    assert not failures, f"{failures[0]!r}\n{loaded.http('GET', '/_local/stats')[1]}\n{loaded.log()[-3000:]}"
-    assert len(results) == CONVERSATIONS
     stats = loaded.http("GET", "/_local/stats")[1]
     injected = stats["iam"]["faults"]
     assert sum(v for k, v in injected.items() if "TransactionConflict" in k) > 0, injected

@@ -45,6 +45,7 @@ import pytest
 
 from local.inprocess import InProcessStack
 from smart_support.store import items
+from smart_support.store.approvals import AUDIT_INDEX
 from smart_support.store.orders import Order, OrderItem, OrderStore
 from tests.e2e.conftest import Client, Stack
 
@@ -330,7 +331,10 @@ class Ledger:
 
     def audits(self) -> dict[str, dict[str, Any]]:
         """Every audit record (`AUDIT#<id>` / `DECISION`), by interrupt id."""
-        return self._query_gsi("AUDIT")
+        found: dict[str, dict[str, Any]] = {}
+        for partition in AUDIT_INDEX.partitions():
+            found.update(self._query_gsi(partition))
+        return found
 
     def pending_list(self) -> dict[str, dict[str, Any]]:
         """GET /api/v1/approvals?status=pending, every page."""

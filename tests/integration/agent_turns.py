@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +42,23 @@ DEMO = "demo-customer"
 OTHER = "c-2001"
 
 
+class RecordingSender:
+    """Every event the client would have received."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+
+    def send(self, connection_id: str | None, payload: Mapping[str, object]) -> bool:
+        self.events.append(dict(payload))
+        return True
+
+    def text(self, since: int = 0) -> str:
+        return "".join(e["content"] for e in self.events[since:] if e["type"] == "token")
+
+    def types(self, since: int = 0) -> list[str]:
+        return [e["type"] for e in self.events[since:]]
+
+
 @dataclass
 class Turn:
     """What a client would have seen of one run: tokens, tool calls, the interrupt, and the raw chunks."""
@@ -50,11 +67,22 @@ class Turn:
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
     interrupts: list[Any] = field(default_factory=list)
     updates: list[dict[str, Any]] = field(default_factory=list)
+    restarts: int = 0
+    _call_start: int = 0
+
+    def begin_call(self, node: str) -> None:
+        """A specialist's model call starts."""
+        self._call_start = len(self.tokens)
 
     def token(self, node: str, message: BaseMessage) -> None:
         """A chunk of a specialist's answer (from the runner's TokenTap)."""
         if message.text:
             self.tokens.append((node, message.text))
+
+    def restart_call(self, node: str) -> None:
+        """The call failed part-way: what it said is taken back."""
+        del self.tokens[self._call_start :]
+        self.restarts += 1
 
     @property
     def text(self) -> str:

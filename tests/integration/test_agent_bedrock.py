@@ -7,20 +7,23 @@ The request bodies botocore would have sent are kept, so the tests read exactly 
 
 from __future__ import annotations
 
-import binascii
 import json
-import struct
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import boto3
+import pytest
 from aws_lambda_powertools.metrics import EphemeralMetrics
 from botocore.awsrequest import AWSResponse
+from botocore.exceptions import EventStreamError
 
+from smart_support.agent import model_errors
 from smart_support.agent.models import build_bedrock_model
+from smart_support.agent.retry import ThrottlingError
 from smart_support.agent.runner import TurnRunner
 from smart_support.agent.usage import add_usage_metrics
+from smart_support.aws import TransientError
 from smart_support.settings import AgentModelSettings
 from smart_support.store.analytics import AnalyticsStore
 from smart_support.store.approvals import ApprovalStore
@@ -29,29 +32,18 @@ from smart_support.turns.decisions import ApprovalService
 from smart_support.turns.models import AgentTask, TurnRequest
 from smart_support.turns.stepfunctions import TurnWorkflow
 from smart_support.turns.streaming import EventSender
-from tests.integration.agent_turns import DEMO, make_graph, say
+from tests.integration.agent_turns import DEMO, RecordingSender, make_graph, say
 
 MODEL_ID = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
 
 
-def _header(name: str, value: str) -> bytes:
-    raw_name, raw_value = name.encode(), value.encode()
-    return struct.pack("!B", len(raw_name)) + raw_name + struct.pack("!BH", 7, len(raw_value)) + raw_value
-
-
 def event_message(event_type: str, payload: dict[str, Any]) -> bytes:
-    """One AWS event-stream message (what Bedrock sends for each ConverseStream event)."""
-    headers = (
-        _header(":event-type", event_type)
-        + _header(":content-type", "application/json")
-        + _header(":message-type", "event")
-    )
-    body = json.dumps(payload).encode()
-    total = 12 + len(headers) + len(body) + 4
-    prelude = struct.pack("!II", total, len(headers))
-    prelude += struct.pack("!I", binascii.crc32(prelude) & 0xFFFFFFFF)
-    message = prelude + headers + body
-    return message + struct.pack("!I", binascii.crc32(message) & 0xFFFFFFFF)
+    """One AWS event-stream message (what Bedrock sends for each ConverseStream event; `!code`: an exception event)."""
+    if event_type.startswith("!"):
+        headers = {":message-type": "exception", ":exception-type": event_type[1:]}
+    else:
+        headers = {":event-type": event_type, ":message-type": "event"}
+    return model_errors.event_message({**headers, ":content-type": "application/json"}, json.dumps(payload).encode())
 
 
 CACHE_POINT = {"cachePoint": {"type": "default"}}
@@ -71,6 +63,15 @@ def text_reply(*deltas: str, usage: dict[str, int] | None = None) -> list[tuple[
                 "metrics": {"latencyMs": 310},
             },
         ),
+    ]
+
+
+def broken_off(code: str, *deltas: str) -> list[tuple[str, dict[str, Any]]]:
+    """A streamed answer that Bedrock ends with exception event `code` after `deltas` (throttled mid-stream)."""
+    return [
+        ("messageStart", {"role": "assistant"}),
+        *[("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": d}}) for d in deltas],
+        (f"!{code}", {"message": model_errors.STREAM_MESSAGES.get(code, code)}),
     ]
 
 
@@ -329,3 +330,76 @@ def test_bedrock_throttling_is_retried(dynamodb, orders):
     assert len(recorded.requests) == 1
     assert turn.text == "Hello! How can I help?"
     assert turn.agents == {"knowledge"}
+
+
+def retry_waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The graph's waits before it tries a failed model call again (recorded, not slept)."""
+    waits: list[float] = []
+    monkeypatch.setattr("langgraph.pregel._retry.time.sleep", waits.append)
+    return waits
+
+
+def test_a_throttle_mid_stream_is_retried_and_its_partial_answer_taken_back(dynamodb, orders, monkeypatch):
+    # Given Bedrock throttles after the answer started streaming, then answers in full
+    waits = retry_waits(monkeypatch)
+    recorded = RecordedBedrock([broken_off("throttlingException", "Hello! "), text_reply("Hello! ", "How can I help?")])
+    graph = bedrock_graph(dynamodb, recorded)
+
+    # When the customer greets
+    turn = say(graph, "t-bedrock-midstream", "Hi")
+
+    # Then the graph asked again after the throttling backoff (2 s, plus up to 1 s of jitter)
+    assert len(recorded.requests) == 2
+    assert len(waits) == 1 and 2.0 <= waits[0] <= 3.0
+    # And the partial answer was taken back: the answer is there once
+    assert turn.restarts == 1
+    assert turn.text == "Hello! How can I help?"
+
+
+def runner_task(dynamodb, graph, thread_id: str) -> tuple[TurnRunner, AgentTask, RecordingSender]:
+    sessions = SessionStore("ConversationsTable", 1800, dynamodb=dynamodb)
+    sessions.begin_turn(thread_id, DEMO, "conn-1")
+    sender = RecordingSender()
+    runner = TurnRunner(graph, sessions, None, sender)  # type: ignore[arg-type]  # a run needs no approvals
+    turn = TurnRequest(
+        thread_id=thread_id, turn=1, owner=DEMO, content="Hi", connection_id="conn-1", started_at=time.time()
+    )
+    return runner, AgentTask(task="run", turn=turn), sender
+
+
+@pytest.mark.parametrize(
+    ("code", "failure"),
+    [
+        ("throttlingException", ThrottlingError),
+        ("modelStreamErrorException", TransientError),
+        ("internalServerException", TransientError),
+        ("serviceUnavailableException", TransientError),
+    ],
+)
+def test_a_stream_that_keeps_breaking_off_fails_the_task_for_the_state_machine_to_retry(
+    dynamodb, orders, monkeypatch, code, failure
+):
+    # Given Bedrock breaks off every stream with `code` after a few words
+    retry_waits(monkeypatch)
+    recorded = RecordedBedrock([broken_off(code, "Hel", "lo")] * 3)
+    runner, task, sender = runner_task(dynamodb, bedrock_graph(dynamodb, recorded), f"t-broken-{code}")
+
+    # When the agent runs the turn
+    with pytest.raises(TransientError) as failed:
+        runner.handle(task)
+
+    # Then after the graph's three tries the task fails with the error type the state machine retries
+    assert type(failed.value) is failure
+    assert len(recorded.requests) == 3
+    cause = failed.value.__cause__
+    assert isinstance(cause, EventStreamError) and cause.response["Error"]["Code"] == code
+    # And it is the shape the offline model raises for LOCAL_FAULTS
+    offline = model_errors.stream_error(code)
+    assert (type(offline), offline.response, offline.operation_name) == (
+        type(cause),
+        cause.response,
+        cause.operation_name,
+    )
+    # And each partial answer that reached the client was taken back: it holds none of them
+    kinds = sender.types()
+    assert kinds and kinds == ["token", "answer_restart"] * (len(kinds) // 2)

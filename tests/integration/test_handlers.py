@@ -95,10 +95,15 @@ def test_websocket_authorizer_allows_a_valid_token_and_refuses_others(handlers):
     context = {"sub": "c-2001", "role": "operator", "exp": str(now + 12 * 3600)}  # exp: frames after it are refused
     assert result["principalId"] == "c-2001" and result["context"] == context
     assert result["policyDocument"]["Statement"][0]["Effect"] == "Allow"
-    for token in ("garbage", None):
+    for token, why in (("garbage", "invalid"), (None, "missing")):
         event["queryStringParameters"] = {"token": token} if token else {}
         result, error = authorizer.invoke(event)
-        assert result is None and error["errorMessage"] == "Unauthorized"
+        # A refusal is an explicit Deny of the handshake, never an error (Errors are the authorizer's crashes)
+        assert error is None
+        assert result["policyDocument"]["Statement"] == [
+            {"Action": "execute-api:Invoke", "Effect": "Deny", "Resource": [event["methodArn"]]}
+        ]
+        assert result["principalId"] == "refused" and result["context"] == {"refused": why}
 
 
 def test_http_authorizer_simple_responses(handlers):

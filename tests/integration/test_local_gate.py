@@ -165,3 +165,49 @@ def test_the_ttl_sweeper_deletes_only_expired_items(dynamodb):
     assert sweep_expired(now=200) == 1
     left = {i["PK"]["S"] for i in dynamodb.scan(TableName="ConversationsTable")["Items"]}
     assert left == {"k2", "k3"}
+
+
+def test_bedrock_calls_are_checked_against_the_invoke_model_actions_the_agent_is_granted(strict, dynamodb):
+    # Given a Bedrock endpoint that streams an answer in the event-stream format (after the gate has looked)
+    import json
+
+    from botocore.awsrequest import AWSResponse
+
+    from smart_support.agent.model_errors import event_message
+
+    def stream(event_type: str, payload: dict) -> bytes:
+        headers = {":event-type": event_type, ":content-type": "application/json", ":message-type": "event"}
+        return event_message(headers, json.dumps(payload).encode())
+
+    body = stream("messageStart", {"role": "assistant"}) + stream(
+        "contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": "Hello!"}}
+    )
+
+    class Raw:
+        def stream(self, **_: object) -> Iterator[bytes]:
+            yield body
+
+    bedrock = boto3.client("bedrock-runtime", region_name=REGION, endpoint_url="https://bedrock.stub.invalid")
+    bedrock.meta.events.register_last(  # on the same event as the gate's stubber, after it: an endpoint, not a bypass
+        "before-send",
+        lambda request, **_: AWSResponse(
+            request.url, 200, {"content-type": "application/vnd.amazon.eventstream"}, Raw()
+        ),
+    )
+    request = {
+        "modelId": "us.anthropic.claude-haiku-4-5-20251001-v1:0",
+        "messages": [{"role": "user", "content": [{"text": "Hi"}]}],
+    }
+    # When the agent (MODEL_PROVIDER=bedrock) calls ConverseStream, then its InvokeModelWithResponseStream grant lets it
+    with acting_as("AgentFunction"):
+        events = list(bedrock.converse_stream(**request)["stream"])
+    assert events[-1]["contentBlockDelta"]["delta"]["text"] == "Hello!"
+    # And a function the template grants no model is refused, naming the action and the inference profile
+    with acting_as("MessageFunction"), pytest.raises(ClientError) as raised:
+        bedrock.converse_stream(**request)
+    assert raised.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert (
+        "bedrock:InvokeModelWithResponseStream on resource: "
+        f"arn:aws:bedrock:{REGION}:{ACCOUNT_ID}:inference-profile/us.anthropic"
+        in raised.value.response["Error"]["Message"]
+    )

@@ -21,9 +21,15 @@ class Sink:
     def __init__(self) -> None:
         self.tokens: list[tuple[float, int, str, str]] = []
 
+    def begin_call(self, node: str) -> None:
+        pass
+
     def token(self, node: str, message: BaseMessage) -> None:
         if message.text:  # a tool call's chunks carry no text
             self.tokens.append((time.perf_counter(), threading.get_ident(), node, message.text))
+
+    def restart_call(self, node: str) -> None:
+        raise AssertionError("no model call fails here")
 
     @property
     def text(self) -> str:

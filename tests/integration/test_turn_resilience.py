@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Mapping
-from typing import Any
 
 import boto3
 import pytest
@@ -28,27 +26,10 @@ from smart_support.turns.models import AgentTask, AwaitApprovalTask, Decision, I
 from smart_support.turns.stepfunctions import TurnWorkflow
 from smart_support.turns.tasks import WorkflowTasks
 from tests.aws_faults import injected
-from tests.integration.agent_turns import DEMO, make_graph, make_saver
+from tests.integration.agent_turns import DEMO, RecordingSender, make_graph, make_saver
 
 TABLE = "ConversationsTable"
 QUESTION = "How long does shipping take?"
-
-
-class RecordingSender:
-    """Every event the client would have received."""
-
-    def __init__(self) -> None:
-        self.events: list[dict[str, Any]] = []
-
-    def send(self, connection_id: str | None, payload: Mapping[str, object]) -> bool:
-        self.events.append(dict(payload))
-        return True
-
-    def text(self, since: int = 0) -> str:
-        return "".join(e["content"] for e in self.events[since:] if e["type"] == "token")
-
-    def types(self, since: int = 0) -> list[str]:
-        return [e["type"] for e in self.events[since:]]
 
 
 @pytest.fixture

@@ -178,3 +178,95 @@ def test_the_end_of_a_turn_follows_a_client_that_reloaded_mid_answer():
     # Then tokens wait out the window, but message_complete looks again and reaches the new connection
     assert token_sent is False and done is True
     assert sender.sent == [("new", {"type": "message_complete"})]
+
+
+def shown(sent: list[tuple[str, dict[str, Any]]], connection: str = "c1") -> list[str]:
+    """The answers a client shows: `answer_restart` drops the one being streamed (docs/protocol.md)."""
+    bubbles: list[str] = []
+    streaming = False
+    for to, payload in sent:
+        if to != connection:
+            continue
+        if payload["type"] == "token":
+            if not streaming:
+                bubbles.append("")
+            bubbles[-1] += payload["content"]
+            streaming = True
+        elif payload["type"] == "answer_restart":
+            if streaming:
+                bubbles.pop()
+            streaming = False
+        else:
+            streaming = False
+    return bubbles
+
+
+def token(content: str) -> dict[str, Any]:
+    return {"type": "token", "thread_id": "t", "content": content, "agent": "knowledge"}
+
+
+def test_a_failed_model_call_takes_back_its_partial_answer_and_the_retried_call_replaces_it():
+    # Given an answer that streamed half way when the model call failed
+    sender = RecordingSender()
+    channel = ThreadChannel(sender, SessionsWith("c1"), "t", "c1", clock=FakeClock())
+    channel.send({"type": "tool_call", "tool": "search_faq"})
+    channel.send(token("Standard shipping "))
+    # When the call is taken back and asked again
+    channel.restart_answer()
+    channel.send(token("Standard shipping takes 3-5 days."))
+    channel.send({"type": "message_complete"})
+    # Then the client was told the answer restarts, and shows it once
+    assert [p["type"] for _, p in sender.sent].count("answer_restart") == 1
+    assert shown(sender.sent) == ["Standard shipping takes 3-5 days."]
+    # And what the client has is what a later retry of the task would skip
+    assert "".join(channel.delivered_text) == "Standard shipping takes 3-5 days."
+
+
+def test_a_failed_call_that_had_streamed_nothing_sends_no_restart():
+    sender = RecordingSender()
+    channel = ThreadChannel(sender, SessionsWith("c1"), "t", "c1", clock=FakeClock())
+    channel.send({"type": "tool_call", "tool": "search_faq"})
+    channel.restart_answer()
+    assert [p["type"] for _, p in sender.sent] == ["tool_call"]
+
+
+def test_a_retried_task_that_words_the_answer_differently_restarts_it_on_the_client():
+    # Given a first attempt that streamed part of an answer before the task failed
+    first = RecordingSender()
+    channel = ThreadChannel(first, SessionsWith("c1"), "t", "c1", clock=FakeClock())
+    channel.send(token("Your order "))
+    channel.send(token("ships today"))
+    # When the retry (a real model words it differently) streams its own answer
+    sender = RecordingSender()
+    retry = ThreadChannel(sender, SessionsWith("c1"), "t", "c1", clock=FakeClock())
+    retry.skip_delivered("".join(channel.delivered_text), channel.delivered_events)
+    retry.send(token("Your order "))
+    retry.send(token("left our warehouse today."))
+    retry.send({"type": "message_complete"})
+    # Then the shared start was not sent again, the client was told to restart, and then got the whole new answer
+    assert [p["type"] for _, p in sender.sent] == ["answer_restart", "token", "message_complete"]
+    assert shown(first.sent + sender.sent) == ["Your order left our warehouse today."]
+    assert "".join(retry.delivered_text) == "Your order left our warehouse today."
+
+
+def test_a_retried_task_with_a_shorter_answer_restarts_it_before_the_turn_ends():
+    # Given a first attempt that had streamed more than the retry will say
+    sender = RecordingSender()
+    retry = ThreadChannel(sender, SessionsWith("c1"), "t", "c1", clock=FakeClock())
+    retry.skip_delivered("Your order ships today, and it", [])
+    # When the retry's answer ends sooner
+    retry.send(token("Your order ships today."[:16]))
+    retry.send({"type": "message_complete"})
+    # Then the client drops the longer answer and keeps this one's words
+    events = [p for _, p in sender.sent]
+    assert [p["type"] for p in events] == ["answer_restart", "token", "message_complete"]
+    assert shown([("c1", token("Your order ships today, and it")), *sender.sent]) == ["Your order ships"]
+
+
+def test_a_retried_task_that_says_the_same_sends_nothing_twice_and_no_restart():
+    sender = RecordingSender()
+    retry = ThreadChannel(sender, SessionsWith("c1"), "t", "c1", clock=FakeClock())
+    retry.skip_delivered("Your order ", [])
+    retry.send(token("Your order ships today."))
+    retry.send({"type": "message_complete"})
+    assert [p.get("content") for _, p in sender.sent] == ["ships today.", None]

@@ -61,6 +61,10 @@ function handleThreadEvent(thread, event) {
       if (thread.missed && !view.stream) view.token(event.agent, "… ");
       view.token(event.agent, event.content || "");
       break;
+    case "answer_restart": // the model failed mid-answer and answers again; the transcript reloads at the end
+      view.dropStream();
+      thread.restarted = true;
+      break;
     case "interrupt":
       view.finishStream();
       view.setTyping(false);
@@ -91,8 +95,9 @@ function handleThreadEvent(thread, event) {
       thread.queueAcks = 0;
       renderQueue(thread);
       thread.updatedAt = new Date().toISOString();
-      if (thread.missed) {
+      if (thread.missed || thread.restarted) {
         thread.missed = false;
+        thread.restarted = false;
         reloadTranscript(thread); // the reloaded transcript already holds the queued messages
       } else {
         for (const item of next) view.addUser(item.content, item.at);

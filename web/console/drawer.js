@@ -200,6 +200,9 @@ function applyLive(frame) {
       setStatus("running");
       return;
     }
+    case "answer_restart":
+      view.dropStream();
+      return;
     case "message_complete":
       view.endTurn();
       setStatus("idle");

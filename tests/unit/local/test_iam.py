@@ -148,3 +148,25 @@ def test_a_kept_decision_is_the_roles_own_and_a_revoked_role_refuses_at_once():
     assert role.allows("dynamodb:GetItem", table("T"))
     assert not role.allows("dynamodb:GetItem", table("T2")) and not role.allows("dynamodb:PutItem", table("T"))
     assert role == Role("r", role.statements) and hash(role) == hash(Role("r", role.statements))
+
+
+@pytest.mark.parametrize(
+    ("operation", "action"),
+    [("ConverseStream", "bedrock:InvokeModelWithResponseStream"), ("Converse", "bedrock:InvokeModel")],
+)
+def test_a_bedrock_model_call_needs_the_invoke_model_actions_the_template_grants_the_agent(roles, operation, action):
+    # Given the agent calling Claude Haiku 4.5 through its region's inference profile (MODEL_PROVIDER=bedrock)
+    model = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
+    path = {"ConverseStream": "converse-stream", "Converse": "converse"}[operation]
+    url = f"https://bedrock-runtime.{REGION}.amazonaws.com/model/{model.replace(':', '%3A')}/{path}"
+    call = Call("bedrock-runtime", operation, url, "POST", {"messages": []})
+    # When the gate asks what the call needs
+    needed = required_permissions(call, api_id="localws")
+    # Then it is bedrock's InvokeModel action on the profile and on the foundation model it routes to
+    assert needed == [
+        (action, f"arn:aws:bedrock:{REGION}:{ACCOUNT_ID}:inference-profile/{model}"),
+        (action, f"arn:aws:bedrock:{REGION}::foundation-model/anthropic.claude-haiku-4-5-20251001-v1:0"),
+    ]
+    # And the agent's role allows it, as in AWS; no other function's does
+    assert all(roles["AgentFunction"].allows(a, r) for a, r in needed)
+    assert not any(roles["MessageFunction"].allows(a, r) for a, r in needed)

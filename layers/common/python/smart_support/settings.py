@@ -86,12 +86,33 @@ class ApprovalSettings(FieldGroup):
     approval_timeout_seconds: PositiveInt = 900
 
 
+BEDROCK_DEFAULT_MODEL = "anthropic.claude-haiku-4-5-20251001-v1:0"  # Claude Haiku 4.5, through an inference profile
+# Bedrock's cross-region inference profiles by the geography prefix of their id: the regions that may call them.
+INFERENCE_PROFILE_REGIONS: dict[str, tuple[str, ...]] = {
+    "us": ("us-east-", "us-west-"),
+    "us-gov": ("us-gov-",),
+    "eu": ("eu-",),
+    "apac": ("ap-",),
+    "jp": ("ap-northeast-1", "ap-northeast-3"),
+    "au": ("ap-southeast-2", "ap-southeast-4"),
+    "ca": ("ca-",),
+}
+
+
+def inference_profile_geography(region: str) -> str:
+    """The geography prefix of the inference profiles `region` calls by default (`global` where it has none)."""
+    for geography in ("us-gov", "us", "eu", "apac"):
+        if region.startswith(INFERENCE_PROFILE_REGIONS[geography]):
+            return geography
+    return "global"
+
+
 class AgentModelSettings(FieldGroup):
     """Which chat model the agent runs, and where (offline, Amazon Bedrock, or any OpenAI-compatible endpoint)."""
 
     region: str = Field(default="us-east-1", validation_alias="AWS_REGION")
     model_provider: Literal["offline", "bedrock", "openai"] = "offline"
-    bedrock_model_id: str = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
+    bedrock_model_id: str | None = None  # unset: Claude Haiku 4.5 through the region's own geography's profile
     openai_base_url: str | None = None  # the endpoint's /v1 URL, e.g. llama.cpp's http://127.0.0.1:8081/v1
     openai_model: str = "local"  # llama.cpp serves one model whatever the name; vLLM and hosted APIs need theirs
     openai_api_key: str | None = Field(default=None, repr=False)  # locally; llama.cpp needs none
@@ -100,6 +121,28 @@ class AgentModelSettings(FieldGroup):
     openai_timeout_seconds: float = Field(default=60, gt=0, le=600)
     offline_token_delay_ms: NonNegativeInt = 20
     offline_first_token_ms: NonNegativeInt = 0  # the offline model's wait before each call's first token
+
+    @property
+    def bedrock_model(self) -> str:
+        """The model (or inference profile) id the agent calls on Bedrock."""
+        default = f"{inference_profile_geography(self.region)}.{BEDROCK_DEFAULT_MODEL}"
+        return self.bedrock_model_id or default
+
+    @model_validator(mode="after")
+    def _inference_profile_callable_from_region(self) -> Self:
+        # A `us.` profile called from eu-west-1 fails every turn (ValidationException): fail the cold start instead.
+        if self.model_provider != "bedrock" or not self.bedrock_model_id:
+            return self
+        geography = self.bedrock_model_id.split(".", 1)[0]
+        callers = INFERENCE_PROFILE_REGIONS.get(geography)
+        if callers is not None and not self.region.startswith(callers):
+            own = inference_profile_geography(self.region)
+            raise ValueError(
+                f"BEDROCK_MODEL_ID {self.bedrock_model_id} is a cross-region inference profile for the {geography} "
+                f"geography, which {self.region} cannot call: use a {own}. or global. profile there, or leave "
+                "BEDROCK_MODEL_ID empty for the region's own"
+            )
+        return self
 
     @model_validator(mode="after")
     def _openai_needs_base_url(self) -> Self:

@@ -11,6 +11,8 @@ that leave the window into the summary and removes them from the state, so the c
 Specialists return the AIMessage that carries their tool calls; `<specialist>_tools` runs those calls one after
 another (a write tool may `interrupt()` for approval, and the node re-runs from its start when resumed, so every
 tool is idempotent).
+Nodes that call the model retry a call that failed transiently (MODEL_RETRY): Bedrock's mid-stream errors never reach
+botocore's retry modes (agent/model_errors.py). A retried call's partial answer is taken back first (agent/relay.py).
 """
 
 from __future__ import annotations
@@ -39,11 +41,13 @@ from langgraph.errors import GraphBubbleUp
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.prebuilt import tools_condition
+from langgraph.types import RetryPolicy
 from pydantic import ValidationError
 
 from smart_support import aws
 from smart_support.agent.context import SUMMARY_MAX_CHARS, ContextWindow, fold_request, recent_turns
 from smart_support.agent.intents import route_for
+from smart_support.agent.model_errors import is_throttled, is_transient
 from smart_support.agent.models import bind_tools, system_prompt
 from smart_support.agent.nodes import HANDOFF_PREFIX, SPECIALISTS, SUMMARIZER, SUPERVISOR, Specialist, tools_node
 from smart_support.agent.prompts import (
@@ -68,6 +72,12 @@ ANSWER_NOW = (
     "You have used your tools enough for this message. Answer the customer now in plain text with what you know "
     "from the tool results above; if you could not do what they asked, say so and offer to hand them to a person."
 )
+# A model call that failed transiently, tried again in the node (the first policy that matches applies); LangGraph
+# adds up to 1 s of jitter to each wait. Past these, the task fails and the state machine retries it (agent/retry.py).
+MODEL_RETRY = (
+    RetryPolicy(retry_on=is_throttled, initial_interval=2.0, backoff_factor=2.0, max_interval=8.0, max_attempts=3),
+    RetryPolicy(retry_on=is_transient, initial_interval=0.5, backoff_factor=2.0, max_interval=4.0, max_attempts=3),
+)
 
 
 def build_graph(
@@ -89,7 +99,10 @@ def build_graph(
     toolsets = build_toolsets(orders, tickets)
 
     builder = StateGraph(SupportState)
-    builder.add_node(SUPERVISOR, ModelRouter(model, context) if router == "model" else route_turn)
+    if router == "model":
+        builder.add_node(SUPERVISOR, ModelRouter(model, context), retry_policy=MODEL_RETRY)
+    else:
+        builder.add_node(SUPERVISOR, route_turn)
     builder.add_edge(START, SUPERVISOR)
     builder.add_conditional_edges(SUPERVISOR, route_to_specialist, list(SPECIALISTS))
     for name in SPECIALISTS:
@@ -99,11 +112,12 @@ def build_graph(
             SpecialistAgent(
                 bind_tools(model, tools), system_prompt(model, SPECIALIST_PROMPTS[name]), context, plain=model
             ),
+            retry_policy=MODEL_RETRY,
         )
         builder.add_node(tools_node(name), ToolExecutor(tools, name))
         builder.add_conditional_edges(name, tools_condition, {"tools": tools_node(name), END: SUMMARIZER})
         builder.add_conditional_edges(tools_node(name), route_to_specialist, list(SPECIALISTS))
-    builder.add_node(SUMMARIZER, Summarizer(model, context))
+    builder.add_node(SUMMARIZER, Summarizer(model, context), retry_policy=MODEL_RETRY)
     builder.add_edge(SUMMARIZER, END)
     return builder.compile(checkpointer=checkpointer, name="smart-support")
 

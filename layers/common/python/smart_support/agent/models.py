@@ -50,6 +50,7 @@ from smart_support.agent.intents import (
     turn_requests,
     turn_texts,
 )
+from smart_support.agent.model_errors import injected_fault, stream_error
 from smart_support.agent.nodes import HANDOFF_PREFIX
 from smart_support.settings import AgentModelSettings
 
@@ -119,7 +120,11 @@ class OfflineChatModel(BaseChatModel):
         message = self.reply(messages, tool_names(kwargs.get("tools")))
         usage = _usage(messages, kwargs.get("tools"), message.text, message.tool_calls)
         metadata = {"model_name": OFFLINE_MODEL_NAME}
+        fault = injected_fault("ConverseStream")  # LOCAL_FAULTS: Bedrock failing after the stream opened
         self._wait_first_token()
+        words = _WORDS.findall(message.text)
+        if fault and (message.tool_calls or len(words) < 2):
+            raise stream_error(fault)
         if message.tool_calls:
             chunks = [
                 tool_call_chunk(name=call["name"], args=json.dumps(call["args"]), id=call["id"], index=index)
@@ -132,7 +137,9 @@ class OfflineChatModel(BaseChatModel):
             )
             return
         # langchain-core reports each chunk to the callbacks (the runner's TokenTap) itself.
-        for index, word in enumerate(_WORDS.findall(message.text)):
+        for index, word in enumerate(words):
+            if fault and index == len(words) // 2:  # half the answer streamed, as a throttled stream breaks off
+                raise stream_error(fault)
             if index and self.token_delay_ms:
                 time.sleep(self.token_delay_ms / 1000)
             yield ChatGenerationChunk(message=AIMessageChunk(content=word))
@@ -573,12 +580,12 @@ _COMPOSERS: dict[str, Callable[[dict[str, Any]], str]] = {
 
 
 def build_bedrock_model(settings: AgentModelSettings, client: Any = None) -> BaseChatModel:
-    """ChatBedrockConverse for `settings.bedrock_model_id`, streaming, with retries on throttling."""
+    """ChatBedrockConverse for `settings.bedrock_model`, streaming, with retries on throttling."""
     from langchain_aws import ChatBedrockConverse  # heavy import: only when Bedrock is the provider
 
     extra: dict[str, Any] = {"client": client} if client is not None else {}
     return ChatBedrockConverse(
-        model=settings.bedrock_model_id,
+        model=settings.bedrock_model,
         region_name=settings.region,
         config=BEDROCK_CLIENT_CONFIG,
         temperature=0,

@@ -16,6 +16,7 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, Generati
 from langgraph.constants import TAG_NOSTREAM
 
 from smart_support.agent.handoff import announce_handoff
+from smart_support.agent.model_errors import is_transient
 from smart_support.agent.nodes import AGENT_NODES, HANDOFF_PREFIX, SPECIALISTS
 from smart_support.agent.usage import ModelUsage
 from smart_support.clock import iso
@@ -79,6 +80,7 @@ class EventRelay:
         self.writes: dict[str, dict[str, Any]] = {}  # interrupt id -> what its gated write did (agent/tools.py)
         self.first_token_at: float | None = None  # when the first answer token went to the client (epoch seconds)
         self._current: TranscriptEntry | None = None
+        self._call_mark: tuple[int, TranscriptEntry | None, int] = (0, None, 0)
 
     def _entry_for(self, agent: str) -> TranscriptEntry:
         if self._current is None or self._current["agent"] != agent:
@@ -91,6 +93,21 @@ class EventRelay:
             }
             self.entries.append(self._current)
         return self._current
+
+    def begin_call(self, node: str) -> None:
+        """A specialist's model call starts: remember where its answer begins, to take it back if the call fails."""
+        current = self._current
+        self._call_mark = (len(self.entries), current, len(current["content"]) if current else 0)
+
+    def restart_call(self, node: str) -> None:
+        """The call failed part-way and is tried again: its partial answer leaves the transcript and the client."""
+        count, current, length = self._call_mark
+        self.coalescer.discard()
+        del self.entries[count:]
+        if current is not None:
+            current["content"] = current["content"][:length]
+        self._current = current
+        self.channel.restart_answer()
 
     def token(self, node: str, message: BaseMessage) -> None:
         """A chunk of a specialist's answer."""
@@ -157,8 +174,14 @@ T = TypeVar("T")
 class TokenSink(Protocol):
     """Where a specialist's answer tokens go (EventRelay)."""
 
+    def begin_call(self, node: str) -> None:
+        """A model call for `node`'s answer starts."""
+
     def token(self, node: str, message: BaseMessage) -> None:
         """A chunk of `node`'s answer."""
+
+    def restart_call(self, node: str) -> None:
+        """That call failed: take back what it said (it may be tried again)."""
 
 
 class TokenTap(BaseCallbackHandler):
@@ -194,6 +217,8 @@ class TokenTap(BaseCallbackHandler):
         node = (metadata or {}).get("langgraph_node")
         if node in SPEAKERS and TAG_NOSTREAM not in (tags or ()):
             self._speakers[run_id] = node
+            with self._lock:
+                self.relay.begin_call(node)
 
     def on_llm_new_token(
         self,
@@ -225,8 +250,12 @@ class TokenTap(BaseCallbackHandler):
                         self.relay.token(node, generation.message)
 
     def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
-        """Forget the call."""
-        self._speakers.pop(run_id, None)
+        """Forget the call; if it failed transiently, what it streamed too (it is tried again: graph.MODEL_RETRY).
+        A stopped answer (RunStopped) keeps what it said."""
+        node = self._speakers.pop(run_id, None)
+        if run_id in self._streamed and node is not None and is_transient(error):
+            with self._lock:
+                self.relay.restart_call(node)
         self._streamed.discard(run_id)
 
     def tap_output_iter(self, run_id: UUID, output: Iterator[T]) -> Iterator[T]:

@@ -2,8 +2,10 @@
 
 What AWS does to it: the end-of-turn transaction can be cancelled by a conflict or throttled (retried with backoff in
 the store; only a failed condition on the session means "the thread moved on"); a failure past the retries fails the
-task with TransientError, Step Functions retries it, and the retry sends the client nothing it already has: what an
-attempt delivered (and, once its graph run finished, its outcome) is kept for the next.
+task with TransientError, Step Functions retries it (a model that throttled or failed mid-stream past the graph's
+own retries likewise: ThrottlingError, with the longer backoff), and the retry sends the client nothing it already
+has: what an attempt delivered (and, once its graph run finished, its outcome) is kept for the next. An answer the
+retry words differently starts over on the client (`answer_restart`, turns/streaming.py).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger
 
 from smart_support import aws
+from smart_support.agent.model_errors import model_failure
 from smart_support.aws import TransientError
 from smart_support.store.deliveries import Delivery, delivery_key
 from smart_support.store.dynamodb import StoreError, is_transient_failure
@@ -40,7 +43,11 @@ class ThrottlingError(TransientError):
 
 
 def transient_failure(exc: Exception) -> TransientError | None:
-    """The TransientError to fail the task with when `exc` is AWS failing transiently past every retry."""
+    """The TransientError to fail the task with when `exc` is AWS or the model failing transiently past every retry
+    (a model's mid-stream `throttlingException` too: codes compare case-insensitively, agent/model_errors.py)."""
+    failure = model_failure(exc)
+    if failure is not None:
+        return ThrottlingError(str(exc)) if failure == "throttled" else TransientError(str(exc))
     if not is_transient_failure(exc):
         return None
     code = exc.code if isinstance(exc, StoreError) else aws.error_code(exc)

@@ -73,7 +73,7 @@ class TurnRunner:
         key = attempt_key(task)
         earlier = self.deliveries.recall(key) if task.attempt and self.deliveries else None
         if earlier:
-            channel.skip_delivered(earlier.text, earlier.events)
+            channel.skip_delivered(earlier.text, earlier.events, whole=earlier.finished)
         entries: list[TranscriptEntry] = []
         outcome: dict[str, Any] | None = None
         run = int(now * 1000) % 10**13

@@ -73,6 +73,7 @@ def decide(interrupt_id: str, body: DecisionBody, operator: Operator, decisions:
 @router.get(
     "/audit", summary="Approval decisions, newest first (operators)", responses=documented("Decisions", 401, 403)
 )
-def audit(operator: Operator, approvals: Approvals) -> AuditLog:
-    """The audit trail of decisions."""
-    return AuditLog.model_validate({"decisions": approvals.audit_log()})
+def audit(operator: Operator, approvals: Approvals, limit: PageLimit = 100, cursor: PageCursor = None) -> AuditLog:
+    """The audit trail of decisions, newest first, a page at a time (`next_cursor` until the end)."""
+    decisions, next_cursor = approvals.audit_log(limit, cursor)
+    return AuditLog.model_validate({"decisions": decisions, "next_cursor": next_cursor})

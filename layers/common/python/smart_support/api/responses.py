@@ -284,6 +284,7 @@ class AuditLog(ApiModel):
     """Approval decisions, newest first."""
 
     decisions: list[AuditRecord]
+    next_cursor: str | None = Field(default=None, description="pass as `cursor` for the next page; null on the last")
 
 
 class InterruptCounts(ApiModel):

@@ -52,7 +52,8 @@ def authenticate(token: str | None, verifier: TokenVerifier | str, allow_anonymo
 
 
 def refused_context(token: str | None) -> dict[str, str]:
-    """The HTTP authorizer's context for a request without a valid token (the API answers it 401)."""
+    """The authorizer's context for a request without a valid token (the HTTP API answers it 401, the WebSocket
+    handshake is denied)."""
     return {"refused": "invalid" if token else "missing"}
 
 

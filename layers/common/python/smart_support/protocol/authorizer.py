@@ -47,11 +47,21 @@ def websocket_allow_response(method_arn: str, principal_id: str, context: dict[s
     """The $connect authorizer's IAM policy: every route of the stage the connection was made to."""
     arn, _, path = method_arn.partition("/")  # arn:aws:execute-api:region:account:api-id / stage / route
     stage = path.split("/", 1)[0]
+    return _policy(principal_id, "Allow", f"{arn}/{stage}/*", context)
+
+
+def websocket_deny_response(method_arn: str, context: dict[str, str]) -> dict[str, object]:
+    """The $connect authorizer's refusal: an explicit Deny of the handshake (API Gateway answers 403). A refusal is
+    an answer, not a failure: raising `Unauthorized` (401) would count every refused token as a Lambda error."""
+    return _policy("refused", "Deny", method_arn, context)
+
+
+def _policy(principal_id: str, effect: str, resource: str, context: dict[str, str]) -> dict[str, object]:
     return {
         "principalId": principal_id,
         "policyDocument": {
             "Version": "2012-10-17",
-            "Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": [f"{arn}/{stage}/*"]}],
+            "Statement": [{"Action": "execute-api:Invoke", "Effect": effect, "Resource": [resource]}],
         },
         "context": context,
     }

@@ -23,6 +23,11 @@ def token_event(thread_id: str, content: str, agent: str) -> dict[str, object]:
     return event("token", thread_id, content=content, agent=agent)
 
 
+def answer_restart_event(thread_id: str, agent: str | None) -> dict[str, object]:
+    """The answer being streamed starts over: drop what arrived of it; the tokens that follow replace it."""
+    return event("answer_restart", thread_id, agent=agent)
+
+
 def tool_call_event(thread_id: str, tool: str, args: Mapping[str, object], agent: str) -> dict[str, object]:
     """The agent called a tool."""
     return event("tool_call", thread_id, tool=tool, args=args, agent=agent)

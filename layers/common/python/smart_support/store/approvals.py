@@ -27,17 +27,19 @@ from smart_support.store.dynamodb import (
     conditional_write,
     transact_write,
 )
-from smart_support.store.pages import decode_cursor, encode_cursor
+from smart_support.store.sharded_index import ShardedIndex
 from smart_support.turns.models import Decision
 from smart_support.turns.policy import EDITABLE, args_hash
 
 if TYPE_CHECKING:
     from types_boto3_dynamodb import DynamoDBClient
-    from types_boto3_dynamodb.type_defs import QueryInputTypeDef, TransactWriteItemTypeDef
+    from types_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
     from smart_support.store.items import Item
 
-PENDING_INDEX_KEY = "APPROVALS#PENDING"
+# Listed on GSI1 over shards (hot keys: every approval of every customer is written to these listings)
+PENDING_INDEX = ShardedIndex("APPROVALS#PENDING", legacy="APPROVALS#PENDING")
+AUDIT_INDEX = ShardedIndex("AUDIT", legacy="AUDIT")
 NEW_ITEM = "attribute_not_exists(PK)"
 GRACE_SECONDS = 24 * 3600  # the pending item outlives its deadline so late deciders hear "expired", not "unknown"
 LEASE_SECONDS = 30  # a decider holds the approval this long at most while it reaches the workflow
@@ -154,7 +156,7 @@ class ApprovalStore:
         """Store (or, on a retried task, refresh the token of) a pending approval; AlreadyFinal once decided."""
         values = pending.model_dump(exclude={"decided_outcome", "lease_until"})
         values.update(
-            GSI1PK=PENDING_INDEX_KEY,
+            GSI1PK=PENDING_INDEX.partition(pending.interrupt_id),
             GSI1SK=f"{pending.requested_at:017.6f}",
             expires_at=int(pending.deadline) + GRACE_SECONDS,
         )
@@ -301,18 +303,9 @@ class ApprovalStore:
         self, now: float, limit: int = 20, cursor: str | None = None
     ) -> tuple[list[PendingApproval], str | None]:
         """One page of open approvals across threads, oldest first, and the cursor of the next page."""
-        query: QueryInputTypeDef = {
-            "TableName": self.table_name,
-            "IndexName": "GSI1",
-            "KeyConditionExpression": "GSI1PK = :pk",
-            "ExpressionAttributeValues": items.to_values({":pk": PENDING_INDEX_KEY}),
-            "Limit": limit,
-        }
-        if start := decode_cursor(cursor):
-            query["ExclusiveStartKey"] = start
-        response = self._dynamodb.query(**query)
-        pending = [PendingApproval.model_validate(items.from_item(i)) for i in response.get("Items", [])]
-        return [p for p in pending if p.open_at(now)], encode_cursor(response.get("LastEvaluatedKey"))
+        found, next_cursor = PENDING_INDEX.page(self._dynamodb, self.table_name, limit, cursor)
+        pending = [PendingApproval.model_validate(items.from_item(i)) for i in found]
+        return [p for p in pending if p.open_at(now)], next_cursor
 
     @staticmethod
     def _audit_item(subject: AuditSubject, decision: Decision, now: float, state: LedgerState) -> Item:
@@ -335,7 +328,7 @@ class ApprovalStore:
             "comment": decision.comment,
             "decided_at": iso(now),
             "state": state,
-            "GSI1PK": "AUDIT",
+            "GSI1PK": AUDIT_INDEX.partition(subject.interrupt_id),
             "GSI1SK": iso(now),
         }
         return {**_audit_key(subject.interrupt_id), **items.to_item(values)}
@@ -345,17 +338,8 @@ class ApprovalStore:
         response = self._dynamodb.get_item(TableName=self.table_name, Key=_audit_key(interrupt_id), ConsistentRead=True)
         return items.from_item(response.get("Item"))
 
-    def audit_log(self, limit: int = 100) -> list[dict[str, Any]]:
-        """The latest decisions, newest first."""
-        response = self._dynamodb.query(
-            TableName=self.table_name,
-            IndexName="GSI1",
-            KeyConditionExpression="GSI1PK = :pk",
-            ExpressionAttributeValues=items.to_values({":pk": "AUDIT"}),
-            ScanIndexForward=False,
-            Limit=limit,
-        )
+    def audit_log(self, limit: int = 100, cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of decisions, newest first, and the cursor of the next page."""
+        found, next_cursor = AUDIT_INDEX.page(self._dynamodb, self.table_name, limit, cursor, newest_first=True)
         hidden = {"PK", "SK", "GSI1PK", "GSI1SK", "lease_id", "lease_until"}
-        return [
-            {k: v for k, v in (items.from_item(i) or {}).items() if k not in hidden} for i in response.get("Items", [])
-        ]
+        return [{k: v for k, v in (items.from_item(i) or {}).items() if k not in hidden} for i in found], next_cursor

@@ -154,8 +154,8 @@ class ApprovalRepository(Protocol):
     def decision_of(self, interrupt_id: str) -> dict[str, Any] | None:
         """The audit record of a decided approval."""
 
-    def audit_log(self, limit: int = 100) -> list[dict[str, Any]]:
-        """The latest decisions, newest first."""
+    def audit_log(self, limit: int = 100, cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of decisions, newest first, and the cursor of the next page."""
 
 
 class TicketRepository(Protocol):

@@ -11,7 +11,7 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
 from smart_support import aws
-from smart_support.protocol.events import dumps, token_event
+from smart_support.protocol.events import answer_restart_event, dumps, token_event
 from smart_support.protocol.types import MAX_FRAME_BYTES
 from smart_support.store.dynamodb import StoreError
 
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 logger = Logger(child=True)
 
 MAX_TOKEN_CHARS = 6000  # a token frame stays far below 32 KiB even at 4 bytes per character
+ENDS_OF_ANSWER = ("message_complete", "interrupt")
 
 
 class Sender(Protocol):
@@ -88,7 +89,9 @@ class ThreadChannel:
     """Sends a thread's events to its *current* connection (following a reconnect) and to the operators watching.
 
     It remembers what it delivered (token text, digests of other events); a retried task hands it what the failed
-    attempt delivered (`skip_delivered`), and whatever the client already has is not sent again.
+    attempt delivered (`skip_delivered`), and whatever the client already has is not sent again. When the answer
+    being streamed cannot go on from what the client has (a model call failed part-way and is asked again, or the
+    retry words the answer differently), the client gets `answer_restart` and then the answer from its start.
     """
 
     RECHECK_SECONDS = 1.0
@@ -117,6 +120,10 @@ class ThreadChannel:
         self._read_at = clock()
         self._skip_text = ""
         self._skip_events: list[str] = []
+        # The answer being streamed (one client bubble: tokens of one agent with no other event between them).
+        self._bubble_agent: str | None = None
+        self._bubble_start = 0  # where its text begins in delivered_text
+        self._bubble_text: list[str] = []  # its text as this attempt made it (sent, or skipped as delivered before)
 
     @classmethod
     def for_session(cls, sender: Sender, sessions: SessionReader, session: Session) -> ThreadChannel:
@@ -125,26 +132,74 @@ class ThreadChannel:
             sender, sessions, session.thread_id, session.connection_id, watchers=session.live_watchers(time.time())
         )
 
-    def skip_delivered(self, text: str, events: list[str]) -> None:
-        """The client already has `text` (the start of the answer) and these events: never send them again."""
-        self._skip_text = text
+    def skip_delivered(self, text: str, events: list[str], whole: bool = False) -> None:
+        """The client already has `text` (the start of the answer) and these events: never send them again.
+        `whole`: that is the whole answer (the retry only ends the turn), so it has nothing to compare it with."""
         self._skip_events = list(events)
+        if whole:
+            self.delivered_text = [text] if text else []
+            self._new_bubble(None)
+        else:
+            self._skip_text = text
 
     def send(self, payload: Mapping[str, object]) -> bool:
         """Deliver one event to the customer (True if it got it) and to the watchers; never raises for one that left."""
         if self._clock() - self._read_at >= self.WATCHERS_REFRESH_SECONDS:
             self._read_session()
+        is_token = payload.get("type") == "token"
+        if is_token:
+            agent = payload.get("agent")
+            if agent != self._bubble_agent:
+                self._new_bubble(str(agent) if agent is not None else None)
+            self._bubble_text.append(str(payload.get("content", "")))
+        elif payload.get("type") in ENDS_OF_ANSWER and self._skip_text:
+            self._retell()  # the failed attempt said more than this one: the client keeps this one's words
         unsent = self._unsent(payload)
-        if unsent is None:
-            return True
-        delivered = self._send_to_customer(unsent)
-        if delivered:
-            if unsent.get("type") == "token":
-                self.delivered_text.append(str(unsent.get("content", "")))
-            else:
-                self.delivered_events.append(event_digest(unsent))
-        self.send_to_watchers(unsent)
+        delivered = True if unsent is None else self._deliver_new(unsent)
+        if not is_token:
+            self._new_bubble(None)
         return delivered
+
+    def _deliver_new(self, payload: Mapping[str, object]) -> bool:
+        delivered = self._send_to_customer(payload)
+        if delivered:
+            if payload.get("type") == "token":
+                self.delivered_text.append(str(payload.get("content", "")))
+            else:
+                self.delivered_events.append(event_digest(payload))
+        self.send_to_watchers(payload)
+        return delivered
+
+    def _new_bubble(self, agent: str | None) -> None:
+        self._bubble_agent = agent
+        self._bubble_start = len(self.delivered_text)
+        self._bubble_text = []
+
+    def restart_answer(self) -> None:
+        """The answer being streamed failed part-way and is asked for again: the client drops what it got of it."""
+        if self._bubble_text:
+            self._send_restart()
+        del self.delivered_text[self._bubble_start :]
+        self._bubble_text = []
+        self._skip_text = ""  # what the client had beyond this answer is gone with it (the page reloads at the end)
+
+    def _send_restart(self) -> None:
+        restart = answer_restart_event(self.thread_id, self._bubble_agent)
+        self._send_to_customer(restart)
+        self.send_to_watchers(restart)
+
+    def _retold(self) -> dict[str, object] | None:
+        """Restart the client's answer and give it this attempt's words of it so far (None if there are none)."""
+        self._skip_text = ""
+        self._send_restart()
+        del self.delivered_text[self._bubble_start :]
+        text = "".join(self._bubble_text)
+        return token_event(self.thread_id, text, self._bubble_agent or "") if text else None
+
+    def _retell(self) -> None:
+        retold = self._retold()
+        if retold is not None:
+            self._deliver_new(retold)
 
     def _unsent(self, payload: Mapping[str, object]) -> Mapping[str, object] | None:
         """The part of `payload` the client does not have yet (None: all of it was delivered before)."""
@@ -159,8 +214,7 @@ class ThreadChannel:
                 self.delivered_text.append(content[:common])
                 self._skip_text = ""
                 return {**payload, "content": content[common:]}
-            self._skip_text = ""  # a different answer this time: the client gets it from here on
-            return payload
+            return self._retold()  # a different answer this time: it starts over on the client
         if payload.get("type") != "token" and self._skip_events:
             digest = event_digest(payload)
             if digest in self._skip_events:
@@ -270,6 +324,12 @@ class TokenCoalescer:
             if self._last_flush is not None:
                 self._window_ms = min(self._window_ms * 2, float(self.max_window_ms))
             self.flush()
+
+    def discard(self) -> None:
+        """Drop what is buffered, unsent (a failed model call's words)."""
+        if self._buffer:
+            del self.text[len(self.text) - len(self._buffer) :]
+        self._buffer = []
 
     def flush(self) -> None:
         """Send what is buffered (split under the frame limit)."""
