@@ -16,7 +16,7 @@ export class TranscriptView {
     this.perspective = perspective;
     this.root = h("div", {
       class: "transcript", role: "log", "aria-live": "polite", "aria-relevant": "additions",
-      "aria-label": label, "data-testid": "transcript", "data-thread-id": threadId,
+      "aria-label": label, "data-testid": "transcript", "data-thread-id": threadId, "data-perspective": perspective,
     });
     this.stream = null; // {el, text, agent, chunks} of the assistant bubble being streamed
     this.toolRow = null;
