@@ -95,7 +95,7 @@ function handleThreadEvent(thread, event) {
         thread.missed = false;
         reloadTranscript(thread); // the reloaded transcript already holds the queued messages
       } else {
-        for (const item of next) view.addUser(item.content, item.at);
+        for (const item of next) view.addUser(item.content, item.at, item.messageId);
       }
       if (next.length) { // the queued messages are the next turn, which starts now
         setStatus(thread, "running", true);

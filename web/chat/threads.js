@@ -9,7 +9,7 @@ import { TranscriptView } from "../transcript.js";
 import { renderQueue, sendMessage, updateComposer } from "./composer.js";
 import { closeSidebar, renderHeader, renderThreadList, showBanner } from "./render.js";
 import { resumeThread } from "./socket.js";
-import { app, config, currentThread, saveThreads, ui } from "./state.js";
+import { app, config, configReady, currentThread, saveThreads, ui } from "./state.js";
 
 const SUGGESTIONS = [
   "What is the status of order 1042?",
@@ -75,6 +75,7 @@ export function loadLocalThreads() {
 export async function loadSessions() {
   let sessions;
   try {
+    await configReady;
     sessions = (await apiFetch(config.apiBase, "/sessions", { token: app.token })).sessions || [];
   } catch (err) {
     if (err.code === "token_rejected") emit("auth-failed");
@@ -145,6 +146,7 @@ function loadTranscript(thread) {
     h("span", { class: "spinner" }), "Loading conversation…"));
   thread.loading = (async () => {
     try {
+      await configReady;
       const data = await fetchTranscript(config.apiBase, thread.id, { token: app.token });
       thread.cards.clear();
       thread.view.replay(data.messages || []);
