@@ -21,6 +21,7 @@ export class TranscriptView {
     this.stream = null; // {el, text, agent, chunks} of the assistant bubble being streamed
     this.toolRow = null;
     this.typing = null;
+    this.escalating = false; // the hand-off agent opened a ticket: its answer says so (see `handoff`)
   }
 
   get isEmpty() {
@@ -32,6 +33,7 @@ export class TranscriptView {
     this.stream = null;
     this.toolRow = null;
     this.typing = null;
+    this.escalating = false;
   }
 
   /** Append a node keeping the typing indicator last and the view scrolled to the bottom if it was. */
@@ -48,6 +50,7 @@ export class TranscriptView {
   addUser(content, at, messageId) {
     this.stream = null;
     this.toolRow = null;
+    this.escalating = false;
     if (messageId && this.root.querySelector(`[data-message-id="${CSS.escape(messageId)}"]`)) return null;
     return this.append(h("div", { class: "msg user", "data-testid": "msg-user", "data-message-id": messageId || null },
       h("div", { class: "bubble" }, h("div", { class: "text", "data-testid": "msg-text" }, content)),
@@ -59,6 +62,7 @@ export class TranscriptView {
     if (!this.toolRow) {
       this.toolRow = this.append(h("div", { class: "tool-row", "data-testid": "tool-calls", "aria-label": "Actions taken" }));
     }
+    if (tool === "escalate_to_human") this.escalating = true;
     const raw = `${tool}(${JSON.stringify(args || {})})`;
     this.toolRow.append(h("span", {
       class: `chip tool-chip agent-${agent || "supervisor"}`, "data-testid": "tool-chip", "data-tool": tool, title: raw,
@@ -69,7 +73,7 @@ export class TranscriptView {
   token(agent, content) {
     if (!this.stream || this.stream.agent !== agent) {
       if (this.stream) this.finishStream();
-      this.stream = this.startAssistant(agent);
+      this.stream = this.startAssistant(agent, new Date().toISOString());
     }
     this.stream.text.append(content);
     this.stream.chunks += 1;
@@ -145,10 +149,17 @@ export class TranscriptView {
       h("div", { class: "text", "data-testid": "msg-text" }, content))));
   }
 
-  /** A hand-off event as a line across the conversation: a person was asked for, joined, or left. */
+  /**
+   * A hand-off event as a line across the conversation: a person was asked for, joined, or left. The customer is not
+   * told twice that a person was asked for: when the hand-off agent opened the ticket, its answer says so (no line;
+   * returns null). A ticket opened otherwise (an approval nobody decided in time) gets its line.
+   */
   handoff({ state, operator, ticket_id: ticketId, closed, at }) {
     this.finishStream();
     this.toolRow = null;
+    const escalated = this.escalating;
+    this.escalating = false;
+    if (state === "requested" && escalated && this.perspective === "customer") return null;
     const text = handoffInWords(state, operator, ticketId, closed, this.perspective);
     return this.append(h("div", {
       class: `system-line handoff-${state}`, role: "status", "data-testid": "handoff-note", "data-state": state,
@@ -181,12 +192,13 @@ export class TranscriptView {
     return this.append(card);
   }
 
-  error(code, message, extra) {
+  /** An inline error: the message, the server's code (unless it says nothing more than the words, `showCode`). */
+  error(code, message, extra, { showCode = true } = {}) {
     this.finishStream();
     this.setTyping(false);
     return this.append(h("div", { class: "inline-error", role: "alert", "data-testid": "chat-error", "data-code": code || "error" },
       icon("alert"), h("div", {}, h("div", { class: "error-text", text: message }),
-        code ? h("div", { class: "error-code", text: code }) : null, extra || null)));
+        code && showCode ? h("div", { class: "error-code", text: code }) : null, extra || null)));
   }
 
   /** Render a stored transcript (GET /sessions/{id}/messages). */

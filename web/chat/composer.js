@@ -116,6 +116,7 @@ function composerHint(thread) {
       : "Connecting… you can type and send your message meanwhile.";
   }
   if (!thread) return "";
+  if (thread.missing) return "Start a new conversation to continue.";
   if (thread.expired) return "This conversation has ended. Start a new one.";
   if (thread.status === "with_operator") return `You're chatting with ${thread.operator || "a support agent"}, a person.`;
   if (thread.status === "running") return "The assistant is answering… you can keep typing: messages wait their turn.";

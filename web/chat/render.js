@@ -8,7 +8,7 @@ import { formatRelative, h, icon } from "../shared.js";
 import { app, byRecent, currentThread, ui } from "./state.js";
 
 export function renderThreadList() {
-  const threads = [...app.threads.values()].filter((t) => t.known || t.id === app.openId).sort(byRecent);
+  const threads = [...app.threads.values()].filter((t) => (t.known || t.id === app.openId) && !t.missing).sort(byRecent);
   const items = threads.map((thread) => {
     const badge = statusBadge(thread);
     return h("li", {},
@@ -34,14 +34,15 @@ function statusBadge(thread) {
     if (thread.approver === "operator") return { tone: "warn", text: "Waiting for an agent" };
     return { tone: "warn", text: thread.approver ? "Needs your approval" : "Awaiting approval" };
   }
-  if (thread.expired) return { tone: "muted", text: "Expired" };
+  if (thread.expired && !thread.missing) return { tone: "muted", text: "Expired" };
   if (thread.handoff === "requested") return { tone: "warn", text: "Waiting for a person" };
   return null;
 }
 
 export function renderHeader() {
   const thread = currentThread();
-  ui.title.textContent = thread ? thread.title || (thread.known ? "Conversation" : "New conversation") : "Support";
+  ui.title.textContent = !thread ? "Support" : thread.missing ? "Conversation not found"
+    : thread.title || (thread.known ? "Conversation" : "New conversation");
   const badge = thread ? statusBadge(thread) : null;
   ui.threadStatus.hidden = !badge;
   ui.threadStatus.className = `badge ${badge ? badge.tone : ""}`;

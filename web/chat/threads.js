@@ -40,6 +40,7 @@ class Thread {
     this.handoff = null; // "requested" (a ticket is open: waiting for a person) or "joined"
     this.operator = null; // the name of the person holding the thread
     this.ticketId = null;
+    this.missing = false; // the server does not know it (see forgetMissingThread)
   }
 }
 
@@ -159,9 +160,7 @@ function loadTranscript(thread) {
     } catch (err) {
       thread.view.clear();
       if (err.code === "not_found") {
-        thread.expired = true;
-        thread.view.error("not_found", "This conversation is no longer available. It may have expired.",
-          newConversationButton());
+        forgetMissingThread(thread);
       } else if (err.code === "token_rejected") {
         emit("auth-failed");
         thread.view.error(err.code, "Sign in again to see this conversation.");
@@ -197,6 +196,25 @@ function emptyState() {
     h("div", { class: "suggestions" }, SUGGESTIONS.map((text) =>
       h("button", { class: "chip suggestion", type: "button", "data-testid": "suggestion",
         onclick: () => { ui.input.value = text; sendMessage(); } }, text))));
+}
+
+export const NOT_FOUND_TEXT = "We couldn't find this conversation. It may have expired, or the link belongs to "
+  + "another account.";
+
+/**
+ * A conversation the server does not know (an unknown or expired link, another customer's): it says so in words and
+ * leaves the conversation list (nothing to remember, nothing to resume).
+ */
+export function forgetMissingThread(thread) {
+  thread.expired = true;
+  thread.missing = true;
+  thread.known = false;
+  thread.following = false;
+  thread.view.clear();
+  thread.view.error("not_found", NOT_FOUND_TEXT, newConversationButton(), { showCode: false });
+  saveThreads();
+  renderThreadList();
+  if (thread.id === app.openId) renderHeader();
 }
 
 export function newConversationButton() {
