@@ -1,6 +1,7 @@
 // The conversation view the web chat and the operator console render transcripts with (live and replayed).
 // No build step: a plain ES module.
 
+import { renderMarkdown } from "./markdown.js";
 import {
   agentLabel, changesInWords, deciderInWords, describeAction, formatClock, h, icon, outcomeOf, ranArgs, requestedArgs,
   toolInWords,
@@ -18,7 +19,7 @@ export class TranscriptView {
       class: "transcript", role: "log", "aria-live": "polite", "aria-relevant": "additions",
       "aria-label": label, "data-testid": "transcript", "data-thread-id": threadId, "data-perspective": perspective,
     });
-    this.stream = null; // {el, text, agent, chunks} of the assistant bubble being streamed
+    this.stream = null; // {el, text, agent, chunks, source} of the assistant bubble being streamed
     this.toolRow = null;
     this.typing = null;
     this.escalating = false; // the hand-off agent opened a ticket: its answer says so (see `handoff`)
@@ -69,13 +70,17 @@ export class TranscriptView {
     }, icon("tool"), h("span", { text: toolInWords(tool, args || {}) })));
   }
 
-  /** Append a streamed chunk; a new bubble starts when the agent changes. */
+  /**
+   * Append a streamed chunk: the bubble's Markdown is drawn again as it grows (a list or a link completes as its
+   * pieces arrive). A new bubble starts when the agent changes.
+   */
   token(agent, content) {
     if (!this.stream || this.stream.agent !== agent) {
       if (this.stream) this.finishStream();
       this.stream = this.startAssistant(agent, new Date().toISOString());
     }
-    this.stream.text.append(content);
+    this.stream.source += content;
+    this.stream.text.replaceChildren(renderMarkdown(this.stream.source));
     this.stream.chunks += 1;
     this.stream.el.dataset.chunks = String(this.stream.chunks);
     const scroller = this.root.closest(".scroll") || this.root;
@@ -84,7 +89,7 @@ export class TranscriptView {
 
   startAssistant(agent, at) {
     this.toolRow = null;
-    const text = h("div", { class: "text", "data-testid": "msg-text" });
+    const text = h("div", { class: "text markdown", "data-testid": "msg-text" });
     const el = h("div", {
       class: `msg assistant agent-${agent || "supervisor"}`, "data-testid": "msg-assistant",
       "data-agent": agent || "supervisor", "data-state": "streaming", "data-chunks": "0", "aria-busy": "true",
@@ -95,7 +100,7 @@ export class TranscriptView {
         at ? h("time", { datetime: at, text: formatClock(at) }) : null),
       text));
     this.append(el);
-    return { el, text, agent, chunks: 0 };
+    return { el, text, agent, chunks: 0, source: "" };
   }
 
   finishStream() {
@@ -215,7 +220,7 @@ export class TranscriptView {
         for (const call of entry.tool_calls || []) this.toolCall(entry.agent, call.tool, call.args);
         if (entry.content) {
           const stream = this.startAssistant(entry.agent, entry.at);
-          stream.text.append(entry.content);
+          stream.text.append(renderMarkdown(entry.content));
           stream.el.dataset.state = "done";
           stream.el.dataset.replayed = "true";
           if (entry.interrupted) stream.el.dataset.stopped = "true";
