@@ -61,7 +61,9 @@ export class TranscriptView {
   toolCall(agent, tool, args) {
     if (this.stream) this.finishStream();
     if (!this.toolRow) {
-      this.toolRow = this.append(h("div", { class: "tool-row", "data-testid": "tool-calls", "aria-label": "Actions taken" }));
+      this.toolRow = this.append(h("div", {
+        class: "tool-row", role: "group", "data-testid": "tool-calls", "aria-label": "Actions taken",
+      }));
     }
     if (tool === "escalate_to_human") this.escalating = true;
     const raw = `${tool}(${JSON.stringify(args || {})})`;

@@ -125,6 +125,14 @@ def open_console(page: Page, stack: Stack, sub: str = "op-1", name: str | None =
     return page
 
 
+def settle(page: Page) -> None:
+    """Wait until what moves on the page has stopped (a sliding panel, a fading row), infinite loops (a caret) aside."""
+    page.wait_for_function(
+        "() => document.getAnimations().every((a) => a.playState !== 'running' || "
+        "a.effect?.getComputedTiming().iterations === Infinity)"
+    )
+
+
 def sideways_overflow(page: Page) -> int:
     """How many pixels the page scrolls sideways (0 when everything fits the width)."""
     return int(page.evaluate("Math.max(0, document.documentElement.scrollWidth - window.innerWidth)"))

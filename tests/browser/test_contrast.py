@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import PHONE, SCRIPTS, open_chat, open_console, open_thread_id, screenshot, send
+from tests.browser.conftest import PHONE, SCRIPTS, open_chat, open_console, open_thread_id, screenshot, send, settle
 
 pytestmark = pytest.mark.browser
 
@@ -30,6 +30,7 @@ def assert_readable(page: Page, name: str) -> None:
     problems: dict[str, Any] = {}
     for scheme in ("light", "dark"):
         page.emulate_media(color_scheme=scheme, reduced_motion="reduce")  # no colour transitions midway
+        settle(page)
         found = low_contrast_texts(page)
         if found:
             problems[scheme] = found

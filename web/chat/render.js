@@ -21,7 +21,8 @@ export function renderThreadList() {
       h("span", { class: "thread-meta" },
         badge ? h("span", { class: `badge ${badge.tone}`, text: badge.text }) : null,
         thread.updatedAt ? h("time", { datetime: thread.updatedAt, text: formatRelative(thread.updatedAt) }) : null),
-      thread.unread ? h("span", { class: "unread-dot", title: "New activity", "aria-label": "New activity" }) : null));
+      thread.unread
+        ? h("span", { class: "unread-dot", role: "img", title: "New activity", "aria-label": "New activity" }) : null));
   });
   ui.threadList.replaceChildren(...items);
   if (!items.length) ui.threadList.append(h("li", { class: "thread-empty", text: "No conversations yet." }));
