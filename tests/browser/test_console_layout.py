@@ -88,8 +88,8 @@ def test_on_a_phone_the_inbox_comes_before_the_analytics(browser_stack, new_page
     expect(request).to_contain_text("Asked for a person")
     screenshot(console, "console-inbox-first-phone")
 
-    # Then the inbox is on the first screen, above the analytics, and nothing sticks out sideways
-    box = request.bounding_box()
+    # Then the inbox (oldest first) is on the first screen, above the analytics, and nothing sticks out sideways
+    box = console.get_by_test_id("inbox-row").first.bounding_box()
     assert box and box["y"] < PHONE["height"], f"the inbox starts {box and box['y']:.0f} px down, below the fold"
     analytics = console.get_by_test_id("analytics").bounding_box()
     tabs = console.get_by_test_id("tab-inbox").bounding_box()
