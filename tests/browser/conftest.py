@@ -95,9 +95,10 @@ def new_page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Calla
     yield open_page
     report = getattr(request.node, "report_call", None)
     if report is not None and report.failed:
+        name = re.sub(r"[^\w.-]+", "_", request.node.name)[:150]  # a parametrized id may hold "/" or newlines
         for index, page in enumerate(pages):
             if not page.is_closed():
-                page.screenshot(path=ARTIFACTS / f"FAILED-{request.node.name}-{index}.png", full_page=True)
+                page.screenshot(path=ARTIFACTS / f"FAILED-{name}-{index}.png", full_page=True)
     for context in contexts:
         context.close()
     assert not errors, f"uncaught errors in the page: {errors}"
