@@ -83,6 +83,7 @@ function wire() {
   setInterval(() => {
     for (const el of ui.threadList.querySelectorAll("time[datetime]")) el.textContent = formatRelative(el.dateTime);
   }, 30_000);
+  document.documentElement.dataset.chat = "wired"; // chat-early.js stops standing in for the message box
 }
 
 async function boot() {
@@ -96,6 +97,10 @@ async function boot() {
     openThread(fromHash, { focus: true });
   } else {
     startNewThread();
+  }
+  if (document.documentElement.dataset.sendOnReady) { // Enter was pressed before this ran (chat-early.js)
+    delete document.documentElement.dataset.sendOnReady;
+    sendMessage();
   }
   await configReady; // the socket and the API need config.json; the message box did not wait for it
   connect();

@@ -6,39 +6,70 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import Any
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Page, Route, expect
 
 from tests.browser.conftest import SCRIPTS, open_chat, record_sent_frames, screenshot, send
 
 pytestmark = pytest.mark.browser
 
 
-def test_a_message_sent_while_the_chat_connects_is_kept_and_sent_once(browser_stack, new_page):
-    # Given a customer whose chat starts slowly
-    page = new_page()
-    page.add_init_script(path=SCRIPTS / "slow_start.js")
-    sent = record_sent_frames(page)
-    page.goto(browser_stack.base, wait_until="commit")
-
-    # When they type and send a message in the first second, before the chat is connected
-    box = page.get_by_test_id("composer-input")
-    box.fill("What is the status of order 1042?")
-    box.press("Enter")
-    expect(page.get_by_test_id("connection-status")).not_to_have_attribute("data-state", "open")
-    screenshot(page, "chat-sent-while-connecting")
-
-    # Then it is kept, and sent once the chat is connected: once, and answered
+def assert_sent_once_and_answered(page: Page, sent: list[dict[str, Any]], text: str) -> None:
+    """The message shows once, went to the server in one `message` frame, and is answered; the box is empty."""
     expect(page.get_by_test_id("connection-status")).to_have_attribute("data-state", "open")
     answer = page.get_by_test_id("msg-assistant").last
     expect(answer).to_have_attribute("data-state", "done")
     expect(answer).to_contain_text("1042")
     expect(page.get_by_test_id("msg-user")).to_have_count(1)
-    expect(page.get_by_test_id("msg-user").get_by_test_id("msg-text")).to_have_text("What is the status of order 1042?")
-    messages = [frame for frame in sent if frame.get("type") == "message"]
-    assert [frame["content"] for frame in messages] == ["What is the status of order 1042?"]
-    expect(box).to_have_value("")
+    expect(page.get_by_test_id("msg-user").get_by_test_id("msg-text")).to_have_text(text)
+    assert [frame["content"] for frame in sent if frame.get("type") == "message"] == [text]
+    expect(page.get_by_test_id("composer-input")).to_have_value("")
+
+
+def test_a_message_sent_while_the_chat_connects_is_kept_and_sent_once(browser_stack, new_page):
+    # Given a customer whose chat connects slowly, on a page whose scripts are running
+    page = new_page()
+    page.add_init_script(path=SCRIPTS / "slow_start.js")
+    sent = record_sent_frames(page)
+    page.goto(browser_stack.base, wait_until="commit")
+    page.wait_for_function("() => document.documentElement.dataset.chat === 'wired'")
+
+    # When they type and send a message before the chat is connected
+    box = page.get_by_test_id("composer-input")
+    box.fill("What is the status of order 1042?")
+    box.press("Enter")
+    expect(page.get_by_test_id("connection-status")).not_to_have_attribute("data-state", "open")
+    expect(page.get_by_test_id("msg-sending")).to_be_visible()
+    screenshot(page, "chat-sent-while-connecting")
+
+    # Then it is kept, and sent once the chat is connected: once, and answered
+    assert_sent_once_and_answered(page, sent, "What is the status of order 1042?")
+
+
+def test_a_message_sent_before_the_chat_s_scripts_run_is_sent_once_they_do(browser_stack, new_page):
+    # Given a customer whose chat's script is slow to arrive (held until the test lets it through)
+    page = new_page()
+    held: list[Route] = []
+
+    def hold(route: Route) -> None:  # (a bound method of a list is no handler Playwright takes)
+        held.append(route)
+
+    page.route("**/static/chat.js", hold)
+    sent = record_sent_frames(page)
+    page.goto(browser_stack.base, wait_until="commit")
+
+    # When they type and send a message before it has arrived
+    box = page.get_by_test_id("composer-input")
+    box.fill("What is the status of order 1042?")
+    box.press("Enter")
+
+    # Then Enter does not turn into a new line, and the message is sent once the script runs: once, and answered
+    expect(box).to_have_value("What is the status of order 1042?")
+    assert held, "the chat's script was not requested"
+    held[0].continue_()
+    assert_sent_once_and_answered(page, sent, "What is the status of order 1042?")
 
 
 def test_live_answers_have_a_time_like_replayed_ones(browser_stack, new_page):
@@ -73,7 +104,7 @@ def test_a_link_to_an_unknown_conversation_says_so_and_adds_nothing(browser_stac
     expect(error).to_contain_text("couldn't find this conversation")
     expect(error.get_by_role("button", name="New conversation")).to_be_visible()
     expect(page.locator("#transcript-host")).not_to_contain_text("not_found")
-    page.wait_for_function("document.body.dataset.ready === 'true'")
+    page.wait_for_function("() => document.body.dataset.ready === 'true'")
     screenshot(page, "chat-unknown-conversation")
 
     # And the conversation list gains nothing
