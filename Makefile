@@ -33,8 +33,14 @@ $(CHECKOV)/.installed: requirements-checkov.txt
 	$(CHECKOV)/bin/pip install -q -r requirements-checkov.txt
 	touch $@
 
-browser-deps:
+# Debian's Chromium, and axe-core from npm (the browser suite's accessibility audit injects it into the pages).
+AXE_CORE_VERSION := 4.14.1
+BROWSER_NPM := .browser-deps
+browser-deps: $(BROWSER_NPM)/.axe-core-$(AXE_CORE_VERSION)
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+$(BROWSER_NPM)/.axe-core-$(AXE_CORE_VERSION):
+	npm install --prefix $(BROWSER_NPM) --no-save --no-audit --no-fund --loglevel=error axe-core@$(AXE_CORE_VERSION)
+	touch $@
 
 dev: install tools ## start the local stack (offline model) on 127.0.0.1:$(PORT); its state lives in memory
 	$(PY) -m local
@@ -107,4 +113,4 @@ token: install ## mint a dev token: make token SUB=c-2001, make token SUB=op-1 R
 	@$(PY) -m local.token --sub "$(or $(SUB),demo-customer)" --role "$(or $(ROLE),customer)" --name "$(NAME)"
 
 clean:
-	rm -rf $(VENV) $(TOOLS) $(CHECKOV) $(PEER) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) $(CHECKOV) $(PEER) $(BROWSER_NPM) .aws-sam .pytest_cache .mypy_cache .ruff_cache

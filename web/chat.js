@@ -8,12 +8,12 @@ import { formatRelative } from "./shared.js";
 import { applyToken, authFailed, openAccount, readIdentity } from "./chat/account.js";
 import { tickCountdowns } from "./chat/approvals.js";
 import {
-  autosize, confirmWithdraw, keepWaiting, sendMessage, stopAnswer, updateComposer,
+  autosize, confirmWithdraw, flushOutbox, keepWaiting, sendMessage, stopAnswer, updateComposer,
 } from "./chat/composer.js";
 import { applyBuffered, onFrame } from "./chat/events.js";
 import { announce, closeSidebar, openSidebar } from "./chat/render.js";
 import { connect, reconnectNow } from "./chat/socket.js";
-import { app, signedInByLink, ui } from "./chat/state.js";
+import { app, configReady, signedInByLink, ui } from "./chat/state.js";
 import {
   addThread, loadLocalThreads, loadSessions, openThread, startNewThread, threadFromHash,
 } from "./chat/threads.js";
@@ -24,6 +24,7 @@ function wire() {
   on("open-thread", openThread); // render.js: a thread picked in the list
   on("status-changed", updateComposer); // render.js: the connection's or the open thread's status
   on("transcript-loaded", applyBuffered); // threads.js: the live events that waited for the transcript
+  on("connected", flushOutbox); // socket.js: the socket is open, the messages sent meanwhile go out
   ui.composer.addEventListener("submit", (event) => {
     event.preventDefault();
     sendMessage();
@@ -82,6 +83,7 @@ function wire() {
   setInterval(() => {
     for (const el of ui.threadList.querySelectorAll("time[datetime]")) el.textContent = formatRelative(el.dateTime);
   }, 30_000);
+  document.documentElement.dataset.chat = "wired"; // chat-early.js stops standing in for the message box
 }
 
 async function boot() {
@@ -96,6 +98,11 @@ async function boot() {
   } else {
     startNewThread();
   }
+  if (document.documentElement.dataset.sendOnReady) { // Enter was pressed before this ran (chat-early.js)
+    delete document.documentElement.dataset.sendOnReady;
+    sendMessage();
+  }
+  await configReady; // the socket and the API need config.json; the message box did not wait for it
   connect();
   await loadSessions();
   document.body.dataset.ready = "true";

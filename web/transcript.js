@@ -1,6 +1,7 @@
 // The conversation view the web chat and the operator console render transcripts with (live and replayed).
 // No build step: a plain ES module.
 
+import { renderMarkdown } from "./markdown.js";
 import {
   agentLabel, changesInWords, deciderInWords, describeAction, formatClock, h, icon, outcomeOf, ranArgs, requestedArgs,
   toolInWords,
@@ -16,11 +17,12 @@ export class TranscriptView {
     this.perspective = perspective;
     this.root = h("div", {
       class: "transcript", role: "log", "aria-live": "polite", "aria-relevant": "additions",
-      "aria-label": label, "data-testid": "transcript", "data-thread-id": threadId,
+      "aria-label": label, "data-testid": "transcript", "data-thread-id": threadId, "data-perspective": perspective,
     });
-    this.stream = null; // {el, text, agent, chunks} of the assistant bubble being streamed
+    this.stream = null; // {el, text, agent, chunks, source} of the assistant bubble being streamed
     this.toolRow = null;
     this.typing = null;
+    this.escalating = false; // the hand-off agent opened a ticket: its answer says so (see `handoff`)
   }
 
   get isEmpty() {
@@ -32,6 +34,7 @@ export class TranscriptView {
     this.stream = null;
     this.toolRow = null;
     this.typing = null;
+    this.escalating = false;
   }
 
   /** Append a node keeping the typing indicator last and the view scrolled to the bottom if it was. */
@@ -48,6 +51,7 @@ export class TranscriptView {
   addUser(content, at, messageId) {
     this.stream = null;
     this.toolRow = null;
+    this.escalating = false;
     if (messageId && this.root.querySelector(`[data-message-id="${CSS.escape(messageId)}"]`)) return null;
     return this.append(h("div", { class: "msg user", "data-testid": "msg-user", "data-message-id": messageId || null },
       h("div", { class: "bubble" }, h("div", { class: "text", "data-testid": "msg-text" }, content)),
@@ -57,21 +61,28 @@ export class TranscriptView {
   toolCall(agent, tool, args) {
     if (this.stream) this.finishStream();
     if (!this.toolRow) {
-      this.toolRow = this.append(h("div", { class: "tool-row", "data-testid": "tool-calls", "aria-label": "Actions taken" }));
+      this.toolRow = this.append(h("div", {
+        class: "tool-row", role: "group", "data-testid": "tool-calls", "aria-label": "Actions taken",
+      }));
     }
+    if (tool === "escalate_to_human") this.escalating = true;
     const raw = `${tool}(${JSON.stringify(args || {})})`;
     this.toolRow.append(h("span", {
       class: `chip tool-chip agent-${agent || "supervisor"}`, "data-testid": "tool-chip", "data-tool": tool, title: raw,
     }, icon("tool"), h("span", { text: toolInWords(tool, args || {}) })));
   }
 
-  /** Append a streamed chunk; a new bubble starts when the agent changes. */
+  /**
+   * Append a streamed chunk: the bubble's Markdown is drawn again as it grows (a list or a link completes as its
+   * pieces arrive). A new bubble starts when the agent changes.
+   */
   token(agent, content) {
     if (!this.stream || this.stream.agent !== agent) {
       if (this.stream) this.finishStream();
-      this.stream = this.startAssistant(agent);
+      this.stream = this.startAssistant(agent, new Date().toISOString());
     }
-    this.stream.text.append(content);
+    this.stream.source += content;
+    this.stream.text.replaceChildren(renderMarkdown(this.stream.source));
     this.stream.chunks += 1;
     this.stream.el.dataset.chunks = String(this.stream.chunks);
     const scroller = this.root.closest(".scroll") || this.root;
@@ -80,7 +91,7 @@ export class TranscriptView {
 
   startAssistant(agent, at) {
     this.toolRow = null;
-    const text = h("div", { class: "text", "data-testid": "msg-text" });
+    const text = h("div", { class: "text markdown", "data-testid": "msg-text" });
     const el = h("div", {
       class: `msg assistant agent-${agent || "supervisor"}`, "data-testid": "msg-assistant",
       "data-agent": agent || "supervisor", "data-state": "streaming", "data-chunks": "0", "aria-busy": "true",
@@ -91,7 +102,7 @@ export class TranscriptView {
         at ? h("time", { datetime: at, text: formatClock(at) }) : null),
       text));
     this.append(el);
-    return { el, text, agent, chunks: 0 };
+    return { el, text, agent, chunks: 0, source: "" };
   }
 
   finishStream() {
@@ -151,10 +162,17 @@ export class TranscriptView {
       h("div", { class: "text", "data-testid": "msg-text" }, content))));
   }
 
-  /** A hand-off event as a line across the conversation: a person was asked for, joined, or left. */
+  /**
+   * A hand-off event as a line across the conversation: a person was asked for, joined, or left. The customer is not
+   * told twice that a person was asked for: when the hand-off agent opened the ticket, its answer says so (no line;
+   * returns null). A ticket opened otherwise (an approval nobody decided in time) gets its line.
+   */
   handoff({ state, operator, ticket_id: ticketId, closed, at }) {
     this.finishStream();
     this.toolRow = null;
+    const escalated = this.escalating;
+    this.escalating = false;
+    if (state === "requested" && escalated && this.perspective === "customer") return null;
     const text = handoffInWords(state, operator, ticketId, closed, this.perspective);
     return this.append(h("div", {
       class: `system-line handoff-${state}`, role: "status", "data-testid": "handoff-note", "data-state": state,
@@ -187,12 +205,13 @@ export class TranscriptView {
     return this.append(card);
   }
 
-  error(code, message, extra) {
+  /** An inline error: the message, the server's code (unless it says nothing more than the words, `showCode`). */
+  error(code, message, extra, { showCode = true } = {}) {
     this.finishStream();
     this.setTyping(false);
     return this.append(h("div", { class: "inline-error", role: "alert", "data-testid": "chat-error", "data-code": code || "error" },
       icon("alert"), h("div", {}, h("div", { class: "error-text", text: message }),
-        code ? h("div", { class: "error-code", text: code }) : null, extra || null)));
+        code && showCode ? h("div", { class: "error-code", text: code }) : null, extra || null)));
   }
 
   /** Render a stored transcript (GET /sessions/{id}/messages). */
@@ -209,7 +228,7 @@ export class TranscriptView {
         for (const call of entry.tool_calls || []) this.toolCall(entry.agent, call.tool, call.args);
         if (entry.content) {
           const stream = this.startAssistant(entry.agent, entry.at);
-          stream.text.append(entry.content);
+          stream.text.append(renderMarkdown(entry.content));
           stream.el.dataset.state = "done";
           stream.el.dataset.replayed = "true";
           if (entry.interrupted) stream.el.dataset.stopped = "true";

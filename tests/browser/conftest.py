@@ -6,17 +6,21 @@ Screenshots go to tests/browser/artifacts/ (git-ignored); a failing test also sa
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import re
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, WebSocket, expect, sync_playwright
 
 from tests.e2e.conftest import Stack, start_stack
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
+SCRIPTS = Path(__file__).parent / "scripts"  # JavaScript the tests put into pages
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -91,9 +95,10 @@ def new_page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Calla
     yield open_page
     report = getattr(request.node, "report_call", None)
     if report is not None and report.failed:
+        name = re.sub(r"[^\w.-]+", "_", request.node.name)[:150]  # a parametrized id may hold "/" or newlines
         for index, page in enumerate(pages):
             if not page.is_closed():
-                page.screenshot(path=ARTIFACTS / f"FAILED-{request.node.name}-{index}.png", full_page=True)
+                page.screenshot(path=ARTIFACTS / f"FAILED-{name}-{index}.png", full_page=True)
     for context in contexts:
         context.close()
     assert not errors, f"uncaught errors in the page: {errors}"
@@ -111,6 +116,42 @@ def open_chat(page: Page, stack: Stack, query: str = "") -> Page:
     page.goto(f"{stack.base}/{query}")
     expect(page.get_by_test_id("connection-status")).to_have_attribute("data-state", "open")
     return page
+
+
+def open_console(page: Page, stack: Stack, sub: str = "op-1", name: str | None = None) -> Page:
+    """Open the operator console signed in as an operator (the token passed as ?token=, as a link would)."""
+    token = stack.token(sub, "operator", **({"name": name} if name else {}))
+    page.goto(f"{stack.base}/console?token={token}")
+    expect(page.get_by_test_id("operator-identity")).to_contain_text(sub)
+    return page
+
+
+def settle(page: Page) -> None:
+    """Wait until what moves on the page has stopped (a sliding panel, a fading row), infinite loops (a caret) aside."""
+    page.wait_for_function(
+        "() => document.getAnimations().every((a) => a.playState !== 'running' || "
+        "a.effect?.getComputedTiming().iterations === Infinity)"
+    )
+
+
+def sideways_overflow(page: Page) -> int:
+    """How many pixels the page scrolls sideways (0 when everything fits the width)."""
+    return int(page.evaluate("Math.max(0, document.documentElement.scrollWidth - window.innerWidth)"))
+
+
+def record_sent_frames(page: Page) -> list[dict[str, Any]]:
+    """Every JSON frame the page sends on its WebSockets, as the server receives it (register before page.goto)."""
+    sent: list[dict[str, Any]] = []
+
+    def on_socket(socket: WebSocket) -> None:
+        def on_frame(payload: str | bytes) -> None:
+            with contextlib.suppress(ValueError):
+                sent.append(json.loads(payload))
+
+        socket.on("framesent", on_frame)
+
+    page.on("websocket", on_socket)
+    return sent
 
 
 def send(page: Page, text: str) -> None:

@@ -12,16 +12,14 @@ again), and neither may depend on the other's order.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Dialog, Page, WebSocket, expect
+from playwright.sync_api import Dialog, Page, expect
 
-from tests.browser.conftest import open_chat, open_thread_id, screenshot, send
+from tests.browser.conftest import open_chat, open_thread_id, record_sent_frames, screenshot, send
 from tests.e2e.conftest import Stack, start_stack
 
 pytestmark = pytest.mark.browser
@@ -33,21 +31,6 @@ REFUND_1045 = "I want a refund for order 1045, it arrived broken"
 def ledger_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """A fresh local stack for one test (its own demo orders), tokens paced a little as in the other browser tests."""
     yield from start_stack(tmp_path_factory, "browser-ledger", OFFLINE_TOKEN_DELAY_MS="10")
-
-
-def record_sent_frames(page: Page) -> list[dict[str, Any]]:
-    """Every JSON frame the page sends on its WebSockets, as the server receives it (register before page.goto)."""
-    sent: list[dict[str, Any]] = []
-
-    def on_socket(socket: WebSocket) -> None:
-        def on_frame(payload: str | bytes) -> None:
-            with contextlib.suppress(ValueError):
-                sent.append(json.loads(payload))
-
-        socket.on("framesent", on_frame)
-
-    page.on("websocket", on_socket)
-    return sent
 
 
 def ask_for_the_1045_refund(page: Page) -> tuple[str, str]:

@@ -13,7 +13,8 @@ const MAX_QUEUED = 3; // messages that may wait behind a running turn (the serve
 export function updateComposer() {
   const thread = currentThread();
   const length = ui.input.value.length;
-  const ready = isOpen() && thread && !thread.expired && !thread.loading; // a message sent mid-answer waits its turn
+  // A message sent mid-answer waits its turn; one sent before the socket opens waits for it (the outbox).
+  const ready = app.conn !== "unauthorized" && thread && !thread.expired && !thread.loading;
   ui.send.disabled = !ready || !ui.input.value.trim() || length > MAX_CONTENT_CHARS;
   ui.counter.hidden = length < MAX_CONTENT_CHARS - 1000;
   ui.counter.textContent = `${length.toLocaleString()} / ${MAX_CONTENT_CHARS.toLocaleString()}`;
@@ -110,8 +111,12 @@ export function renderQueue(thread) {
 
 function composerHint(thread) {
   if (app.conn === "unauthorized") return "Sign in to chat.";
-  if (!isOpen()) return "Connecting… you can type your message meanwhile.";
+  if (!isOpen()) {
+    return app.outbox.length ? "Connecting… your message will be sent as soon as we're connected."
+      : "Connecting… you can type and send your message meanwhile.";
+  }
   if (!thread) return "";
+  if (thread.missing) return "Start a new conversation to continue.";
   if (thread.expired) return "This conversation has ended. Start a new one.";
   if (thread.status === "with_operator") return `You're chatting with ${thread.operator || "a support agent"}, a person.`;
   if (thread.status === "running") return "The assistant is answering… you can keep typing: messages wait their turn.";
@@ -138,6 +143,7 @@ function newMessageId() {
   return `m-${Date.now().toString(36)}-${crypto.getRandomValues(new Uint32Array(1))[0].toString(36)}`;
 }
 
+/** Send what is in the message box: at once when connected, else as soon as the socket opens (`flushOutbox`). */
 export function sendMessage() {
   const thread = currentThread();
   const content = ui.input.value.trim();
@@ -150,42 +156,73 @@ export function sendMessage() {
     flashHint("This conversation has ended. Start a new one to continue.");
     return;
   }
-  const queueing = thread.status === "running" || thread.status === "awaiting_approval";
-  if (queueing && (thread.queue || []).length >= MAX_QUEUED) {
+  if (isQueueing(thread) && (thread.queue || []).length >= MAX_QUEUED) {
     flashHint("Three messages are already waiting for this answer. Please wait a moment.");
     return;
   }
-  const frame = { type: "message", thread_id: thread.id, content, message_id: newMessageId() };
-  if (new TextEncoder().encode(JSON.stringify(frame)).length > MAX_FRAME_BYTES) {
+  const item = { content, at: new Date().toISOString(), messageId: newMessageId() };
+  if (new TextEncoder().encode(JSON.stringify(messageFrame(thread, item))).length > MAX_FRAME_BYTES) {
     flashHint("That message is too long to send. Please shorten it.");
     return;
   }
-  if (!sendFrame(frame)) {
-    flashHint("You're offline. Your message is kept here; send it once we're reconnected.");
-    return;
+  ui.input.value = "";
+  autosize();
+  if (!deliver(thread, item)) hold(thread, item);
+  ui.host.scrollTop = ui.host.scrollHeight;
+}
+
+/** The socket opened: the messages sent while it connected go out, in order, each once. */
+export function flushOutbox() {
+  for (const item of app.outbox.splice(0)) {
+    const thread = app.threads.get(item.threadId);
+    if (!thread) continue; // another sign-in since: not this customer's to send
+    thread.view.root.querySelector(`[data-message-id="${CSS.escape(item.messageId)}"]`)?.remove();
+    if (!deliver(thread, item)) hold(thread, item);
   }
-  const now = new Date().toISOString();
+  updateComposer();
+}
+
+function messageFrame(thread, item) {
+  return { type: "message", thread_id: thread.id, content: item.content, message_id: item.messageId };
+}
+
+/** A turn runs or waits for an approval: a message sent now waits behind it. */
+function isQueueing(thread) {
+  return thread.status === "running" || thread.status === "awaiting_approval";
+}
+
+/** Not connected yet: the message shows at once, marked as waiting for the connection, and leaves the outbox later. */
+function hold(thread, item) {
+  app.outbox.push({ threadId: thread.id, ...item });
+  const bubble = thread.view.addUser(item.content, null, item.messageId);
+  if (bubble) {
+    bubble.dataset.state = "sending";
+    bubble.append(h("span", { class: "msg-time", "data-testid": "msg-sending", text: "Sends when connected…" }));
+  }
+  updateComposer();
+}
+
+/** Send the message frame and show the message (or, behind a running turn, in the waiting tray). False if offline. */
+function deliver(thread, item) {
+  const queueing = isQueueing(thread);
+  if (!sendFrame(messageFrame(thread, item))) return false;
   app.lastSentThread = thread.id;
   if (queueing) { // it becomes part of the next turn: shown as waiting until this answer ends
-    thread.queue = [...(thread.queue || []), { content, at: now, messageId: frame.message_id }];
+    thread.queue = [...(thread.queue || []), item];
     thread.queueAcks = (thread.queueAcks || 0) + 1;
     renderQueue(thread);
-    ui.input.value = "";
-    autosize();
     updateComposer();
-    return;
+    return true;
   }
   thread.lastEventAt = Date.now();
-  thread.view.addUser(content, now);
+  thread.view.addUser(item.content, item.at, item.messageId);
   const held = thread.status === "with_operator"; // a person reads it: no assistant turn starts
   thread.known = true;
   thread.loaded = true;
   thread.following = true;
-  thread.updatedAt = now;
-  if (!thread.title) thread.title = truncate(content, 60);
-  history.replaceState(history.state, "", `#thread=${encodeURIComponent(thread.id)}`);
-  ui.input.value = "";
-  autosize();
+  thread.updatedAt = item.at;
+  if (!thread.title) thread.title = truncate(item.content, 60);
+  if (thread.id === app.openId) history.replaceState(history.state, "", `#thread=${encodeURIComponent(thread.id)}`);
   if (held) {
     updateComposer();
   } else {
@@ -193,7 +230,7 @@ export function sendMessage() {
     setStatus(thread, "running", true);
   }
   saveThreads();
-  ui.host.scrollTop = ui.host.scrollHeight;
+  return true;
 }
 
 export function autosize() {

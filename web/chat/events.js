@@ -9,7 +9,7 @@ import { renderQueue, updateComposer } from "./composer.js";
 import { announce, renderThreadList, setStatus, showBanner } from "./render.js";
 import { resumeThread } from "./socket.js";
 import { app, currentThread, saveThreads, ui } from "./state.js";
-import { addThread, newConversationButton, reloadTranscript } from "./threads.js";
+import { NOT_FOUND_TEXT, addThread, forgetMissingThread, newConversationButton, reloadTranscript } from "./threads.js";
 
 export function onFrame(raw) {
   let event;
@@ -100,7 +100,7 @@ function handleThreadEvent(thread, event) {
         thread.restarted = false;
         reloadTranscript(thread); // the reloaded transcript already holds the queued messages
       } else {
-        for (const item of next) view.addUser(item.content, item.at);
+        for (const item of next) view.addUser(item.content, item.at, item.messageId);
       }
       if (next.length) { // the queued messages are the next turn, which starts now
         setStatus(thread, "running", true);
@@ -146,7 +146,7 @@ function handleThreadEvent(thread, event) {
 
 /** A person was asked for, joined, or left: a line in the conversation, and the header says who is there. */
 function applyHandoff(thread, event) {
-  thread.view.handoff(event);
+  const line = thread.view.handoff(event); // none when the hand-off agent's answer says it
   thread.ticketId = event.state === "returned" ? null : event.ticket_id || thread.ticketId;
   thread.handoff = event.state === "returned" ? null : event.state;
   thread.operator = event.state === "joined" ? event.operator || "A support agent" : null;
@@ -158,7 +158,7 @@ function applyHandoff(thread, event) {
   } else {
     setStatus(thread, thread.status, true); // the badge: waiting for a person
   }
-  if (thread.id === app.openId) {
+  if (line && thread.id === app.openId) {
     announce(handoffInWords(event.state, event.operator, event.ticket_id, event.closed, "customer"));
   }
 }
@@ -211,7 +211,7 @@ const ERROR_HINTS = {
   session_expired: "This conversation has expired. Start a new one to continue.",
   message_too_large: "That message is too long. Please shorten it.",
   internal_error: "Something went wrong on our side. Please try again.",
-  not_found: "This conversation could not be found.",
+  not_found: NOT_FOUND_TEXT,
 };
 
 function handleError(thread, event) {
@@ -238,7 +238,9 @@ function handleError(thread, event) {
     resumeThread(thread);
     return;
   }
-  if (code === "session_expired" || code === "not_found") {
+  if (code === "not_found") {
+    forgetMissingThread(thread);
+  } else if (code === "session_expired") {
     thread.expired = true;
     thread.view.error(code, message, newConversationButton());
   } else {

@@ -8,7 +8,7 @@ import { formatRelative, h, icon } from "../shared.js";
 import { app, byRecent, currentThread, ui } from "./state.js";
 
 export function renderThreadList() {
-  const threads = [...app.threads.values()].filter((t) => t.known || t.id === app.openId).sort(byRecent);
+  const threads = [...app.threads.values()].filter((t) => (t.known || t.id === app.openId) && !t.missing).sort(byRecent);
   const items = threads.map((thread) => {
     const badge = statusBadge(thread);
     return h("li", {},
@@ -21,7 +21,8 @@ export function renderThreadList() {
       h("span", { class: "thread-meta" },
         badge ? h("span", { class: `badge ${badge.tone}`, text: badge.text }) : null,
         thread.updatedAt ? h("time", { datetime: thread.updatedAt, text: formatRelative(thread.updatedAt) }) : null),
-      thread.unread ? h("span", { class: "unread-dot", title: "New activity", "aria-label": "New activity" }) : null));
+      thread.unread
+        ? h("span", { class: "unread-dot", role: "img", title: "New activity", "aria-label": "New activity" }) : null));
   });
   ui.threadList.replaceChildren(...items);
   if (!items.length) ui.threadList.append(h("li", { class: "thread-empty", text: "No conversations yet." }));
@@ -34,14 +35,15 @@ function statusBadge(thread) {
     if (thread.approver === "operator") return { tone: "warn", text: "Waiting for an agent" };
     return { tone: "warn", text: thread.approver ? "Needs your approval" : "Awaiting approval" };
   }
-  if (thread.expired) return { tone: "muted", text: "Expired" };
+  if (thread.expired && !thread.missing) return { tone: "muted", text: "Expired" };
   if (thread.handoff === "requested") return { tone: "warn", text: "Waiting for a person" };
   return null;
 }
 
 export function renderHeader() {
   const thread = currentThread();
-  ui.title.textContent = thread ? thread.title || (thread.known ? "Conversation" : "New conversation") : "Support";
+  ui.title.textContent = !thread ? "Support" : thread.missing ? "Conversation not found"
+    : thread.title || (thread.known ? "Conversation" : "New conversation");
   const badge = thread ? statusBadge(thread) : null;
   ui.threadStatus.hidden = !badge;
   ui.threadStatus.className = `badge ${badge ? badge.tone : ""}`;

@@ -1,6 +1,6 @@
 // The chat's WebSocket: connect, reconnect with exponential backoff (and the banner that counts down), ping,
 // sendFrame and `resume` (frames: docs/protocol.md; behaviour: docs/web.md, "Connection"). What arrives goes on the
-// bus: each frame (`frame`), and a refused token (`auth-failed`).
+// bus: each frame (`frame`), an open socket (`connected`) and a refused token (`auth-failed`).
 
 import { emit } from "../bus.js";
 import { apiFetch, h, icon } from "../shared.js";
@@ -41,6 +41,7 @@ export function connect() {
     for (const thread of app.threads.values()) {
       if (thread.following && thread.known && thread.loaded) resumeThread(thread);
     }
+    emit("connected"); // the messages sent while it connected go out now
   });
   ws.addEventListener("message", (event) => {
     if (serial === app.serial) emit("frame", event.data);

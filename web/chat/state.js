@@ -6,7 +6,13 @@ import { STORAGE, adoptTokenFromUrl, loadConfig, parseTime } from "../shared.js"
 
 // First, before anything loads: a ?token= leaves the address bar (and is remembered if it changed who is signed in).
 export const signedInByLink = adoptTokenFromUrl(STORAGE.chatToken);
-export const config = await loadConfig();
+
+/**
+ * Where the WebSocket and the HTTP API live, once config.json is read (`configReady`). Only the socket and the API
+ * wait for it: the page and its message box work at once, so nothing typed in the first second is lost.
+ */
+export const config = { wsBase: "", apiBase: "" };
+export const configReady = loadConfig().then((loaded) => Object.assign(config, loaded));
 
 const $ = (id) => document.getElementById(id);
 
@@ -57,6 +63,7 @@ export const app = {
   serial: 0,
   hintTimer: null,
   lastSentThread: null, // where an error without thread_id (frame too large, invalid) belongs
+  outbox: [], // messages sent before the socket was open: {threadId, content, at, messageId}, sent once it opens
   confirmingWithdraw: null, // the thread whose "Withdraw this request?" is on screen
 };
 

@@ -9,7 +9,7 @@ import { TranscriptView } from "../transcript.js";
 import { renderQueue, sendMessage, updateComposer } from "./composer.js";
 import { closeSidebar, renderHeader, renderThreadList, showBanner } from "./render.js";
 import { resumeThread } from "./socket.js";
-import { app, config, currentThread, saveThreads, ui } from "./state.js";
+import { app, config, configReady, currentThread, saveThreads, ui } from "./state.js";
 
 const SUGGESTIONS = [
   "What is the status of order 1042?",
@@ -40,6 +40,7 @@ class Thread {
     this.handoff = null; // "requested" (a ticket is open: waiting for a person) or "joined"
     this.operator = null; // the name of the person holding the thread
     this.ticketId = null;
+    this.missing = false; // the server does not know it (see forgetMissingThread)
   }
 }
 
@@ -75,6 +76,7 @@ export function loadLocalThreads() {
 export async function loadSessions() {
   let sessions;
   try {
+    await configReady;
     sessions = (await apiFetch(config.apiBase, "/sessions", { token: app.token })).sessions || [];
   } catch (err) {
     if (err.code === "token_rejected") emit("auth-failed");
@@ -145,6 +147,7 @@ function loadTranscript(thread) {
     h("span", { class: "spinner" }), "Loading conversation…"));
   thread.loading = (async () => {
     try {
+      await configReady;
       const data = await fetchTranscript(config.apiBase, thread.id, { token: app.token });
       thread.cards.clear();
       thread.view.replay(data.messages || []);
@@ -157,9 +160,7 @@ function loadTranscript(thread) {
     } catch (err) {
       thread.view.clear();
       if (err.code === "not_found") {
-        thread.expired = true;
-        thread.view.error("not_found", "This conversation is no longer available. It may have expired.",
-          newConversationButton());
+        forgetMissingThread(thread);
       } else if (err.code === "token_rejected") {
         emit("auth-failed");
         thread.view.error(err.code, "Sign in again to see this conversation.");
@@ -195,6 +196,25 @@ function emptyState() {
     h("div", { class: "suggestions" }, SUGGESTIONS.map((text) =>
       h("button", { class: "chip suggestion", type: "button", "data-testid": "suggestion",
         onclick: () => { ui.input.value = text; sendMessage(); } }, text))));
+}
+
+export const NOT_FOUND_TEXT = "We couldn't find this conversation. It may have expired, or the link belongs to "
+  + "another account.";
+
+/**
+ * A conversation the server does not know (an unknown or expired link, another customer's): it says so in words and
+ * leaves the conversation list (nothing to remember, nothing to resume).
+ */
+export function forgetMissingThread(thread) {
+  thread.expired = true;
+  thread.missing = true;
+  thread.known = false;
+  thread.following = false;
+  thread.view.clear();
+  thread.view.error("not_found", NOT_FOUND_TEXT, newConversationButton(), { showCode: false });
+  saveThreads();
+  renderThreadList();
+  if (thread.id === app.openId) renderHeader();
 }
 
 export function newConversationButton() {
