@@ -13,11 +13,13 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from smart_support.agent.runner import TurnRunner
+    from smart_support.knowledge.ingest import S3Ingest
     from smart_support.knowledge.source import HelpCenter
     from smart_support.settings import (
         AgentSettings,
         ConversationSettings,
         HandoffSettings,
+        KnowledgeIngestSettings,
         KnowledgeSettings,
         MessageSettings,
         RateLimitedSettings,
@@ -141,6 +143,14 @@ def help_center(settings: KnowledgeSettings) -> HelpCenter:
         sources.append(S3Source(settings.knowledge_bucket, settings.knowledge_index_key))
     sources.append(FileSource(settings.knowledge_index_path or SHIPPED_INDEX))
     return HelpCenter(sources, check_seconds=settings.knowledge_check_seconds)
+
+
+@cache
+def knowledge_ingest(settings: KnowledgeIngestSettings) -> S3Ingest:
+    """The help-center ingest: the articles under the bucket's prefix -> the index beside them."""
+    from smart_support.knowledge.ingest import S3Ingest
+
+    return S3Ingest(settings.knowledge_bucket, settings.knowledge_articles_prefix, settings.knowledge_index_key)
 
 
 # ---------------------------------------------------------------- what the handlers run

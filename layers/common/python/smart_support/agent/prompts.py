@@ -86,8 +86,8 @@ HANDOFF_DESCRIPTIONS = {
 # The offline model's fixed sentences.
 CAPABILITIES = (
     "I can check the status or tracking of an order, cancel an order that is still processing, request a refund "
-    "for a delivered order, change the shipping address of an order, answer questions about returns, shipping, "
-    "payment and warranty, or hand you over to a human. What would you like to do?"
+    "for a delivered order, change the shipping address of an order, answer questions from our help center (returns, "
+    "shipping, payment, warranty and more), or hand you over to a human. What would you like to do?"
 )
 GREETING = "Hello! I'm the support assistant. " + CAPABILITIES
 THANKS = "You're welcome! Is there anything else I can help you with?"
