@@ -22,8 +22,10 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
-from smart_support.knowledge.articles import Article, passages
+if TYPE_CHECKING:  # the agent only searches: parsing articles (html.parser, ...) is the ingest's, imported there
+    from smart_support.knowledge.articles import Article
 
 FORMAT = "smart-support-help-center/1"
 TOKENIZER = "porter unicode61 remove_diacritics 2"
@@ -32,6 +34,9 @@ MIN_COVERAGE = 0.4
 COVERAGE_POWER = 2
 LEAD_BOOST = 1.5
 RELATIVE_CUTOFF = 0.5  # a passage ranked less than half as well as the best one is noise next to it
+# A word in more than this share of a large help center's passages ranks nothing (it is nearly a stopword there) but
+# costs a BM25 score for each of them: it is left out of the ranking query, never out of the coverage.
+COMMON_SHARE, COMMON_MIN_PASSAGES = 0.2, 1000
 CANDIDATES = 30  # BM25's best passages that the coverage check looks at
 MAX_TERMS = 16
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
@@ -47,6 +52,8 @@ _STOPWORDS_TEXT = """
     policy policies rule rules question questions info information detail details help tell know want wanted need
     like would long take takes come comes go goes work works happen happens way ways thing things something anything
     possible allowed able store shop example
+    meanwhile anyway anyhow btw actually quick quickly just wondering wonder curious maybe perhaps really also
+    again though
 """
 STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
 
@@ -124,6 +131,8 @@ CREATE VIRTUAL TABLE passages USING fts5(
 def build_index(articles: Iterable[Article], source: str = "", built_at: float | None = None) -> bytes:
     """A new index of `articles` as the bytes of a SQLite database; `source` names what it was built from (a
     digest of the article files), kept in its metadata."""
+    from smart_support.knowledge.articles import passages
+
     con = sqlite3.connect(":memory:")
     try:
         con.executescript(SCHEMA)
@@ -180,14 +189,16 @@ class HelpCenterIndex:
         if not terms or not self.passage_count:
             return []
         with self._lock:
+            weights = {t: self._idf(t) for t in terms}
+            common = max(COMMON_MIN_PASSAGES, COMMON_SHARE * self.passage_count)
+            ranked_by = [t for t in terms if self._df[t] <= common] or terms
             rows = self._con.execute(
                 "SELECT rowid, bm25(passages, ?, ?, ?) AS score, title, section, text, url, lead FROM passages "
                 "WHERE passages MATCH ? ORDER BY score LIMIT ?",
-                (*WEIGHTS, " OR ".join(_phrase(t) for t in terms), CANDIDATES),
+                (*WEIGHTS, " OR ".join(_phrase(t) for t in ranked_by), CANDIDATES),
             ).fetchall()
             if not rows:
                 return []
-            weights = {t: self._idf(t) for t in terms}
             total = sum(weights.values())
             holds = self._terms_in([r[0] for r in rows], terms)
         ranked = []
