@@ -12,7 +12,7 @@ PORT ?= 3000
 export SAM_CLI_TELEMETRY := 0
 export PYTHONPATH := $(CURDIR)/layers/common/python:$(CURDIR)
 
-.PHONY: install tools checkov browser-deps dev test lint typecheck validate unit integration e2e browser load build deploy bench bench-peer seed token clean faults eval soak kb-ingest kb-search
+.PHONY: install tools checkov browser-deps dev test lint typecheck validate unit integration e2e browser load build deploy bench bench-peer seed token clean faults eval soak kb-ingest kb-search bench-kb
 
 install: $(VENV)/.installed
 $(VENV)/.installed: requirements-dev.txt layers/deps-light/requirements.txt layers/deps-agent/requirements.txt
@@ -84,6 +84,9 @@ test: install tools browser-deps lint validate ## everything CI runs
 
 bench: install tools
 	$(PY) -m bench
+
+bench-kb: install ## the help center's figures: hit@1/hit@3, index size, cold load, query latency (docs/performance.md)
+	$(PY) -m bench.knowledge
 
 # make eval [PROVIDER=offline|openai|bedrock] [K=4] [ONLY=ids,categories] [LABEL=...]: docs/eval.md
 PROVIDER ?= offline
