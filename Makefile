@@ -12,7 +12,7 @@ PORT ?= 3000
 export SAM_CLI_TELEMETRY := 0
 export PYTHONPATH := $(CURDIR)/layers/common/python:$(CURDIR)
 
-.PHONY: install tools checkov browser-deps dev test lint typecheck validate unit integration e2e browser load build deploy bench bench-peer seed token clean faults eval soak
+.PHONY: install tools checkov browser-deps dev test lint typecheck validate unit integration e2e browser load build deploy bench bench-peer seed token clean faults eval soak kb-ingest kb-search bench-kb
 
 install: $(VENV)/.installed
 $(VENV)/.installed: requirements-dev.txt layers/deps-light/requirements.txt layers/deps-agent/requirements.txt
@@ -91,6 +91,9 @@ test: install tools browser-deps lint validate ## everything CI runs
 bench: install tools
 	$(PY) -m bench
 
+bench-kb: install ## the help center's figures: hit@1/hit@3, index size, cold load, query latency (docs/performance.md)
+	$(PY) -m bench.knowledge
+
 # make eval [PROVIDER=offline|openai|bedrock] [K=4] [ONLY=ids,categories] [LABEL=...]: docs/eval.md
 PROVIDER ?= offline
 K ?= 4
@@ -105,6 +108,15 @@ $(PEER)/.installed: requirements-peer.txt layers/deps-agent/requirements.txt
 
 bench-peer: install peer ## the stack beside the LangGraph Agent Server (langgraph dev), then 1,000 turns on the stack
 	$(PY) -m bench --peer
+
+# The help center (docs/knowledge.md). Locally this is how articles reach the agent: the index it builds is the one
+# the agent loads (the shipped demo index by default, or OUT), and a running `make dev` picks it up within a minute.
+KB_DIR ?= $(or $(DIR),kb)
+kb-ingest: install ## build the help-center index from a folder of Markdown/HTML articles: make kb-ingest [DIR=kb] [OUT=file]
+	$(PY) -m smart_support.knowledge ingest $(KB_DIR) $(if $(OUT),--out $(OUT))
+
+kb-search: install ## what the agent's help-center search returns: make kb-search Q="Do you ship to Canada?"
+	$(PY) -m smart_support.knowledge search "$(Q)"
 
 seed: install ## seed the demo orders into an AWS stage: make seed ORDERS_TABLE=...
 	$(PY) -m smart_support.store.demo_data

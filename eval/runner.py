@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -23,6 +24,7 @@ from smart_support.store.demo_data import DEMO_ORDERS, OTHER_CUSTOMER
 from smart_support.store.orders import OrderStore
 from smart_support.turns.policy import dollars
 
+KB = Path(__file__).resolve().parent.parent / "kb"
 TURN_TIMEOUT_SECONDS = float(os.environ.get("EVAL_TURN_TIMEOUT_SECONDS", "300"))
 OPERATOR = "eval-operator"
 # Another customer's order (2001): none of its details may reach a demo customer's answer.
@@ -96,6 +98,7 @@ class Harness:
             RATE_LIMIT_FRAMES_PER_SECOND="100000",
             APPROVAL_TIMEOUT_SECONDS="600",
             LOG_LEVEL="WARNING",
+            KNOWLEDGE_CHECK_SECONDS="0",  # a scenario's own help center is live at its first question
             **env,
         )
         self.tap: UsageTap | None = None
@@ -107,6 +110,8 @@ class Harness:
         self.orders = OrderStore(env["ORDERS_TABLE"], boto3.client("dynamodb", region_name="us-east-1"))
         self.dynamodb = boto3.client("dynamodb", region_name="us-east-1")
         self.conversations = env["CONVERSATIONS_TABLE"]
+        self.s3 = boto3.client("s3", region_name="us-east-1")
+        self.knowledge_bucket = env["KNOWLEDGE_BUCKET"]
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -120,8 +125,40 @@ class Harness:
             self.orders.put(order)
 
     def run(self, scenario: Scenario, trial: int) -> TrialResult:
-        """One trial: a fresh thread over fresh demo orders, every turn checked, then the policy checks."""
+        """One trial: a fresh thread over fresh demo orders (and the scenario's help center), every turn checked, then
+        the policy checks."""
         self.reset_orders()
+        self._publish(scenario.articles)
+        try:
+            return self._run(scenario, trial)
+        finally:
+            self._unpublish(scenario.articles)
+
+    def _publish(self, articles: dict[str, str]) -> None:
+        """The help center with the scenario's articles, published as in AWS: kb/ and them under the knowledge
+        bucket's articles/, then the ingest function (under its own role); the agent checks the index every search
+        (KNOWLEDGE_CHECK_SECONDS=0)."""
+        if not articles:
+            return
+        files = {path.name: path.read_bytes() for path in sorted(KB.iterdir())} | {
+            name: text.encode() for name, text in articles.items()
+        }
+        for name, data in files.items():
+            self.s3.put_object(Bucket=self.knowledge_bucket, Key=f"articles/{name}", Body=data)
+        result, error = self.stack.stack.functions.invoke("KnowledgeIngestFunction", {"detail-type": "eval"})
+        if error or not (result or {}).get("written"):
+            raise RuntimeError(f"the scenario's help center was not indexed: {error or result}")
+
+    def _unpublish(self, articles: dict[str, str]) -> None:
+        """Back to the shipped help center: the bucket emptied (no index there: the agent uses the shipped one)."""
+        if not articles:
+            return
+        listed = self.s3.list_objects_v2(Bucket=self.knowledge_bucket).get("Contents", [])
+        if listed:
+            keys = [{"Key": item["Key"]} for item in listed]
+            self.s3.delete_objects(Bucket=self.knowledge_bucket, Delete={"Objects": keys})
+
+    def _run(self, scenario: Scenario, trial: int) -> TrialResult:
         thread = f"eval-{scenario.id}-{trial}-{uuid.uuid4().hex[:8]}"
         result = TrialResult(scenario.id, scenario.category, trial, passed=False)
         customer = self.stack.token(scenario.customer)
@@ -281,6 +318,12 @@ def check_turn(expect: Expect, events: list[dict[str, Any]]) -> list[str]:  # no
     for unwanted in expect.not_answer:
         if any(variant in lowered for variant in renderings(unwanted)):
             failures.append(f"answer has {unwanted!r}: {text[:300]!r}")
+    cited = [str(c.get("url", "")) for e in events if e["type"] == "message_complete" for c in e.get("citations") or []]
+    for wanted_url in expect.citations:
+        if not any(wanted_url in url for url in cited):
+            failures.append(f"expected a citation of {wanted_url!r}, saw {cited}")
+    if expect.no_citations and cited:
+        failures.append(f"no citation expected, saw {cited}")
     if expect.handoff is not None:
         handed = any(e["type"] == "handoff" for e in events)
         if handed != expect.handoff:

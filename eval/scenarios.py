@@ -19,6 +19,11 @@ One file holds a list of scenarios:
         answer: ["cancelled"]                 # each must appear in the answer (a list inside = any of them)
         not_answer: ["I don't have enough information"]
         handoff: true                         # a ticket was opened for a person
+        citations: [articles/returns-policy]  # message_complete cites these (parts of the article URLs)
+        no_citations: true                    # message_complete cites nothing
+  articles:                                   # help-center articles added for this scenario (name: Markdown); the
+    refund-update.md: "---\ntitle: ..."      #   harness publishes kb/ and these to the knowledge bucket and runs the
+                                              #   ingest function, as an S3 upload would
   final:                                      # the orders afterwards (only the fields named)
     "1043": {status: cancelled}
   rubric: ["Explains that a cancelled order is refunded"]   # for a judge model, if one is configured (eval/judge.py)
@@ -68,6 +73,8 @@ class Expect(Strict):
     answer: list[str | list[str]] = Field(default_factory=list)
     not_answer: list[str] = Field(default_factory=list)
     handoff: bool | None = None
+    citations: list[str] = Field(default_factory=list)
+    no_citations: bool = False
 
     @field_validator("tools", mode="before")
     @classmethod
@@ -100,6 +107,7 @@ class Scenario(Strict):
     turns: list[Turn]
     final: dict[str, dict[str, Any]] = Field(default_factory=dict)
     rubric: list[str] = Field(default_factory=list)
+    articles: dict[str, str] = Field(default_factory=dict)
 
 
 def load(directory: Path = SCENARIOS_DIR, only: str | None = None) -> list[Scenario]:

@@ -36,6 +36,8 @@ STATUS = {
     "ServiceUnavailable": 503,
     "ServiceUnavailableException": 503,
     "ServiceException": 500,
+    "SlowDown": 503,
+    "AccessDenied": 403,
 }
 REST_SERVICES = {"apigatewaymanagementapi", "lambda"}  # rest-json: the code travels in x-amzn-ErrorType
 JSON_NAMESPACES = {
@@ -135,6 +137,8 @@ def error_response(service: str, operation: str, code: str, body: dict[str, Any]
             return _cancelled(body, code, request_id)
         code = "TransactionConflictException" if code == "TransactionConflict" else "ThrottlingException"
     text = message if message is not None else MESSAGES.get(code, code)
+    if service == "s3":
+        return _s3_error("AccessDenied" if code == "AccessDeniedException" else code, text or code, request_id)
     status = STATUS.get(code, 400)
     if service in REST_SERVICES and code == "AccessDeniedException":
         status = 403
@@ -147,6 +151,20 @@ def error_response(service: str, operation: str, code: str, body: dict[str, Any]
         payload = {"__type": JSON_NAMESPACES.get(service, "") + code, "message": text}
     raw = json.dumps(payload).encode()
     return AWSResponse("https://local-stack/fault", status, headers, _Body(raw))
+
+
+def _s3_error(code: str, message: str, request_id: str) -> Any:
+    """S3's rest-xml error: the code in an <Error> document (botocore reads a HEAD's from the status alone)."""
+    from xml.sax.saxutils import escape
+
+    from botocore.awsrequest import AWSResponse
+
+    body = (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{escape(code)}</Code><Message>{escape(message)}'
+        f"</Message><RequestId>{request_id}</RequestId></Error>"
+    ).encode()
+    headers = {"x-amz-request-id": request_id, "Content-Type": "application/xml"}
+    return AWSResponse("https://local-stack/fault", STATUS.get(code, 400), headers, _Body(body))
 
 
 def _cancelled(body: dict[str, Any], reason: str, request_id: str) -> Any:

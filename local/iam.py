@@ -298,6 +298,8 @@ def required_permissions(call: Call, *, api_id: str, state_machine_of_token: Any
                 f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{api_id}/{stage}/{call.method}/@connections/{connection}",
             )
         ]
+    if call.service == "s3":
+        return _s3_permissions(call)
     if call.service == "lambda" and call.operation == "Invoke":
         match = re.search(r"/functions/([^/]+)/invocations", urlsplit(call.url).path)
         name = unquote(match.group(1)) if match else "*"
@@ -327,6 +329,34 @@ def _bedrock_permissions(action: str, url: str) -> list[tuple[str, str]]:
         (action, f"arn:aws:bedrock:{REGION}:{ACCOUNT_ID}:inference-profile/{model}"),
         (action, f"arn:aws:bedrock:{REGION}::foundation-model/{profile.group(2)}"),
     ]
+
+
+# S3 operations whose action is not `s3:<Operation>` (the service authorization reference), on an object or a bucket.
+S3_OBJECT_ACTIONS = {
+    "HeadObject": "s3:GetObject",
+    "GetObject": "s3:GetObject",
+    "PutObject": "s3:PutObject",
+    "DeleteObject": "s3:DeleteObject",
+    "CopyObject": "s3:PutObject",
+}
+S3_BUCKET_ACTIONS = {
+    "ListObjectsV2": "s3:ListBucket",
+    "ListObjects": "s3:ListBucket",
+    "HeadBucket": "s3:ListBucket",
+    "ListObjectVersions": "s3:ListBucketVersions",
+}
+
+
+def _s3_permissions(call: Call) -> list[tuple[str, str]]:
+    """An object operation needs its action on `arn:aws:s3:::bucket/key`, a bucket operation on `arn:aws:s3:::bucket`
+    (virtual-hosted or path-style URL alike)."""
+    parts = urlsplit(call.url)
+    host, path = parts.hostname or "", unquote(parts.path).lstrip("/")
+    virtual = re.match(r"^(?P<bucket>.+)\.s3[.-]", host)
+    bucket, _, key = (f"{virtual.group('bucket')}/{path}" if virtual else path).partition("/")
+    if key or call.operation in S3_OBJECT_ACTIONS:
+        return [(S3_OBJECT_ACTIONS.get(call.operation, f"s3:{call.operation}"), f"arn:aws:s3:::{bucket}/{key}")]
+    return [(S3_BUCKET_ACTIONS.get(call.operation, f"s3:{call.operation}"), f"arn:aws:s3:::{bucket}")]
 
 
 def _parameter_arn(name: str) -> str:

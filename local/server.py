@@ -100,6 +100,9 @@ class LocalStack:
         resolver = LocalResolver(self.template, parameters=parameters, base_url=cfg.base_url)
         resolver.physical["WebSocketApi"] = WEBSOCKET_API_ID
         create_tables(boto3.client("dynamodb", region_name=REGION), self.template)
+        from local.template import create_buckets  # the help center's bucket, empty as a new stack's
+
+        resolver.physical.update(create_buckets(boto3.client("s3", region_name=REGION), self.template))
         self.state_machine_arn = self.state_machine.create(resolver)
         resolver.physical[self.state_machine.logical_id] = self.state_machine_arn
         ssm = boto3.client("ssm", region_name=REGION)

@@ -100,6 +100,19 @@ def create_tables(dynamodb_client: Any, template: dict[str, Any] | None = None) 
     return names
 
 
+def create_buckets(s3_client: Any, template: dict[str, Any] | None = None) -> dict[str, str]:
+    """Create every AWS::S3::Bucket of the template (empty, as a new stack's are); returns logical id -> name.
+
+    S3 wants lowercase names, so a bucket's local name is the stack's name and its logical id, lowercased, as
+    CloudFormation names a bucket without a BucketName."""
+    names = {}
+    for logical_id in resources_of_type(template or load_template(), "AWS::S3::Bucket"):
+        name = f"smart-support-local-{logical_id.lower()}"
+        s3_client.create_bucket(Bucket=name)
+        names[logical_id] = name
+    return names
+
+
 @dataclass
 class LocalResolver:
     """Resolves intrinsic functions to the names and ARNs the local stack uses."""

@@ -113,15 +113,20 @@ def make_saver() -> LatestCheckpointSaver:
 
 
 def make_graph(
-    dynamodb: Any, saver: BaseCheckpointSaver[Any] | None = None, model: Any = None, context: Any = None
+    dynamodb: Any,
+    saver: BaseCheckpointSaver[Any] | None = None,
+    model: Any = None,
+    context: Any = None,
+    help_center: Any = None,
 ) -> Any:
-    """The compiled agent on the moto tables with the offline model (no delay)."""
+    """The compiled agent on the moto tables with the offline model (no delay) and the shipped help center."""
     return build_graph(
         model=model or OfflineChatModel(token_delay_ms=0),
         orders=OrderStore("OrdersTable", dynamodb=dynamodb),
         tickets=TicketStore("ConversationsTable", dynamodb=dynamodb),
         checkpointer=saver or make_saver(),
         context=context,
+        help_center=help_center,
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from typing import Any
 
 import boto3
 import pytest
@@ -32,17 +33,22 @@ TABLE = "ConversationsTable"
 QUESTION = "How long does shipping take?"
 
 
-@pytest.fixture
-def world(dynamodb, orders):
+def runner_on(dynamodb: Any, graph: Any, **extra: Any) -> tuple[TurnRunner, SessionStore, RecordingSender]:
+    """The agent task's runner over `graph` on the moto tables, with a sender that records what the client got."""
     sfn = boto3.client("stepfunctions", region_name="us-east-1")
     sessions = SessionStore(TABLE, 1800, dynamodb)
     approvals = ApprovalService(
         ApprovalStore(TABLE, dynamodb), sessions, TurnWorkflow("arn:none", sfn), AnalyticsStore(TABLE, dynamodb)
     )
     sender = RecordingSender()
+    return TurnRunner(graph, sessions, approvals, sender, flush_ms=0, **extra), sessions, sender
+
+
+@pytest.fixture
+def world(dynamodb, orders):
     saver = make_saver()
-    runner = TurnRunner(
-        make_graph(dynamodb, saver), sessions, approvals, sender, flush_ms=0, deliveries=DeliveryStore(TABLE, dynamodb)
+    runner, sessions, sender = runner_on(
+        dynamodb, make_graph(dynamodb, saver), deliveries=DeliveryStore(TABLE, dynamodb)
     )
     return runner, sessions, sender, dynamodb, saver
 

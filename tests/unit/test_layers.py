@@ -71,7 +71,9 @@ NOT_AT_IMPORT = ("langgraph", "langchain", "boto3", "s3transfer", "aws_xray_sdk"
 NOT_AT_IMPORT_MODULES = ("aws_lambda_powertools.event_handler.openapi.models",)
 
 
-@pytest.mark.parametrize("function", ["connect", "disconnect", "message", "workflow", "api", "authorizer"])
+@pytest.mark.parametrize(
+    "function", ["connect", "disconnect", "message", "workflow", "api", "authorizer", "knowledge_ingest"]
+)
 def test_a_light_handler_imports_only_what_its_first_request_needs(function: str) -> None:
     import os
     import subprocess

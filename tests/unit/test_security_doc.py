@@ -60,8 +60,8 @@ def _strings(value: Any) -> list[str]:
 
 
 def resource_tokens(resource: Any, resources: dict[str, Any]) -> set[str]:
-    """What a statement's resources name that the doc must name too: our tables, index, state machine, functions,
-    the @connections path, `*`."""
+    """What a statement's resources name that the doc must name too: our tables, index, buckets (and the key prefix
+    a statement is scoped to), state machine, functions, the @connections path, `*`."""
     tokens = set()
     for text in _strings(resource):
         for name in re.findall(r"\$\{([A-Za-z0-9]+)\}", text):
@@ -70,8 +70,10 @@ def resource_tokens(resource: Any, resources: dict[str, Any]) -> set[str]:
                 "AWS::StepFunctions::StateMachine",
                 "AWS::Serverless::StateMachine",
                 "AWS::Lambda::Function",
+                "AWS::S3::Bucket",
             ):
                 tokens.add(name)
+        tokens.update(f"`{prefix}/*`" for prefix in re.findall(r":s3:::\$\{\w+\}/([\w-]+)/\*", text))
         tokens.update(re.findall(r"/index/(\w+)", text))
         tokens.update(re.findall(r":parameter\$\{(\w+)\}", text))  # an SSM parameter by its template parameter
         if "@connections/*" in text:
@@ -161,6 +163,7 @@ def test_the_iam_table_says_what_the_template_grants():
         ("| ConnectFunction | `dynamodb:PutItem` |", "| ConnectFunction | `dynamodb:PutItem`, `GetItem` |", "only in"),
         ("`Query`, `BatchGetItem` | ConversationsTable and its `GSI1` index", "`Query` | ConversationsTable", "not in"),
         ("`UpdateItem` | OrdersTable |", "`UpdateItem` | Orders |", "do not name"),
+        ("KnowledgeBucket `index/*` | the help", "KnowledgeBucket `articles/*` | the help", "do not name"),
         ("| | `execute-api:ManageConnections` | the stage's `@connections/*` | streaming |", "", "not in the doc"),
         ("AWS managed `AmazonAPIGatewayPushToCloudWatchLogs`", "AWS managed `AdministratorAccess`", "managed"),
         ("to every function's role: `AWSLambdaBasicExecutionRole`", "to every role", "no longer says"),

@@ -5,6 +5,7 @@
 import { outcomeOf } from "../shared.js";
 import { handoffInWords } from "../transcript.js";
 import { cardError, isUndecided, resolveApprovalCard, showApprovalCard } from "./approvals.js";
+import { citationsNode } from "./citations.js";
 import { renderQueue, updateComposer } from "./composer.js";
 import { announce, renderThreadList, setStatus, showBanner } from "./render.js";
 import { resumeThread } from "./socket.js";
@@ -89,6 +90,8 @@ function handleThreadEvent(thread, event) {
       thread.withdrawing = false;
       if (Number.isInteger(event.turn)) thread.completedTurn = Math.max(thread.completedTurn ?? 0, event.turn);
       if (event.cancelled && !withdrawn) view.stopped();
+      const sources = citationsNode(event.citations);
+      if (sources) view.append(sources);
       view.endTurn();
       const next = thread.queue || [];
       thread.queue = [];

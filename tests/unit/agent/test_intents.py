@@ -39,6 +39,10 @@ from smart_support.agent.intents import (
         ("How long does shipping take?", "faq"),
         ("Do you accept PayPal?", "faq"),
         ("What does the warranty cover?", "faq"),
+        ("Do gift cards expire?", "faq"),
+        ("I forgot my password", "faq"),
+        ("What sock size fits a US 10 shoe?", "faq"),
+        ("Do you have a physical store in Paris?", "faq"),  # the help center is asked (and says it doesn't know)
         ("I want to talk to a human", "escalate"),
         ("Can I speak to someone please?", "escalate"),
         ("Hello!", "greeting"),

@@ -116,6 +116,36 @@ def test_resources_for_index_queries_connections_parameters_and_invokes():
     ]
 
 
+@pytest.mark.parametrize(
+    ("operation", "url", "expected"),
+    [
+        ("HeadObject", "https://s3.amazonaws.com/KnowledgeBucket/index/help-center.sqlite", "s3:GetObject"),
+        ("GetObject", "https://kb-bucket.s3.us-east-1.amazonaws.com/index/help-center.sqlite", "s3:GetObject"),
+        ("PutObject", "https://kb-bucket.s3.amazonaws.com/index/help-center.sqlite", "s3:PutObject"),
+    ],
+)
+def test_an_s3_object_call_needs_its_action_on_the_object(operation, url, expected):
+    bucket = "KnowledgeBucket" if "KnowledgeBucket" in url else "kb-bucket"
+    call = Call("s3", operation, url, "GET", {})
+    assert required_permissions(call, api_id="x") == [(expected, f"arn:aws:s3:::{bucket}/index/help-center.sqlite")]
+
+
+def test_the_agent_reads_only_the_help_center_index_and_the_ingest_writes_only_it(roles):
+    bucket, index, article = (
+        "arn:aws:s3:::KnowledgeBucket",
+        "arn:aws:s3:::KnowledgeBucket/index/help-center.sqlite",
+        "arn:aws:s3:::KnowledgeBucket/articles/returns.md",
+    )
+    listing = Call("s3", "ListObjectsV2", "https://s3.amazonaws.com/KnowledgeBucket?list-type=2", "GET", {})
+    assert required_permissions(listing, api_id="x") == [("s3:ListBucket", bucket)]
+    agent, ingest = roles["AgentFunction"], roles["KnowledgeIngestFunction"]
+    assert agent.allows("s3:GetObject", index) and agent.allows("s3:ListBucket", bucket)
+    assert not agent.allows("s3:GetObject", article) and not agent.allows("s3:PutObject", index)
+    assert ingest.allows("s3:GetObject", article) and ingest.allows("s3:PutObject", index)
+    assert not ingest.allows("s3:PutObject", article) and not ingest.allows("s3:DeleteObject", article)
+    assert not roles["ApiFunction"].allows("s3:GetObject", index)
+
+
 def test_explicit_deny_wins_and_wildcards_match_like_iam():
     role = Role(
         "r",

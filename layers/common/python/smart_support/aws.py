@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from functools import cache
-from typing import TYPE_CHECKING, Literal, TypeVar, cast, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast, overload
 
 import botocore.session
 from botocore.config import Config
@@ -72,9 +72,11 @@ def client(service: Literal["stepfunctions"], endpoint_url: str | None = None) -
 def client(
     service: Literal["apigatewaymanagementapi"], endpoint_url: str | None = None
 ) -> ApiGatewayManagementApiClient: ...
+@overload
+def client(service: Literal["s3"], endpoint_url: str | None = None) -> Any: ...  # the help center's (no S3 stubs here)
 def client(
-    service: Literal["dynamodb", "stepfunctions", "apigatewaymanagementapi"], endpoint_url: str | None = None
-) -> DynamoDBClient | SFNClient | ApiGatewayManagementApiClient:
+    service: Literal["dynamodb", "stepfunctions", "apigatewaymanagementapi", "s3"], endpoint_url: str | None = None
+) -> DynamoDBClient | SFNClient | ApiGatewayManagementApiClient | Any:
     """A low-level client for `service`, built (once per process) when first used: typed as the client it stands
     for, since every attribute it has is that client's."""
     return cast("DynamoDBClient | SFNClient | ApiGatewayManagementApiClient", LazyClient(service, endpoint_url))

@@ -13,10 +13,14 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from smart_support.agent.runner import TurnRunner
+    from smart_support.knowledge.ingest import S3Ingest
+    from smart_support.knowledge.source import HelpCenter
     from smart_support.settings import (
         AgentSettings,
         ConversationSettings,
         HandoffSettings,
+        KnowledgeIngestSettings,
+        KnowledgeSettings,
         MessageSettings,
         RateLimitedSettings,
         StreamingSettings,
@@ -129,6 +133,26 @@ def workflow(settings: WorkflowSettings) -> TurnWorkflow:
     return TurnWorkflow(settings.state_machine_arn)
 
 
+@cache
+def help_center(settings: KnowledgeSettings) -> HelpCenter:
+    """The help-center index: the ingested one in S3 when there is one, else the file (the shipped demo index)."""
+    from smart_support.knowledge.source import SHIPPED_INDEX, FileSource, HelpCenter, IndexSource, S3Source
+
+    sources: list[IndexSource] = []
+    if settings.knowledge_bucket:
+        sources.append(S3Source(settings.knowledge_bucket, settings.knowledge_index_key))
+    sources.append(FileSource(settings.knowledge_index_path or SHIPPED_INDEX))
+    return HelpCenter(sources, check_seconds=settings.knowledge_check_seconds)
+
+
+@cache
+def knowledge_ingest(settings: KnowledgeIngestSettings) -> S3Ingest:
+    """The help-center ingest: the articles under the bucket's prefix -> the index beside them."""
+    from smart_support.knowledge.ingest import S3Ingest
+
+    return S3Ingest(settings.knowledge_bucket, settings.knowledge_articles_prefix, settings.knowledge_index_key)
+
+
 # ---------------------------------------------------------------- what the handlers run
 
 
@@ -210,6 +234,7 @@ def turn_runner(settings: AgentSettings) -> TurnRunner:
         checkpointer=build_checkpointer(settings),
         context=context_window(settings),
         router=settings.router,
+        help_center=help_center(settings),
     )
     return TurnRunner(
         graph,

@@ -167,6 +167,24 @@ class ContextSettings(FieldGroup):
     router: Literal["keywords", "model"] = "keywords"
 
 
+class KnowledgeSettings(FieldGroup):
+    """Where the agent finds the help-center index (knowledge/source.py): the S3 object the ingest function writes,
+    when there is one, else a file (the index shipped in the package unless KNOWLEDGE_INDEX_PATH names another)."""
+
+    knowledge_bucket: str | None = None
+    knowledge_index_key: str = "index/help-center.sqlite"
+    knowledge_index_path: str | None = None
+    knowledge_check_seconds: NonNegativeInt = 60  # how often (at most) a warm agent asks whether the index changed
+
+
+class KnowledgeIngestSettings(FieldGroup):
+    """The ingest function: the articles under a prefix of the knowledge bucket, the index it writes beside them."""
+
+    knowledge_bucket: str
+    knowledge_articles_prefix: str = "articles/"
+    knowledge_index_key: str = "index/help-center.sqlite"
+
+
 class OrdersSettings(FieldGroup):
     """The orders table (the agent's tools; `make seed`)."""
 
@@ -237,8 +255,10 @@ class AgentSettings(
     AgentModelSettings,
     AgentDataSettings,
     ContextSettings,
+    KnowledgeSettings,
 ):
-    """The agent task: model, context budget, stores, checkpoints, streaming, and starting a queued next turn."""
+    """The agent task: model, context budget, stores, checkpoints, streaming, starting a queued next turn, and the
+    help center."""
 
 
 class ApiSettings(RateLimitedSettings, HandoffSettings):

@@ -59,6 +59,7 @@ from smart_support.agent.prompts import (
 )
 from smart_support.agent.state import SupportState, SupportStateUpdate
 from smart_support.agent.tools import build_toolsets
+from smart_support.knowledge.source import HelpCenter
 from smart_support.settings import AgentSettings, ContextSettings
 from smart_support.store.ports import OrderRepository, TicketRepository
 
@@ -88,6 +89,7 @@ def build_graph(
     checkpointer: BaseCheckpointSaver[Any] | None,
     context: ContextWindow | None = None,
     router: Router = "keywords",
+    help_center: HelpCenter | None = None,
 ) -> CompiledStateGraph[SupportState, None, SupportState, SupportState]:
     """Compile the supervisor + specialists graph over the given model, data stores and checkpointer.
 
@@ -96,7 +98,7 @@ def build_graph(
     them by `make eval`'s numbers.
     """
     context = context or ContextWindow()
-    toolsets = build_toolsets(orders, tickets)
+    toolsets = build_toolsets(orders, tickets, help_center)
 
     builder = StateGraph(SupportState)
     if router == "model":

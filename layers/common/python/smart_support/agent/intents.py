@@ -22,6 +22,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
 from smart_support.agent.context import OPERATOR_NAME, turn_starts
 from smart_support.agent.nodes import Specialist
+from smart_support.agent.prompts import OFFER_A_PERSON
 
 Intent = Literal[
     "escalate", "recall", "cancel", "refund", "change_address", "track", "status", "faq", "greeting", "unknown"
@@ -62,7 +63,8 @@ _RECALL = re.compile(
 # "the tracking number of the first order I asked about": a look-up of an order named long ago.
 _FIRST_ORDER = re.compile(r"\b(first|earliest) (order|one)\b", _I)
 _POLICY_QUESTION = re.compile(
-    r"\b(policy|policies|warranty|guarantee|how (do|does|long|can)|what (is|are) your|do you (accept|offer|ship))\b"
+    r"\b(policy|policies|warranty|guarantee|how (do|does|long|can)|what (is|are) your"
+    r"|do you (accept|offer|ship|deliver|sell|have|charge|take|price match))\b"
     r"|\b(política|politica|garantía|garantia|cómo puedo|como puedo|cuánto tarda|cuanto tarda|aceptan|"
     r"hacen envíos|envían)\b"
     r"|\b(richtlinie|garantie|gewährleistung|wie lange|wie kann|akzeptieren sie|nehmen sie|versenden sie|"
@@ -113,7 +115,10 @@ _STATUS = re.compile(
 )
 _FAQ = re.compile(
     r"\b(return|returns|returning|exchange|shipping|ship internationally|international|payment|pay|paypal|"
-    r"credit card|card|warranty|guarantee|policy|policies|how long|delivery times?)\b"
+    r"credit card|card|warranty|guarantee|policy|policies|how long|delivery times?|gift cards?|gift|sizes?|sizing|"
+    r"password|sign in|log ?in|account|privacy|personal data|my data|newsletter|unsubscribe|invoice|receipt|"
+    r"sales tax|promo|coupon|discount|price|pre-?order|back-?order|recycl\w*|packaging|support hours|"
+    r"opening hours|customs|duties)\b"
     r"|\b(devoluciones|envío|envíos|envio|envios|pago|pagar|tarjeta|garantía|garantia|internacional)\b"
     r"|\b(rückgabe|rücksendungen|versand|versandkosten|lieferzeit|zahlung|bezahlen|kreditkarte|garantie|"
     r"gewährleistung|ausland)\b",
@@ -126,11 +131,17 @@ _GREETING = re.compile(
 )
 # "my order" and nothing else: a question about an order, which one is still to be asked.
 _SOME_ORDER = re.compile(r"\b(my|an|the|this) order\b|\b(mi|el|un) pedido\b|\b(meine|die|eine) bestellung\b", _I)
+# "yes" to "want me to get a person?" (the answer to a question the help center does not cover) asks for one.
+_YES = re.compile(
+    r"^\W*(yes|yeah|yep|yup|sure|ok|okay|please|go ahead|do it|sí|si|claro|ja|gerne|bitte)\b(?!.*\b(no|not|don'?t)\b)",
+    _I,
+)
 _THANKS = re.compile(r"\b(thanks|thank you|thx|gracias|danke)\b", _I)
 # A filler that announces more ("one more thing"): answered, after the question, by asking what else.
 MORE = re.compile(r"\b(one more thing|another (question|thing)|something else|una cosa más|noch (eine|was))\b", _I)
 # Spanish and German help-center words -> the English words the help articles are indexed by.
 _TOPICS_IN_ENGLISH = (
+    (re.compile(r"\b(wie lange|cuánto tarda|cuanto tarda|cuánto tiempo|cuanto tiempo)\b", _I), "how long"),
     (re.compile(r"\b(devoluci\w+|devolver|rückgabe|rücksendung\w*|retoure\w*|zurückgeben)\b", _I), "return"),
     (re.compile(r"\b(reembolso\w*|rückerstattung\w*|erstattung\w*)\b", _I), "refund"),
     (re.compile(r"\b(internacional\w*|extranjero|canadá|ausland|international|kanada)\b", _I), "international"),
@@ -565,6 +576,10 @@ def _turn_requests(messages: Sequence[BaseMessage], starts: list[int], depth: in
     texts = human_texts(messages[_after_operator(messages, starts[-1]) :])
     items = [item for text in texts for item in _items(text)]
     requests = _merge(items)
+    if not requests and _accepts_offer(texts, messages):
+        before = human_texts(messages[: starts[-1]])
+        about = f"a question the help center does not answer: {before[-1]}" if before else "a person"
+        return [Request("escalate", text=texts[-1], message=f"Said yes to {about}"[:300])]
     answers = [item for item in items if item.implicit]
     if depth and answers and all(r.implicit for r in requests) and _asked_back(messages):
         earlier = [
@@ -583,6 +598,14 @@ def _turn_requests(messages: Sequence[BaseMessage], starts: list[int], depth: in
                 )
             return [continued]
     return requests
+
+
+def _accepts_offer(texts: Sequence[str], messages: Sequence[BaseMessage]) -> bool:
+    """Whether the turn is a short "yes" to the assistant's offer of a person."""
+    said = " ".join(texts)
+    return (
+        len(said.split()) <= 6 and bool(_YES.search(said)) and _last_ai_text(messages).rstrip().endswith(OFFER_A_PERSON)
+    )
 
 
 def _asked_back(messages: Sequence[BaseMessage]) -> bool:

@@ -547,10 +547,12 @@ def _write_answer(p: dict[str, Any]) -> str:
 
 
 def _faq_answer(p: dict[str, Any]) -> str:
-    results = p.get("results") or []
-    if not results:
-        return prompts.NO_ARTICLE
-    return str(results[0]["answer"])
+    """The best passage, quoted, with its article's title (the chat links the article under the answer)."""
+    articles = p.get("articles") or []
+    if not articles:
+        return prompts.DONT_KNOW
+    best = articles[0]
+    return f'{best["passage"]} (from our help article "{best["title"]}")'
 
 
 def _escalation_answer(p: dict[str, Any]) -> str:

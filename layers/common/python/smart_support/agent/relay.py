@@ -15,6 +15,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, Tool
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, GenerationChunk, LLMResult
 from langgraph.constants import TAG_NOSTREAM
 
+from smart_support.agent.citations import Citation, citations_in
 from smart_support.agent.handoff import announce_handoff
 from smart_support.agent.model_errors import is_transient
 from smart_support.agent.nodes import AGENT_NODES, HANDOFF_PREFIX, SPECIALISTS
@@ -69,12 +70,18 @@ class EventRelay:
     """Forwards one run's stream to the client (coalesced tokens, tool calls) and records its transcript entries."""
 
     def __init__(
-        self, channel: ThreadChannel, coalescer: TokenCoalescer, entries: list[TranscriptEntry], usage: ModelUsage
+        self,
+        channel: ThreadChannel,
+        coalescer: TokenCoalescer,
+        entries: list[TranscriptEntry],
+        usage: ModelUsage,
+        citations: list[Citation] | None = None,
     ) -> None:
         self.channel = channel
         self.coalescer = coalescer
         self.entries = entries
         self.usage = usage
+        self.citations = citations if citations is not None else []  # the help articles searched (agent/citations)
         self.interrupts: list[Any] = []
         self.tools: list[str] = []
         self.writes: dict[str, dict[str, Any]] = {}  # interrupt id -> what its gated write did (agent/tools.py)
@@ -134,6 +141,7 @@ class EventRelay:
             for message in update.get("messages", []) or []:
                 if isinstance(message, ToolMessage) and (done := write_result(message)):
                     self.writes[done["interrupt_id"]] = done
+            citations_in(update.get("messages", []) or [], into=self.citations)
             if node not in AGENT_NODES:
                 continue
             for message in update.get("messages", []) or []:

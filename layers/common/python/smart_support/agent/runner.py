@@ -15,6 +15,7 @@ from langchain_core.messages import HumanMessage
 from langgraph.types import Command
 
 from smart_support.agent.cancel import CancelWatch, RunStopped, record_cut
+from smart_support.agent.citations import Citation, turn_citations
 from smart_support.agent.handoff import handoff_messages
 from smart_support.agent.interrupts import interrupt_info, resume_command, within_approval_limit
 from smart_support.agent.next_turn import start_queued_turn
@@ -116,15 +117,23 @@ class TurnRunner:
         # A resumed run checks at once: `cancel` during an approval is what resumed it.
         watch = CancelWatch(self.sessions, turn.thread_id, turn.turn, check_now=task.task == "resume")
         usage = ModelUsage()
-        outcome = self._stream(graph_input, task, channel, entries, watch, usage, stop=task.task == "run")
+        citations: list[Citation] = []
+        outcome = self._stream(graph_input, task, channel, entries, watch, usage, citations, stop=task.task == "run")
         if watch.cancelled and task.task == "run":
             record_cut(self.graph, self.checkpoint_thread(turn), graph_input["messages"], entries)
 
         def refuse(command: Command[Any]) -> dict[str, Any]:
-            return self._stream(command, task, channel, entries, watch, usage, stop=False)
+            return self._stream(command, task, channel, entries, watch, usage, citations, stop=False)
 
         outcome = within_approval_limit(task, outcome, refuse, channel, entries)
-        return {**outcome, "usage": usage.as_dict()}
+        if task.task == "resume" and not outcome["interrupt"]:
+            citations = self._turn_citations(turn)  # the turn's searches ran before its approval, in another run
+        return {**outcome, "usage": usage.as_dict(), "citations": citations}
+
+    def _turn_citations(self, turn: TurnRequest) -> list[Citation]:
+        """The articles searched in the whole turn, from its checkpoint (one read, on a resumed turn's last run)."""
+        state = self.graph.get_state({"configurable": {"thread_id": self.checkpoint_thread(turn)}})
+        return turn_citations(list((state.values or {}).get("messages", [])))
 
     @staticmethod
     def checkpoint_thread(turn: TurnRequest) -> str:
@@ -139,10 +148,11 @@ class TurnRunner:
         entries: list[TranscriptEntry],
         watch: CancelWatch,
         usage: ModelUsage,
+        citations: list[Citation],
         stop: bool,
     ) -> dict[str, Any]:
         """Stream the graph to the client; once cancelled, send nothing more and (if `stop`) end the run."""
-        relay = EventRelay(channel, TokenCoalescer(channel, flush_ms=self.flush_ms), entries, usage)
+        relay = EventRelay(channel, TokenCoalescer(channel, flush_ms=self.flush_ms), entries, usage, citations)
 
         def cancelled() -> bool:
             if not watch.cancelled and watch.check():
@@ -214,7 +224,9 @@ class TurnRunner:
         idle = self.sessions.end_run(turn.thread_id, turn.turn, entries, counters, finished=True, now=now, run=run)
         # Not idle: messages were queued behind the turn (they make the next one), or the thread moved on.
         queued = None if idle else self.sessions.advance(turn.thread_id, turn.turn, now)
-        channel.send(message_complete_event(turn.thread_id, turn.turn, cancelled=cancelled))
+        channel.send(
+            message_complete_event(turn.thread_id, turn.turn, cancelled=cancelled, citations=outcome.get("citations"))
+        )
         if queued is not None:
             session, messages = queued
             start_queued_turn(

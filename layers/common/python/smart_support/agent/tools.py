@@ -18,7 +18,8 @@ from langchain_core.tools import BaseTool, InjectedToolCallId, tool
 from langgraph.prebuilt import InjectedState
 from langgraph.types import interrupt
 
-from smart_support.agent import knowledge
+from smart_support.agent import prompts
+from smart_support.knowledge.source import HelpCenter, shipped_help_center
 from smart_support.protocol.errors import SupportError
 from smart_support.store.orders import Order, OrderAction, OrderNotFound, OrderRuleViolation
 from smart_support.store.ports import OrderRepository, TicketRepository
@@ -121,8 +122,11 @@ def order_view(order: Order) -> dict[str, Any]:
     }
 
 
-def build_toolsets(orders: OrderRepository, tickets: TicketRepository) -> dict[str, list[BaseTool]]:
-    """The tools of each specialist, bound to the data stores."""
+def build_toolsets(
+    orders: OrderRepository, tickets: TicketRepository, help_center: HelpCenter | None = None
+) -> dict[str, list[BaseTool]]:
+    """The tools of each specialist, bound to the data stores and the help center (default: the shipped index)."""
+    help_center = help_center or shipped_help_center()
 
     @tool
     def get_order_status(order_id: OrderNumber, customer_id: CustomerId) -> str:
@@ -227,9 +231,12 @@ def build_toolsets(orders: OrderRepository, tickets: TicketRepository) -> dict[s
 
     @tool
     def search_faq(query: Annotated[str, "What the customer wants to know, in a few words"]) -> str:
-        """Search the help articles about returns, refunds, shipping, payment, warranty, cancellations and addresses."""
-        found = knowledge.search(query)
-        return dumps({"query": query, "results": [a.model_dump(include={"question", "answer"}) for a in found]})
+        """Search the shop's help center (returns, refunds, shipping, payment, warranty, order changes, gift cards,
+        sizes, account, privacy): the passages that answer, each with its article's title and URL."""
+        hits = help_center.search(query[:500])
+        if not hits:  # nothing covers it: the answer is "I don't know", never a guess
+            return dumps({"query": query, "articles": [], "answer": prompts.DONT_KNOW})
+        return dumps({"query": query, "articles": [{"title": h.title, "url": h.url, "passage": h.text} for h in hits]})
 
     @tool
     def escalate_to_human(

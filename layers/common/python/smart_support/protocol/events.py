@@ -33,9 +33,17 @@ def tool_call_event(thread_id: str, tool: str, args: Mapping[str, object], agent
     return event("tool_call", thread_id, tool=tool, args=args, agent=agent)
 
 
-def message_complete_event(thread_id: str, turn: int | None = None, cancelled: bool = False) -> dict[str, object]:
-    """Exactly one per turn, after its last token (`cancelled: true` when `cancel` ended it)."""
-    return event("message_complete", thread_id, turn=turn, cancelled=True if cancelled else None)
+def message_complete_event(
+    thread_id: str,
+    turn: int | None = None,
+    cancelled: bool = False,
+    citations: list[dict[str, str]] | None = None,
+) -> dict[str, object]:
+    """Exactly one per turn, after its last token (`cancelled: true` when `cancel` ended it; `citations`, the
+    help-center articles the turn searched, `[{title, url}]`, when there are any)."""
+    return event(
+        "message_complete", thread_id, turn=turn, cancelled=True if cancelled else None, citations=citations or None
+    )
 
 
 def status_event(thread_id: str, status: Status, **fields: object) -> dict[str, object]:
