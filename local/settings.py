@@ -6,6 +6,9 @@ Read from the environment as the functions read theirs (smart_support.settings: 
 
 from __future__ import annotations
 
+import ipaddress
+from typing import Any
+
 from pydantic import Field, model_validator
 
 from smart_support.settings import (
@@ -19,7 +22,18 @@ from smart_support.settings import (
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 LOCAL_AUTH_SECRET = "local-dev-secret-change-me-0123456789abcdef"  # the dev secret, by design: refused off loopback
+MIN_EXPOSED_SECRET_BYTES = 32  # off loopback: an HS256 secret as long as its hash (RFC 7518, 3.2)
 OPENAI_API_KEY_PARAMETER = "/smart-support/openai-api-key"  # where OPENAI_API_KEY is seeded unless one is named
+
+
+def is_loopback(host: str) -> bool:
+    """`localhost` or a loopback address (127.0.0.0/8, ::1)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name other than localhost
+        return False
 
 
 class LocalStackSettings(
@@ -49,13 +63,32 @@ class LocalStackSettings(
 
     allowed_origins: str = ""  # other browser origins (comma-separated) that may use the stack
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_anonymous_default_off_loopback(cls, data: Any) -> Any:
+        """Anonymous access defaults to on for loopback only (asked for beyond it, the check below refuses it)."""
+        if isinstance(data, dict) and not is_loopback(str(data.get("host", "127.0.0.1"))):
+            return {"allow_anonymous": False, **data}
+        return data
+
     @model_validator(mode="after")
-    def _no_default_secret_off_loopback(self) -> LocalStackSettings:
-        if self.host not in LOOPBACK_HOSTS and self.auth_secret == LOCAL_AUTH_SECRET:
-            raise ValueError(
-                f"HOST={self.host} exposes the stack beyond this machine: set AUTH_SECRET to a secret of your own"
-            )
+    def _guarded_off_loopback(self) -> LocalStackSettings:
+        """Off loopback: a secret of its own of at least 32 bytes, and no anonymous access (docs/security.md)."""
+        if self.on_loopback:
+            return self
+        exposed = f"HOST={self.host} exposes the stack beyond this machine"
+        if self.auth_secret == LOCAL_AUTH_SECRET:
+            raise ValueError(f"{exposed}: set AUTH_SECRET to a secret of your own")
+        if len(self.auth_secret.encode()) < MIN_EXPOSED_SECRET_BYTES:
+            raise ValueError(f"{exposed}: AUTH_SECRET must be at least {MIN_EXPOSED_SECRET_BYTES} bytes long")
+        if self.allow_anonymous:
+            raise ValueError(f"{exposed}: ALLOW_ANONYMOUS=true would let anyone on the network in; unset it")
         return self
+
+    @property
+    def on_loopback(self) -> bool:
+        """Whether the stack listens on this machine only (HOST a loopback name or address)."""
+        return is_loopback(self.host)
 
     @property
     def base_url(self) -> str:
@@ -89,4 +122,4 @@ class LocalStackSettings(
         }
 
 
-__all__ = ["LOCAL_AUTH_SECRET", "LOOPBACK_HOSTS", "LocalStackSettings"]
+__all__ = ["LOCAL_AUTH_SECRET", "LOOPBACK_HOSTS", "MIN_EXPOSED_SECRET_BYTES", "LocalStackSettings"]

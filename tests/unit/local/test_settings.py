@@ -64,3 +64,44 @@ def test_the_local_stack_refuses_to_leave_loopback_with_the_dev_secret(environme
     assert "HOST=0.0.0.0 exposes the stack beyond this machine: set AUTH_SECRET" in str(error.value)
     environment(AUTH_SECRET="s" * 32)
     assert load_settings(LocalStackSettings).host == "0.0.0.0"
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.20", "::"])
+def test_off_loopback_a_secret_shorter_than_32_bytes_is_refused(environment, host):
+    # Given HOST beyond this machine and a secret of 31 bytes (é is two)
+    environment(HOST=host, AUTH_SECRET="é" + "s" * 29)
+
+    # When the local stack loads its settings
+    with pytest.raises(InvalidSettings) as error:
+        load_settings(LocalStackSettings)
+
+    # Then it refuses, naming both settings
+    assert f"HOST={host}" in str(error.value) and "AUTH_SECRET" in str(error.value) and "32 bytes" in str(error.value)
+
+
+def test_off_loopback_anonymous_access_is_off_and_asking_for_it_is_refused(environment):
+    # Given HOST beyond this machine with a secret of 32 bytes, anonymous access left at its default
+    environment(HOST="0.0.0.0", AUTH_SECRET="s" * 32)
+
+    # When the local stack loads its settings
+    settings = load_settings(LocalStackSettings)
+
+    # Then it starts with anonymous access off
+    assert (settings.host, settings.allow_anonymous) == ("0.0.0.0", False)
+    assert settings.template_parameters("local")["AllowAnonymous"] == "false"
+
+    # And asking for anonymous access there is refused, naming both settings
+    environment(ALLOW_ANONYMOUS="true")
+    with pytest.raises(InvalidSettings) as error:
+        load_settings(LocalStackSettings)
+    assert "HOST=0.0.0.0" in str(error.value) and "ALLOW_ANONYMOUS" in str(error.value)
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::1", "127.0.0.2"])
+def test_on_loopback_any_secret_and_anonymous_access_are_allowed(environment, host):
+    # Given HOST on this machine, a short secret and anonymous access asked for
+    environment(HOST=host, AUTH_SECRET="a", ALLOW_ANONYMOUS="true")
+
+    # When the local stack loads its settings, then it keeps both
+    settings = load_settings(LocalStackSettings)
+    assert (settings.auth_secret, settings.allow_anonymous) == ("a", True)
