@@ -49,8 +49,10 @@ class LocalStack:
     def __init__(self, config: LocalStackSettings, *, quiet: bool = False) -> None:
         self.config = config
         self.template = load_template()
-        self.log = RequestLog(quiet)  # quiet: no per-request lines (local.inprocess)
-        self.invoke_key = secrets.token_urlsafe(24)  # the state machine's Lambda calls carry it (local.gate)
+        # quiet: no per-request lines (local.inprocess); a connection id is an address to post to: DEBUG only
+        self.log = RequestLog(quiet, connection_ids=config.log_level.upper() == "DEBUG")
+        # the functions' and the state machine's calls to the Invoke and @connections APIs carry it (local.gate)
+        self.invoke_key = secrets.token_urlsafe(24)
         self.state_machine = StateMachine(self.template)
         self.state_machine_arn = ""
         self.pages = SitePages(self.template)
@@ -114,7 +116,7 @@ class LocalStack:
         self.lambdas = LambdaService(self.functions, self.invoke_key, self.log)
         self._running.callback(self.lambdas.shutdown)
         self.websocket = WebSocketApi(cfg, self.template, self.lambdas, self.log)
-        self.connections_api = ConnectionsApi(self.websocket.clients)
+        self.connections_api = ConnectionsApi(self.websocket.clients, self.invoke_key)
         self.http_api = apigw_http.HttpApi(cfg, self.template, self.lambdas, self.log)
 
         # the in-process answers are consulted after the gate (IAM, LOCAL_FAULTS), which is installed next

@@ -41,6 +41,7 @@ class Connection:
     user_agent: str
     connected_at: float
     authorizer: dict[str, Any]  # the $connect authorizer's context, on every route's event
+    serial: int  # how the log names it (the id only at DEBUG)
     last_active: float = field(default_factory=time.time)
     routing: set[asyncio.Task[None]] = field(default_factory=set)  # frames being routed (asyncio keeps weak refs)
 
@@ -51,6 +52,7 @@ class Clients:
 
     open: dict[str, Connection] = field(default_factory=dict)
     frames_out: int = 0
+    opened: int = 0  # handshakes so far (each connection's serial)
 
     async def send(self, conn: Connection, text: str) -> None:
         """One frame to a client."""
@@ -134,6 +136,7 @@ class WebSocketApi:
         if not self.config.allows_origin(request.headers.get("Origin")):
             # A page on another site must not open a chat as whoever is signed in here (cross-site WebSocket).
             return web.json_response({"message": "Forbidden"}, status=403)
+        self.clients.opened += 1
         conn = Connection(
             _new_connection_id(),
             web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES, heartbeat=None),
@@ -141,6 +144,7 @@ class WebSocketApi:
             request.headers.get("User-Agent", ""),
             time.time(),
             {},
+            self.clients.opened,
         )
         refused = await self._connect(conn, request)
         if refused is not None:
@@ -148,7 +152,7 @@ class WebSocketApi:
         await conn.ws.prepare(request)
         conn.last_active = time.time()
         self.clients.open[conn.connection_id] = conn
-        self.log.ws(conn.connection_id, "$connect", f"principal={conn.authorizer.get('sub', '-')}")
+        self.log.ws(conn.serial, conn.connection_id, "$connect", f"principal={conn.authorizer.get('sub', '-')}")
         reason, code = "Client closed", 1000
         try:
             reason, code = await self._receive(conn)
@@ -175,11 +179,11 @@ class WebSocketApi:
             }
             result, error = await self.lambdas.invoke(route.authorizer, auth_event)
             if error:
-                self.log.ws(conn.connection_id, "$connect", "refused 401")
+                self.log.ws(conn.serial, conn.connection_id, "$connect", "refused 401")
                 return web.json_response({"message": "Unauthorized"}, status=401)
             statements = result.get("policyDocument", {}).get("Statement", [])
             if not statements or any(s.get("Effect") != "Allow" for s in statements):
-                self.log.ws(conn.connection_id, "$connect", "refused 403")
+                self.log.ws(conn.serial, conn.connection_id, "$connect", "refused 403")
                 return web.json_response({"message": "Forbidden"}, status=403)
             conn.authorizer = {**result.get("context", {}), "principalId": result.get("principalId")}
         connect_event = {
@@ -195,7 +199,7 @@ class WebSocketApi:
         result, error = await self.lambdas.invoke(route.function, connect_event)
         status = 500 if error else int((result or {}).get("statusCode", 200))
         if status >= 300:
-            self.log.ws(conn.connection_id, "$connect", f"refused {status}")
+            self.log.ws(conn.serial, conn.connection_id, "$connect", f"refused {status}")
             return web.json_response({"message": "Forbidden"}, status=403 if status < 500 else 500)
         return None
 
@@ -231,7 +235,7 @@ class WebSocketApi:
             },
         }
         await self.lambdas.invoke(self.routes["$disconnect"].function, disconnect_event)
-        self.log.ws(conn.connection_id, "$disconnect", reason)
+        self.log.ws(conn.serial, conn.connection_id, "$disconnect", reason)
 
     def _select_route(self, body: str) -> str:
         try:
@@ -274,7 +278,8 @@ class WebSocketApi:
                 else "ok"
             )
         )
-        self.log.ws(conn.connection_id, route_key, f"{outcome} {(time.monotonic() - started) * 1000:.0f} ms")
+        elapsed_ms = (time.monotonic() - started) * 1000
+        self.log.ws(conn.serial, conn.connection_id, route_key, f"{outcome} {elapsed_ms:.0f} ms")
         if reply is not None and not conn.ws.closed:
             await self.clients.send(conn, reply)
 
