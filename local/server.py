@@ -21,7 +21,8 @@ import sys
 import time
 from typing import TypeVar
 
-from aiohttp import web
+from aiohttp import hdrs, web
+from aiohttp.typedefs import Handler
 
 from local import gate
 from local.faults import FaultPlan, parse_faults
@@ -55,7 +56,7 @@ class LocalStack:
         self.invoke_key = secrets.token_urlsafe(24)
         self.state_machine = StateMachine(self.template)
         self.state_machine_arn = ""
-        self.pages = SitePages(self.template)
+        self.pages = SitePages(self.template, config)
         self.functions: FunctionRegistry
         self.lambdas: LambdaService
         self.websocket: WebSocketApi
@@ -191,9 +192,16 @@ class LocalStack:
     async def _serving(self, _: web.Application) -> None:
         self.connections_in_process.loop = asyncio.get_running_loop()
 
+    @web.middleware
+    async def _known_host_only(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Every route answers only requests naming this stack in their Host (settings.allows_host: DNS rebinding)."""
+        if not self.config.allows_host(request.headers.get(hdrs.HOST)):
+            return web.json_response({"message": "Forbidden"}, status=403)
+        return await handler(request)
+
     def application(self) -> web.Application:
         """The aiohttp app with every route."""
-        app = web.Application(client_max_size=apigw_http.MAX_PAYLOAD)
+        app = web.Application(client_max_size=apigw_http.MAX_PAYLOAD, middlewares=[self._known_host_only])
         app.on_startup.append(self._serving)
         app.router.add_get("/ws", self.websocket.handle_ws)
         app.router.add_route("*", CONNECTIONS_PATH, self.connections_api.handle_connection_api)
@@ -237,7 +245,7 @@ def main() -> None:
             f"  All state (DynamoDB, Step Functions, SSM) lives in memory and is gone when this process stops.\n"
             f"  web chat         {config.base_url}/\n"
             f"  operator console {config.base_url}/console\n"
-            f"  WebSocket        ws://{config.host}:{config.port}/ws\n"
+            f"  WebSocket        ws://{config.authority}/ws\n"
             f"  HTTP API         {config.base_url}/api/v1  (docs: {config.base_url}/api/v1/docs)\n"
             f"  Ctrl-C stops it",
             flush=True,

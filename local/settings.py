@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import Field, model_validator
 
@@ -20,7 +21,8 @@ from smart_support.settings import (
     SessionSettings,
 )
 
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")  # the names a request's Host may always use (DNS rebinding)
+WILDCARD_HOSTS = ("0.0.0.0", "::")  # every interface: reached on 127.0.0.1 from this machine, never a Host name
 LOCAL_AUTH_SECRET = "local-dev-secret-change-me-0123456789abcdef"  # the dev secret, by design: refused off loopback
 MIN_EXPOSED_SECRET_BYTES = 32  # off loopback: an HS256 secret as long as its hash (RFC 7518, 3.2)
 OPENAI_API_KEY_PARAMETER = "/smart-support/openai-api-key"  # where OPENAI_API_KEY is seeded unless one is named
@@ -91,13 +93,35 @@ class LocalStackSettings(
         return is_loopback(self.host)
 
     @property
+    def authority(self) -> str:
+        """host:port as this stack's URLs name it (a wildcard HOST as 127.0.0.1, an IPv6 address in brackets)."""
+        host = "127.0.0.1" if self.host in WILDCARD_HOSTS else self.host
+        return f"[{host}]:{self.port}" if ":" in host else f"{host}:{self.port}"
+
+    @property
     def base_url(self) -> str:
         """http://host:port"""
-        return f"http://{self.host}:{self.port}"
+        return f"http://{self.authority}"
+
+    def host_names(self) -> set[str]:
+        """The names a request's Host may use: the loopback ones and the configured HOST (not a wildcard)."""
+        return {*LOOPBACK_HOSTS, self.host.lower()} - set(WILDCARD_HOSTS)
+
+    def allows_host(self, host: str | None) -> bool:
+        """A request's Host header names this stack: one of `host_names`, with this stack's port if it gives one.
+        A page on a name an attacker pointed at this machine (DNS rebinding) sends its own name, and is refused."""
+        if not host or "@" in host or "/" in host:
+            return False
+        try:
+            parts = urlsplit(f"//{host}")
+            port = parts.port
+        except ValueError:  # a malformed port or address
+            return False
+        return parts.hostname in self.host_names() and port in (None, self.port)
 
     def origins(self) -> set[str]:
         """Browser origins allowed to open the WebSocket and read the HTTP API: the stack's own, plus the list."""
-        own = {f"http://{host}:{self.port}" for host in {self.host, "127.0.0.1", "localhost"}}
+        own = {f"http://{name}:{self.port}" for name in {self.authority.rsplit(":", 1)[0], "127.0.0.1", "localhost"}}
         return own | {o.strip().rstrip("/") for o in self.allowed_origins.split(",") if o.strip()}
 
     def allows_origin(self, origin: str | None) -> bool:
@@ -122,4 +146,4 @@ class LocalStackSettings(
         }
 
 
-__all__ = ["LOCAL_AUTH_SECRET", "LOOPBACK_HOSTS", "MIN_EXPOSED_SECRET_BYTES", "LocalStackSettings"]
+__all__ = ["LOCAL_AUTH_SECRET", "LOOPBACK_HOSTS", "MIN_EXPOSED_SECRET_BYTES", "WILDCARD_HOSTS", "LocalStackSettings"]

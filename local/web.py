@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from deploy.site import site_config
+from local.settings import LocalStackSettings
 from local.template import ROOT, resources_of_type
 
 WEB_DIR = ROOT / "web"
@@ -65,15 +66,14 @@ def local_site_config(host: str) -> dict[str, str]:
 
 
 class SitePages:
-    """The pages and config.json, each with the headers CloudFront adds in AWS."""
+    """The pages and config.json, each with the headers CloudFront adds in AWS. Their URLs name the configured host
+    and port, never a request's Host header (which a DNS-rebinding page chooses)."""
 
-    def __init__(self, template: dict[str, Any]) -> None:
+    def __init__(self, template: dict[str, Any], config: LocalStackSettings) -> None:
         self.template = template
-
-    def _page_headers(self, request: web.Request) -> dict[str, str]:
-        """What CloudFront adds to every page in AWS (the template's headers policy), with this stack's origins."""
-        return {
-            **security_headers(self.template, f"ws://{request.host}", f"http://{request.host}"),
+        self.config = config
+        self.headers = {
+            **security_headers(template, f"ws://{config.authority}", f"http://{config.authority}"),
             "Cache-Control": "no-store",
         }
 
@@ -84,12 +84,12 @@ class SitePages:
             name = "console.html"
         path = (WEB_DIR / name).resolve()
         if WEB_DIR.resolve() not in path.parents or not path.is_file():
-            raise web.HTTPNotFound(headers=self._page_headers(request))
-        return web.FileResponse(path, headers=self._page_headers(request))
+            raise web.HTTPNotFound(headers=self.headers)
+        return web.FileResponse(path, headers=self.headers)
 
-    async def handle_site_config(self, request: web.Request) -> web.Response:
+    async def handle_site_config(self, _: web.Request) -> web.Response:
         """/config.json beside the pages (make deploy writes it from the stack outputs): this stack's own URLs."""
-        return web.json_response(local_site_config(request.host), headers=self._page_headers(request))
+        return web.json_response(local_site_config(self.config.authority), headers=self.headers)
 
 
 __all__ = ["SitePages", "local_site_config", "security_headers"]

@@ -1,6 +1,7 @@
 """The local stack's exposure: the invoke endpoint, foreign browser origins, CORS, and binding beyond loopback
 (docs/security.md, "The local stack's own guards")."""
 
+import json
 import os
 import subprocess
 import sys
@@ -113,3 +114,55 @@ def test_binding_beyond_loopback_turns_anonymous_access_off(beyond_loopback):
     with beyond_loopback.ws(beyond_loopback.token("c-beyond")) as client:
         client.send({"type": "ping"})
         assert client.recv()["type"] == "pong"
+
+
+REBOUND = "rebind.evil.example"  # a name whose DNS an attacker pointed at 127.0.0.1 (DNS rebinding)
+EVERY_ROUTE = [
+    ("GET", "/"),
+    ("GET", "/console"),
+    ("GET", "/config.json"),
+    ("GET", "/static/chat.js"),
+    ("GET", "/api/v1/health"),
+    ("GET", "/api/v1/sessions"),
+    ("GET", "/local/api/v1/sessions"),
+    ("GET", "/_local/stats"),
+    ("GET", "/_local/executions?prefix=t"),
+    ("GET", "/ws"),
+    ("POST", "/local/@connections/abc%3D"),
+    ("POST", "/2015-03-31/functions/AgentFunction/invocations"),
+]
+
+
+def test_requests_naming_another_host_are_refused_on_every_route(exposed):
+    # Given a page on a rebound name (or any client) sending the stack a Host that is not its own
+    for host in (
+        f"{REBOUND}:{exposed.port}",
+        REBOUND,
+        f"localhost.{REBOUND}:{exposed.port}",
+        f"localhost:{exposed.port + 1}",
+    ):
+        for method, path in EVERY_ROUTE:
+            # When it calls any route
+            status, _ = request(f"{exposed.base}{path}", method, {"Host": host}, b"{}" if method == "POST" else None)
+
+            # Then it is refused before anything runs
+            assert status == 403, (host, path)
+
+
+def test_loopback_names_with_the_stacks_port_are_served(exposed):
+    for host in (f"localhost:{exposed.port}", f"127.0.0.1:{exposed.port}", f"[::1]:{exposed.port}", "localhost"):
+        for path in ("/api/v1/health", "/_local/stats", "/config.json", "/"):
+            assert request(f"{exposed.base}{path}", headers={"Host": host})[0] == 200, (host, path)
+
+
+def test_config_json_and_the_pages_name_the_configured_host_not_the_requests(exposed):
+    # Given a page asked for under another loopback name than the one the stack is configured with
+    url = f"{exposed.base}/config.json"
+    req = urllib.request.Request(url, headers={"Host": f"localhost:{exposed.port}"})
+    with urllib.request.urlopen(req, timeout=10) as response:
+        config, csp = json.loads(response.read()), response.headers["Content-Security-Policy"]
+
+    # Then config.json and the content security policy name the configured host and port, never the Host header
+    own = f"127.0.0.1:{exposed.port}"
+    assert (config["wsUrl"], config["apiUrl"]) == (f"ws://{own}/ws", f"http://{own}/api/v1")
+    assert f"ws://{own}" in csp and f"http://{own}" in csp and "localhost" not in csp

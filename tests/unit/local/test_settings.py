@@ -105,3 +105,39 @@ def test_on_loopback_any_secret_and_anonymous_access_are_allowed(environment, ho
     # When the local stack loads its settings, then it keeps both
     settings = load_settings(LocalStackSettings)
     assert (settings.auth_secret, settings.allow_anonymous) == ("a", True)
+
+
+@pytest.mark.parametrize(
+    ("host", "header", "allowed"),
+    [
+        ("127.0.0.1", "127.0.0.1:3000", True),
+        ("127.0.0.1", "LOCALHOST:3000", True),
+        ("127.0.0.1", "[::1]:3000", True),
+        ("127.0.0.1", "localhost", True),
+        ("127.0.0.1", "localhost:3001", False),
+        ("127.0.0.1", "localhost:abc", False),
+        ("127.0.0.1", "rebind.evil.example:3000", False),
+        ("127.0.0.1", "evil@localhost:3000", False),
+        ("127.0.0.1", "", False),
+        ("0.0.0.0", "0.0.0.0:3000", False),
+        ("0.0.0.0", "localhost:3000", True),
+        ("192.168.1.20", "192.168.1.20:3000", True),
+        ("devbox.lan", "DevBox.lan:3000", True),
+    ],
+)
+def test_a_requests_host_must_name_this_stack(environment, host, header, allowed):
+    # Given a stack on HOST (beyond loopback with a secret of its own)
+    environment(HOST=host, AUTH_SECRET="s" * 32)
+    settings = load_settings(LocalStackSettings)
+
+    # When a request names `header` as its Host, then only loopback names and the configured host are allowed
+    assert settings.allows_host(header) is allowed
+
+
+@pytest.mark.parametrize(
+    ("host", "base_url"),
+    [("127.0.0.1", "http://127.0.0.1:3000"), ("0.0.0.0", "http://127.0.0.1:3000"), ("::1", "http://[::1]:3000")],
+)
+def test_the_stacks_urls_name_a_host_its_clients_can_reach(environment, host, base_url):
+    environment(HOST=host, AUTH_SECRET="s" * 32)
+    assert load_settings(LocalStackSettings).base_url == base_url
