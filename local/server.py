@@ -27,6 +27,7 @@ from aiohttp.typedefs import Handler
 from local import gate
 from local.faults import FaultPlan, parse_faults
 from local.gate import Checker, Gate
+from local.guests import GUEST_PATH, Guests
 from local.lambdas import FunctionRegistry, load_functions
 from local.request_log import RequestLog
 from local.services import apigw_http
@@ -40,6 +41,7 @@ from local.template import REGION, LocalResolver, create_tables, load_template
 from local.ttl import TtlSweeper
 from local.web import SitePages
 from smart_support.settings import InvalidSettings, load_settings
+from smart_support.store.orders import OrderStore
 
 C = TypeVar("C", bound=Checker)
 
@@ -59,6 +61,7 @@ class LocalStack:
         self.pages = SitePages(self.template, config)
         self.functions: FunctionRegistry
         self.lambdas: LambdaService
+        self.guests: Guests
         self.websocket: WebSocketApi
         self.connections_api: ConnectionsApi
         self.connections_in_process: ConnectionsInProcess
@@ -116,7 +119,8 @@ class LocalStack:
         self.functions = load_functions(self.template, resolver)
         self.lambdas = LambdaService(self.functions, self.invoke_key, self.log)
         self._running.callback(self.lambdas.shutdown)
-        self.websocket = WebSocketApi(cfg, self.template, self.lambdas, self.log)
+        self.guests = Guests(cfg)
+        self.websocket = WebSocketApi(cfg, self.template, self.lambdas, self.log, self.guests.first_use)
         self.connections_api = ConnectionsApi(self.websocket.clients, self.invoke_key)
         self.http_api = apigw_http.HttpApi(cfg, self.template, self.lambdas, self.log)
 
@@ -151,10 +155,12 @@ class LocalStack:
             POWERTOOLS_LOG_LEVEL=cfg.log_level,
         )
         os.environ.update(merged)  # one process: every function sees the same (non-conflicting) settings
-        if cfg.seed_demo_data:
+        if cfg.seed_demo_data:  # for demo-customer now, for each guest on its first connection (local.guests)
             from smart_support.store.demo_data import seed_orders
 
-            seed_orders(boto3.client("dynamodb", region_name=REGION), merged["ORDERS_TABLE"])
+            dynamodb = boto3.client("dynamodb", region_name=REGION)
+            seed_orders(dynamodb, merged["ORDERS_TABLE"])
+            self.guests.orders = OrderStore(merged["ORDERS_TABLE"], dynamodb=dynamodb)
         for function in self.functions.functions.values():
             try:
                 function.load()
@@ -214,6 +220,7 @@ class LocalStack:
         app.router.add_get("/console", self.pages.handle_static)
         app.router.add_get("/static/{name:.+}", self.pages.handle_static)
         app.router.add_get("/config.json", self.pages.handle_site_config)
+        app.router.add_post(GUEST_PATH, self.guests.handle_guest)
         return app
 
 
@@ -243,7 +250,7 @@ def main() -> None:
             f"  strict like AWS: each function's calls checked against its role from the SAM-translated template;\n"
             f"  DynamoDB atomic per item (transactions can conflict); TTL sweep every {config.ttl_sweep_seconds:g} s\n"
             f"  All state (DynamoDB, Step Functions, SSM) lives in memory and is gone when this process stops.\n"
-            f"  web chat         {config.base_url}/\n"
+            f"  web chat         {config.base_url}/  (each browser a guest of its own: {config.allow_anonymous})\n"
             f"  operator console {config.base_url}/console\n"
             f"  WebSocket        ws://{config.authority}/ws\n"
             f"  HTTP API         {config.base_url}/api/v1  (docs: {config.base_url}/api/v1/docs)\n"

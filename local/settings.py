@@ -45,7 +45,8 @@ class LocalStackSettings(
 
     host: str = "127.0.0.1"
     port: int = Field(3000, ge=0, le=65535)
-    allow_anonymous: bool = True
+    allow_anonymous: bool = True  # tokenless calls act as demo-customer; each browser gets a guest (local.guests)
+    guest_token_ttl_seconds: int = Field(3600, gt=0, le=24 * 3600)  # a guest token's life (the page renews it)
     auth_secret: str = Field(LOCAL_AUTH_SECRET, repr=False)
     log_level: str = "WARNING"
     seed_demo_data: bool = True

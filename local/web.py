@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from deploy.site import site_config
+from local.guests import GUEST_PATH
 from local.settings import LocalStackSettings
 from local.template import ROOT, resources_of_type
 
@@ -60,9 +61,11 @@ def security_headers(template: dict[str, Any], ws_origin: str, api_origin: str) 
     return headers
 
 
-def local_site_config(host: str) -> dict[str, str]:
-    """config.json for pages served by the local stack at `host` (host:port): its own WebSocket and HTTP API."""
-    return site_config(f"ws://{host}/ws", f"http://{host}/api/v1")
+def local_site_config(host: str, guests: bool) -> dict[str, str]:
+    """config.json for pages served by the local stack at `host` (host:port): its own WebSocket and HTTP API, and
+    with anonymous access on, where a page without a token gets a guest token of its own (same origin: local.guests)."""
+    config = site_config(f"ws://{host}/ws", f"http://{host}/api/v1")
+    return {**config, "guestUrl": GUEST_PATH} if guests else config
 
 
 class SitePages:
@@ -89,7 +92,8 @@ class SitePages:
 
     async def handle_site_config(self, _: web.Request) -> web.Response:
         """/config.json beside the pages (make deploy writes it from the stack outputs): this stack's own URLs."""
-        return web.json_response(local_site_config(self.config.authority), headers=self.headers)
+        config = local_site_config(self.config.authority, self.config.allow_anonymous)
+        return web.json_response(config, headers=self.headers)
 
 
 __all__ = ["SitePages", "local_site_config", "security_headers"]

@@ -16,6 +16,7 @@ import re
 import secrets
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,13 +107,19 @@ class WebSocketApi:
     """The WebSocket API: connections in, routes to the functions, route responses out."""
 
     def __init__(
-        self, config: LocalStackSettings, template: dict[str, Any], lambdas: LambdaService, log: RequestLog
+        self,
+        config: LocalStackSettings,
+        template: dict[str, Any],
+        lambdas: LambdaService,
+        log: RequestLog,
+        admitted: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         self.config = config
         self.routes = websocket_routes(template)
         self.lambdas = lambdas
         self.log = log
         self.clients = Clients()
+        self.admitted = admitted  # told each principal the authorizer let in, before $connect (local.guests)
 
     def _request_context(self, route_key: str, event_type: str, conn: Connection) -> dict[str, Any]:
         return {
@@ -186,6 +193,8 @@ class WebSocketApi:
                 self.log.ws(conn.serial, conn.connection_id, "$connect", "refused 403")
                 return web.json_response({"message": "Forbidden"}, status=403)
             conn.authorizer = {**result.get("context", {}), "principalId": result.get("principalId")}
+            if self.admitted is not None:
+                await self.admitted(str(conn.authorizer.get("sub", "")))
         connect_event = {
             "headers": headers,
             "multiValueHeaders": {k: [v] for k, v in headers.items()},
