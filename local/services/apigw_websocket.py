@@ -247,9 +247,11 @@ class WebSocketApi:
         self.log.ws(conn.serial, conn.connection_id, "$disconnect", reason)
 
     def _select_route(self, body: str) -> str:
+        # API Gateway calls $default when the route selection expression cannot be evaluated against the message
+        # (not JSON, or JSON nested too deep to parse here): its function answers invalid_json.
         try:
             data = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             return "$default"
         key = data.get("type") if isinstance(data, dict) else None
         if isinstance(key, str) and key in self.routes and not key.startswith("$"):

@@ -110,3 +110,21 @@ def test_a_body_nested_thousands_deep_is_a_400_not_a_500(limited):
     assert json.loads(refused.value.read())["error"]["code"] == "invalid_json"
     # And the same caller's next request is served as usual
     assert limited.http("GET", "/api/v1/approvals", operator)[0] == 200
+
+
+def test_a_frame_nested_twelve_thousand_deep_gets_invalid_json_and_the_connection_stays(limited):
+    # Given a 24 KB frame nested 12,000 deep (under the 32 KB frame limit): too deep for a route to be selected
+    deep = "[" * 12_000 + "]" * 12_000
+    with limited.ws(limited.token("c-deep")) as client:
+        # When it is sent, as an array and inside an object
+        for frame in (deep, '{"type": "message", "content": ' + deep + "}"):
+            client.send(frame)
+
+            # Then the answer is invalid_json, not silence
+            reply = client.recv(timeout=10)
+            assert reply["type"] == "error" and reply["code"] == "invalid_json", reply
+            assert "Invalid JSON" in reply["message"]
+
+        # And the connection is still usable
+        client.send({"type": "ping"})
+        assert client.recv() == {"type": "pong"}
