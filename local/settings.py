@@ -47,6 +47,8 @@ class LocalStackSettings(
     port: int = Field(3000, ge=0, le=65535)
     allow_anonymous: bool = True  # tokenless calls act as demo-customer; each browser gets a guest (local.guests)
     guest_token_ttl_seconds: int = Field(3600, gt=0, le=24 * 3600)  # a guest token's life (the page renews it)
+    # API Gateway closes a WebSocket after 2 hours, however busy; tests may make it shorter, never longer
+    websocket_max_connection_seconds: float = Field(2 * 3600, gt=0, le=2 * 3600)
     auth_secret: str = Field(LOCAL_AUTH_SECRET, repr=False)
     log_level: str = "WARNING"
     seed_demo_data: bool = True

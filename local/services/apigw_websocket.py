@@ -2,9 +2,9 @@
 
 The `$connect` REQUEST authorizer (its error → 401, a Deny → 403), the authorizer's context on every route, route
 selection by `$request.body.type` among the template's routes, route responses for two-way routes, `$disconnect`
-with its status and reason, a 10-minute idle timeout, 128 KB messages. A handshake from a browser origin other
-than the stack's own (or ALLOWED_ORIGINS) gets 403. The open connections are what the @connections API
-(apigw_connections) posts to.
+with its status and reason, a 10-minute idle timeout and a 2-hour connection limit (WEBSOCKET_MAX_CONNECTION_SECONDS),
+128 KB messages. A handshake from a browser origin other than the stack's own (or ALLOWED_ORIGINS) gets 403. The open
+connections are what the @connections API (apigw_connections) posts to.
 """
 
 from __future__ import annotations
@@ -29,6 +29,9 @@ from local.settings import LocalStackSettings
 from local.template import ACCOUNT_ID, REGION, resources_of_type
 
 IDLE_TIMEOUT_SECONDS = 600
+# API Gateway closes with 1001 when a client is idle for 10 minutes or reaches the 2-hour connection lifetime
+# ("Overview of WebSocket APIs in API Gateway", status codes; docs/local-stack.md)
+GOING_AWAY = 1001
 _FUNCTION_OF_URI = re.compile(r"functions/\$\{(\w+)\.Arn\}")
 
 
@@ -213,13 +216,21 @@ class WebSocketApi:
         return None
 
     async def _receive(self, conn: Connection) -> tuple[str, int]:
-        """Route each frame the client sends until it leaves: why it left, and the close code."""
+        """Route each frame the client sends until it leaves, is idle for 10 minutes or has been connected for the
+        maximum duration (2 hours): why it ended, and the close code (API Gateway's 1001 for both limits)."""
+        ends_at = conn.connected_at + self.config.websocket_max_connection_seconds
         while True:
+            left = ends_at - time.time()
+            if left <= 0:
+                await conn.ws.close(code=GOING_AWAY, message=b"Going away")
+                return "Connection duration exceeded", GOING_AWAY
             try:
-                msg = await conn.ws.receive(timeout=IDLE_TIMEOUT_SECONDS)
+                msg = await conn.ws.receive(timeout=min(IDLE_TIMEOUT_SECONDS, left))
             except TimeoutError:
-                await conn.ws.close(code=1001, message=b"Going away")
-                return "Idle timeout", 1001
+                if time.time() >= ends_at:
+                    continue
+                await conn.ws.close(code=GOING_AWAY, message=b"Going away")
+                return "Idle timeout", GOING_AWAY
             if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
                 conn.last_active = time.time()
                 body = msg.data if isinstance(msg.data, str) else msg.data.decode("utf-8", "replace")

@@ -141,3 +141,16 @@ def test_a_requests_host_must_name_this_stack(environment, host, header, allowed
 def test_the_stacks_urls_name_a_host_its_clients_can_reach(environment, host, base_url):
     environment(HOST=host, AUTH_SECRET="s" * 32)
     assert load_settings(LocalStackSettings).base_url == base_url
+
+
+def test_websocket_connections_may_be_made_shorter_lived_than_api_gateways_never_longer(environment):
+    # Given the default, a test's 2 seconds, and more than API Gateway's 2 hours
+    assert load_settings(LocalStackSettings).websocket_max_connection_seconds == 7200
+    environment(WEBSOCKET_MAX_CONNECTION_SECONDS="2")
+    assert load_settings(LocalStackSettings).websocket_max_connection_seconds == 2
+
+    # Then a longer one is refused, naming the variable
+    environment(WEBSOCKET_MAX_CONNECTION_SECONDS="7201")
+    with pytest.raises(InvalidSettings) as error:
+        load_settings(LocalStackSettings)
+    assert "WEBSOCKET_MAX_CONNECTION_SECONDS" in str(error.value)
