@@ -60,7 +60,8 @@ class Guests:
         """POST /_local/guest: a guest token for the page (renewed when it sends its own as Bearer)."""
         headers = {"Cache-Control": "no-store"}
         if not self.config.allow_anonymous:
-            return web.json_response({"message": "Guest access is off (ALLOW_ANONYMOUS=false)"}, status=403)
+            refused = {"message": "Guest access is off (ALLOW_ANONYMOUS=false)"}
+            return web.json_response(refused, status=403, headers=headers)
         if not self.config.allows_origin(request.headers.get(hdrs.ORIGIN)):
             return web.json_response({"message": "Forbidden"}, status=403, headers=headers)
         scheme, _, held = request.headers.get(hdrs.AUTHORIZATION, "").partition(" ")
