@@ -28,6 +28,7 @@ from local.template import ACCOUNT_ID
 
 PRINCIPAL: ContextVar[str | None] = ContextVar("local_principal", default=None)
 INVOKE_KEY_HEADER = "X-Smart-Support-Invoke-Key"
+KEYED_SERVICES = ("lambda", "apigatewaymanagementapi")  # the stack's own endpoints answer only calls with its key
 INTERPRETER_ACCESS_KEY = "ak"  # moto.stepfunctions.parser.asl.utils.boto_client.boto_client_for
 WORKER_THREAD_PREFIX = "lambda"
 
@@ -63,7 +64,7 @@ class Gate:
     checked: Counter[str] = field(default_factory=Counter)
     unattributed: Counter[str] = field(default_factory=Counter)  # the stack's own calls, by thread kind and call
     denials: deque[Denial] = field(default_factory=lambda: deque(maxlen=200))
-    invoke_key: str = ""  # added to the state machine's Lambda invocations: the invoke endpoint answers only those
+    invoke_key: str = ""  # added to Lambda and @connections calls: the stack's endpoints answer only those
     usage_log: str | None = None  # where to append each distinct permission used (to derive least privilege)
     used: set[tuple[str, str, str]] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -99,7 +100,7 @@ class Gate:
                 return self._deny(principal, role.name if role else "(no role)", action, resource, call)
             if self.usage_log:
                 self._record(principal, action, resource)
-        if call.service == "lambda" and self.invoke_key:
+        if call.service in KEYED_SERVICES and self.invoke_key:
             request.headers[INVOKE_KEY_HEADER] = self.invoke_key
         code = self.faults.pick(call.service, call.operation)
         if code:

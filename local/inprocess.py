@@ -32,6 +32,8 @@ def free_port() -> int:
 class InProcessStack:
     """Boot, serve and stop a LocalStack inside this process (environment restored on stop)."""
 
+    quiet = True  # no per-request log lines: most callers read results, not logs (False before start: printed)
+
     def __init__(self, **env: str) -> None:
         self.env = {"PORT": str(free_port()), **env}
         self.stack: LocalStack
@@ -47,7 +49,7 @@ class InProcessStack:
         os.environ.update(self.env)
         _clear_process_caches()
         config = load_settings(LocalStackSettings)
-        self.stack = LocalStack(config, quiet=True)  # no per-request log lines: the callers read results, not logs
+        self.stack = LocalStack(config, quiet=self.quiet)
         self.stack.boot()
 
         ready = threading.Event()

@@ -7,15 +7,20 @@ from typing import Any
 
 
 class RequestLog:
-    """Prints the per-request lines of `python -m local`; a quiet one (local.inprocess) prints nothing."""
+    """Prints the per-request lines of `python -m local`; a quiet one (local.inprocess) prints nothing.
 
-    def __init__(self, quiet: bool = False) -> None:
+    A WebSocket line names its connection by a number; its id (an address the @connections API posts to) only when
+    `connection_ids` (LOG_LEVEL=DEBUG)."""
+
+    def __init__(self, quiet: bool = False, connection_ids: bool = False) -> None:
         self.quiet = quiet
+        self.connection_ids = connection_ids
 
-    def ws(self, conn_id: str, route: str, detail: str) -> None:
+    def ws(self, serial: int, conn_id: str, route: str, detail: str) -> None:
         """A WebSocket connection's route ($connect, a message's route, $disconnect) and its outcome."""
         if not self.quiet:
-            self._print(f"ws    {conn_id:<16} {route:<18} {detail}")
+            name = f"#{serial} {conn_id}" if self.connection_ids else f"#{serial}"
+            self._print(f"ws    {name:<16} {route:<18} {detail}")
 
     def http(self, method: str, path: str, status: int, started: float) -> None:
         """An HTTP API request, its status and how long it took since `started` (time.monotonic)."""

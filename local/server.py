@@ -21,11 +21,13 @@ import sys
 import time
 from typing import TypeVar
 
-from aiohttp import web
+from aiohttp import hdrs, web
+from aiohttp.typedefs import Handler
 
 from local import gate
 from local.faults import FaultPlan, parse_faults
 from local.gate import Checker, Gate
+from local.guests import GUEST_PATH, Guests
 from local.lambdas import FunctionRegistry, load_functions
 from local.request_log import RequestLog
 from local.services import apigw_http
@@ -40,6 +42,7 @@ from local.ttl import TtlSweeper
 from local.web import SitePages
 from smart_support.agent.model_errors import inject_faults as inject_model_faults
 from smart_support.settings import InvalidSettings, load_settings
+from smart_support.store.orders import OrderStore
 
 C = TypeVar("C", bound=Checker)
 
@@ -50,13 +53,16 @@ class LocalStack:
     def __init__(self, config: LocalStackSettings, *, quiet: bool = False) -> None:
         self.config = config
         self.template = load_template()
-        self.log = RequestLog(quiet)  # quiet: no per-request lines (local.inprocess)
-        self.invoke_key = secrets.token_urlsafe(24)  # the state machine's Lambda calls carry it (local.gate)
+        # quiet: no per-request lines (local.inprocess); a connection id is an address to post to: DEBUG only
+        self.log = RequestLog(quiet, connection_ids=config.log_level.upper() == "DEBUG")
+        # the functions' and the state machine's calls to the Invoke and @connections APIs carry it (local.gate)
+        self.invoke_key = secrets.token_urlsafe(24)
         self.state_machine = StateMachine(self.template)
         self.state_machine_arn = ""
-        self.pages = SitePages(self.template)
+        self.pages = SitePages(self.template, config)
         self.functions: FunctionRegistry
         self.lambdas: LambdaService
+        self.guests: Guests
         self.websocket: WebSocketApi
         self.connections_api: ConnectionsApi
         self.connections_in_process: ConnectionsInProcess
@@ -120,8 +126,9 @@ class LocalStack:
         self.functions = load_functions(self.template, resolver)
         self.lambdas = LambdaService(self.functions, self.invoke_key, self.log)
         self._running.callback(self.lambdas.shutdown)
-        self.websocket = WebSocketApi(cfg, self.template, self.lambdas, self.log)
-        self.connections_api = ConnectionsApi(self.websocket.clients)
+        self.guests = Guests(cfg)
+        self.websocket = WebSocketApi(cfg, self.template, self.lambdas, self.log, self.guests.first_use)
+        self.connections_api = ConnectionsApi(self.websocket.clients, self.invoke_key)
         self.http_api = apigw_http.HttpApi(cfg, self.template, self.lambdas, self.log)
 
         # the in-process answers are consulted after the gate (IAM, LOCAL_FAULTS), which is installed next
@@ -155,10 +162,12 @@ class LocalStack:
             POWERTOOLS_LOG_LEVEL=cfg.log_level,
         )
         os.environ.update(merged)  # one process: every function sees the same (non-conflicting) settings
-        if cfg.seed_demo_data:
+        if cfg.seed_demo_data:  # for demo-customer now, for each guest on its first connection (local.guests)
             from smart_support.store.demo_data import seed_orders
 
-            seed_orders(boto3.client("dynamodb", region_name=REGION), merged["ORDERS_TABLE"])
+            dynamodb = boto3.client("dynamodb", region_name=REGION)
+            seed_orders(dynamodb, merged["ORDERS_TABLE"])
+            self.guests.orders = OrderStore(merged["ORDERS_TABLE"], dynamodb=dynamodb)
         for function in self.functions.functions.values():
             try:
                 function.load()
@@ -196,9 +205,16 @@ class LocalStack:
     async def _serving(self, _: web.Application) -> None:
         self.connections_in_process.loop = asyncio.get_running_loop()
 
+    @web.middleware
+    async def _known_host_only(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Every route answers only requests naming this stack in their Host (settings.allows_host: DNS rebinding)."""
+        if not self.config.allows_host(request.headers.get(hdrs.HOST)):
+            return web.json_response({"message": "Forbidden"}, status=403)
+        return await handler(request)
+
     def application(self) -> web.Application:
         """The aiohttp app with every route."""
-        app = web.Application(client_max_size=apigw_http.MAX_PAYLOAD)
+        app = web.Application(client_max_size=apigw_http.MAX_PAYLOAD, middlewares=[self._known_host_only])
         app.on_startup.append(self._serving)
         app.router.add_get("/ws", self.websocket.handle_ws)
         app.router.add_route("*", CONNECTIONS_PATH, self.connections_api.handle_connection_api)
@@ -211,6 +227,7 @@ class LocalStack:
         app.router.add_get("/console", self.pages.handle_static)
         app.router.add_get("/static/{name:.+}", self.pages.handle_static)
         app.router.add_get("/config.json", self.pages.handle_site_config)
+        app.router.add_post(GUEST_PATH, self.guests.handle_guest)
         return app
 
 
@@ -240,9 +257,9 @@ def main() -> None:
             f"  strict like AWS: each function's calls checked against its role from the SAM-translated template;\n"
             f"  DynamoDB atomic per item (transactions can conflict); TTL sweep every {config.ttl_sweep_seconds:g} s\n"
             f"  All state (DynamoDB, Step Functions, SSM) lives in memory and is gone when this process stops.\n"
-            f"  web chat         {config.base_url}/\n"
+            f"  web chat         {config.base_url}/  (each browser a guest of its own: {config.allow_anonymous})\n"
             f"  operator console {config.base_url}/console\n"
-            f"  WebSocket        ws://{config.host}:{config.port}/ws\n"
+            f"  WebSocket        ws://{config.authority}/ws\n"
             f"  HTTP API         {config.base_url}/api/v1  (docs: {config.base_url}/api/v1/docs)\n"
             f"  Ctrl-C stops it",
             flush=True,

@@ -6,6 +6,10 @@ Read from the environment as the functions read theirs (smart_support.settings: 
 
 from __future__ import annotations
 
+import ipaddress
+from typing import Any
+from urllib.parse import urlsplit
+
 from pydantic import Field, model_validator
 
 from smart_support.settings import (
@@ -17,9 +21,21 @@ from smart_support.settings import (
     SessionSettings,
 )
 
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")  # the names a request's Host may always use (DNS rebinding)
+WILDCARD_HOSTS = ("0.0.0.0", "::")  # every interface: reached on 127.0.0.1 from this machine, never a Host name
 LOCAL_AUTH_SECRET = "local-dev-secret-change-me-0123456789abcdef"  # the dev secret, by design: refused off loopback
+MIN_EXPOSED_SECRET_BYTES = 32  # off loopback: an HS256 secret as long as its hash (RFC 7518, 3.2)
 OPENAI_API_KEY_PARAMETER = "/smart-support/openai-api-key"  # where OPENAI_API_KEY is seeded unless one is named
+
+
+def is_loopback(host: str) -> bool:
+    """`localhost` or a loopback address (127.0.0.0/8, ::1)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name other than localhost
+        return False
 
 
 class LocalStackSettings(
@@ -29,7 +45,10 @@ class LocalStackSettings(
 
     host: str = "127.0.0.1"
     port: int = Field(3000, ge=0, le=65535)
-    allow_anonymous: bool = True
+    allow_anonymous: bool = True  # tokenless calls act as demo-customer; each browser gets a guest (local.guests)
+    guest_token_ttl_seconds: int = Field(3600, gt=0, le=24 * 3600)  # a guest token's life (the page renews it)
+    # API Gateway closes a WebSocket after 2 hours, however busy; tests may make it shorter, never longer
+    websocket_max_connection_seconds: float = Field(2 * 3600, gt=0, le=2 * 3600)
     auth_secret: str = Field(LOCAL_AUTH_SECRET, repr=False)
     log_level: str = "WARNING"
     seed_demo_data: bool = True
@@ -49,22 +68,63 @@ class LocalStackSettings(
 
     allowed_origins: str = ""  # other browser origins (comma-separated) that may use the stack
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_anonymous_default_off_loopback(cls, data: Any) -> Any:
+        """Anonymous access defaults to on for loopback only (asked for beyond it, the check below refuses it)."""
+        if isinstance(data, dict) and not is_loopback(str(data.get("host", "127.0.0.1"))):
+            return {"allow_anonymous": False, **data}
+        return data
+
     @model_validator(mode="after")
-    def _no_default_secret_off_loopback(self) -> LocalStackSettings:
-        if self.host not in LOOPBACK_HOSTS and self.auth_secret == LOCAL_AUTH_SECRET:
-            raise ValueError(
-                f"HOST={self.host} exposes the stack beyond this machine: set AUTH_SECRET to a secret of your own"
-            )
+    def _guarded_off_loopback(self) -> LocalStackSettings:
+        """Off loopback: a secret of its own of at least 32 bytes, and no anonymous access (docs/security.md)."""
+        if self.on_loopback:
+            return self
+        exposed = f"HOST={self.host} exposes the stack beyond this machine"
+        if self.auth_secret == LOCAL_AUTH_SECRET:
+            raise ValueError(f"{exposed}: set AUTH_SECRET to a secret of your own")
+        if len(self.auth_secret.encode()) < MIN_EXPOSED_SECRET_BYTES:
+            raise ValueError(f"{exposed}: AUTH_SECRET must be at least {MIN_EXPOSED_SECRET_BYTES} bytes long")
+        if self.allow_anonymous:
+            raise ValueError(f"{exposed}: ALLOW_ANONYMOUS=true would let anyone on the network in; unset it")
         return self
+
+    @property
+    def on_loopback(self) -> bool:
+        """Whether the stack listens on this machine only (HOST a loopback name or address)."""
+        return is_loopback(self.host)
+
+    @property
+    def authority(self) -> str:
+        """host:port as this stack's URLs name it (a wildcard HOST as 127.0.0.1, an IPv6 address in brackets)."""
+        host = "127.0.0.1" if self.host in WILDCARD_HOSTS else self.host
+        return f"[{host}]:{self.port}" if ":" in host else f"{host}:{self.port}"
 
     @property
     def base_url(self) -> str:
         """http://host:port"""
-        return f"http://{self.host}:{self.port}"
+        return f"http://{self.authority}"
+
+    def host_names(self) -> set[str]:
+        """The names a request's Host may use: the loopback ones and the configured HOST (not a wildcard)."""
+        return {*LOOPBACK_HOSTS, self.host.lower()} - set(WILDCARD_HOSTS)
+
+    def allows_host(self, host: str | None) -> bool:
+        """A request's Host header names this stack: one of `host_names`, with this stack's port if it gives one.
+        A page on a name an attacker pointed at this machine (DNS rebinding) sends its own name, and is refused."""
+        if not host or "@" in host or "/" in host:
+            return False
+        try:
+            parts = urlsplit(f"//{host}")
+            port = parts.port
+        except ValueError:  # a malformed port or address
+            return False
+        return parts.hostname in self.host_names() and port in (None, self.port)
 
     def origins(self) -> set[str]:
         """Browser origins allowed to open the WebSocket and read the HTTP API: the stack's own, plus the list."""
-        own = {f"http://{host}:{self.port}" for host in {self.host, "127.0.0.1", "localhost"}}
+        own = {f"http://{name}:{self.port}" for name in {self.authority.rsplit(":", 1)[0], "127.0.0.1", "localhost"}}
         return own | {o.strip().rstrip("/") for o in self.allowed_origins.split(",") if o.strip()}
 
     def allows_origin(self, origin: str | None) -> bool:
@@ -90,4 +150,4 @@ class LocalStackSettings(
         }
 
 
-__all__ = ["LOCAL_AUTH_SECRET", "LOOPBACK_HOSTS", "LocalStackSettings"]
+__all__ = ["LOCAL_AUTH_SECRET", "LOOPBACK_HOSTS", "MIN_EXPOSED_SECRET_BYTES", "WILDCARD_HOSTS", "LocalStackSettings"]

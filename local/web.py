@@ -14,6 +14,8 @@ from typing import Any
 from aiohttp import web
 
 from deploy.site import site_config
+from local.guests import GUEST_PATH
+from local.settings import LocalStackSettings
 from local.template import ROOT, resources_of_type
 
 WEB_DIR = ROOT / "web"
@@ -59,21 +61,22 @@ def security_headers(template: dict[str, Any], ws_origin: str, api_origin: str) 
     return headers
 
 
-def local_site_config(host: str) -> dict[str, str]:
-    """config.json for pages served by the local stack at `host` (host:port): its own WebSocket and HTTP API."""
-    return site_config(f"ws://{host}/ws", f"http://{host}/api/v1")
+def local_site_config(host: str, guests: bool) -> dict[str, str]:
+    """config.json for pages served by the local stack at `host` (host:port): its own WebSocket and HTTP API, and
+    with anonymous access on, where a page without a token gets a guest token of its own (same origin: local.guests)."""
+    config = site_config(f"ws://{host}/ws", f"http://{host}/api/v1")
+    return {**config, "guestUrl": GUEST_PATH} if guests else config
 
 
 class SitePages:
-    """The pages and config.json, each with the headers CloudFront adds in AWS."""
+    """The pages and config.json, each with the headers CloudFront adds in AWS. Their URLs name the configured host
+    and port, never a request's Host header (which a DNS-rebinding page chooses)."""
 
-    def __init__(self, template: dict[str, Any]) -> None:
+    def __init__(self, template: dict[str, Any], config: LocalStackSettings) -> None:
         self.template = template
-
-    def _page_headers(self, request: web.Request) -> dict[str, str]:
-        """What CloudFront adds to every page in AWS (the template's headers policy), with this stack's origins."""
-        return {
-            **security_headers(self.template, f"ws://{request.host}", f"http://{request.host}"),
+        self.config = config
+        self.headers = {
+            **security_headers(template, f"ws://{config.authority}", f"http://{config.authority}"),
             "Cache-Control": "no-store",
         }
 
@@ -84,12 +87,13 @@ class SitePages:
             name = "console.html"
         path = (WEB_DIR / name).resolve()
         if WEB_DIR.resolve() not in path.parents or not path.is_file():
-            raise web.HTTPNotFound(headers=self._page_headers(request))
-        return web.FileResponse(path, headers=self._page_headers(request))
+            raise web.HTTPNotFound(headers=self.headers)
+        return web.FileResponse(path, headers=self.headers)
 
-    async def handle_site_config(self, request: web.Request) -> web.Response:
+    async def handle_site_config(self, _: web.Request) -> web.Response:
         """/config.json beside the pages (make deploy writes it from the stack outputs): this stack's own URLs."""
-        return web.json_response(local_site_config(request.host), headers=self._page_headers(request))
+        config = local_site_config(self.config.authority, self.config.allow_anonymous)
+        return web.json_response(config, headers=self.headers)
 
 
 __all__ = ["SitePages", "local_site_config", "security_headers"]

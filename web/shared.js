@@ -30,7 +30,18 @@ export async function loadConfig(loc = window.location) {
   }
   if (served && isUrl(served.wsUrl, ["ws:", "wss:"])) config.wsBase = served.wsUrl;
   if (served && isUrl(served.apiUrl, ["http:", "https:"])) config.apiBase = served.apiUrl.replace(/\/+$/, "");
+  // Where a page without a token gets a guest token of its own (the local stack only): on this page's origin.
+  config.guestUrl = served ? sameOrigin(served.guestUrl, loc) : "";
   return config;
+}
+
+function sameOrigin(value, loc) {
+  try {
+    const url = new URL(value, loc.href);
+    return typeof value === "string" && url.origin === loc.origin ? url.href : "";
+  } catch {
+    return "";
+  }
 }
 
 function isUrl(value, protocols) {

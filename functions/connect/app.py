@@ -22,7 +22,8 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     request = WebSocketConnectEvent.model_validate(event).request_context
     principal = principal_from_context(request.authorizer)
     connections.put(request.connection_id, principal.sub, principal.role)
-    logger.append_keys(connection_id=request.connection_id, principal=principal.sub)
+    logger.append_keys(principal=principal.sub)
+    logger.debug("connection", extra={"connection_id": request.connection_id})  # an address to post to: not at INFO
     logger.info("connected")
     metrics.add_metric(name="Connections", unit=MetricUnit.Count, value=1)
     return {"statusCode": 200}

@@ -17,5 +17,6 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     """Delete the connection record."""
     request = WebSocketDisconnectEvent.model_validate(event).request_context
     connections.delete(request.connection_id)
-    logger.info("disconnected", extra={"connection_id": request.connection_id})
+    logger.debug("connection", extra={"connection_id": request.connection_id})  # an address to post to: not at INFO
+    logger.info("disconnected")
     return {"statusCode": 200}

@@ -27,7 +27,8 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     parsed = WebSocketMessageEvent.model_validate(event)
     request = parsed.request_context
     principal = principal_from_context(request.authorizer)
-    logger.append_keys(connection_id=request.connection_id, principal=principal.sub, route=request.route_key)
+    logger.append_keys(principal=principal.sub, route=request.route_key)
+    logger.debug("connection", extra={"connection_id": request.connection_id})  # an address to post to: not at INFO
     body = parsed.body if isinstance(parsed.body, str) else None
     reply = chat.handle(body, FrameContext(request.connection_id, principal, request.request_id))
     metrics.add_metric(name="Frames", unit=MetricUnit.Count, value=1)

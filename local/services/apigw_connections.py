@@ -1,14 +1,17 @@
 """API Gateway's @connections management API at /{stage}/@connections/{id}: what the functions post frames with.
 
 POST sends a frame to the client (413 PayloadTooLargeException past 128 KB), GET describes the connection, DELETE
-closes it; a client that left answers 410 GoneException. The functions' own calls (botocore, signed, checked by IAM
-and LOCAL_FAULTS like any AWS call) are answered on the server's event loop by the same handler
-(ConnectionsInProcess); anything else reaches it over HTTP.
+closes it; a client that left answers 410 GoneException. Only calls carrying the key the gate adds to the functions'
+own are answered (403 otherwise): in AWS a caller needs IAM's execute-api:ManageConnections, here a connection id
+alone would let anyone post into a customer's chat. Other methods are 405, and touch no connection. The functions'
+calls (botocore, signed, checked by IAM and LOCAL_FAULTS like any AWS call) are answered on the server's event loop
+by the same handler (ConnectionsInProcess); anything else reaches it over HTTP.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -16,28 +19,36 @@ from urllib.parse import unquote, urlsplit
 
 from aiohttp import web
 
+from local.gate import INVOKE_KEY_HEADER
 from local.services.apigw import MAX_MESSAGE_BYTES
 from local.services.apigw_websocket import Clients
-from local.services.replies import Reply, botocore_response, json_reply, request_body
+from local.services.replies import Reply, botocore_response, json_reply, request_body, request_header
 
 CONNECTIONS_PATH = "/{stage}/@connections/{connection_id}"
+METHODS = ("DELETE", "GET", "POST")
 
 
 class ConnectionsApi:
     """The @connections API of the WebSocket API's open connections."""
 
-    def __init__(self, clients: Clients) -> None:
+    def __init__(self, clients: Clients, key: str) -> None:
         self.clients = clients
+        self.key = key  # the gate adds it to the functions' calls (local.gate)
 
     async def handle_connection_api(self, request: web.Request) -> web.Response:
         """POST/GET/DELETE /{stage}/@connections/{id}: the management API the functions call."""
         conn_id = unquote(request.match_info["connection_id"])
         data = await request.read() if request.method == "POST" else b""
-        status, headers, body = await self.connection_call(request.method, conn_id, data)
+        key = request.headers.get(INVOKE_KEY_HEADER, "")
+        status, headers, body = await self.connection_call(request.method, conn_id, data, key)
         return web.Response(status=status, body=body or None, headers=headers)
 
-    async def connection_call(self, method: str, conn_id: str, data: bytes) -> Reply:
+    async def connection_call(self, method: str, conn_id: str, data: bytes, key: str) -> Reply:
         """One @connections request: (status, headers, body) as API Gateway answers it."""
+        if not hmac.compare_digest(key.encode(), self.key.encode()):
+            return json_reply(403, {"message": "Forbidden"}, {"x-amzn-ErrorType": "ForbiddenException"})
+        if method not in METHODS:
+            return json_reply(405, {"message": "Method Not Allowed"}, {"Allow": ", ".join(METHODS)})
         conn = self.clients.open.get(conn_id)
         if conn is None or conn.ws.closed:
             return json_reply(410, {"message": "Gone"}, {"x-amzn-ErrorType": "GoneException"})
@@ -85,7 +96,12 @@ class ConnectionsInProcess:
                 return None
         except RuntimeError:
             pass
-        call = self.api.connection_call(str(request.method).upper(), unquote(connection), request_body(request))
+        call = self.api.connection_call(
+            str(request.method).upper(),
+            unquote(connection),
+            request_body(request),
+            request_header(request, INVOKE_KEY_HEADER, ""),
+        )
         status, headers, raw = asyncio.run_coroutine_threadsafe(call, loop).result(timeout=60)
         return botocore_response(url, status, {"x-amzn-RequestId": str(uuid.uuid4()), **headers}, raw)
 

@@ -2,9 +2,9 @@
 
 The `$connect` REQUEST authorizer (its error → 401, a Deny → 403), the authorizer's context on every route, route
 selection by `$request.body.type` among the template's routes, route responses for two-way routes, `$disconnect`
-with its status and reason, a 10-minute idle timeout, 128 KB messages. A handshake from a browser origin other
-than the stack's own (or ALLOWED_ORIGINS) gets 403. The open connections are what the @connections API
-(apigw_connections) posts to.
+with its status and reason, a 10-minute idle timeout and a 2-hour connection limit (WEBSOCKET_MAX_CONNECTION_SECONDS),
+128 KB messages. A handshake from a browser origin other than the stack's own (or ALLOWED_ORIGINS) gets 403. The open
+connections are what the @connections API (apigw_connections) posts to.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import re
 import secrets
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +29,9 @@ from local.settings import LocalStackSettings
 from local.template import ACCOUNT_ID, REGION, resources_of_type
 
 IDLE_TIMEOUT_SECONDS = 600
+# API Gateway closes with 1001 when a client is idle for 10 minutes or reaches the 2-hour connection lifetime
+# ("Overview of WebSocket APIs in API Gateway", status codes; docs/local-stack.md)
+GOING_AWAY = 1001
 _FUNCTION_OF_URI = re.compile(r"functions/\$\{(\w+)\.Arn\}")
 
 
@@ -41,6 +45,7 @@ class Connection:
     user_agent: str
     connected_at: float
     authorizer: dict[str, Any]  # the $connect authorizer's context, on every route's event
+    serial: int  # how the log names it (the id only at DEBUG)
     last_active: float = field(default_factory=time.time)
     routing: set[asyncio.Task[None]] = field(default_factory=set)  # frames being routed (asyncio keeps weak refs)
 
@@ -51,6 +56,7 @@ class Clients:
 
     open: dict[str, Connection] = field(default_factory=dict)
     frames_out: int = 0
+    opened: int = 0  # handshakes so far (each connection's serial)
 
     async def send(self, conn: Connection, text: str) -> None:
         """One frame to a client."""
@@ -104,13 +110,19 @@ class WebSocketApi:
     """The WebSocket API: connections in, routes to the functions, route responses out."""
 
     def __init__(
-        self, config: LocalStackSettings, template: dict[str, Any], lambdas: LambdaService, log: RequestLog
+        self,
+        config: LocalStackSettings,
+        template: dict[str, Any],
+        lambdas: LambdaService,
+        log: RequestLog,
+        admitted: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         self.config = config
         self.routes = websocket_routes(template)
         self.lambdas = lambdas
         self.log = log
         self.clients = Clients()
+        self.admitted = admitted  # told each principal the authorizer let in, before $connect (local.guests)
 
     def _request_context(self, route_key: str, event_type: str, conn: Connection) -> dict[str, Any]:
         return {
@@ -134,6 +146,7 @@ class WebSocketApi:
         if not self.config.allows_origin(request.headers.get("Origin")):
             # A page on another site must not open a chat as whoever is signed in here (cross-site WebSocket).
             return web.json_response({"message": "Forbidden"}, status=403)
+        self.clients.opened += 1
         conn = Connection(
             _new_connection_id(),
             web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES, heartbeat=None),
@@ -141,6 +154,7 @@ class WebSocketApi:
             request.headers.get("User-Agent", ""),
             time.time(),
             {},
+            self.clients.opened,
         )
         refused = await self._connect(conn, request)
         if refused is not None:
@@ -148,7 +162,7 @@ class WebSocketApi:
         await conn.ws.prepare(request)
         conn.last_active = time.time()
         self.clients.open[conn.connection_id] = conn
-        self.log.ws(conn.connection_id, "$connect", f"principal={conn.authorizer.get('sub', '-')}")
+        self.log.ws(conn.serial, conn.connection_id, "$connect", f"principal={conn.authorizer.get('sub', '-')}")
         reason, code = "Client closed", 1000
         try:
             reason, code = await self._receive(conn)
@@ -175,13 +189,15 @@ class WebSocketApi:
             }
             result, error = await self.lambdas.invoke(route.authorizer, auth_event)
             if error:
-                self.log.ws(conn.connection_id, "$connect", "refused 401")
+                self.log.ws(conn.serial, conn.connection_id, "$connect", "refused 401")
                 return web.json_response({"message": "Unauthorized"}, status=401)
             statements = result.get("policyDocument", {}).get("Statement", [])
             if not statements or any(s.get("Effect") != "Allow" for s in statements):
-                self.log.ws(conn.connection_id, "$connect", "refused 403")
+                self.log.ws(conn.serial, conn.connection_id, "$connect", "refused 403")
                 return web.json_response({"message": "Forbidden"}, status=403)
             conn.authorizer = {**result.get("context", {}), "principalId": result.get("principalId")}
+            if self.admitted is not None:
+                await self.admitted(str(conn.authorizer.get("sub", "")))
         connect_event = {
             "headers": headers,
             "multiValueHeaders": {k: [v] for k, v in headers.items()},
@@ -195,18 +211,26 @@ class WebSocketApi:
         result, error = await self.lambdas.invoke(route.function, connect_event)
         status = 500 if error else int((result or {}).get("statusCode", 200))
         if status >= 300:
-            self.log.ws(conn.connection_id, "$connect", f"refused {status}")
+            self.log.ws(conn.serial, conn.connection_id, "$connect", f"refused {status}")
             return web.json_response({"message": "Forbidden"}, status=403 if status < 500 else 500)
         return None
 
     async def _receive(self, conn: Connection) -> tuple[str, int]:
-        """Route each frame the client sends until it leaves: why it left, and the close code."""
+        """Route each frame the client sends until it leaves, is idle for 10 minutes or has been connected for the
+        maximum duration (2 hours): why it ended, and the close code (API Gateway's 1001 for both limits)."""
+        ends_at = conn.connected_at + self.config.websocket_max_connection_seconds
         while True:
+            left = ends_at - time.time()
+            if left <= 0:
+                await conn.ws.close(code=GOING_AWAY, message=b"Going away")
+                return "Connection duration exceeded", GOING_AWAY
             try:
-                msg = await conn.ws.receive(timeout=IDLE_TIMEOUT_SECONDS)
+                msg = await conn.ws.receive(timeout=min(IDLE_TIMEOUT_SECONDS, left))
             except TimeoutError:
-                await conn.ws.close(code=1001, message=b"Going away")
-                return "Idle timeout", 1001
+                if time.time() >= ends_at:
+                    continue
+                await conn.ws.close(code=GOING_AWAY, message=b"Going away")
+                return "Idle timeout", GOING_AWAY
             if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
                 conn.last_active = time.time()
                 body = msg.data if isinstance(msg.data, str) else msg.data.decode("utf-8", "replace")
@@ -231,12 +255,14 @@ class WebSocketApi:
             },
         }
         await self.lambdas.invoke(self.routes["$disconnect"].function, disconnect_event)
-        self.log.ws(conn.connection_id, "$disconnect", reason)
+        self.log.ws(conn.serial, conn.connection_id, "$disconnect", reason)
 
     def _select_route(self, body: str) -> str:
+        # API Gateway calls $default when the route selection expression cannot be evaluated against the message
+        # (not JSON, or JSON nested too deep to parse here): its function answers invalid_json.
         try:
             data = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             return "$default"
         key = data.get("type") if isinstance(data, dict) else None
         if isinstance(key, str) and key in self.routes and not key.startswith("$"):
@@ -274,7 +300,8 @@ class WebSocketApi:
                 else "ok"
             )
         )
-        self.log.ws(conn.connection_id, route_key, f"{outcome} {(time.monotonic() - started) * 1000:.0f} ms")
+        elapsed_ms = (time.monotonic() - started) * 1000
+        self.log.ws(conn.serial, conn.connection_id, route_key, f"{outcome} {elapsed_ms:.0f} ms")
         if reply is not None and not conn.ws.closed:
             await self.clients.send(conn, reply)
 

@@ -70,10 +70,11 @@ def test_local_config_json_names_the_stacks_own_urls(browser_stack, new_page):
     # When the page's config.json is fetched
     config = new_page().request.get(f"{browser_stack.base}/config.json").json()
 
-    # Then it names this stack's WebSocket and HTTP API
+    # Then it names this stack's WebSocket and HTTP API, and where a page gets a guest token (on its own origin)
     assert config == {
         "wsUrl": f"ws://127.0.0.1:{browser_stack.port}/ws",
         "apiUrl": f"http://127.0.0.1:{browser_stack.port}/api/v1",
+        "guestUrl": "/_local/guest",
     }
 
 

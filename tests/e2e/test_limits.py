@@ -1,11 +1,13 @@
 """Abuse limits over the real stack: rate_limited frames and turns (connection kept), size limits never a 5xx."""
 
 import json
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 
 import pytest
+from websockets.exceptions import ConnectionClosed
 
 from tests.e2e.conftest import Stack, new_thread, start_stack
 
@@ -110,3 +112,47 @@ def test_a_body_nested_thousands_deep_is_a_400_not_a_500(limited):
     assert json.loads(refused.value.read())["error"]["code"] == "invalid_json"
     # And the same caller's next request is served as usual
     assert limited.http("GET", "/api/v1/approvals", operator)[0] == 200
+
+
+def test_a_frame_nested_twelve_thousand_deep_gets_invalid_json_and_the_connection_stays(limited):
+    # Given a 24 KB frame nested 12,000 deep (under the 32 KB frame limit): too deep for a route to be selected
+    deep = "[" * 12_000 + "]" * 12_000
+    with limited.ws(limited.token("c-deep")) as client:
+        # When it is sent, as an array and inside an object
+        for frame in (deep, '{"type": "message", "content": ' + deep + "}"):
+            client.send(frame)
+
+            # Then the answer is invalid_json, not silence
+            reply = client.recv(timeout=10)
+            assert reply["type"] == "error" and reply["code"] == "invalid_json", reply
+            assert "Invalid JSON" in reply["message"]
+
+        # And the connection is still usable
+        client.send({"type": "ping"})
+        assert client.recv() == {"type": "pong"}
+
+
+@pytest.fixture(scope="module")
+def short_lived(tmp_path_factory) -> Iterator[Stack]:
+    """A stack whose WebSocket connections live 2 seconds instead of API Gateway's 2 hours."""
+    yield from start_stack(tmp_path_factory, "short-lived", WEBSOCKET_MAX_CONNECTION_SECONDS="2")
+
+
+def test_a_connection_is_closed_at_its_maximum_duration_even_while_active(short_lived):
+    # Given a client that keeps its connection busy (never idle)
+    with short_lived.ws(short_lived.token("c-long")) as client:
+        opened = time.monotonic()
+        with pytest.raises(ConnectionClosed) as closed:
+            while time.monotonic() - opened < 10:
+                client.send({"type": "ping"})
+                assert client.recv(timeout=2) == {"type": "pong"}
+                time.sleep(0.2)
+
+        # Then the stack closes it at the maximum duration, with API Gateway's close code (1001, going away)
+        assert 1.8 <= time.monotonic() - opened < 5
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
+
+    # And the client may connect again at once
+    with short_lived.ws(short_lived.token("c-long")) as again:
+        again.send({"type": "ping"})
+        assert again.recv() == {"type": "pong"}

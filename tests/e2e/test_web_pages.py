@@ -14,9 +14,9 @@ pytestmark = pytest.mark.e2e
 
 
 def test_every_object_make_deploy_publishes_is_served_at_the_same_path_locally(stack):
-    # Given the objects make deploy would publish, with the config.json the local stack serves
+    # Given the objects make deploy would publish, with the config.json the local stack serves (guests allowed)
     host = f"127.0.0.1:{stack.port}"
-    objects = site.site_objects(local_site_config(host))
+    objects = site.site_objects(local_site_config(host, guests=True))
 
     for item in objects:
         # When the local stack is asked for that object's path (index.html is CloudFront's default root object)
