@@ -333,7 +333,7 @@ class ApprovalStore:
         }
         return {**_audit_key(subject.interrupt_id), **items.to_item(values)}
 
-    def decision_of(self, interrupt_id: str) -> dict[str, Any] | None:
+    def decision_of(self, interrupt_id: str) -> dict[str, object] | None:
         """The audit record of an approval (`state` accepted while being delivered, final once the workflow has it)."""
         response = self._dynamodb.get_item(TableName=self.table_name, Key=_audit_key(interrupt_id), ConsistentRead=True)
         return items.from_item(response.get("Item"))

@@ -151,7 +151,7 @@ class ApprovalRepository(Protocol):
     def record_result(self, interrupt_id: str, ran: bool, result: str) -> None:
         """What the decided write did, on its audit record."""
 
-    def decision_of(self, interrupt_id: str) -> dict[str, Any] | None:
+    def decision_of(self, interrupt_id: str) -> dict[str, object] | None:
         """The audit record of a decided approval."""
 
     def audit_log(self, limit: int = 100, cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:

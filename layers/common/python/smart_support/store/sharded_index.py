@@ -13,18 +13,24 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from smart_support.protocol.errors import ValidationFailed
 from smart_support.store import items
 from smart_support.store.pages import decode_cursor, encode_cursor
+
+if TYPE_CHECKING:
+    from types_boto3_dynamodb import DynamoDBClient
+    from types_boto3_dynamodb.type_defs import QueryInputTypeDef
+
+    from smart_support.store.items import Item
 
 INDEX_SHARDS = 8  # 8 partitions: ~8,000 writes/s for a listing; a page costs 8 (+1 former) small queries
 
 Position = tuple[str, str]  # (GSI1SK, PK): the order of a merged listing
 
 
-def _position(item: dict[str, Any]) -> Position:
+def _position(item: Item) -> Position:
     return item["GSI1SK"]["S"], item["PK"]["S"]
 
 
@@ -46,14 +52,19 @@ class ShardedIndex:
         return [f"{self.prefix}#{shard:02d}" for shard in range(self.shards)] + ([self.legacy] if self.legacy else [])
 
     def page(
-        self, dynamodb: Any, table_name: str, limit: int, cursor: str | None = None, newest_first: bool = False
-    ) -> tuple[list[dict[str, Any]], str | None]:
+        self,
+        dynamodb: DynamoDBClient,
+        table_name: str,
+        limit: int,
+        cursor: str | None = None,
+        newest_first: bool = False,
+    ) -> tuple[list[Item], str | None]:
         """One page of the listing (raw items, in GSI1SK order), and the cursor of the next (None at the end)."""
         start = decode_cursor(cursor)
         after: Position | None = (start["GSI1SK"]["S"], start["PK"]["S"]) if start and _is_position(start) else None
         if start and after is None:
             raise ValidationFailed("cursor: not a cursor from this API.")
-        candidates: list[dict[str, Any]] = []
+        candidates: list[Item] = []
         more = False
         for partition in self.partitions():
             found, partition_has_more = self._read(dynamodb, table_name, partition, limit, after, newest_first)
@@ -68,18 +79,23 @@ class ShardedIndex:
 
     @staticmethod
     def _read(
-        dynamodb: Any, table_name: str, partition: str, limit: int, after: Position | None, newest_first: bool
-    ) -> tuple[list[dict[str, Any]], bool]:
+        dynamodb: DynamoDBClient,
+        table_name: str,
+        partition: str,
+        limit: int,
+        after: Position | None,
+        newest_first: bool,
+    ) -> tuple[list[Item], bool]:
         """The items of one partition past `after` that could be on this page, and whether it holds more.
 
         Items that share a GSI1SK come back in no particular order, so reading stops only past the GSI1SK of the
         `limit`-th item: every item tied with it is then in hand, and the merged order is exact."""
-        values: dict[str, Any] = {":pk": partition}
+        values: dict[str, object] = {":pk": partition}
         condition = "GSI1PK = :pk"
         if after is not None:
             condition += " AND GSI1SK <= :sk" if newest_first else " AND GSI1SK >= :sk"
             values[":sk"] = after[0]
-        query: dict[str, Any] = {
+        query: QueryInputTypeDef = {
             "TableName": table_name,
             "IndexName": "GSI1",
             "KeyConditionExpression": condition,
@@ -87,7 +103,7 @@ class ShardedIndex:
             "ScanIndexForward": not newest_first,
             "Limit": limit,
         }
-        found: list[dict[str, Any]] = []
+        found: list[Item] = []
         while True:
             response = dynamodb.query(**query)
             page = response.get("Items", [])
@@ -106,5 +122,5 @@ def _beyond(position: Position, after: Position, newest_first: bool) -> bool:
     return position < after if newest_first else position > after
 
 
-def _is_position(start: dict[str, Any]) -> bool:
+def _is_position(start: Item) -> bool:
     return set(start) == {"GSI1SK", "PK"} and all(isinstance(v.get("S"), str) for v in start.values())

@@ -96,7 +96,7 @@ def ticket_id_for(thread_id: str, idempotency_key: str) -> str:
     return f"T-{digest[:10].upper()}"
 
 
-def open_tickets_key(customer_id: str) -> dict[str, Any]:
+def open_tickets_key(customer_id: str) -> Item:
     """The item holding the ids of a customer's tickets that may still be open (at most MAX_OPEN_TICKETS)."""
     return {"PK": {"S": f"CUSTOMER#{customer_id}"}, "SK": {"S": "OPEN_TICKETS"}}
 
