@@ -191,6 +191,34 @@ class OrdersSettings(FieldGroup):
     orders_table: str
 
 
+class OrderBackendSettings(FieldGroup):
+    """Where the agent's order tools read and write: the orders table, or the company's REST API
+    (docs/integrations.md), reached with a bearer token from an SSM SecureString."""
+
+    order_backend: Literal["dynamodb", "http"] = "dynamodb"
+    order_api_url: str | None = None  # the API's base URL, e.g. https://orders.example.com/v1
+    order_api_token: str | None = Field(default=None, repr=False)  # locally; in AWS the parameter below
+    order_api_token_parameter: str | None = None  # the SecureString holding the bearer token (none: no token)
+    order_api_timeout_seconds: float = Field(default=5, gt=0, le=30)  # per request (connect, and each read)
+    order_api_attempts: int = Field(default=3, ge=1, le=5)  # per call, GETs and keyed writes alike
+    order_api_breaker_failures: PositiveInt = 5  # consecutive failed calls that open the circuit
+    order_api_breaker_seconds: float = Field(default=30, gt=0, le=600)  # how long it stays open
+
+    @model_validator(mode="after")
+    def _http_needs_url(self) -> Self:
+        if self.order_backend != "http":
+            return self
+        if not self.order_api_url:
+            raise ValueError(
+                "ORDER_API_URL is required when ORDER_BACKEND is http (the order API's base URL, docs/integrations.md)"
+            )
+        if not self.order_api_url.startswith(("http://", "https://")):
+            raise ValueError("ORDER_API_URL must be an http:// or https:// URL")
+        if self.order_api_token_parameter and not self.order_api_token_parameter.startswith("/"):
+            raise ValueError("ORDER_API_TOKEN_PARAMETER must be an SSM parameter name starting with /")
+        return self
+
+
 class AgentDataSettings(OrdersSettings):
     """The agent's tables and how often it flushes streamed tokens."""
 
@@ -254,6 +282,7 @@ class AgentSettings(
     WorkflowSettings,
     AgentModelSettings,
     AgentDataSettings,
+    OrderBackendSettings,
     ContextSettings,
     KnowledgeSettings,
 ):
