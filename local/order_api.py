@@ -2,8 +2,9 @@
 
 It serves the demo orders of smart_support/store/demo_data.py with the contract's rules, checks the bearer token when
 it is given one, and honours `Idempotency-Key`: a repeated key gets the first answer again without acting twice (the
-same key with another request is a 422). Tests script faults per request: `fail_next(503)` answers 503 without
-acting; `fail_next("drop")` acts, then closes the connection without an answer (a response lost on the way back);
+same key with another request is a 422). Tests script faults per request: `fail_next(503)` answers the next request 503
+without acting; `fail_next("drop", method="POST")` acts on the next write, then closes the connection without an
+answer (a response lost on the way back);
 `down = True` answers every request 503. Every request is kept (`requests`) for the tests to read.
 """
 
@@ -60,14 +61,14 @@ class FakeOrderApi:
     orders: dict[str, Order] = field(default_factory=lambda: {o.order_id: o.model_copy(deep=True) for o in DEMO_ORDERS})
     requests: list[Seen] = field(default_factory=list)
     down: bool = False
-    faults: deque[Fault] = field(default_factory=deque)
+    faults: deque[tuple[str | None, Fault]] = field(default_factory=deque)  # (method or any, fault)
     answers: dict[str, tuple[str, int, dict[str, Any]]] = field(default_factory=dict)  # key -> (request, status, body)
     lock: threading.Lock = field(default_factory=threading.Lock)
     server: ThreadingHTTPServer | None = None
 
-    def fail_next(self, *faults: Fault) -> None:
-        """Answer the next requests with these faults, one each, in order."""
-        self.faults.extend(faults)
+    def fail_next(self, *faults: Fault, method: str | None = None) -> None:
+        """Answer the next requests (of `method`, or any) with these faults, one each, in order."""
+        self.faults.extend((method, fault) for fault in faults)
 
     def writes(self) -> list[Seen]:
         """The POSTs received, retries included."""
@@ -117,7 +118,7 @@ class FakeOrderApi:
             body = None
         with self.lock:
             self.requests.append(Seen(http.command, http.path, dict(http.headers.items()), body))
-            fault = self.faults.popleft() if self.faults else None
+            fault = self.next_fault(http.command)
             if self.down:
                 fault = 503
             if isinstance(fault, int):
@@ -134,6 +135,14 @@ class FakeOrderApi:
         http.send_header("Content-Length", str(len(data)))
         http.end_headers()
         http.wfile.write(data)
+
+    def next_fault(self, method: str) -> Fault | None:
+        """The first scripted fault for `method`, taken off the list (the lock is held)."""
+        for index, (wanted, fault) in enumerate(self.faults):
+            if wanted in (None, method):
+                del self.faults[index]
+                return fault
+        return None
 
     def route(self, http: BaseHTTPRequestHandler, body: dict[str, Any] | None) -> tuple[int, dict[str, Any]]:
         """The contract's routes (the lock is held)."""

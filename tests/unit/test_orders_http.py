@@ -116,7 +116,11 @@ def test_a_write_is_retried_with_the_same_idempotency_key_and_body():
             None,
         ),
         ((401, {"error": {"code": "unauthorized", "message": "no"}}), OrderSystemUnavailable, "http_401_unauthorized"),
-        ((422, {"error": {"code": "idempotency_key_reused"}}), OrderSystemUnavailable, "http_422_idempotency_key_reused"),
+        (
+            (422, {"error": {"code": "idempotency_key_reused"}}),
+            OrderSystemUnavailable,
+            "http_422_idempotency_key_reused",
+        ),
         ((200, {"order_id": "1043"}), OrderSystemUnavailable, "bad_response"),
         ((200, None), OrderSystemUnavailable, "http_200"),
     ],

@@ -148,14 +148,20 @@ class AgentModelSettings(FieldGroup):
     def _openai_needs_base_url(self) -> Self:
         if self.model_provider != "openai":
             return self
-        if not self.openai_base_url:
-            raise ValueError(
-                "OPENAI_BASE_URL is required when MODEL_PROVIDER is openai "
-                "(the endpoint's /v1 URL, e.g. http://127.0.0.1:8081/v1)"
-            )
-        if not self.openai_base_url.startswith(("http://", "https://")):
-            raise ValueError("OPENAI_BASE_URL must be an http:// or https:// URL")
+        require_http_url(
+            "OPENAI_BASE_URL",
+            self.openai_base_url,
+            "when MODEL_PROVIDER is openai (the endpoint's /v1 URL, e.g. http://127.0.0.1:8081/v1)",
+        )
         return self
+
+
+def require_http_url(name: str, value: str | None, when: str) -> None:
+    """ValueError unless `value` is an http(s) URL; `when` says why the setting is required."""
+    if not value:
+        raise ValueError(f"{name} is required {when}")
+    if not value.startswith(("http://", "https://")):
+        raise ValueError(f"{name} must be an http:// or https:// URL")
 
 
 class ContextSettings(FieldGroup):
@@ -208,12 +214,9 @@ class OrderBackendSettings(FieldGroup):
     def _http_needs_url(self) -> Self:
         if self.order_backend != "http":
             return self
-        if not self.order_api_url:
-            raise ValueError(
-                "ORDER_API_URL is required when ORDER_BACKEND is http (the order API's base URL, docs/integrations.md)"
-            )
-        if not self.order_api_url.startswith(("http://", "https://")):
-            raise ValueError("ORDER_API_URL must be an http:// or https:// URL")
+        require_http_url(
+            "ORDER_API_URL", self.order_api_url, "when ORDER_BACKEND is http (the API's base URL, docs/integrations.md)"
+        )
         if self.order_api_token_parameter and not self.order_api_token_parameter.startswith("/"):
             raise ValueError("ORDER_API_TOKEN_PARAMETER must be an SSM parameter name starting with /")
         return self
