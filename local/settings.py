@@ -6,6 +6,8 @@ Read from the environment as the functions read theirs (smart_support.settings: 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Self
+
 from pydantic import Field, model_validator
 
 from smart_support.settings import (
@@ -13,17 +15,30 @@ from smart_support.settings import (
     ApprovalSettings,
     ContextSettings,
     IdentitySettings,
+    OrderBackendSettings,
     RateLimitSettings,
     SessionSettings,
+    require_http_url,
 )
+
+if TYPE_CHECKING:
+    from local.order_api import FakeOrderApi
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 LOCAL_AUTH_SECRET = "local-dev-secret-change-me-0123456789abcdef"  # the dev secret, by design: refused off loopback
 OPENAI_API_KEY_PARAMETER = "/smart-support/openai-api-key"  # where OPENAI_API_KEY is seeded unless one is named
+ORDER_API_TOKEN_PARAMETER = "/smart-support/order-api-token"  # where the order API's token is seeded unless named
+LOCAL_ORDER_API_TOKEN = "local-order-api-token"  # the fake order API's token, by design
 
 
 class LocalStackSettings(
-    SessionSettings, ApprovalSettings, AgentModelSettings, ContextSettings, IdentitySettings, RateLimitSettings
+    SessionSettings,
+    ApprovalSettings,
+    AgentModelSettings,
+    ContextSettings,
+    IdentitySettings,
+    RateLimitSettings,
+    OrderBackendSettings,
 ):
     """`python -m local`: where it listens and the template parameters it deploys with (docs/local-stack.md)."""
 
@@ -57,6 +72,18 @@ class LocalStackSettings(
             )
         return self
 
+    @model_validator(mode="after")
+    def _http_needs_url(self) -> Self:  # replaces OrderBackendSettings': no ORDER_API_URL starts the fake order API
+        if self.order_backend == "http" and self.order_api_url:
+            require_http_url("ORDER_API_URL", self.order_api_url, "")
+        return self
+
+    def order_api_token_of(self, fake: FakeOrderApi | None) -> str | None:
+        """The order API's bearer token the stack seeds in SSM: ORDER_API_TOKEN, else the fake's (if it runs)."""
+        if self.order_backend != "http":
+            return None
+        return self.order_api_token or (fake.token if fake else None)
+
     @property
     def base_url(self) -> str:
         """http://host:port"""
@@ -71,8 +98,10 @@ class LocalStackSettings(
         """The stack's own origin, or one of ALLOWED_ORIGINS (no Origin header: not a browser, allowed)."""
         return origin is None or origin.rstrip("/") in self.origins()
 
-    def template_parameters(self, stage: str) -> dict[str, str]:
-        """The template's parameters the stack deploys with (the rest keep their defaults)."""
+    def template_parameters(self, stage: str, order_api: FakeOrderApi | None = None) -> dict[str, str]:
+        """The template's parameters the stack deploys with (the rest keep their defaults); `order_api`: the fake
+        order API the stack started (ORDER_BACKEND=http without ORDER_API_URL)."""
+        http = self.order_backend == "http"
         return {
             "Stage": stage,
             "SessionTtlSeconds": str(self.session_ttl_seconds),
@@ -87,6 +116,11 @@ class LocalStackSettings(
             else "",
             "RateLimitTurnsPerMinute": str(self.rate_limit_turns_per_minute),
             "RateLimitFramesPerSecond": str(self.rate_limit_frames_per_second),
+            "OrderBackend": self.order_backend,
+            "OrderApiUrl": ((order_api.url if order_api else self.order_api_url) or "") if http else "",
+            "OrderApiTokenParameter": (self.order_api_token_parameter or ORDER_API_TOKEN_PARAMETER)
+            if self.order_api_token_of(order_api)
+            else "",
         }
 
 
