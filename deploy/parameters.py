@@ -33,6 +33,9 @@ MAKE_VARIABLES = {
     "ALARM_EMAIL": "AlarmEmail",
     "LOG_RETENTION_DAYS": "LogRetentionDays",
     "CREATE_APIGW_ACCOUNT_ROLE": "CreateApiGatewayAccountRole",
+    "ORDER_BACKEND": "OrderBackend",
+    "ORDER_API_URL": "OrderApiUrl",
+    "ORDER_API_TOKEN_PARAMETER": "OrderApiTokenParameter",
 }
 
 

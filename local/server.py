@@ -36,7 +36,7 @@ from local.services.apigw_connections import CONNECTIONS_PATH, ConnectionsApi, C
 from local.services.apigw_websocket import WebSocketApi
 from local.services.lambda_invoke import INVOKE_PATH, InvokeInProcess, LambdaService
 from local.services.step_functions import StateMachine
-from local.settings import LocalStackSettings
+from local.settings import LOCAL_ORDER_API_TOKEN, LocalStackSettings
 from local.template import REGION, LocalResolver, create_tables, load_template
 from local.ttl import TtlSweeper
 from local.web import SitePages
@@ -89,6 +89,7 @@ class LocalStack:
         os.environ.pop("AWS_PROFILE", None)
         os.environ.pop("AUTH_SECRET", None)  # functions read the secret from SSM, as in AWS; it only seeds SSM here
         os.environ.pop("OPENAI_API_KEY", None)  # the same for a model endpoint's key (the agent's role must allow it)
+        os.environ.pop("ORDER_API_TOKEN", None)  # and for the order API's token
         from moto import mock_aws
 
         from local import moto_patches
@@ -102,7 +103,14 @@ class LocalStack:
         self._running.callback(mock.stop)
         import boto3
 
-        parameters = cfg.template_parameters(STAGE)
+        order_api = None
+        if cfg.order_backend == "http" and not cfg.order_api_url:  # a newcomer sees the http path work
+            from local.order_api import FakeOrderApi
+
+            order_api = FakeOrderApi(token=cfg.order_api_token or LOCAL_ORDER_API_TOKEN).start()
+            self._running.callback(order_api.stop)
+            print(f"ORDER_BACKEND=http: the fake order API serves the demo orders at {order_api.url}", flush=True)
+        parameters = cfg.template_parameters(STAGE, order_api)
         resolver = LocalResolver(self.template, parameters=parameters, base_url=cfg.base_url)
         resolver.physical["WebSocketApi"] = WEBSOCKET_API_ID
         create_tables(boto3.client("dynamodb", region_name=REGION), self.template)
@@ -118,6 +126,10 @@ class LocalStack:
         if cfg.openai_api_key:
             ssm.put_parameter(
                 Name=resolver.parameter("OpenAiApiKeyParameter"), Value=cfg.openai_api_key, Type="SecureString"
+            )
+        if order_api_token := cfg.order_api_token_of(order_api):
+            ssm.put_parameter(
+                Name=resolver.parameter("OrderApiTokenParameter"), Value=order_api_token, Type="SecureString"
             )
 
         # The offline model's faults (`bedrock.ConverseStream=throttlingException@0.3`), counted with the rest.

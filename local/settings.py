@@ -7,7 +7,7 @@ Read from the environment as the functions read theirs (smart_support.settings: 
 from __future__ import annotations
 
 import ipaddress
-from typing import Any
+from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import urlsplit
 
 from pydantic import Field, model_validator
@@ -17,15 +17,22 @@ from smart_support.settings import (
     ApprovalSettings,
     ContextSettings,
     IdentitySettings,
+    OrderBackendSettings,
     RateLimitSettings,
     SessionSettings,
+    require_http_url,
 )
+
+if TYPE_CHECKING:
+    from local.order_api import FakeOrderApi
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")  # the names a request's Host may always use (DNS rebinding)
 WILDCARD_HOSTS = ("0.0.0.0", "::")  # every interface: reached on 127.0.0.1 from this machine, never a Host name
 LOCAL_AUTH_SECRET = "local-dev-secret-change-me-0123456789abcdef"  # the dev secret, by design: refused off loopback
 MIN_EXPOSED_SECRET_BYTES = 32  # off loopback: an HS256 secret as long as its hash (RFC 7518, 3.2)
 OPENAI_API_KEY_PARAMETER = "/smart-support/openai-api-key"  # where OPENAI_API_KEY is seeded unless one is named
+ORDER_API_TOKEN_PARAMETER = "/smart-support/order-api-token"  # where the order API's token is seeded unless named
+LOCAL_ORDER_API_TOKEN = "local-order-api-token"  # the fake order API's token, by design
 
 
 def is_loopback(host: str) -> bool:
@@ -39,7 +46,13 @@ def is_loopback(host: str) -> bool:
 
 
 class LocalStackSettings(
-    SessionSettings, ApprovalSettings, AgentModelSettings, ContextSettings, IdentitySettings, RateLimitSettings
+    SessionSettings,
+    ApprovalSettings,
+    AgentModelSettings,
+    ContextSettings,
+    IdentitySettings,
+    RateLimitSettings,
+    OrderBackendSettings,
 ):
     """`python -m local`: where it listens and the template parameters it deploys with (docs/local-stack.md)."""
 
@@ -90,6 +103,18 @@ class LocalStackSettings(
             raise ValueError(f"{exposed}: ALLOW_ANONYMOUS=true would let anyone on the network in; unset it")
         return self
 
+    @model_validator(mode="after")
+    def _http_needs_url(self) -> Self:  # replaces OrderBackendSettings': no ORDER_API_URL starts the fake order API
+        if self.order_backend == "http" and self.order_api_url:
+            require_http_url("ORDER_API_URL", self.order_api_url, "")
+        return self
+
+    def order_api_token_of(self, fake: FakeOrderApi | None) -> str | None:
+        """The order API's bearer token the stack seeds in SSM: ORDER_API_TOKEN, else the fake's (if it runs)."""
+        if self.order_backend != "http":
+            return None
+        return self.order_api_token or (fake.token if fake else None)
+
     @property
     def on_loopback(self) -> bool:
         """Whether the stack listens on this machine only (HOST a loopback name or address)."""
@@ -131,8 +156,10 @@ class LocalStackSettings(
         """The stack's own origin, or one of ALLOWED_ORIGINS (no Origin header: not a browser, allowed)."""
         return origin is None or origin.rstrip("/") in self.origins()
 
-    def template_parameters(self, stage: str) -> dict[str, str]:
-        """The template's parameters the stack deploys with (the rest keep their defaults)."""
+    def template_parameters(self, stage: str, order_api: FakeOrderApi | None = None) -> dict[str, str]:
+        """The template's parameters the stack deploys with (the rest keep their defaults); `order_api`: the fake
+        order API the stack started (ORDER_BACKEND=http without ORDER_API_URL)."""
+        http = self.order_backend == "http"
         return {
             "Stage": stage,
             "SessionTtlSeconds": str(self.session_ttl_seconds),
@@ -147,6 +174,11 @@ class LocalStackSettings(
             else "",
             "RateLimitTurnsPerMinute": str(self.rate_limit_turns_per_minute),
             "RateLimitFramesPerSecond": str(self.rate_limit_frames_per_second),
+            "OrderBackend": self.order_backend,
+            "OrderApiUrl": ((order_api.url if order_api else self.order_api_url) or "") if http else "",
+            "OrderApiTokenParameter": (self.order_api_token_parameter or ORDER_API_TOKEN_PARAMETER)
+            if self.order_api_token_of(order_api)
+            else "",
         }
 
 

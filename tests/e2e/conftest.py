@@ -83,6 +83,18 @@ class Client:
         self.send({"type": "message", "thread_id": thread_id, "content": content, **extra})
         return self.until(lambda e: e["type"] in ("message_complete", "interrupt", "error"))
 
+    def decide(self, thread_id: str, interrupt: dict[str, Any], approved: bool) -> list[dict[str, Any]]:
+        """Answer an `interrupt` and collect the rest of the turn until message_complete or error."""
+        self.send(
+            {
+                "type": "interrupt_response",
+                "thread_id": thread_id,
+                "interrupt_id": interrupt["interrupt_id"],
+                "approved": approved,
+            }
+        )
+        return self.until(lambda e: e["type"] in ("message_complete", "error"))
+
     def quiet(self, seconds: float = 0.5) -> list[dict[str, Any]]:
         """Whatever arrives within `seconds` (to check nothing extra was sent)."""
         events = []

@@ -41,15 +41,7 @@ def order(stack: Stack, operator: str, order_id: str) -> dict[str, Any]:
 
 
 def decide(client: Any, thread: str, interrupt: dict[str, Any], approved: bool) -> list[dict[str, Any]]:
-    client.send(
-        {
-            "type": "interrupt_response",
-            "thread_id": thread,
-            "interrupt_id": interrupt["interrupt_id"],
-            "approved": approved,
-        }
-    )
-    return client.until(lambda e: e["type"] in ("message_complete", "error"))
+    return client.decide(thread, interrupt, approved)
 
 
 def test_asking_again_after_rejections_gets_a_new_id_every_time(stack):

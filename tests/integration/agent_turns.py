@@ -118,11 +118,13 @@ def make_graph(
     model: Any = None,
     context: Any = None,
     help_center: Any = None,
+    orders: Any = None,
 ) -> Any:
-    """The compiled agent on the moto tables with the offline model (no delay) and the shipped help center."""
+    """The compiled agent on the moto tables (or `orders`) with the offline model (no delay) and the shipped help
+    center."""
     return build_graph(
         model=model or OfflineChatModel(token_delay_ms=0),
-        orders=OrderStore("OrdersTable", dynamodb=dynamodb),
+        orders=orders or OrderStore("OrdersTable", dynamodb=dynamodb),
         tickets=TicketStore("ConversationsTable", dynamodb=dynamodb),
         checkpointer=saver or make_saver(),
         context=context,

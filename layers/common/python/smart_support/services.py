@@ -33,6 +33,7 @@ if TYPE_CHECKING:
         ConnectionRepository,
         DeliveryRepository,
         HandoffRepository,
+        OrderRepository,
         SessionRepository,
         TicketRepository,
         TranscriptRepository,
@@ -220,16 +221,50 @@ def workflow_tasks(settings: WorkflowTaskSettings) -> WorkflowTasks:
 
 
 @cache
+def orders(settings: AgentSettings) -> OrderRepository:
+    """The order backend ORDER_BACKEND names: the orders table, or the company's API (docs/integrations.md)."""
+    if settings.order_backend == "dynamodb":
+        from smart_support.store.orders import OrderStore
+
+        return OrderStore(settings.orders_table)
+    from smart_support.auth.secrets import secret
+    from smart_support.store.orders_http import CircuitBreaker, HttpOrderStore
+
+    local_token, parameter = settings.order_api_token, settings.order_api_token_parameter
+
+    def token() -> str | None:  # read per call (Powertools caches it 5 min), so a rotated token is picked up
+        if local_token:
+            return local_token
+        return secret(None, parameter) if parameter else None
+
+    return HttpOrderStore(
+        str(settings.order_api_url),
+        token=token,
+        timeout=settings.order_api_timeout_seconds,
+        attempts=settings.order_api_attempts,
+        breaker=CircuitBreaker(settings.order_api_breaker_failures, settings.order_api_breaker_seconds),
+        on_failure=count_order_failure,
+    )
+
+
+def count_order_failure(metric: str, reason: str) -> None:
+    """One failed order-API call as a count metric (Powertools' metric set is shared: the handler flushes it)."""
+    from aws_lambda_powertools import Metrics
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    Metrics().add_metric(name=metric, unit=MetricUnit.Count, value=1)
+
+
+@cache
 def turn_runner(settings: AgentSettings) -> TurnRunner:
     """The agent task: the compiled graph on the configured model, stores and checkpoints."""
     from smart_support.agent.graph import build_checkpointer, build_graph, context_window
     from smart_support.agent.models import build_model
     from smart_support.agent.runner import TurnRunner
-    from smart_support.store.orders import OrderStore
 
     graph = build_graph(
         model=build_model(settings),
-        orders=OrderStore(settings.orders_table),
+        orders=orders(settings),
         tickets=tickets(settings),
         checkpointer=build_checkpointer(settings),
         context=context_window(settings),

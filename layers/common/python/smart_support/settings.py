@@ -148,14 +148,20 @@ class AgentModelSettings(FieldGroup):
     def _openai_needs_base_url(self) -> Self:
         if self.model_provider != "openai":
             return self
-        if not self.openai_base_url:
-            raise ValueError(
-                "OPENAI_BASE_URL is required when MODEL_PROVIDER is openai "
-                "(the endpoint's /v1 URL, e.g. http://127.0.0.1:8081/v1)"
-            )
-        if not self.openai_base_url.startswith(("http://", "https://")):
-            raise ValueError("OPENAI_BASE_URL must be an http:// or https:// URL")
+        require_http_url(
+            "OPENAI_BASE_URL",
+            self.openai_base_url,
+            "when MODEL_PROVIDER is openai (the endpoint's /v1 URL, e.g. http://127.0.0.1:8081/v1)",
+        )
         return self
+
+
+def require_http_url(name: str, value: str | None, when: str) -> None:
+    """ValueError unless `value` is an http(s) URL; `when` says why the setting is required."""
+    if not value:
+        raise ValueError(f"{name} is required {when}")
+    if not value.startswith(("http://", "https://")):
+        raise ValueError(f"{name} must be an http:// or https:// URL")
 
 
 class ContextSettings(FieldGroup):
@@ -189,6 +195,31 @@ class OrdersSettings(FieldGroup):
     """The orders table (the agent's tools; `make seed`)."""
 
     orders_table: str
+
+
+class OrderBackendSettings(FieldGroup):
+    """Where the agent's order tools read and write: the orders table, or the company's REST API
+    (docs/integrations.md), reached with a bearer token from an SSM SecureString."""
+
+    order_backend: Literal["dynamodb", "http"] = "dynamodb"
+    order_api_url: str | None = None  # the API's base URL, e.g. https://orders.example.com/v1
+    order_api_token: str | None = Field(default=None, repr=False)  # locally; in AWS the parameter below
+    order_api_token_parameter: str | None = None  # the SecureString holding the bearer token (none: no token)
+    order_api_timeout_seconds: float = Field(default=5, gt=0, le=30)  # per request (connect, and each read)
+    order_api_attempts: int = Field(default=3, ge=1, le=5)  # per call, GETs and keyed writes alike
+    order_api_breaker_failures: PositiveInt = 5  # consecutive failed calls that open the circuit
+    order_api_breaker_seconds: float = Field(default=30, gt=0, le=600)  # how long it stays open
+
+    @model_validator(mode="after")
+    def _http_needs_url(self) -> Self:
+        if self.order_backend != "http":
+            return self
+        require_http_url(
+            "ORDER_API_URL", self.order_api_url, "when ORDER_BACKEND is http (the API's base URL, docs/integrations.md)"
+        )
+        if self.order_api_token_parameter and not self.order_api_token_parameter.startswith("/"):
+            raise ValueError("ORDER_API_TOKEN_PARAMETER must be an SSM parameter name starting with /")
+        return self
 
 
 class AgentDataSettings(OrdersSettings):
@@ -254,6 +285,7 @@ class AgentSettings(
     WorkflowSettings,
     AgentModelSettings,
     AgentDataSettings,
+    OrderBackendSettings,
     ContextSettings,
     KnowledgeSettings,
 ):

@@ -53,6 +53,7 @@ from smart_support.agent.intents import (
 from smart_support.agent.model_errors import injected_fault, stream_error
 from smart_support.agent.nodes import HANDOFF_PREFIX
 from smart_support.settings import AgentModelSettings
+from smart_support.store.orders import OrderSystemUnavailable
 
 # Throttling on Bedrock is common at low quotas: adaptive retries back off client-side too.
 BEDROCK_CLIENT_CONFIG = Config(
@@ -464,6 +465,8 @@ def answer_for(tool: str, payload: dict[str, Any]) -> str:
         return f"I can't do that: {payload.get('message', '')} Nothing was changed."
     if error == "invalid_address":
         return f"{payload.get('message', '')} Please send the new address again, on one line. Nothing was changed."
+    if error == "order_system_unavailable":
+        return str(payload.get("message") or OrderSystemUnavailable.default_message)
     if error in ("invalid_amount", "invalid_edit"):
         return f"I can't do that: {payload.get('message', '')} Nothing was changed."
     if error:

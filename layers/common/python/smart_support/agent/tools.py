@@ -21,7 +21,13 @@ from langgraph.types import interrupt
 from smart_support.agent import prompts
 from smart_support.knowledge.source import HelpCenter, shipped_help_center
 from smart_support.protocol.errors import SupportError
-from smart_support.store.orders import Order, OrderAction, OrderNotFound, OrderRuleViolation
+from smart_support.store.orders import (
+    Order,
+    OrderAction,
+    OrderNotFound,
+    OrderRuleViolation,
+    OrderSystemUnavailable,
+)
 from smart_support.store.ports import OrderRepository, TicketRepository
 from smart_support.turns.policy import (
     MAX_REASON_CHARS,
@@ -89,6 +95,18 @@ def not_found(order_id: str) -> str:
     )
 
 
+def unavailable(order_id: str, exc: OrderSystemUnavailable, interrupt_id: str | None = None) -> str:
+    """The one answer when the order system cannot be reached: nothing was changed, try again or ask for a person."""
+    return dumps(
+        {
+            "error": exc.code,
+            "interrupt_id": interrupt_id,
+            "order_id": order_id,
+            "message": exc.message,
+        }
+    )
+
+
 def describe_action(action: str, order: Order, args: dict[str, Any]) -> str:
     """The human sentence an approver reads, e.g. "Cancel order 1043 (1 item, $59.90)"."""
     return describe(action, args, order.total, order.item_count)
@@ -132,14 +150,20 @@ def build_toolsets(
     def get_order_status(order_id: OrderNumber, customer_id: CustomerId) -> str:
         """Look up the status, items, total and delivery details of one of the customer's orders."""
         order_id = normalize_order_id(order_id)
-        order = orders.get_for_customer(order_id, customer_id)
+        try:
+            order = orders.get_for_customer(order_id, customer_id)
+        except OrderSystemUnavailable as exc:
+            return unavailable(order_id, exc)
         return dumps(order_view(order)) if order else not_found(order_id)
 
     @tool
     def track_shipment(order_id: OrderNumber, customer_id: CustomerId) -> str:
         """Get the carrier, tracking number and expected delivery date (or delivery date) of an order."""
         order_id = normalize_order_id(order_id)
-        order = orders.get_for_customer(order_id, customer_id)
+        try:
+            order = orders.get_for_customer(order_id, customer_id)
+        except OrderSystemUnavailable as exc:
+            return unavailable(order_id, exc)
         if order is None:
             return not_found(order_id)
         return dumps(
@@ -185,7 +209,10 @@ def build_toolsets(
     ) -> str:
         """Request a refund of a delivered order (approved by the customer up to $50, above that by an operator)."""
         order_id = normalize_order_id(order_id)
-        order = orders.get_for_customer(order_id, customer_id)
+        try:
+            order = orders.get_for_customer(order_id, customer_id)
+        except OrderSystemUnavailable as exc:
+            return unavailable(order_id, exc)
         if order is None:
             return not_found(order_id)
         refund = order.total if amount is None else amount
@@ -279,7 +306,10 @@ def gated_write(
     order_id = args["order_id"]
     if state is not None and (unasked := not_from_the_customer(action, args, state)):
         return unasked
-    order = orders.get_for_customer(order_id, customer_id)
+    try:
+        order = orders.get_for_customer(order_id, customer_id)
+    except OrderSystemUnavailable as exc:  # before any approval is asked (or, re-run on resume, before the write)
+        return unavailable(order_id, exc, action_id)
     if order is None:
         return not_found(order_id)
     already_applied = action_id in order.action_ids  # a re-run after the write: skip the rule check
@@ -339,6 +369,8 @@ def gated_write(
         updated = write(action_id, run)
     except OrderNotFound:
         return dumps({**json.loads(not_found(order_id)), "interrupt_id": action_id})
+    except OrderSystemUnavailable as exc:  # after its retries with the same Idempotency-Key: the audit says not ran
+        return unavailable(order_id, exc, action_id)
     except OrderRuleViolation as exc:  # the order changed between the approval and the write
         return dumps(
             {

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from smart_support import aws
 from smart_support.clock import iso
-from smart_support.protocol.errors import ConflictError, NotFound
+from smart_support.protocol.errors import ConflictError, NotFound, SupportError
 from smart_support.store import items
 from smart_support.store.dynamodb import ConditionFailed, conditional_write, store_errors
 
@@ -47,6 +47,22 @@ class OrderRuleViolation(ConflictError):
         self.status = status
         self.reason = reason or rule_message(order_id, action, status)
         super().__init__(self.reason)
+
+
+class OrderSystemUnavailable(SupportError):
+    """The order backend did not answer usably (down, timing out, the circuit open, refusing our credentials).
+
+    Nothing is known to have changed: a write that failed this way either did not happen or is replayed by its
+    Idempotency-Key the next time the same action runs; the customer is told to try again or ask for a person.
+    """
+
+    code = "order_system_unavailable"
+    http_status = 503
+    default_message = "I can't reach the order system right now; please try again in a few minutes or ask for a person."
+
+    def __init__(self, reason: str, message: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason  # for logs and the metric: timeout, connection, http_503, circuit_open, credentials...
 
 
 class OrderItem(BaseModel):
