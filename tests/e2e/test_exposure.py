@@ -109,7 +109,7 @@ def test_binding_beyond_loopback_turns_anonymous_access_off(beyond_loopback):
     status, body = beyond_loopback.http("GET", "/api/v1/sessions")
 
     # Then both are refused, while a token signed with its secret gets in
-    assert refused.value.response.status_code == 401
+    assert refused.value.response.status_code == 403  # the authorizer's Deny, as API Gateway answers it
     assert (status, body["error"]["code"]) == (401, "unauthorized")
     with beyond_loopback.ws(beyond_loopback.token("c-beyond")) as client:
         client.send({"type": "ping"})

@@ -4,7 +4,7 @@
 import { STORAGE, h, icon, isExpired, readClaims } from "../shared.js";
 import { hideBanner, setConnection, showBanner } from "./render.js";
 import { connect, disconnect } from "./socket.js";
-import { app, config, signedInByLink, ui } from "./state.js";
+import { app, config, configReady, signedInByLink, ui } from "./state.js";
 import { loadLocalThreads, loadSessions, startNewThread } from "./threads.js";
 
 const GUEST_TOKEN = "smart-support.guest-token"; // this browser's own guest customer (short-lived, renewed)
@@ -21,6 +21,7 @@ function renewalDue(claims, now = Date.now()) {
 
 /** This browser's guest token, minted or renewed by the local stack when due; "" where guests get none. */
 async function guestToken() {
+  await configReady; // config.json says where guests get their token
   if (!config.guestUrl) return "";
   const held = localStorage.getItem(GUEST_TOKEN) || "";
   if (held && !renewalDue(readClaims(held))) return held;
