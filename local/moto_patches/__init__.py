@@ -1,5 +1,5 @@
 """What the local stack changes in moto: one module per patch, each opening with its purpose (strictness, memory,
-fidelity, or speed kept by issue 25's A/B rule), the AWS behaviour it reproduces and its upstream form.
+fidelity), the AWS behaviour it reproduces and its upstream form. Nothing is patched for speed alone.
 
 The patches replace private moto symbols, so importing this package checks that moto is the version they were
 written for and fails loudly on any other (none touches botocore). `install()` applies them all, once.
@@ -18,7 +18,6 @@ PATCHES = (
     "untracked_instances",
     "finished_executions",
     "task_tokens",
-    "asl_parse_cache",
 )
 
 

@@ -46,7 +46,7 @@ import pytest
 from local.inprocess import InProcessStack
 from smart_support.store import items
 from smart_support.store.approvals import AUDIT_INDEX
-from smart_support.store.orders import Order, OrderItem, OrderStore
+from smart_support.store.orders import Order, OrderItem, OrderStatus, OrderStore
 from tests.e2e.conftest import Client, Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.soak]
@@ -1079,6 +1079,23 @@ class Conversation:
         self.decide(second, self.rng.choice([c for c in CHOICES if c != "repeat"]))
 
 
+def soak_order(order_id: int, customer: str, sku: str, name: str, price: float, *, status: OrderStatus) -> Order:
+    """One of a soak customer's orders: processing (cancel, change the address) or delivered (refund)."""
+    delivered = status == "delivered"
+    return Order(
+        order_id=str(order_id),
+        customer_id=customer,
+        status=status,
+        items=[OrderItem(sku=sku, name=name, unit_price=price)],
+        total=price,
+        placed_at="2026-11-01" if delivered else "2026-11-24",
+        shipping_address="742 Evergreen Terrace, Springfield, OR 97403, USA",
+        carrier="UPS" if delivered else None,
+        tracking_number=f"1Z{order_id:016d}" if delivered else None,
+        delivered_at="2026-11-10" if delivered else None,
+    )
+
+
 def _code(event: dict[str, Any]) -> str:
     return f"error:{event.get('code')}:{event.get('message', '')[:60]}"
 
@@ -1128,38 +1145,16 @@ class Soak:
         plans = []
         for index in range(threads):
             customer = f"c-soak-{index:03d}"
-            processing, delivered = [], []
+            processing: list[Order] = []
+            delivered: list[Order] = []
             for n in range(per_thread // 2 + 3):
                 price = round(rng.uniform(5, 150), 2)
-                processing.append(
-                    Order(
-                        order_id=str(next_id),
-                        customer_id=customer,
-                        status="processing",
-                        items=[OrderItem(sku=f"SKU-{n}", name="Soak widget", unit_price=price)],
-                        total=price,
-                        placed_at="2026-11-24",
-                        shipping_address="742 Evergreen Terrace, Springfield, OR 97403, USA",
-                    )
-                )
+                processing.append(soak_order(next_id, customer, f"SKU-{n}", "Soak widget", price, status="processing"))
                 next_id += 1
             for n in range(per_thread // 2 + 3):
                 # some the customer may approve (≤ $50), some only an operator (> $50)
                 price = round(rng.uniform(5, 50), 2) if n % 2 == 0 else round(rng.uniform(50.01, 300), 2)
-                delivered.append(
-                    Order(
-                        order_id=str(next_id),
-                        customer_id=customer,
-                        status="delivered",
-                        items=[OrderItem(sku=f"SKU-D{n}", name="Soak gadget", unit_price=price)],
-                        total=price,
-                        placed_at="2026-11-01",
-                        carrier="UPS",
-                        tracking_number=f"1Z{next_id:016d}",
-                        delivered_at="2026-11-10",
-                        shipping_address="742 Evergreen Terrace, Springfield, OR 97403, USA",
-                    )
-                )
+                delivered.append(soak_order(next_id, customer, f"SKU-D{n}", "Soak gadget", price, status="delivered"))
                 next_id += 1
             assert next_id <= 10000, "order ids must stay 4-digit: fewer requests per run"
             for order in (*processing, *delivered):
